@@ -1,0 +1,3 @@
+from borderx.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""The ``borderx`` command line: ``main(argv) -> int``, one module per command group.
+
+Each command module exposes ``register(subparsers)``, which adds its parser(s) and sets
+``func`` to a callable ``(args) -> int``. This module is the one place that maps borderx
+errors to exit codes: 0 ok, 1 the command ran and found a failure, 2 usage or
+configuration error, 3 the gateway refused or could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from borderx import __version__
+from borderx.errors import BorderxError, ConfigError, InvalidArgument
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_REMOTE = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from borderx.cli import commands  # noqa: PLC0415 - keeps `borderx --version` fast
+
+    parser = argparse.ArgumentParser(
+        prog="borderx",
+        description="borderx: share signed known-shipper designations and violation flags among customs agencies.",
+    )
+    parser.add_argument("--version", action="version", version=f"borderx {__version__}")
+    parser.add_argument(
+        "--log-format",
+        choices=["json", "console"],
+        default="json",
+        help="log format on stderr (default: json)",
+    )
+    parser.add_argument("--log-level", default="info", help="debug, info, warning or error (default: info)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in commands.MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from borderx.logging import configure_logging  # noqa: PLC0415
+
+    configure_logging(fmt=args.log_format, level=args.log_level)
+    try:
+        return int(args.func(args))
+    except (ConfigError, InvalidArgument) as exc:
+        print(f"borderx: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BorderxError as exc:
+        print(f"borderx: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

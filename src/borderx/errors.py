@@ -1,0 +1,171 @@
+"""One exception tree for borderx.
+
+Library code raises these; the servicer layer is the one place that maps them to gRPC
+status codes (each class names its code as a string, so this module imports nothing from
+grpc), and the CLI is the one place that maps them to exit codes. A message says what was
+wrong and what to fix, with the numbers ("key 3f2a… expired 2026-01-01, statement issued
+2026-02-03"), and never carries key material or personal data.
+"""
+
+from __future__ import annotations
+
+
+class BorderxError(Exception):
+    """Root of every error borderx raises on purpose."""
+
+    #: name of the grpc.StatusCode this error maps to
+    grpc_code: str = "INTERNAL"
+
+
+# ---------------------------------------------------------------- input
+
+
+class InvalidArgument(BorderxError):
+    """Bad input from a caller. ``field`` is the path of the offending field, e.g. ``party.ids[0]``."""
+
+    grpc_code = "INVALID_ARGUMENT"
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+    def under(self, prefix: str) -> InvalidArgument:
+        """The same error with its field path placed under ``prefix`` (e.g. ``items[3].draft``)."""
+        path = f"{prefix}.{self.field}" if self.field and not self.field.startswith("[") else prefix + self.field
+        message = str(self)
+        if self.field and message.startswith(self.field + ": "):
+            message = message[len(self.field) + 2 :]
+        err = type(self).__new__(type(self))
+        InvalidArgument.__init__(err, message, field=path)
+        return err
+
+
+class ConfigError(BorderxError):
+    """A configuration file, directory document or key file is missing or wrong."""
+
+    grpc_code = "FAILED_PRECONDITION"
+
+
+class ResourceExhausted(BorderxError):
+    """A configured limit was exceeded (batch size, message size, …)."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
+class NotFound(BorderxError):
+    grpc_code = "NOT_FOUND"
+
+
+# ---------------------------------------------------------------- identity and authorisation
+
+
+class Unauthenticated(BorderxError):
+    """The caller's certificate does not establish a principal of this federation."""
+
+    grpc_code = "UNAUTHENTICATED"
+
+
+class PermissionDenied(BorderxError):
+    """The principal is known but may not do this."""
+
+    grpc_code = "PERMISSION_DENIED"
+
+
+# ---------------------------------------------------------------- statements
+
+
+class VerificationError(BorderxError):
+    """A statement or checkpoint failed verification. Subclasses name the reason."""
+
+    grpc_code = "INVALID_ARGUMENT"
+    #: short machine-readable reason, used in logs and metrics
+    reason: str = "invalid"
+
+
+class MalformedHeader(VerificationError):
+    reason = "malformed_header"
+
+
+class UnknownIssuer(VerificationError):
+    reason = "unknown_issuer"
+
+
+class UnknownKey(VerificationError):
+    reason = "unknown_key"
+
+
+class KeyNotValid(VerificationError):
+    """The key exists but was outside its validity window at issued_at."""
+
+    reason = "key_not_valid"
+
+
+class KeyRevoked(VerificationError):
+    reason = "key_revoked"
+
+
+class IssuerMismatch(VerificationError):
+    """The header's issuer is not the agency that owns the signing key."""
+
+    reason = "issuer_mismatch"
+
+
+class BadSignature(VerificationError):
+    reason = "bad_signature"
+
+
+class SignatureSetInvalid(VerificationError):
+    """No signatures, duplicate signatures, or signatures by keys outside the issuer."""
+
+    reason = "signature_set"
+
+
+class BodyDigestMismatch(VerificationError):
+    reason = "body_digest"
+
+
+class BodyTypeMismatch(VerificationError):
+    reason = "body_type"
+
+
+class ChainError(BorderxError):
+    """A statement does not extend the issuer's chain."""
+
+    grpc_code = "FAILED_PRECONDITION"
+    reason = "chain"
+
+
+class ChainGap(ChainError):
+    """Statements are missing between what is held and what arrived."""
+
+    reason = "gap"
+
+    def __init__(self, issuer: str, have: int, got: int) -> None:
+        self.issuer, self.have, self.got = issuer, have, got
+        super().__init__(
+            f"{issuer}: gap in chain, holding seq {have}, received seq {got}; "
+            f"missing seq {have + 1}..{got - 1}"
+        )
+
+
+class PrevDigestMismatch(ChainError):
+    reason = "prev_digest"
+
+
+class Equivocation(ChainError):
+    """Two different headers signed for the same (issuer, seq): proof of a fault or a stolen key."""
+
+    reason = "equivocation"
+
+    def __init__(self, issuer: str, seq: int, held: bytes, got: bytes) -> None:
+        self.issuer, self.seq, self.held_digest, self.got_digest = issuer, seq, held, got
+        super().__init__(
+            f"{issuer}: equivocation at seq {seq}: holding header {held.hex()[:16]}…, "
+            f"received a different header {got.hex()[:16]}…"
+        )
+
+
+class IssuerSuspended(BorderxError):
+    """Statements of an issuer that equivocated are refused until an operator resumes it."""
+
+    grpc_code = "FAILED_PRECONDITION"
