@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-MODULES: list[ModuleType] = []
+from borderx.cli import demo_cmd, pki_cmd, serve_cmd, status_cmd
+
+MODULES: list[ModuleType] = [pki_cmd, serve_cmd, demo_cmd, status_cmd]

@@ -1,0 +1,138 @@
+"""``borderx demo --pki DIR --base-port N``: run one gateway per agency of a dev PKI on this machine.
+
+Each gateway is its own process (``borderx serve``), on port N, N+1, … in the PKI's agency
+order, with its own SQLite file in a temporary folder. The demo prints how to reach them
+with grpcurl and runs until SIGINT/SIGTERM, then stops every gateway cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from borderx.directory.model import Directory
+from borderx.errors import BorderxError, ConfigError
+
+START_TIMEOUT = 30.0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser(
+        "demo",
+        help="run a local federation: one gateway per agency of a dev PKI",
+        description="Run one gateway per agency of a dev PKI, on consecutive ports, until SIGINT/SIGTERM.",
+    )
+    demo.add_argument("--pki", required=True, type=Path, metavar="DIR", help="dev PKI folder (borderx pki init)")
+    demo.add_argument("--base-port", type=int, default=50051, metavar="N", help="port of the first gateway (default 50051)")
+    demo.add_argument("--data", type=Path, metavar="DIR", help="keep the gateways' SQLite files here (default: a temporary folder)")
+    demo.set_defaults(func=run)
+
+
+class Federation:
+    """Gateway processes of a dev PKI on consecutive ports."""
+
+    def __init__(self, pki: Path, base_port: int, data: Path) -> None:
+        self.pki = pki
+        self.directory = Directory.load(pki / "directory.json")
+        self.base_port = base_port
+        self.data = data
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.ports: dict[str, int] = {}
+
+    def start(self) -> None:
+        for index, agency in enumerate(self.directory.agencies):
+            port = self.base_port + index
+            config = self.pki / agency / "gateway.toml"
+            if not config.exists():
+                raise ConfigError(f"{config} is missing; is {self.pki} a PKI made by `borderx pki init`?")
+            ready = self.data / f"{agency}.port"
+            ready.unlink(missing_ok=True)
+            log = (self.data / f"{agency}.log").open("ab")
+            self.procs[agency] = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                [
+                    sys.executable, "-m", "borderx", "serve",
+                    "--config", str(config),
+                    "--listen", f"127.0.0.1:{port}",
+                    "--store", f"sqlite:///{self.data / (agency.lower() + '.db')}",
+                    "--ready-file", str(ready),
+                ],
+                stdout=log,
+                stderr=log,
+            )
+            self.ports[agency] = port
+        deadline = time.monotonic() + START_TIMEOUT
+        for agency, proc in self.procs.items():
+            ready = self.data / f"{agency}.port"
+            while not ready.exists():
+                if proc.poll() is not None:
+                    raise BorderxError(
+                        f"gateway {agency} exited with code {proc.returncode}; see {self.data / (agency + '.log')}"
+                    )
+                if time.monotonic() > deadline:
+                    raise BorderxError(f"gateway {agency} did not start within {START_TIMEOUT:.0f} s")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def grpcurl_hint(pki: Path, agency: str, port: int) -> str:
+    folder = pki / agency
+    return (
+        f"grpcurl -cacert {folder}/ca.pem -cert {folder}/operator.pem -key {folder}/operator.key "
+        f"localhost:{port} borderx.v1.Admin/GetStatus"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="borderx-demo-") as tmp:
+        data = args.data or Path(tmp)
+        data.mkdir(parents=True, exist_ok=True)
+        federation = Federation(args.pki, args.base_port, data)
+        stop_requested = False
+
+        def on_signal(signum: int, _frame: object) -> None:
+            nonlocal stop_requested
+            stop_requested = True
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        try:
+            federation.start()
+            print(f"borderx demo: {len(federation.procs)} gateways of {federation.directory.federation} are up", flush=True)
+            for agency, port in federation.ports.items():
+                print(f"  {agency:<8} 127.0.0.1:{port}  (pid {federation.procs[agency].pid})")
+            first, port = next(iter(federation.ports.items()))
+            print("\nTry, in another terminal:\n  " + grpcurl_hint(args.pki, first, port))
+            print(
+                f"  grpcurl -cacert {args.pki}/{first}/ca.pem -cert {args.pki}/{first}/operator.pem "
+                f"-key {args.pki}/{first}/operator.key localhost:{port} list"
+            )
+            print(f"\nLogs: {data}/<AGENCY>.log. Stop with Ctrl-C.", flush=True)
+            while not stop_requested:
+                for agency, proc in federation.procs.items():
+                    if proc.poll() is not None:
+                        print(f"borderx demo: gateway {agency} exited with code {proc.returncode}", file=sys.stderr)
+                        stop_requested = True
+                time.sleep(0.2)
+        finally:
+            print("borderx demo: stopping gateways", flush=True)
+            federation.stop()
+    return 0 if all(p.returncode in (0, -signal.SIGTERM) for p in federation.procs.values()) else 1
+
+
+

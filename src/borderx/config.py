@@ -1,0 +1,135 @@
+"""Gateway configuration: the only place TOML is read.
+
+One TOML file per gateway. Relative paths are resolved against the folder of the file,
+so a config travels with the files it names. Everything is validated once, here, into
+frozen dataclasses with documented units and defaults, and passed on explicitly.
+
+    agency = "AU-ABF"                       # this gateway's agency id
+    listen = "127.0.0.1:50052"              # host:port for gRPC over mutual TLS
+    directory = "../directory.json"         # federation directory (DESIGN §2)
+    store = "sqlite:///au-abf.db"           # sqlite:///path or postgresql://…
+
+    [tls]
+    cert = "gateway.pem"                    # this gateway's certificate (server + client auth)
+    key = "gateway.key"
+
+    [signing]
+    key = "signing.key"                     # Ed25519 PKCS#8 PEM, listed in the directory
+
+    [limits]
+    max_message_bytes = 16777216            # per message, bytes
+    max_screen_batch = 10000                # shipments per Screen call
+    max_publish_batch = 1000                # statements per Publish call
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from borderx.directory.model import AGENCY_ID_PATTERN
+from borderx.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message_bytes: int = 16 * 1024 * 1024
+    max_screen_batch: int = 10_000
+    max_publish_batch: int = 1_000
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    agency: str
+    listen: str
+    directory_path: Path
+    store_url: str
+    tls_cert: Path
+    tls_key: Path
+    signing_key: Path | None
+    limits: Limits = field(default_factory=Limits)
+    source: Path | None = None
+
+    def with_overrides(self, *, listen: str | None = None, store_url: str | None = None) -> GatewayConfig:
+        changes: dict[str, Any] = {}
+        if listen:
+            changes["listen"] = check_host_port(listen, "--listen")
+        if store_url:
+            changes["store_url"] = store_url
+        return replace(self, **changes)
+
+
+def check_host_port(value: str, where: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{where}: {value!r} is not HOST:PORT (e.g. 127.0.0.1:50051)")
+    return value
+
+
+def _table(doc: dict[str, Any], name: str, source: Path) -> dict[str, Any]:
+    value = doc.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: [{name}] must be a table")
+    return value
+
+
+def _str(table: dict[str, Any], key: str, where: str, *, required: bool = True) -> str:
+    value = table.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: '{key}' must be a non-empty string")
+    return value
+
+
+def _positive_int(table: dict[str, Any], key: str, default: int, where: str) -> int:
+    value = table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{where}: '{key}' must be a positive integer, got {value!r}")
+    return value
+
+
+def resolve_store_url(url: str, base: Path) -> str:
+    """Make a relative ``sqlite:///path`` (or bare path) absolute against ``base``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return url
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    if url.startswith("sqlite://") and not url.startswith("sqlite:///"):
+        raise ConfigError(f"store {url!r}: write sqlite:///path/to/file.db")
+    return "sqlite:///" + str((base / path).resolve())
+
+
+def load_config(path: str | Path) -> GatewayConfig:
+    source = Path(path)
+    try:
+        doc = tomllib.loads(source.read_text())
+    except OSError as exc:
+        raise ConfigError(f"config {source}: cannot read it ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {source}: not valid TOML ({exc})") from exc
+    base = source.resolve().parent
+    where = str(source)
+    agency = _str(doc, "agency", where)
+    if not AGENCY_ID_PATTERN.match(agency):
+        raise ConfigError(f"{where}: agency {agency!r} is not an agency id like AU-ABF")
+    tls = _table(doc, "tls", source)
+    signing = _table(doc, "signing", source)
+    limits = _table(doc, "limits", source)
+    signing_key = _str(signing, "key", f"{where} [signing]", required=False)
+    return GatewayConfig(
+        agency=agency,
+        listen=check_host_port(_str(doc, "listen", where), f"{where}: listen"),
+        directory_path=base / _str(doc, "directory", where),
+        store_url=resolve_store_url(_str(doc, "store", where), base),
+        tls_cert=base / _str(tls, "cert", f"{where} [tls]"),
+        tls_key=base / _str(tls, "key", f"{where} [tls]"),
+        signing_key=base / signing_key if signing_key else None,
+        limits=Limits(
+            max_message_bytes=_positive_int(limits, "max_message_bytes", Limits.max_message_bytes, f"{where} [limits]"),
+            max_screen_batch=_positive_int(limits, "max_screen_batch", Limits.max_screen_batch, f"{where} [limits]"),
+            max_publish_batch=_positive_int(limits, "max_publish_batch", Limits.max_publish_batch, f"{where} [limits]"),
+        ),
+        source=source,
+    )

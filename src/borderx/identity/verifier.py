@@ -1,0 +1,111 @@
+"""Peer certificate → Principal, checked against the claimed agency's own CA.
+
+The TLS layer trusts the union of every member's CA, which only proves "some member
+issued this". That is not enough: AU-ABF's CA is trusted for AU-ABF and nothing else, so
+a certificate it issued that claims to be US-CBP must be refused. Here we re-verify the
+leaf with ``cryptography.x509.verification`` against the one agency its SPIFFE ID names,
+with client-auth usage required, then check revocation.
+
+Results are cached per certificate fingerprint and directory digest, so a long-lived
+channel pays for path validation once, not per call; an entry lapses when the
+certificate expires, and the cache is dropped whenever the directory changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+from borderx.directory.model import Directory, DirectoryHolder, format_time
+from borderx.errors import Unauthenticated
+from borderx.identity.principal import Principal, parse_spiffe_id
+
+_CACHE_LIMIT = 4096
+
+
+class PeerAuthenticator:
+    def __init__(self, directory: DirectoryHolder) -> None:
+        self._directory = directory
+        self._cache: dict[bytes, tuple[Principal, datetime, str]] = {}
+        self._lock = threading.Lock()
+        directory.on_change(lambda _new: self.clear())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def authenticate_pem(self, pem: bytes, *, now: datetime | None = None) -> Principal:
+        """Authenticate a peer's leaf certificate (PEM). Raises Unauthenticated with the reason."""
+        now = now or datetime.now(UTC)
+        directory = self._directory.current
+        fingerprint = hashlib.sha256(pem).digest()
+        hit = self._cache.get(fingerprint)
+        if hit is not None:
+            principal, not_after, digest = hit
+            if digest == directory.digest and now < not_after:
+                return principal
+        try:
+            cert = x509.load_pem_x509_certificate(pem)
+        except ValueError as exc:
+            raise Unauthenticated("peer certificate could not be parsed") from exc
+        principal = authenticate_certificate(cert, directory, now=now)
+        with self._lock:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[fingerprint] = (principal, cert.not_valid_after_utc, directory.digest)
+        return principal
+
+
+def spiffe_ids_of(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [u for u in san.get_values_for_type(x509.UniformResourceIdentifier) if u.startswith("spiffe://")]
+
+
+def authenticate_certificate(cert: x509.Certificate, directory: Directory, *, now: datetime) -> Principal:
+    """The full check, uncached. Every refusal says what was wrong."""
+    serial = format(cert.serial_number, "x")
+    ids = spiffe_ids_of(cert)
+    if not ids:
+        raise Unauthenticated(f"certificate serial {serial} carries no SPIFFE ID in its URI SAN")
+    if len(ids) > 1:
+        # two identities in one certificate would let the holder pick whichever suits
+        raise Unauthenticated(f"certificate serial {serial} carries {len(ids)} SPIFFE IDs; exactly one is allowed")
+    principal = parse_spiffe_id(ids[0])
+    if principal.federation != directory.federation:
+        raise Unauthenticated(
+            f"certificate {principal} belongs to trust domain {principal.federation!r}, "
+            f"this federation is {directory.federation!r}"
+        )
+    if principal.agency not in directory.agencies:
+        raise Unauthenticated(
+            f"certificate {principal} names agency {principal.agency}, which is not a member of "
+            f"{directory.federation} (directory v{directory.version})"
+        )
+    agency = directory.agencies[principal.agency]
+    if now < cert.not_valid_before_utc:
+        raise Unauthenticated(
+            f"certificate {principal} (serial {serial}) is not valid until {format_time(cert.not_valid_before_utc)}"
+        )
+    if now >= cert.not_valid_after_utc:
+        raise Unauthenticated(
+            f"certificate {principal} (serial {serial}) expired {format_time(cert.not_valid_after_utc)}"
+        )
+    verifier = PolicyBuilder().store(Store(list(agency.ca_certificates))).time(now).build_client_verifier()
+    try:
+        verifier.verify(cert, [])
+    except VerificationError as exc:
+        # this is the cross-agency guard: chaining to another member's CA is not enough
+        raise Unauthenticated(
+            f"certificate {principal} (serial {serial}) is not valid for {agency.id}: "
+            f"it must chain to {agency.id}'s own CA and allow client auth ({exc})"
+        ) from None
+    if cert.serial_number in agency.revoked_serials:
+        raise Unauthenticated(f"certificate {principal} (serial {serial}) is revoked by {agency.id}")
+    return principal

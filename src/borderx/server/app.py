@@ -1,0 +1,176 @@
+"""Assemble and run one gateway: configuration → directory, store, identity → gRPC server.
+
+``Gateway`` holds what the servicers share (configuration, the swappable directory, the
+store, the authenticator). ``build_server`` wires servicers, health, reflection and the
+interceptor onto a grpc.aio server bound with mutual TLS. ``serve`` runs it until SIGTERM
+or SIGINT, then drains and stops; SIGHUP reloads the directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+import grpc.aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc
+from borderx.config import GatewayConfig
+from borderx.directory.model import Directory, DirectoryHolder
+from borderx.errors import ConfigError
+from borderx.identity.verifier import PeerAuthenticator
+from borderx.logging import get_logger
+from borderx.server.admin import AdminServicer
+from borderx.server.exchange import ExchangeServicer
+from borderx.server.interceptor import AuthInterceptor
+from borderx.store import Store, open_store
+
+log = get_logger("borderx.gateway")
+
+SERVICE_NAMES = (
+    exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name,
+    admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
+    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+)
+GRACE_SECONDS = 5.0
+
+
+@dataclass
+class Gateway:
+    """What the servicers of one gateway share."""
+
+    config: GatewayConfig
+    directory: DirectoryHolder
+    store: Store
+    authenticator: PeerAuthenticator
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_monotonic: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def open(cls, config: GatewayConfig) -> Gateway:
+        directory = Directory.load(config.directory_path)
+        if config.agency not in directory.agencies:
+            raise ConfigError(
+                f"agency {config.agency} is not in the directory {config.directory_path} "
+                f"(members: {', '.join(directory.agencies)})"
+            )
+        holder = DirectoryHolder(directory, path=config.directory_path)
+        store = open_store(config.store_url)
+        return cls(config=config, directory=holder, store=store, authenticator=PeerAuthenticator(holder))
+
+    @property
+    def agency(self) -> str:
+        return self.config.agency
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _read(path: Any, what: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: cannot read it ({exc.strerror})") from exc
+
+
+def server_credentials(gateway: Gateway) -> grpc.ServerCredentials:
+    cert = _read(gateway.config.tls_cert, "[tls] cert")
+    key = _read(gateway.config.tls_key, "[tls] key")
+    roots = gateway.directory.current.trust_bundle_pem()
+    # require_client_auth: no certificate, no connection. The TLS layer proves "some member's
+    # CA issued this"; the interceptor then proves "the CA of the agency it claims to be".
+    return grpc.ssl_server_credentials([(key, cert)], root_certificates=roots, require_client_auth=True)
+
+
+def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_receive_message_length", config.limits.max_message_bytes),
+        ("grpc.max_send_message_length", config.limits.max_message_bytes),
+        # never share a port silently with another process (grpc's default is SO_REUSEPORT on)
+        ("grpc.so_reuseport", 0),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+
+    async def stop(self, grace: float = GRACE_SECONDS) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def build_server(gateway: Gateway, *, listen: str | None = None) -> RunningServer:
+    """Build, bind and start the server; returns it with the bound port (listen may end in :0)."""
+    server = grpc.aio.server(
+        interceptors=[AuthInterceptor(gateway.authenticator, home_agency=gateway.agency)],
+        options=server_options(gateway.config),
+    )
+    exchange_pb2_grpc.add_ExchangeServicer_to_server(ExchangeServicer(gateway), server)
+    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(gateway), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection((*SERVICE_NAMES, reflection.SERVICE_NAME), server)
+    address = listen or gateway.config.listen
+    try:
+        port = server.add_secure_port(address, server_credentials(gateway))
+    except RuntimeError as exc:
+        raise ConfigError(f"cannot listen on {address}: {exc}") from exc
+    if port == 0:
+        raise ConfigError(f"cannot listen on {address}: the address is in use or not local")
+    await server.start()
+    for name in ("", *SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server=server, port=port, health=health_servicer)
+
+
+async def serve(config: GatewayConfig, *, ready: Any = None) -> None:
+    """Run a gateway until SIGTERM/SIGINT. ``ready(port)`` is called once it listens."""
+    gateway = Gateway.open(config)
+    running = await build_server(gateway)
+    log.info(
+        "gateway.started",
+        agency=gateway.agency,
+        listen=config.listen,
+        port=running.port,
+        federation=gateway.directory.current.federation,
+        directory_version=gateway.directory.current.version,
+        store=gateway.store.location,
+    )
+    if ready is not None:
+        ready(running.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: _reload_directory(gateway))
+    try:
+        await stop.wait()
+    finally:
+        log.info("gateway.stopping", agency=gateway.agency, grace_seconds=GRACE_SECONDS)
+        await running.stop()
+        gateway.close()
+        log.info("gateway.stopped", agency=gateway.agency)
+
+
+def _reload_directory(gateway: Gateway) -> None:
+    try:
+        changed = gateway.directory.reload()
+    except ConfigError as exc:
+        log.error("directory.reload_refused", reason=str(exc))
+        return
+    current = gateway.directory.current
+    log.info("directory.reloaded", changed=changed, version=current.version)

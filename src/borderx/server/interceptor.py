@@ -1,0 +1,160 @@
+"""The authenticating interceptor: identity, authorisation, error mapping and the per-RPC log event.
+
+grpc.aio interceptors do not see the servicer context, so this one wraps the method
+handler instead: the wrapper runs inside the call, reads the peer certificate from
+``context.auth_context()``, authenticates and authorises the principal, exposes it to the
+servicer through a context variable, maps borderx errors to status codes (the one place
+that does), and logs one ``rpc`` event per call.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from borderx.errors import BorderxError, PermissionDenied, Unauthenticated
+from borderx.identity.principal import Principal
+from borderx.identity.verifier import PeerAuthenticator
+from borderx.logging import get_logger
+from borderx.server.authz import authorise
+
+log = get_logger("borderx.rpc")
+security = get_logger("borderx.security")
+
+_current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("borderx_principal")
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of the RPC being served (set by the interceptor)."""
+    return _current_principal.get()
+
+
+def status_code_of(exc: BorderxError) -> grpc.StatusCode:
+    return getattr(grpc.StatusCode, exc.grpc_code, grpc.StatusCode.INTERNAL)
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, authenticator: PeerAuthenticator, *, home_agency: str) -> None:
+        self._authenticator = authenticator
+        self._home = home_agency
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method: str = handler_call_details.method
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_stream:
+            return grpc.stream_stream_rpc_method_handler(
+                self._wrap_stream(method, handler.stream_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return grpc.stream_unary_rpc_method_handler(
+            self._wrap_unary(method, handler.stream_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    # ------------------------------------------------------------ identity
+
+    def _principal(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
+        pems = context.auth_context().get("x509_pem_cert")
+        try:
+            if not pems:
+                raise Unauthenticated("no client certificate was presented; mutual TLS is required")
+            principal = self._authenticator.authenticate_pem(pems[0])
+        except Unauthenticated as exc:
+            security.warning("security.unauthenticated", method=method, peer=context.peer(), reason=str(exc))
+            raise
+        try:
+            authorise(principal, method, home_agency=self._home)
+        except PermissionDenied as exc:
+            security.warning(
+                "security.permission_denied", method=method, principal=str(principal), reason=str(exc)
+            )
+            raise
+        return principal
+
+    # ------------------------------------------------------------ wrappers
+
+    def _wrap_unary(self, method: str, behaviour: Any) -> Any:
+        async def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            start = time.perf_counter()
+            principal: Principal | None = None
+            code = grpc.StatusCode.OK
+            try:
+                principal = self._principal(method, context)
+                _current_principal.set(principal)
+                return await behaviour(request, context)
+            except BorderxError as exc:
+                code = status_code_of(exc)
+                await context.abort(code, str(exc))
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("rpc.internal_error", method=method, principal=str(principal or ""))
+                await context.abort(code, "internal error; the gateway's log has the details")
+            finally:
+                _log_rpc(method, principal, code, start)
+
+        return wrapper
+
+    def _wrap_stream(self, method: str, behaviour: Any) -> Any:
+        async def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            start = time.perf_counter()
+            principal: Principal | None = None
+            code = grpc.StatusCode.OK
+            try:
+                principal = self._principal(method, context)
+                _current_principal.set(principal)
+                async for item in behaviour(request, context):
+                    yield item
+            except BorderxError as exc:
+                code = status_code_of(exc)
+                await context.abort(code, str(exc))
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("rpc.internal_error", method=method, principal=str(principal or ""))
+                await context.abort(code, "internal error; the gateway's log has the details")
+            finally:
+                if context.cancelled() and code == grpc.StatusCode.OK:
+                    code = grpc.StatusCode.CANCELLED
+                _log_rpc(method, principal, code, start)
+
+        return wrapper
+
+
+def _log_rpc(method: str, principal: Principal | None, code: grpc.StatusCode, start: float) -> None:
+    log.info(
+        "rpc",
+        method=method,
+        principal=str(principal) if principal else "",
+        code=code.name,
+        duration_ms=round((time.perf_counter() - start) * 1000, 3),
+    )

@@ -1,0 +1,102 @@
+"""Shared fixtures: a real dev PKI in a temporary folder, and real gateways on loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+
+from borderx.config import GatewayConfig, load_config
+from borderx.identity.devpki import init_pki
+from borderx.logging import configure_logging
+
+configure_logging(fmt="json", level="warning")
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A five-agency dev PKI, made once per test session (read-only for tests)."""
+    out = tmp_path_factory.mktemp("pki") / "dev"
+    init_pki(out)
+    return out
+
+
+class GatewayThread:
+    """A real gateway (grpc.aio server, mTLS, SQLite store) on its own event loop in a thread."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        from borderx.server.app import Gateway  # noqa: PLC0415
+
+        self.config = config
+        self.gateway = Gateway.open(config)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.running = self._run(self._start())
+        self.port: int = self.running.port
+
+    def _run(self, coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    async def _start(self):  # type: ignore[no-untyped-def]
+        from borderx.server.app import build_server  # noqa: PLC0415
+
+        return await build_server(self.gateway, listen="127.0.0.1:0")
+
+    @property
+    def target(self) -> str:
+        return f"localhost:{self.port}"
+
+    def stop(self) -> None:
+        self._run(self.running.stop(grace=1.0))
+        self.gateway.close()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+def gateway_config(pki: Path, agency: str, tmp: Path) -> GatewayConfig:
+    return load_config(pki / agency / "gateway.toml").with_overrides(
+        listen="127.0.0.1:0", store_url=f"sqlite:///{tmp / (agency.lower() + '.db')}"
+    )
+
+
+@pytest.fixture
+def start_gateway(pki: Path, tmp_path: Path) -> Iterator[object]:
+    started: list[GatewayThread] = []
+
+    def start(agency: str = "US-CBP", *, config: GatewayConfig | None = None) -> GatewayThread:
+        gw = GatewayThread(config or gateway_config(pki, agency, tmp_path))
+        started.append(gw)
+        return gw
+
+    yield start
+    for gw in started:
+        gw.stop()
+
+
+@dataclass(frozen=True)
+class Creds:
+    ca: bytes
+    cert: bytes
+    key: bytes
+
+
+def creds_for(pki: Path, agency: str, role: str, *, server_agency: str = "US-CBP") -> Creds:
+    return Creds(
+        ca=(pki / server_agency / "ca.pem").read_bytes(),
+        cert=(pki / agency / f"{role}.pem").read_bytes(),
+        key=(pki / agency / f"{role}.key").read_bytes(),
+    )
+
+
+def channel(target: str, creds: Creds | None, *, ca: bytes | None = None) -> grpc.Channel:
+    if creds is None:
+        tls = grpc.ssl_channel_credentials(root_certificates=ca)
+    else:
+        tls = grpc.ssl_channel_credentials(root_certificates=creds.ca, private_key=creds.key, certificate_chain=creds.cert)
+    return grpc.secure_channel(target, tls)
