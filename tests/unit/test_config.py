@@ -1,0 +1,75 @@
+"""Gateway configuration: relative paths, defaults, and a clear error for each mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from borderx.config import Limits, load_config
+from borderx.errors import ConfigError
+
+GOOD = """
+agency = "AU-ABF"
+listen = "127.0.0.1:50052"
+directory = "../directory.json"
+store = "sqlite:///au.db"
+[tls]
+cert = "gateway.pem"
+key = "gateway.key"
+[signing]
+key = "signing.key"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "AU-ABF"
+    folder.mkdir(exist_ok=True)
+    path = folder / "gateway.toml"
+    path.write_text(text)
+    return path
+
+
+def test_paths_resolve_against_the_file_and_defaults_apply(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    assert config.agency == "AU-ABF"
+    assert config.directory_path.resolve() == (tmp_path / "directory.json").resolve()
+    assert config.store_url == "sqlite:///" + str((tmp_path / "AU-ABF" / "au.db").resolve())
+    assert config.tls_cert == tmp_path.resolve() / "AU-ABF" / "gateway.pem"
+    assert config.limits == Limits()
+    assert config.limits.max_screen_batch == 10_000
+    over = config.with_overrides(listen="127.0.0.1:0", store_url="sqlite:////tmp/x.db")
+    assert over.listen == "127.0.0.1:0" and over.store_url == "sqlite:////tmp/x.db"
+
+
+def test_postgres_url_is_kept(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD.replace("sqlite:///au.db", "postgresql://127.0.0.1/test")))
+    assert config.store_url == "postgresql://127.0.0.1/test"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('agency = "AU-ABF"', 'agency = "australia"', "is not an agency id"),
+        ('agency = "AU-ABF"', "", "'agency' must be a non-empty string"),
+        ('listen = "127.0.0.1:50052"', 'listen = "50052"', "is not HOST:PORT"),
+        ('listen = "127.0.0.1:50052"', 'listen = "h:99999"', "is not HOST:PORT"),
+        ('cert = "gateway.pem"', "", r"\[tls\]: 'cert' must be"),
+        ('store = "sqlite:///au.db"', 'store = "sqlite://au.db"', "write sqlite:///path"),
+        ("[signing]", "[limits]\nmax_screen_batch = 0\n[signing]", "'max_screen_batch' must be a positive integer"),
+        ("[signing]", "[limits]\nmax_message_bytes = true\n[signing]", "'max_message_bytes' must be a positive integer"),
+        ("[tls]", "tls = 3\n[x]", r"\[tls\] must be a table"),
+    ],
+)
+def test_refusals_name_the_setting(tmp_path: Path, old: str, new: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, GOOD.replace(old, new)))
+
+
+def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read it"):
+        load_config(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "agency = "))
+    with pytest.raises(ConfigError, match="--listen: 'x' is not HOST:PORT"):
+        load_config(write(tmp_path, GOOD)).with_overrides(listen="x")
