@@ -1,0 +1,378 @@
+"""Conversion between the body dataclasses (``bodies``) and their protobuf messages.
+
+This module is the ONLY place where a statement body crosses between the domain model and
+protobuf, in both directions, and :func:`encode_body` is the one producer of body bytes
+(the bytes whose SHA-256 goes into ``header.body_digest``).
+
+Invariants kept here:
+
+- encoding is deterministic (``SerializeToString(deterministic=True)``), so one body always
+  gives the same bytes, and ``decode_body(t, encode_body(b)) == b`` for every body ``b``;
+- presence survives a round trip: an optional message field (address, supersedes,
+  declared value, target) and a timestamp are ``None`` exactly when the proto field is unset;
+- enums map by name (``CERTIFIED`` ↔ ``DesignationStatus.CERTIFIED``); a singular
+  ``*_UNSPECIFIED`` maps to ``None`` (``rules`` refuses it where the field is required),
+  while a number this build does not know, or UNSPECIFIED inside a repeated field, cannot be
+  represented and is refused with :class:`InvalidArgument` naming the field;
+- bytes that do not parse, or that carry an impossible timestamp, are refused with
+  :class:`InvalidArgument` under the field ``body`` rather than surfacing a protobuf error.
+
+Received bytes are verified and stored as received; decoding them here is for reading and
+indexing only, never for re-serialising before a signature or digest check.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+# google.protobuf ships neither stubs nor py.typed; DecodeError is the one name needed from it.
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+
+from borderx._proto.borderx.v1 import statement_pb2 as pb
+from borderx.errors import InvalidArgument
+from borderx.statements.bodies import (
+    Address,
+    Body,
+    BodyType,
+    Designation,
+    DesignationStatus,
+    Evidence,
+    FlagCategory,
+    Money,
+    Outcome,
+    Party,
+    PartyId,
+    Severity,
+    ShipmentRef,
+    StatementRef,
+    ViolationFlag,
+    Withdrawal,
+    WithdrawalReason,
+)
+
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+#: the protobuf message of a body
+ProtoBody = pb.Designation | pb.ViolationFlag | pb.Withdrawal
+
+# proto BodyType numbers ↔ domain BodyType (the proto names carry a BODY_TYPE_ prefix)
+_BODY_TYPE_TO_PROTO: dict[BodyType, int] = {
+    BodyType.DESIGNATION: pb.BODY_TYPE_DESIGNATION,
+    BodyType.FLAG: pb.BODY_TYPE_FLAG,
+    BodyType.WITHDRAWAL: pb.BODY_TYPE_WITHDRAWAL,
+}
+_BODY_TYPE_FROM_PROTO: dict[int, BodyType] = {v: k for k, v in _BODY_TYPE_TO_PROTO.items()}
+
+_MESSAGE_FOR: dict[BodyType, type[ProtoBody]] = {
+    BodyType.DESIGNATION: pb.Designation,
+    BodyType.FLAG: pb.ViolationFlag,
+    BodyType.WITHDRAWAL: pb.Withdrawal,
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def body_type_to_proto(body_type: BodyType) -> int:
+    """The ``borderx.v1.BodyType`` number for ``body_type`` (for the statement header)."""
+    return _BODY_TYPE_TO_PROTO[BodyType(body_type)]
+
+
+def body_type_from_proto(number: int, *, field: str = "body_type") -> BodyType:
+    """The domain ``BodyType`` of a header's ``body_type`` number; UNSPECIFIED or unknown is refused."""
+    try:
+        return _BODY_TYPE_FROM_PROTO[number]
+    except KeyError:
+        raise InvalidArgument(
+            f"body_type {number} is not one of designation (1), flag (2), withdrawal (3)", field=field
+        ) from None
+
+
+def _enum_name(value: enum.StrEnum | None) -> str | None:
+    # By name: every member's value is the name of its proto enum value. None leaves the
+    # field unset, i.e. *_UNSPECIFIED (0).
+    return None if value is None else value.value
+
+
+def _enum_from_proto(enum_cls: type[_E], pb_enum: Any, number: int, field: str) -> _E | None:
+    if number == 0:
+        return None
+    try:
+        return enum_cls(pb_enum.Name(number))
+    except ValueError:
+        # A number from a newer contract (or garbage): the model cannot hold it, so say so.
+        raise InvalidArgument(f"unknown {enum_cls.__name__} value {number}", field=field) from None
+
+
+def _repeated_enum_from_proto(enum_cls: type[_E], pb_enum: Any, numbers: Any, field: str) -> tuple[_E, ...]:
+    out: list[_E] = []
+    for i, number in enumerate(numbers):
+        value = _enum_from_proto(enum_cls, pb_enum, int(number), f"{field}[{i}]")
+        if value is None:
+            raise InvalidArgument(
+                f"UNSPECIFIED (0) is not a valid {enum_cls.__name__}", field=f"{field}[{i}]"
+            )
+        out.append(value)
+    return tuple(out)
+
+
+def _set_time(msg: Any, name: str, value: datetime | None) -> None:
+    if value is not None:
+        getattr(msg, name).FromDatetime(value)
+
+
+def _get_time(msg: Any, name: str) -> datetime | None:
+    if not msg.HasField(name):
+        return None
+    ts = getattr(msg, name)
+    try:
+        when: datetime = ts.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        # Stops an out-of-range Timestamp (outside years 1 to 9999, bad nanos) surfacing as a crash.
+        raise InvalidArgument(
+            f"timestamp seconds={ts.seconds} nanos={ts.nanos} is outside 0001-01-01..9999-12-31 "
+            "or has nanos outside 0..999999999",
+            field=name,
+        ) from None
+    return when
+
+
+def _under(prefix: str, convert: Callable[[], Any]) -> Any:
+    try:
+        return convert()
+    except InvalidArgument as err:
+        raise err.under(prefix) from None
+
+
+# ---------------------------------------------------------------- parties and references
+
+
+def party_id_to_proto(party_id: PartyId) -> pb.PartyId:
+    return pb.PartyId(scheme=party_id.scheme, value=party_id.value)
+
+
+def address_to_proto(address: Address) -> pb.Address:
+    return pb.Address(
+        lines=list(address.lines),
+        city=address.city,
+        region=address.region,
+        postal_code=address.postal_code,
+        country=address.country,
+    )
+
+
+def address_from_proto(msg: pb.Address) -> Address:
+    return Address(
+        lines=tuple(msg.lines),
+        city=msg.city,
+        region=msg.region,
+        postal_code=msg.postal_code,
+        country=msg.country,
+    )
+
+
+def party_to_proto(party: Party) -> pb.Party:
+    """A ``borderx.v1.Party`` for ``party``."""
+    msg = pb.Party(
+        legal_name=party.legal_name,
+        trading_names=list(party.trading_names),
+        ids=[party_id_to_proto(i) for i in party.ids],
+    )
+    if party.address is not None:
+        msg.address.CopyFrom(address_to_proto(party.address))
+    return msg
+
+
+def party_from_proto(msg: pb.Party) -> Party:
+    """The domain ``Party`` of a ``borderx.v1.Party`` (identifiers as given; ``rules`` normalises)."""
+    return Party(
+        legal_name=msg.legal_name,
+        trading_names=tuple(msg.trading_names),
+        address=address_from_proto(msg.address) if msg.HasField("address") else None,
+        ids=tuple(PartyId(i.scheme, i.value) for i in msg.ids),
+    )
+
+
+def statement_ref_to_proto(ref: StatementRef) -> pb.StatementRef:
+    return pb.StatementRef(issuer=ref.issuer, seq=ref.seq, header_digest=ref.header_digest)
+
+
+def statement_ref_from_proto(msg: pb.StatementRef) -> StatementRef:
+    return StatementRef(issuer=msg.issuer, seq=int(msg.seq), header_digest=bytes(msg.header_digest))
+
+
+# ---------------------------------------------------------------- designation
+
+
+def designation_to_proto(body: Designation) -> pb.Designation:
+    msg = pb.Designation(
+        programme=body.programme,
+        member_id=body.member_id,
+        level=body.level,
+        status=_enum_name(body.status),
+        status_reason=body.status_reason,
+        consent_to_share=body.consent_to_share,
+    )
+    msg.party.CopyFrom(party_to_proto(body.party))
+    _set_time(msg, "valid_from", body.valid_from)
+    _set_time(msg, "valid_until", body.valid_until)
+    if body.supersedes is not None:
+        msg.supersedes.CopyFrom(statement_ref_to_proto(body.supersedes))
+    return msg
+
+
+def designation_from_proto(msg: pb.Designation) -> Designation:
+    return Designation(
+        party=party_from_proto(msg.party),
+        programme=msg.programme,
+        member_id=msg.member_id,
+        level=msg.level,
+        status=_enum_from_proto(DesignationStatus, pb.DesignationStatus, msg.status, "status"),
+        valid_from=_get_time(msg, "valid_from"),
+        valid_until=_get_time(msg, "valid_until"),
+        status_reason=msg.status_reason,
+        consent_to_share=bool(msg.consent_to_share),
+        supersedes=statement_ref_from_proto(msg.supersedes) if msg.HasField("supersedes") else None,
+    )
+
+
+# ---------------------------------------------------------------- violation flag
+
+
+def _money_to_proto(money: Money) -> pb.Money:
+    return pb.Money(currency=money.currency, minor_units=money.minor_units)
+
+
+def _shipment_to_proto(shipment: ShipmentRef) -> pb.ShipmentRef:
+    msg = pb.ShipmentRef(
+        air_waybill=shipment.air_waybill,
+        house_bill=shipment.house_bill,
+        tracking_number=shipment.tracking_number,
+        hs_codes=list(shipment.hs_codes),
+        origin_country=shipment.origin_country,
+    )
+    if shipment.declared_value is not None:
+        msg.declared_value.CopyFrom(_money_to_proto(shipment.declared_value))
+    return msg
+
+
+def _shipment_from_proto(msg: pb.ShipmentRef) -> ShipmentRef:
+    value = msg.declared_value
+    declared = Money(value.currency, int(value.minor_units)) if msg.HasField("declared_value") else None
+    return ShipmentRef(
+        air_waybill=msg.air_waybill,
+        house_bill=msg.house_bill,
+        tracking_number=msg.tracking_number,
+        hs_codes=tuple(msg.hs_codes),
+        declared_value=declared,
+        origin_country=msg.origin_country,
+    )
+
+
+def flag_to_proto(body: ViolationFlag) -> pb.ViolationFlag:
+    msg = pb.ViolationFlag(
+        category=_enum_name(body.category),
+        evidence=_enum_name(body.evidence),
+        outcomes=[o.value for o in body.outcomes],
+        severity=_enum_name(body.severity),
+        shipments=[_shipment_to_proto(s) for s in body.shipments],
+        summary=body.summary,
+    )
+    msg.subject.CopyFrom(party_to_proto(body.subject))
+    _set_time(msg, "observed_at", body.observed_at)
+    _set_time(msg, "expires_at", body.expires_at)
+    return msg
+
+
+def flag_from_proto(msg: pb.ViolationFlag) -> ViolationFlag:
+    return ViolationFlag(
+        subject=party_from_proto(msg.subject),
+        category=_enum_from_proto(FlagCategory, pb.FlagCategory, msg.category, "category"),
+        evidence=_enum_from_proto(Evidence, pb.Evidence, msg.evidence, "evidence"),
+        outcomes=_repeated_enum_from_proto(Outcome, pb.Outcome, msg.outcomes, "outcomes"),
+        severity=_enum_from_proto(Severity, pb.Severity, msg.severity, "severity"),
+        observed_at=_get_time(msg, "observed_at"),
+        expires_at=_get_time(msg, "expires_at"),
+        shipments=tuple(_shipment_from_proto(s) for s in msg.shipments),
+        summary=msg.summary,
+    )
+
+
+# ---------------------------------------------------------------- withdrawal
+
+
+def withdrawal_to_proto(body: Withdrawal) -> pb.Withdrawal:
+    msg = pb.Withdrawal(reason=_enum_name(body.reason), note=body.note)
+    if body.target is not None:
+        msg.target.CopyFrom(statement_ref_to_proto(body.target))
+    _set_time(msg, "effective_at", body.effective_at)
+    return msg
+
+
+def withdrawal_from_proto(msg: pb.Withdrawal) -> Withdrawal:
+    return Withdrawal(
+        target=statement_ref_from_proto(msg.target) if msg.HasField("target") else None,
+        reason=_enum_from_proto(WithdrawalReason, pb.WithdrawalReason, msg.reason, "reason"),
+        effective_at=_get_time(msg, "effective_at"),
+        note=msg.note,
+    )
+
+
+# ---------------------------------------------------------------- any body
+
+
+def body_to_proto(body: Body) -> ProtoBody:
+    """The protobuf message for ``body``."""
+    if isinstance(body, Designation):
+        return designation_to_proto(body)
+    if isinstance(body, ViolationFlag):
+        return flag_to_proto(body)
+    if isinstance(body, Withdrawal):
+        return withdrawal_to_proto(body)
+    # Stops a foreign object from being encoded (and then signed) as if it were a body.
+    raise TypeError(f"not a statement body: {type(body).__name__}")
+
+
+def body_from_proto(msg: ProtoBody) -> Body:
+    """The domain body of a ``Designation``, ``ViolationFlag`` or ``Withdrawal`` message.
+
+    Raises :class:`InvalidArgument` (field relative to the body, e.g. ``status``) for an enum
+    number this build does not know or an out-of-range timestamp.
+    """
+    if isinstance(msg, pb.Designation):
+        return designation_from_proto(msg)
+    if isinstance(msg, pb.ViolationFlag):
+        return flag_from_proto(msg)
+    if isinstance(msg, pb.Withdrawal):
+        return withdrawal_from_proto(msg)
+    raise TypeError(f"not a statement body message: {type(msg).__name__}")
+
+
+def encode_body(body: Body) -> bytes:
+    """The bytes of ``body``: deterministic protobuf, the input of ``header.body_digest``."""
+    return bytes(body_to_proto(body).SerializeToString(deterministic=True))
+
+
+def decode_body(body_type: BodyType, data: bytes) -> Body:
+    """The body of type ``body_type`` serialised in ``data``.
+
+    Raises :class:`InvalidArgument` with field ``body`` when ``data`` does not parse as that
+    message, and with field ``body.<path>`` when it parses but holds a value the model cannot
+    (an unknown enum number, an out-of-range timestamp).
+    """
+    message_cls = _MESSAGE_FOR[BodyType(body_type)]
+    msg = message_cls()
+    try:
+        msg.ParseFromString(data)
+    except DecodeError:
+        # Stops protobuf's internals from reaching the caller; the message says what failed.
+        raise InvalidArgument(
+            f"{len(data)} bytes do not parse as a {body_type} body "
+            f"(borderx.v1.{message_cls.DESCRIPTOR.name})",
+            field="body",
+        ) from None
+    result: Body = _under("body", lambda: body_from_proto(msg))
+    return result
