@@ -112,7 +112,7 @@ def load_config(path: str | Path) -> GatewayConfig:
     base = source.resolve().parent
     where = str(source)
     agency = _str(doc, "agency", where)
-    if not AGENCY_ID_PATTERN.match(agency):
+    if not AGENCY_ID_PATTERN.fullmatch(agency):
         raise ConfigError(f"{where}: agency {agency!r} is not an agency id like AU-ABF")
     tls = _table(doc, "tls", source)
     signing = _table(doc, "signing", source)

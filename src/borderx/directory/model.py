@@ -287,7 +287,7 @@ def _parse_agency(entry: Any, where: str) -> Agency:
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected an object")
     agency_id = entry.get("id")
-    if not isinstance(agency_id, str) or not AGENCY_ID_PATTERN.match(agency_id):
+    if not isinstance(agency_id, str) or not AGENCY_ID_PATTERN.fullmatch(agency_id):
         raise ConfigError(f"{where}: id {agency_id!r} is not an agency id of the form CC-NAME (e.g. AU-ABF)")
     where = f"{where} ({agency_id})"
     name = entry.get("name", agency_id)

@@ -40,7 +40,7 @@ def parse_spiffe_id(uri: str) -> Principal:
         raise Unauthenticated(f"{uri!r} is not a SPIFFE ID (spiffe://<federation>/agency/<AGENCY>/<role>)")
     rest = uri[len("spiffe://") :]
     trust_domain, _, path = rest.partition("/")
-    if not _TRUST_DOMAIN.match(trust_domain):
+    if not _TRUST_DOMAIN.fullmatch(trust_domain):
         raise Unauthenticated(f"SPIFFE ID {uri!r} has an invalid trust domain")
     parts = path.split("/")
     if len(parts) < 3 or parts[0] != "agency":
@@ -48,7 +48,7 @@ def parse_spiffe_id(uri: str) -> Principal:
             f"SPIFFE ID {uri!r} is not of the form spiffe://{trust_domain}/agency/<AGENCY>/<role>[/<name>]"
         )
     agency, role, names = parts[1], parts[2], parts[3:]
-    if not AGENCY_ID_PATTERN.match(agency):
+    if not AGENCY_ID_PATTERN.fullmatch(agency):
         raise Unauthenticated(f"SPIFFE ID {uri!r}: {agency!r} is not an agency id like AU-ABF")
     if role not in ROLES:
         raise Unauthenticated(f"SPIFFE ID {uri!r}: role {role!r} is not one of {sorted(ROLES)}")
@@ -56,6 +56,6 @@ def parse_spiffe_id(uri: str) -> Principal:
         if names:
             raise Unauthenticated(f"SPIFFE ID {uri!r}: a gateway ID has no name segment")
         return Principal(trust_domain, agency, role)
-    if len(names) != 1 or not _NAME.match(names[0]):
+    if len(names) != 1 or not _NAME.fullmatch(names[0]):
         raise Unauthenticated(f"SPIFFE ID {uri!r}: a {role} ID needs exactly one name segment")
     return Principal(trust_domain, agency, role, names[0])

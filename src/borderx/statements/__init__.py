@@ -1,0 +1,1 @@
+"""Signed statements: model, encoding, signing, verification, chains, checkpoints."""
