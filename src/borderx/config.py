@@ -20,6 +20,12 @@ frozen dataclasses with documented units and defaults, and passed on explicitly.
     max_message_bytes = 16777216            # per message, bytes
     max_screen_batch = 10000                # shipments per Screen call
     max_publish_batch = 1000                # statements per Publish call
+
+    [policy.recognise]                      # partner programmes recognised (see screening/policy.py)
+    NZ_SES = []
+
+    [policy.flags.UNDERVALUATION]           # flag category × evidence → action overrides
+    SUSPECTED = "STANDARD"
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any
 
 from borderx.directory.model import AGENCY_ID_PATTERN
 from borderx.errors import ConfigError
+from borderx.screening.policy import ScreeningPolicy, policy_from_toml
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,12 @@ class GatewayConfig:
     tls_key: Path
     signing_key: Path | None
     limits: Limits = field(default_factory=Limits)
+    policy: ScreeningPolicy | None = None
     source: Path | None = None
+
+    @property
+    def screening_policy(self) -> ScreeningPolicy:
+        return self.policy or policy_from_toml(self.agency, {}, where="defaults")
 
     def with_overrides(self, *, listen: str | None = None, store_url: str | None = None) -> GatewayConfig:
         changes: dict[str, Any] = {}
@@ -131,5 +143,6 @@ def load_config(path: str | Path) -> GatewayConfig:
             max_screen_batch=_positive_int(limits, "max_screen_batch", Limits.max_screen_batch, f"{where} [limits]"),
             max_publish_batch=_positive_int(limits, "max_publish_batch", Limits.max_publish_batch, f"{where} [limits]"),
         ),
+        policy=policy_from_toml(agency, doc.get("policy"), where=where),
         source=source,
     )

@@ -18,6 +18,7 @@ subject/authority key identifiers, SANs), so a real agency's CA that follows it 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -191,6 +192,11 @@ def signing_key_entry(agency: str, key: Ed25519PrivateKey, *, valid_from: dateti
 
 
 def gateway_toml(agency: str, port: int) -> str:
+    from borderx.screening.policy import seed_recognition  # noqa: PLC0415
+
+    recognise = "\n".join(
+        f"{programme} = {json.dumps(levels)}" for programme, levels in seed_recognition(agency).items()
+    )
     return f"""# borderx gateway configuration for {agency} (dev PKI). Paths are relative to this file.
 agency = "{agency}"
 listen = "127.0.0.1:{port}"
@@ -208,6 +214,16 @@ key = "signing.key"
 max_message_bytes = 16777216   # bytes, per request or response message
 max_screen_batch = 10000        # shipments per Screen call
 max_publish_batch = 1000        # statements per Publish call
+
+# Screening policy. Mutual recognition: partner programmes (and levels; [] = all) this
+# agency recognises; its own programme is always recognised. Seeded from the real MRAs.
+[policy.recognise]
+{recognise}
+
+# Flag category x evidence -> action overrides (EXPEDITE, STANDARD, EXAMINE, HOLD);
+# the defaults are in borderx/screening/policy.py.
+[policy.flags.DE_MINIMIS_SPLITTING]
+SUSPECTED = "EXAMINE"
 """
 
 

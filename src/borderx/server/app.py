@@ -26,9 +26,12 @@ from borderx.directory.model import Directory, DirectoryHolder
 from borderx.errors import ConfigError
 from borderx.identity.verifier import PeerAuthenticator
 from borderx.logging import get_logger
+from borderx.publishing import Publisher
+from borderx.screening.engine import Screener
 from borderx.server.admin import AdminServicer
 from borderx.server.exchange import ExchangeServicer
 from borderx.server.interceptor import AuthInterceptor
+from borderx.statements.signing import load_signing_key
 from borderx.store import Store, open_store
 
 log = get_logger("borderx.gateway")
@@ -49,6 +52,8 @@ class Gateway:
     directory: DirectoryHolder
     store: Store
     authenticator: PeerAuthenticator
+    publisher: Publisher
+    screener: Screener
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_monotonic: float = field(default_factory=time.monotonic)
 
@@ -61,8 +66,24 @@ class Gateway:
                 f"(members: {', '.join(directory.agencies)})"
             )
         holder = DirectoryHolder(directory, path=config.directory_path)
+        signer = None
+        if config.signing_key is not None:
+            signer = load_signing_key(config.signing_key)
+            owned = {k.key_id for k in directory.agency(config.agency).signing_keys}
+            if signer.key_id not in owned:
+                raise ConfigError(
+                    f"[signing] key {config.signing_key} (key id {signer.key_id[:16]}…) is not a key of "
+                    f"{config.agency} in the directory; statements it signed would be refused everywhere"
+                )
         store = open_store(config.store_url)
-        return cls(config=config, directory=holder, store=store, authenticator=PeerAuthenticator(holder))
+        return cls(
+            config=config,
+            directory=holder,
+            store=store,
+            authenticator=PeerAuthenticator(holder),
+            publisher=Publisher(agency=config.agency, store=store, directory=holder, signer=signer),
+            screener=Screener(store, config.screening_policy),
+        )
 
     @property
     def agency(self) -> str:

@@ -1,36 +1,182 @@
-"""Exchange servicer: Publish, Screen, Lookup, Subscribe.
+"""Exchange servicer: Publish, Screen, Lookup (Subscribe arrives with the federation issue).
 
-Each RPC answers UNIMPLEMENTED until the issue that builds it lands; never fake data.
+Thin: protobuf ⇄ domain at the edge, the work in ``publishing`` and ``screening``, run in
+a worker thread so the event loop keeps serving. Errors are raised, not aborted: the
+interceptor maps them to status codes.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
+from borderx.errors import InvalidArgument, ResourceExhausted
+from borderx.parties import normalise_party_id
+from borderx.publishing import Draft, Item
+from borderx.screening.engine import ScreeningOutcome, ShipmentQuery
+from borderx.statements.bodies import BodyType, Designation
+from borderx.statements.body_codec import body_from_proto, decode_body, designation_to_proto, flag_to_proto
+from borderx.statements.encoding import envelope_from_proto, envelope_to_proto
+from borderx.store.base import PartyKey, StoredStatement
 
 if TYPE_CHECKING:
     from borderx.server.app import Gateway
+
+
+def _timestamp(value: Any) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def provenance(stored: StoredStatement) -> exchange_pb2.Provenance:
+    env = stored.envelope
+    return exchange_pb2.Provenance(
+        issuer=env.issuer,
+        seq=env.seq,
+        issued_at=_timestamp(env.header.issued_at),
+        key_id=env.signatures[0].key_id if env.signatures else "",
+        verified=True,  # the store holds only verified statements
+        received_from=stored.received_from,
+        header_digest=env.digest,
+    )
+
+
+def party_keys(ids: Any, field: str) -> tuple[PartyKey, ...]:
+    keys = []
+    for j, pid in enumerate(ids):
+        normal = normalise_party_id(pid.scheme, pid.value, field=f"{field}[{j}]")
+        keys.append((normal.scheme, normal.value))
+    return tuple(dict.fromkeys(keys))
 
 
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     def __init__(self, gateway: Gateway) -> None:
         self._gw = gateway
 
+    # ------------------------------------------------------------ Publish
+
     async def Publish(self, request: exchange_pb2.PublishRequest, context: Any) -> exchange_pb2.PublishResponse:  # noqa: N802
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Publish is not implemented in this version")
-        raise AssertionError("unreachable")
+        from borderx.server.interceptor import current_principal  # noqa: PLC0415
+
+        limit = self._gw.config.limits.max_publish_batch
+        if len(request.items) > limit:
+            raise ResourceExhausted(f"items: {len(request.items)} statements in one request; the limit is {limit}")
+        if len(request.idempotency_key) > 256:
+            raise InvalidArgument("is longer than 256 characters", field="idempotency_key")
+        items: list[Item] = []
+        for i, item in enumerate(request.items):
+            kind = item.WhichOneof("item")
+            if kind == "draft":
+                body_kind = item.draft.WhichOneof("body")
+                if body_kind is None:
+                    raise InvalidArgument("needs one of designation, flag or withdrawal", field=f"items[{i}].draft")
+                try:
+                    body = body_from_proto(getattr(item.draft, body_kind))
+                except InvalidArgument as exc:
+                    raise exc.under(f"items[{i}].draft") from None
+                items.append(Draft(body=body, audience=tuple(item.draft.audience)))
+            elif kind == "envelope":
+                try:
+                    items.append(envelope_from_proto(item.envelope))
+                except InvalidArgument as exc:
+                    raise exc.under(f"items[{i}].envelope") from None
+            else:
+                raise InvalidArgument("needs a draft or an envelope", field=f"items[{i}]")
+        principal = str(current_principal())
+        receipt = await asyncio.to_thread(
+            self._gw.publisher.publish, items, principal=principal, idempotency_key=request.idempotency_key
+        )
+        return exchange_pb2.PublishResponse(
+            statements=[envelope_to_proto(e) for e in receipt.envelopes], replayed=receipt.replayed
+        )
+
+    # ------------------------------------------------------------ Screen
 
     async def Screen(self, request: exchange_pb2.ScreenRequest, context: Any) -> exchange_pb2.ScreenResponse:  # noqa: N802
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Screen is not implemented in this version")
-        raise AssertionError("unreachable")
+        limit = self._gw.config.limits.max_screen_batch
+        if len(request.shipments) > limit:
+            raise ResourceExhausted(f"shipments: {len(request.shipments)} in one request; the limit is {limit}")
+        queries = []
+        for i, s in enumerate(request.shipments):
+            shipper = party_keys(s.shipper_ids, f"shipments[{i}].shipper_ids")
+            if not shipper:
+                raise InvalidArgument("needs at least one identifier", field=f"shipments[{i}].shipper_ids")
+            queries.append(
+                ShipmentQuery(
+                    reference=s.reference,
+                    shipper_ids=shipper,
+                    consignee_ids=party_keys(s.consignee_ids, f"shipments[{i}].consignee_ids"),
+                )
+            )
+        outcomes = await asyncio.to_thread(self._gw.screener.screen, queries)
+        return exchange_pb2.ScreenResponse(results=[self._result(o) for o in outcomes])
+
+    @staticmethod
+    def _result(outcome: ScreeningOutcome) -> exchange_pb2.ScreeningResult:
+        return exchange_pb2.ScreeningResult(
+            reference=outcome.reference,
+            designations=[
+                exchange_pb2.DesignationMatch(
+                    provenance=provenance(d.stored), designation=designation_to_proto(d.designation), recognised=d.recognised
+                )
+                for d in outcome.designations
+            ],
+            flags=[
+                exchange_pb2.FlagMatch(provenance=provenance(f.stored), flag=flag_to_proto(f.flag), action=int(f.action))
+                for f in outcome.flags
+            ],
+            recommendation=int(outcome.recommendation),
+            reasons=list(outcome.reasons),
+        )
+
+    # ------------------------------------------------------------ Lookup
 
     async def Lookup(self, request: exchange_pb2.LookupRequest, context: Any) -> exchange_pb2.LookupResponse:  # noqa: N802
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Lookup is not implemented in this version")
-        raise AssertionError("unreachable")
+        from borderx.server.interceptor import current_principal  # noqa: PLC0415
+
+        if not request.HasField("id"):
+            raise InvalidArgument("required: a party identifier (scheme and value)", field="id")
+        normal = normalise_party_id(request.id.scheme, request.id.value, field="id")
+        stored = await asyncio.to_thread(
+            self._gw.store.lookup, normal.scheme, normal.value, include_history=request.include_history
+        )
+        reader = current_principal().agency
+        now = self._gw.screener.now()
+        entries = []
+        for s in stored:
+            env = s.envelope
+            # defence in depth: never hand a body to a caller outside its audience
+            if env.body is not None and not env.header.readable_by(reader):
+                env = env.redact()
+            current, status = self._currency(s, now)
+            entries.append(
+                exchange_pb2.LookupEntry(
+                    provenance=provenance(s), envelope=envelope_to_proto(env), current=current, status=status
+                )
+            )
+        return exchange_pb2.LookupResponse(entries=entries)
+
+    def _currency(self, s: StoredStatement, now: Any) -> tuple[bool, str]:
+        if s.withdrawn_by:
+            return False, f"withdrawn by {s.withdrawn_by[0]}#{s.withdrawn_by[1]}"
+        if s.superseded_by:
+            return False, f"superseded by {s.superseded_by[0]}#{s.superseded_by[1]}"
+        if s.expires_at is not None and s.expires_at <= now:
+            return False, f"expired {s.expires_at:%Y-%m-%dT%H:%M:%SZ}"
+        env = s.envelope
+        if env.body is not None and env.header.body_type == BodyType.DESIGNATION.value:
+            body = decode_body(BodyType.DESIGNATION, env.body)
+            if isinstance(body, Designation) and body.status is not None and body.status.value != "CERTIFIED":
+                return False, body.status.value.lower()
+        return True, "current"
+
+    # ------------------------------------------------------------ Subscribe
 
     async def Subscribe(  # noqa: N802
         self, request: exchange_pb2.SubscribeRequest, context: Any

@@ -1,0 +1,198 @@
+"""Publishing at the home gateway: validate, chain, sign, store — all or nothing per request.
+
+A request is a list of items, each either a *draft* (a body the gateway signs with the
+agency's key, assigning the next seq) or an *envelope* the agency signed itself (verified
+against the directory and chained as is). Nothing is stored unless every item passes;
+a statement is acknowledged only after ``Store.append`` has made it durable.
+
+One lock serialises publishing at this gateway so seqs are assigned without gaps; the
+store's chain check is the final arbiter (a second gateway replica writing the same
+chain makes ``append`` refuse, never fork).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from borderx.directory.model import DirectoryHolder
+from borderx.errors import InvalidArgument, PermissionDenied
+from borderx.screening.index import index_effects
+from borderx.statements.bodies import Body, BodyType, Designation, Withdrawal, body_type_of
+from borderx.statements.body_codec import decode_body, encode_body
+from borderx.statements.model import GENESIS_DIGEST, Envelope
+from borderx.statements.rules import DEFAULT_PROGRAMME_OWNERS, check_status_transition, validate_body
+from borderx.statements.signing import Signer, sign_statement
+from borderx.statements.verify import verify_statement
+from borderx.store.base import NewStatement, Store
+
+
+@dataclass(frozen=True)
+class Draft:
+    body: Body
+    audience: tuple[str, ...] = ()
+
+
+Item = Draft | Envelope
+
+
+@dataclass(frozen=True)
+class Receipt:
+    envelopes: tuple[Envelope, ...]
+    replayed: bool
+
+
+class Publisher:
+    def __init__(
+        self,
+        *,
+        agency: str,
+        store: Store,
+        directory: DirectoryHolder,
+        signer: Signer | None,
+        owners: Mapping[str, str] = DEFAULT_PROGRAMME_OWNERS,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._agency = agency
+        self._store = store
+        self._directory = directory
+        self._signer = signer
+        self._owners = owners
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+
+    def publish(self, items: Sequence[Item], *, principal: str, idempotency_key: str = "") -> Receipt:
+        """Publish ``items``; raise a BorderxError naming ``items[i]…`` on the first refusal."""
+        if not items:
+            raise InvalidArgument("is empty; send at least one draft or envelope", field="items")
+        if idempotency_key:
+            previous = self._replay(idempotency_key, principal)
+            if previous is not None:
+                return previous
+        with self._lock:
+            if idempotency_key:
+                # a retry that raced the first attempt waits for it here, then replays
+                previous = self._replay(idempotency_key, principal)
+                if previous is not None:
+                    return previous
+            envelopes = self._prepare(items)
+            self._store.append(
+                [NewStatement(env, "", index_effects(env)) for env in envelopes],
+                idempotency=(idempotency_key, principal) if idempotency_key else None,
+            )
+        return Receipt(tuple(envelopes), replayed=False)
+
+    def _replay(self, key: str, principal: str) -> Receipt | None:
+        keys = self._store.receipt(key, principal)
+        if keys is None:
+            return None
+        stored = [self._store.get(issuer, seq) for issuer, seq in keys]
+        return Receipt(tuple(s.envelope for s in stored if s is not None), replayed=True)
+
+    # ------------------------------------------------------------ preparation
+
+    def _prepare(self, items: Sequence[Item]) -> list[Envelope]:
+        head = self._store.head(self._agency)
+        seq, prev = (head.seq, head.digest) if head else (0, GENESIS_DIGEST)
+        now = self._clock()
+        batch: dict[int, Envelope] = {}
+        out: list[Envelope] = []
+        for i, item in enumerate(items):
+            where = f"items[{i}]"
+            try:
+                if isinstance(item, Draft):
+                    env = self._sign_draft(item, seq=seq + 1, prev=prev, now=now, batch=batch)
+                else:
+                    env = self._check_envelope(item, seq=seq + 1, prev=prev, now=now, batch=batch)
+            except InvalidArgument as exc:
+                raise exc.under(f"{where}.draft" if isinstance(item, Draft) else f"{where}.envelope") from None
+            seq, prev = env.seq, env.digest
+            batch[env.seq] = env
+            out.append(env)
+        return out
+
+    def _sign_draft(
+        self, draft: Draft, *, seq: int, prev: bytes, now: datetime, batch: dict[int, Envelope]
+    ) -> Envelope:
+        if self._signer is None:
+            raise PermissionDenied("this gateway has no signing key configured; send signed envelopes")
+        try:
+            body = validate_body(draft.body, issuer=self._agency, owners=self._owners, now=now)
+        except InvalidArgument as exc:
+            raise exc.under(body_type_of(draft.body).value) from None
+        self._check_references(body, batch)
+        audience = self._check_audience(draft.audience)
+        return sign_statement(
+            self._signer,
+            issuer=self._agency,
+            seq=seq,
+            prev_digest=prev,
+            issued_at=now,
+            audience=audience,
+            body_type=body_type_of(body).value,
+            body=encode_body(body),
+        )
+
+    def _check_envelope(
+        self, env: Envelope, *, seq: int, prev: bytes, now: datetime, batch: dict[int, Envelope]
+    ) -> Envelope:
+        if env.issuer != self._agency:
+            # a home service publishes for its own agency only; partners' statements arrive by replication
+            raise PermissionDenied(f"envelope issued by {env.issuer}: this gateway publishes for {self._agency} only")
+        verify_statement(env, self._directory.current)
+        if env.body is None:
+            raise InvalidArgument("has no body; a published statement carries its body", field="body")
+        if env.seq != seq or env.header.prev_digest != prev:
+            raise InvalidArgument(
+                f"has seq {env.seq}; the next statement of {self._agency} is seq {seq} "
+                f"with prev_digest {prev.hex()[:16]}…",
+                field="header.seq",
+            )
+        body = decode_body(BodyType(env.header.body_type), env.body)
+        try:
+            validated = validate_body(body, issuer=self._agency, owners=self._owners, now=now)
+        except InvalidArgument as exc:
+            raise exc.under("body") from None
+        if validated != body:
+            raise InvalidArgument("carries identifiers that are not normalised; normalise before signing", field="body")
+        self._check_references(body, batch)
+        self._check_audience(env.header.audience)
+        return env
+
+    def _check_audience(self, audience: Sequence[str]) -> tuple[str, ...]:
+        directory = self._directory.current
+        for j, agency in enumerate(audience):
+            if agency not in directory.agencies:
+                raise InvalidArgument(f"{agency!r} is not a member of {directory.federation}", field=f"audience[{j}]")
+        if len(set(audience)) != len(audience):
+            raise InvalidArgument("lists an agency twice", field="audience")
+        return tuple(audience)
+
+    def _target(self, issuer: str, seq: int, batch: dict[int, Envelope], field: str) -> Envelope:
+        if issuer == self._agency and seq in batch:
+            return batch[seq]
+        stored = self._store.get(issuer, seq)
+        if stored is None:
+            raise InvalidArgument(f"{issuer}#{seq} does not exist", field=field)
+        return stored.envelope
+
+    def _check_references(self, body: Body, batch: dict[int, Envelope]) -> None:
+        if isinstance(body, Withdrawal) and body.target is not None:
+            self._target(body.target.issuer, body.target.seq, batch, "withdrawal.target")
+        if isinstance(body, Designation) and body.supersedes is not None:
+            ref = body.supersedes
+            target = self._target(ref.issuer, ref.seq, batch, "designation.supersedes")
+            if target.header.body_type != BodyType.DESIGNATION.value or target.body is None:
+                raise InvalidArgument(f"{ref.issuer}#{ref.seq} is not a designation", field="designation.supersedes")
+            if ref.header_digest and ref.header_digest != target.digest:
+                raise InvalidArgument(
+                    f"header_digest does not match {ref.issuer}#{ref.seq}", field="designation.supersedes.header_digest"
+                )
+            previous = decode_body(BodyType.DESIGNATION, target.body)
+            assert isinstance(previous, Designation)  # noqa: S101 - body_type checked above
+            if previous.status is not None and body.status is not None:
+                check_status_transition(previous.status, body.status, field="designation.status")
+
+

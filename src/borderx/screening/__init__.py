@@ -1,0 +1,1 @@
+"""Screening: shipment → matching designations and flags → a recommendation, under local policy."""

@@ -1,0 +1,146 @@
+"""Local screening policy: which partner programmes this agency recognises, and what flags mean.
+
+Recognition of partner programmes follows mutual recognition arrangements (MRAs); how each
+flag category × evidence level maps to an action is the agency's own choice. Both live in
+the gateway's TOML under ``[policy]``::
+
+    [policy.recognise]                  # programme = levels recognised ([] = every level)
+    NZ_SES = []
+    UK_AEO = ["AEO_S", "AEO_F"]
+
+    [policy.flags.UNDERVALUATION]       # evidence = action, overriding the defaults below
+    SUSPECTED = "STANDARD"
+
+An agency always recognises its own programme, at every level.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from borderx.errors import ConfigError
+from borderx.statements.bodies import Evidence, FlagCategory
+from borderx.statements.rules import DEFAULT_PROGRAMME_OWNERS
+
+
+class Recommendation(enum.IntEnum):
+    """Ordered: a higher value outranks a lower one."""
+
+    EXPEDITE = 1
+    STANDARD = 2
+    EXAMINE = 3
+    HOLD = 4
+
+
+_S, _C, _A = Evidence.SUSPECTED, Evidence.CONFIRMED, Evidence.ADJUDICATED
+_E, _H, _STD = Recommendation.EXAMINE, Recommendation.HOLD, Recommendation.STANDARD
+
+# Safety and prohibited goods: examine on suspicion, hold once confirmed. Revenue cases
+# (valuation, classification, splitting): a suspicion alone does not stop a parcel.
+DEFAULT_FLAG_ACTIONS: dict[FlagCategory, dict[Evidence, Recommendation]] = {
+    FlagCategory.IPR_COUNTERFEIT: {_S: _E, _C: _H, _A: _H},
+    FlagCategory.NARCOTICS: {_S: _E, _C: _H, _A: _H},
+    FlagCategory.SECURITY_BREACH: {_S: _E, _C: _H, _A: _H},
+    FlagCategory.PROHIBITED_RESTRICTED: {_S: _E, _C: _H, _A: _H},
+    FlagCategory.FORCED_LABOUR: {_S: _E, _C: _H, _A: _H},
+    FlagCategory.ORIGIN_FRAUD: {_S: _E, _C: _E, _A: _H},
+    FlagCategory.ADCVD_EVASION: {_S: _E, _C: _E, _A: _H},
+    FlagCategory.UNDERVALUATION: {_S: _STD, _C: _E, _A: _E},
+    FlagCategory.MISCLASSIFICATION: {_S: _STD, _C: _E, _A: _E},
+    FlagCategory.MISDECLARATION: {_S: _STD, _C: _E, _A: _E},
+    FlagCategory.DE_MINIMIS_SPLITTING: {_S: _STD, _C: _E, _A: _E},
+}
+
+# The arrangements among the five founding agencies (the dev PKI seeds these):
+# US–NZ 2007, US–CA 2008, AU–NZ 2016, CA–AU 2017, CA–NZ 2019, US–UK 2021, UK–NZ 2022,
+# UK–CA 2024. There is no US–AU and no UK–AU arrangement. MRAs recognise validated
+# security programmes: CTPAT tiers 2 and 3, AEO security (AEO_S) and full (AEO_F).
+MRA_PARTNERS: dict[str, tuple[str, ...]] = {
+    "US-CBP": ("NZ-CS", "CA-CBSA", "GB-HMRC"),
+    "AU-ABF": ("NZ-CS", "CA-CBSA"),
+    "NZ-CS": ("US-CBP", "AU-ABF", "CA-CBSA", "GB-HMRC"),
+    "CA-CBSA": ("US-CBP", "AU-ABF", "NZ-CS", "GB-HMRC"),
+    "GB-HMRC": ("US-CBP", "NZ-CS", "CA-CBSA"),
+}
+MRA_LEVELS: dict[str, tuple[str, ...]] = {
+    "CTPAT": ("CTPAT_TIER_2", "CTPAT_TIER_3"),
+    "UK_AEO": ("AEO_S", "AEO_F"),
+}
+
+
+def seed_recognition(agency: str) -> dict[str, list[str]]:
+    """The dev configs' [policy.recognise] table for ``agency``, from the real MRAs."""
+    programmes = {owner: programme for programme, owner in DEFAULT_PROGRAMME_OWNERS.items()}
+    table: dict[str, list[str]] = {}
+    for partner in MRA_PARTNERS.get(agency, ()):
+        programme = programmes[partner]
+        table[programme] = list(MRA_LEVELS.get(programme, ()))
+    return table
+
+
+@dataclass(frozen=True)
+class ScreeningPolicy:
+    agency: str
+    #: programme → recognised levels; an empty set means every level
+    recognised: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    flag_actions: Mapping[FlagCategory, Mapping[Evidence, Recommendation]] = field(
+        default_factory=lambda: DEFAULT_FLAG_ACTIONS
+    )
+    own_programmes: frozenset[str] = frozenset()
+
+    def recognises(self, programme: str, level: str) -> bool:
+        if programme in self.own_programmes:
+            return True
+        levels = self.recognised.get(programme)
+        if levels is None:
+            return False
+        return not levels or level in levels
+
+    def flag_action(self, category: FlagCategory | None, evidence: Evidence | None) -> Recommendation:
+        if category is None or evidence is None:
+            return Recommendation.EXAMINE  # an incomplete flag is never ignored
+        return self.flag_actions.get(category, {}).get(evidence, Recommendation.EXAMINE)
+
+
+def policy_from_toml(agency: str, table: Any, *, where: str, owners: Mapping[str, str] = DEFAULT_PROGRAMME_OWNERS) -> ScreeningPolicy:
+    if table is None:
+        table = {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [policy] must be a table")
+    recognise = table.get("recognise", {})
+    if not isinstance(recognise, dict):
+        raise ConfigError(f"{where}: [policy.recognise] must map programme = [levels]")
+    recognised: dict[str, frozenset[str]] = {}
+    for programme, levels in recognise.items():
+        if programme not in owners:
+            raise ConfigError(
+                f"{where}: [policy.recognise] {programme} is not a known programme ({', '.join(sorted(owners))})"
+            )
+        if not isinstance(levels, list) or not all(isinstance(v, str) for v in levels):
+            raise ConfigError(f"{where}: [policy.recognise] {programme} must be a list of levels ([] = all)")
+        recognised[programme] = frozenset(levels)
+    actions = {c: dict(m) for c, m in DEFAULT_FLAG_ACTIONS.items()}
+    flags = table.get("flags", {})
+    if not isinstance(flags, dict):
+        raise ConfigError(f"{where}: [policy.flags] must be a table")
+    for category_name, mapping in flags.items():
+        try:
+            category = FlagCategory(category_name)
+        except ValueError:
+            raise ConfigError(f"{where}: [policy.flags] {category_name} is not a flag category") from None
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"{where}: [policy.flags.{category_name}] must map EVIDENCE = \"ACTION\"")
+        for evidence_name, action in mapping.items():
+            try:
+                evidence = Evidence(evidence_name)
+                actions[category][evidence] = Recommendation[str(action)]
+            except (ValueError, KeyError):
+                raise ConfigError(
+                    f"{where}: [policy.flags.{category_name}] {evidence_name} = {action!r}: evidence is one of "
+                    f"{[e.value for e in Evidence]}, action one of {[r.name for r in Recommendation]}"
+                ) from None
+    own = frozenset(p for p, owner in owners.items() if owner == agency)
+    return ScreeningPolicy(agency=agency, recognised=recognised, flag_actions=actions, own_programmes=own)
