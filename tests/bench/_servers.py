@@ -11,12 +11,12 @@ BARE_ECHO = r"""
 import asyncio, sys
 import grpc
 cert, key, roots, ready = sys.argv[1:5]
-def echo(request, context):
+async def _echo(request, context):
     return request
 async def main():
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     handler = grpc.method_handlers_generic_handler(
-        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(lambda r, c: _echo(r, c))}
+        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(_echo)}
     )
     server.add_generic_rpc_handlers((handler,))
     creds = grpc.ssl_server_credentials(
@@ -28,8 +28,6 @@ async def main():
     await server.start()
     open(ready, "w").write(str(port))
     await server.wait_for_termination()
-async def _echo(request, context):
-    return request
 asyncio.run(main())
 """
 

@@ -21,7 +21,8 @@ from tests.bench._common import Figure, report
 from tests.bench._servers import start_bare_echo, start_gateway, stop
 
 CONCURRENCY = 16
-SECONDS = 4.0
+SECONDS = 3.0
+ROUNDS = 3
 
 
 async def drive(port: int, pki: Path, method: str, payload: bytes, seconds: float) -> float:
@@ -53,16 +54,19 @@ def main() -> None:
         work = Path(tmp)
         pki = work / "pki"
         init_pki(pki)
-        proc, port = start_bare_echo(pki, "US-CBP", work)
+        echo, echo_port = start_bare_echo(pki, "US-CBP", work)
+        gateway, gateway_port = start_gateway(pki, "US-CBP", work)
+        baseline = measured = 0.0
         try:
-            baseline = asyncio.run(drive(port, pki, "/bench.Echo/Echo", payload, SECONDS))
+            # interleaved rounds, best of each: the machine is small and noisy
+            for _ in range(ROUNDS):
+                baseline = max(baseline, asyncio.run(drive(echo_port, pki, "/bench.Echo/Echo", payload, SECONDS)))
+                measured = max(
+                    measured, asyncio.run(drive(gateway_port, pki, "/grpc.health.v1.Health/Check", payload, SECONDS))
+                )
         finally:
-            stop(proc)
-        proc, port = start_gateway(pki, "US-CBP", work)
-        try:
-            measured = asyncio.run(drive(port, pki, "/grpc.health.v1.Health/Check", payload, SECONDS))
-        finally:
-            stop(proc)
+            stop(echo)
+            stop(gateway)
     report(Figure("gateway unary calls/s over mTLS vs bare grpcio echo", measured, baseline, "calls/s", ">= 0.8"))
 
 
