@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from borderx.directory.model import DirectoryHolder
-from borderx.errors import InvalidArgument, PermissionDenied
+from borderx.errors import InvalidArgument, PermissionDenied, VerificationError
 from borderx.screening.index import index_effects
 from borderx.statements.bodies import Body, BodyType, Designation, Withdrawal, body_type_of
 from borderx.statements.body_codec import decode_body, encode_body
@@ -108,6 +108,8 @@ class Publisher:
                     env = self._check_envelope(item, seq=seq + 1, prev=prev, now=now, batch=batch)
             except InvalidArgument as exc:
                 raise exc.under(f"{where}.draft" if isinstance(item, Draft) else f"{where}.envelope") from None
+            except VerificationError as exc:
+                raise InvalidArgument(str(exc), field=f"{where}.envelope") from None
             seq, prev = env.seq, env.digest
             batch[env.seq] = env
             out.append(env)
