@@ -98,5 +98,7 @@ def channel(target: str, creds: Creds | None, *, ca: bytes | None = None) -> grp
     if creds is None:
         tls = grpc.ssl_channel_credentials(root_certificates=ca)
     else:
-        tls = grpc.ssl_channel_credentials(root_certificates=creds.ca, private_key=creds.key, certificate_chain=creds.cert)
+        tls = grpc.ssl_channel_credentials(
+            root_certificates=creds.ca, private_key=creds.key, certificate_chain=creds.cert
+        )
     return grpc.secure_channel(target, tls)

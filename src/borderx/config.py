@@ -139,9 +139,15 @@ def load_config(path: str | Path) -> GatewayConfig:
         tls_key=base / _str(tls, "key", f"{where} [tls]"),
         signing_key=base / signing_key if signing_key else None,
         limits=Limits(
-            max_message_bytes=_positive_int(limits, "max_message_bytes", Limits.max_message_bytes, f"{where} [limits]"),
-            max_screen_batch=_positive_int(limits, "max_screen_batch", Limits.max_screen_batch, f"{where} [limits]"),
-            max_publish_batch=_positive_int(limits, "max_publish_batch", Limits.max_publish_batch, f"{where} [limits]"),
+            max_message_bytes=_positive_int(
+                limits, "max_message_bytes", Limits.max_message_bytes, f"{where} [limits]"
+            ),
+            max_screen_batch=_positive_int(
+                limits, "max_screen_batch", Limits.max_screen_batch, f"{where} [limits]"
+            ),
+            max_publish_batch=_positive_int(
+                limits, "max_publish_batch", Limits.max_publish_batch, f"{where} [limits]"
+            ),
         ),
         policy=policy_from_toml(agency, doc.get("policy"), where=where),
         source=source,

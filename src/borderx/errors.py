@@ -31,7 +31,9 @@ class InvalidArgument(BorderxError):
 
     def under(self, prefix: str) -> InvalidArgument:
         """The same error with its field path placed under ``prefix`` (e.g. ``items[3].draft``)."""
-        path = f"{prefix}.{self.field}" if self.field and not self.field.startswith("[") else prefix + self.field
+        path = (
+            f"{prefix}.{self.field}" if self.field and not self.field.startswith("[") else prefix + self.field
+        )
         message = str(self)
         if self.field and message.startswith(self.field + ": "):
             message = message[len(self.field) + 2 :]

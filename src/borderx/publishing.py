@@ -107,7 +107,9 @@ class Publisher:
                 else:
                     env = self._check_envelope(item, seq=seq + 1, prev=prev, now=now, batch=batch)
             except InvalidArgument as exc:
-                raise exc.under(f"{where}.draft" if isinstance(item, Draft) else f"{where}.envelope") from None
+                raise exc.under(
+                    f"{where}.draft" if isinstance(item, Draft) else f"{where}.envelope"
+                ) from None
             except VerificationError as exc:
                 raise InvalidArgument(str(exc), field=f"{where}.envelope") from None
             seq, prev = env.seq, env.digest
@@ -142,7 +144,9 @@ class Publisher:
     ) -> Envelope:
         if env.issuer != self._agency:
             # a home service publishes for its own agency only; partners' statements arrive by replication
-            raise PermissionDenied(f"envelope issued by {env.issuer}: this gateway publishes for {self._agency} only")
+            raise PermissionDenied(
+                f"envelope issued by {env.issuer}: this gateway publishes for {self._agency} only"
+            )
         verify_statement(env, self._directory.current)
         if env.body is None:
             raise InvalidArgument("has no body; a published statement carries its body", field="body")
@@ -158,7 +162,9 @@ class Publisher:
         except InvalidArgument as exc:
             raise exc.under("body") from None
         if validated != body:
-            raise InvalidArgument("carries identifiers that are not normalised; normalise before signing", field="body")
+            raise InvalidArgument(
+                "carries identifiers that are not normalised; normalise before signing", field="body"
+            )
         self._check_references(body, batch)
         self._check_audience(env.header.audience)
         return env
@@ -167,7 +173,9 @@ class Publisher:
         directory = self._directory.current
         for j, agency in enumerate(audience):
             if agency not in directory.agencies:
-                raise InvalidArgument(f"{agency!r} is not a member of {directory.federation}", field=f"audience[{j}]")
+                raise InvalidArgument(
+                    f"{agency!r} is not a member of {directory.federation}", field=f"audience[{j}]"
+                )
         if len(set(audience)) != len(audience):
             raise InvalidArgument("lists an agency twice", field="audience")
         return tuple(audience)
@@ -187,14 +195,15 @@ class Publisher:
             ref = body.supersedes
             target = self._target(ref.issuer, ref.seq, batch, "designation.supersedes")
             if target.header.body_type != BodyType.DESIGNATION.value or target.body is None:
-                raise InvalidArgument(f"{ref.issuer}#{ref.seq} is not a designation", field="designation.supersedes")
+                raise InvalidArgument(
+                    f"{ref.issuer}#{ref.seq} is not a designation", field="designation.supersedes"
+                )
             if ref.header_digest and ref.header_digest != target.digest:
                 raise InvalidArgument(
-                    f"header_digest does not match {ref.issuer}#{ref.seq}", field="designation.supersedes.header_digest"
+                    f"header_digest does not match {ref.issuer}#{ref.seq}",
+                    field="designation.supersedes.header_digest",
                 )
             previous = decode_body(BodyType.DESIGNATION, target.body)
-            assert isinstance(previous, Designation)  # noqa: S101 - body_type checked above
+            assert isinstance(previous, Designation)
             if previous.status is not None and body.status is not None:
                 check_status_transition(previous.status, body.status, field="designation.status")
-
-

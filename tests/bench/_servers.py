@@ -49,19 +49,29 @@ def start_bare_echo(pki: Path, agency: str, work: Path) -> tuple[subprocess.Pope
     roots = work / "roots.pem"
     roots.write_bytes(Directory.load(pki / "directory.json").trust_bundle_pem())
     ready = work / "echo.port"
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-c", BARE_ECHO, str(pki / agency / "gateway.pem"), str(pki / agency / "gateway.key"), str(roots), str(ready)],
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            BARE_ECHO,
+            str(pki / agency / "gateway.pem"),
+            str(pki / agency / "gateway.key"),
+            str(roots),
+            str(ready),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     return proc, wait_port(ready, proc)
 
 
-def start_gateway(pki: Path, agency: str, work: Path, *, store: str | None = None) -> tuple[subprocess.Popen[bytes], int]:
+def start_gateway(
+    pki: Path, agency: str, work: Path, *, store: str | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     ready = work / f"{agency}.port"
     ready.unlink(missing_ok=True)
     store = store or f"sqlite:///{work / (agency.lower() + '.db')}"
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [
             sys.executable, "-m", "borderx", "--log-level", "warning", "serve",
             "--config", str(pki / agency / "gateway.toml"), "--listen", "127.0.0.1:0",

@@ -60,14 +60,19 @@ def main() -> None:
         try:
             # interleaved rounds, best of each: the machine is small and noisy
             for _ in range(ROUNDS):
-                baseline = max(baseline, asyncio.run(drive(echo_port, pki, "/bench.Echo/Echo", payload, SECONDS)))
+                baseline = max(
+                    baseline, asyncio.run(drive(echo_port, pki, "/bench.Echo/Echo", payload, SECONDS))
+                )
                 measured = max(
-                    measured, asyncio.run(drive(gateway_port, pki, "/grpc.health.v1.Health/Check", payload, SECONDS))
+                    measured,
+                    asyncio.run(drive(gateway_port, pki, "/grpc.health.v1.Health/Check", payload, SECONDS)),
                 )
         finally:
             stop(echo)
             stop(gateway)
-    report(Figure("gateway unary calls/s over mTLS vs bare grpcio echo", measured, baseline, "calls/s", ">= 0.8"))
+    report(
+        Figure("gateway unary calls/s over mTLS vs bare grpcio echo", measured, baseline, "calls/s", ">= 0.8")
+    )
 
 
 if __name__ == "__main__":

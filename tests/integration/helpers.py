@@ -27,7 +27,13 @@ from borderx.statements.signing import load_signing_key, sign_statement
 from borderx.store.base import NO_EFFECTS, NewStatement, Store
 
 NOW = datetime.now(UTC)
-PROGRAMME_OF = {"US-CBP": "CTPAT", "AU-ABF": "AU_ATT", "NZ-CS": "NZ_SES", "CA-CBSA": "CA_PIP", "GB-HMRC": "UK_AEO"}
+PROGRAMME_OF = {
+    "US-CBP": "CTPAT",
+    "AU-ABF": "AU_ATT",
+    "NZ-CS": "NZ_SES",
+    "CA-CBSA": "CA_PIP",
+    "GB-HMRC": "UK_AEO",
+}
 LEVEL_OF = {"CTPAT": "CTPAT_TIER_3", "UK_AEO": "AEO_F"}
 
 
@@ -80,7 +86,9 @@ def flag(
 
 
 def withdrawal(issuer: str, seq: int) -> Withdrawal:
-    return Withdrawal(target=StatementRef(issuer, seq), reason=WithdrawalReason.ISSUED_IN_ERROR, effective_at=NOW)
+    return Withdrawal(
+        target=StatementRef(issuer, seq), reason=WithdrawalReason.ISSUED_IN_ERROR, effective_at=NOW
+    )
 
 
 class Issuers:

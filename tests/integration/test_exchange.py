@@ -10,7 +10,12 @@ import pytest
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc, statement_pb2
 from borderx.directory.model import Directory
 from borderx.statements.bodies import BodyType, Evidence, FlagCategory, PartyId
-from borderx.statements.body_codec import decode_body, designation_to_proto, flag_to_proto, withdrawal_to_proto
+from borderx.statements.body_codec import (
+    decode_body,
+    designation_to_proto,
+    flag_to_proto,
+    withdrawal_to_proto,
+)
 from borderx.statements.encoding import envelope_from_proto, envelope_to_proto
 from borderx.statements.signing import load_signing_key, sign_statement
 from borderx.statements.verify import verify_statement
@@ -49,7 +54,11 @@ def refused(fn) -> tuple[grpc.StatusCode, str]:  # type: ignore[no-untyped-def]
 
 LOOKUP = exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme="PLATFORM", value="shop:acme"))
 SCREEN = exchange_pb2.ScreenRequest(
-    shipments=[exchange_pb2.Shipment(reference="r", shipper_ids=[statement_pb2.PartyId(scheme="PLATFORM", value="shop:x")])]
+    shipments=[
+        exchange_pb2.Shipment(
+            reference="r", shipper_ids=[statement_pb2.PartyId(scheme="PLATFORM", value="shop:x")]
+        )
+    ]
 )
 
 
@@ -68,7 +77,11 @@ SCREEN = exchange_pb2.ScreenRequest(
 def test_authorisation_matrix(au, pki: Path, agency: str, role: str, allowed: bool, rpc: str) -> None:  # type: ignore[no-untyped-def]
     ch, s = stub(au, pki, agency, role)
     with ch:
-        request = {"Publish": exchange_pb2.PublishRequest(items=[draft_designation()]), "Screen": SCREEN, "Lookup": LOOKUP}[rpc]
+        request = {
+            "Publish": exchange_pb2.PublishRequest(items=[draft_designation()]),
+            "Screen": SCREEN,
+            "Lookup": LOOKUP,
+        }[rpc]
         call = getattr(s, rpc)
         if allowed:
             call(request, timeout=10)
@@ -111,8 +124,13 @@ def test_publish_normalises_identifiers(au, pki: Path) -> None:  # type: ignore[
     body = designation(AU, (PartyId("ABN", "51 824 753 556"),))
     ch, s = stub(au, pki)
     with ch:
-        reply = publish(s, exchange_pb2.PublishItem(draft=exchange_pb2.Draft(designation=designation_to_proto(body))))
-        found = s.Lookup(exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme="abn", value="51-824-753-556")), timeout=10)
+        reply = publish(
+            s, exchange_pb2.PublishItem(draft=exchange_pb2.Draft(designation=designation_to_proto(body)))
+        )
+        found = s.Lookup(
+            exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme="abn", value="51-824-753-556")),
+            timeout=10,
+        )
     env = envelope_from_proto(reply.statements[0])
     stored_body = decode_body(BodyType.DESIGNATION, env.body or b"")
     assert stored_body.party.ids == (PartyId("ABN", "51824753556"),)  # type: ignore[union-attr]
@@ -122,7 +140,11 @@ def test_publish_normalises_identifiers(au, pki: Path) -> None:  # type: ignore[
 @pytest.mark.parametrize(
     ("item", "status", "fragment"),
     [
-        (exchange_pb2.PublishItem(), grpc.StatusCode.INVALID_ARGUMENT, "items[1]: needs a draft or an envelope"),
+        (
+            exchange_pb2.PublishItem(),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "items[1]: needs a draft or an envelope",
+        ),
         (
             exchange_pb2.PublishItem(draft=exchange_pb2.Draft()),
             grpc.StatusCode.INVALID_ARGUMENT,
@@ -138,23 +160,33 @@ def test_publish_normalises_identifiers(au, pki: Path) -> None:  # type: ignore[
             "items[1].draft.designation.party.ids[0].value: ABN 51824753557 fails its mod-89 check",
         ),
         (
-            exchange_pb2.PublishItem(draft=exchange_pb2.Draft(designation=designation_to_proto(designation("NZ-CS", (platform("z"),))))),
+            exchange_pb2.PublishItem(
+                draft=exchange_pb2.Draft(
+                    designation=designation_to_proto(designation("NZ-CS", (platform("z"),)))
+                )
+            ),
             grpc.StatusCode.INVALID_ARGUMENT,
             "items[1].draft.designation.programme: only NZ-CS may designate in NZ_SES, not AU-ABF",
         ),
         (
-            exchange_pb2.PublishItem(draft=exchange_pb2.Draft(withdrawal=withdrawal_to_proto(withdrawal("US-CBP", 1)))),
+            exchange_pb2.PublishItem(
+                draft=exchange_pb2.Draft(withdrawal=withdrawal_to_proto(withdrawal("US-CBP", 1)))
+            ),
             grpc.StatusCode.INVALID_ARGUMENT,
             "items[1].draft.withdrawal.target",
         ),
         (
-            exchange_pb2.PublishItem(draft=exchange_pb2.Draft(withdrawal=withdrawal_to_proto(withdrawal(AU, 99)))),
+            exchange_pb2.PublishItem(
+                draft=exchange_pb2.Draft(withdrawal=withdrawal_to_proto(withdrawal(AU, 99)))
+            ),
             grpc.StatusCode.INVALID_ARGUMENT,
             "items[1].draft.withdrawal.target: AU-ABF#99 does not exist",
         ),
         (
             exchange_pb2.PublishItem(
-                draft=exchange_pb2.Draft(audience=["FR-DGDDI"], designation=designation_to_proto(designation(AU, (platform("q"),))))
+                draft=exchange_pb2.Draft(
+                    audience=["FR-DGDDI"], designation=designation_to_proto(designation(AU, (platform("q"),)))
+                )
             ),
             grpc.StatusCode.INVALID_ARGUMENT,
             "items[1].draft.audience[0]: 'FR-DGDDI' is not a member",
@@ -213,8 +245,14 @@ def test_self_signed_envelopes_are_verified_and_chained(au, pki: Path) -> None: 
     ch, s = stub(au, pki)
     with ch:
         code, details = refused(lambda: publish(s, exchange_pb2.PublishItem(envelope=forged)))
-        assert code == grpc.StatusCode.INVALID_ARGUMENT and "items[0].envelope" in details and "signature" in details
-        code, details = refused(lambda: publish(s, exchange_pb2.PublishItem(envelope=envelope_to_proto(wrong_seq))))
+        assert (
+            code == grpc.StatusCode.INVALID_ARGUMENT
+            and "items[0].envelope" in details
+            and "signature" in details
+        )
+        code, details = refused(
+            lambda: publish(s, exchange_pb2.PublishItem(envelope=envelope_to_proto(wrong_seq)))
+        )
         assert code == grpc.StatusCode.INVALID_ARGUMENT and "next statement of AU-ABF is seq 1" in details
         code, details = refused(lambda: publish(s, exchange_pb2.PublishItem(envelope=envelope_to_proto(nz))))
         assert code == grpc.StatusCode.PERMISSION_DENIED and "publishes for AU-ABF only" in details
@@ -231,7 +269,9 @@ def test_lookup_history_and_provenance(au, pki: Path) -> None:  # type: ignore[n
     ch, s = stub(au, pki)
     with ch:
         publish(s, draft_designation("hist"))
-        wd = exchange_pb2.PublishItem(draft=exchange_pb2.Draft(withdrawal=withdrawal_to_proto(withdrawal(AU, 1))))
+        wd = exchange_pb2.PublishItem(
+            draft=exchange_pb2.Draft(withdrawal=withdrawal_to_proto(withdrawal(AU, 1)))
+        )
         publish(s, wd)
         pid = statement_pb2.PartyId(scheme="PLATFORM", value="shop:hist")
         current = s.Lookup(exchange_pb2.LookupRequest(id=pid), timeout=10)
@@ -239,13 +279,17 @@ def test_lookup_history_and_provenance(au, pki: Path) -> None:  # type: ignore[n
         code, details = refused(lambda: s.Lookup(exchange_pb2.LookupRequest(), timeout=10))
         assert code == grpc.StatusCode.INVALID_ARGUMENT and "id: required" in details
         code, details = refused(
-            lambda: s.Lookup(exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme="ABN", value="1")), timeout=10)
+            lambda: s.Lookup(
+                exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme="ABN", value="1")), timeout=10
+            )
         )
         assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("id.value")
     assert list(current.entries) == []
     (entry,) = history.entries
     assert not entry.current and entry.status == "withdrawn by AU-ABF#2"
-    assert entry.provenance.issuer == AU and entry.provenance.seq == 1 and entry.provenance.received_from == ""
+    assert (
+        entry.provenance.issuer == AU and entry.provenance.seq == 1 and entry.provenance.received_from == ""
+    )
 
 
 def test_bodies_outside_the_audience_never_reach_the_caller(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
@@ -257,10 +301,18 @@ def test_bodies_outside_the_audience_never_reach_the_caller(au, pki: Path) -> No
     assert stored is not None and stored.envelope.body is None  # held as a redacted header
     ch, s = stub(au, pki)
     with ch:
-        found = s.Lookup(exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme="PLATFORM", value="shop:secret")), timeout=10)
+        found = s.Lookup(
+            exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme="PLATFORM", value="shop:secret")),
+            timeout=10,
+        )
         screen = s.Screen(
             exchange_pb2.ScreenRequest(
-                shipments=[exchange_pb2.Shipment(reference="s", shipper_ids=[statement_pb2.PartyId(scheme="PLATFORM", value="shop:secret")])]
+                shipments=[
+                    exchange_pb2.Shipment(
+                        reference="s",
+                        shipper_ids=[statement_pb2.PartyId(scheme="PLATFORM", value="shop:secret")],
+                    )
+                ]
             ),
             timeout=10,
         )
@@ -273,16 +325,27 @@ def test_screen_refusals(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
     with ch:
         bad = exchange_pb2.ScreenRequest(
             shipments=[
-                exchange_pb2.Shipment(reference="a", shipper_ids=[statement_pb2.PartyId(scheme="PLATFORM", value="shop:x")]),
-                exchange_pb2.Shipment(reference="b", shipper_ids=[statement_pb2.PartyId(scheme="EORI", value="GB12")]),
+                exchange_pb2.Shipment(
+                    reference="a", shipper_ids=[statement_pb2.PartyId(scheme="PLATFORM", value="shop:x")]
+                ),
+                exchange_pb2.Shipment(
+                    reference="b", shipper_ids=[statement_pb2.PartyId(scheme="EORI", value="GB12")]
+                ),
             ]
         )
         code, details = refused(lambda: s.Screen(bad, timeout=10))
-        assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("shipments[1].shipper_ids[0].value")
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith(
+            "shipments[1].shipper_ids[0].value"
+        )
         empty = exchange_pb2.ScreenRequest(shipments=[exchange_pb2.Shipment(reference="a")])
         code, details = refused(lambda: s.Screen(empty, timeout=10))
-        assert code == grpc.StatusCode.INVALID_ARGUMENT and "shipments[0].shipper_ids: needs at least one" in details
-        many = exchange_pb2.ScreenRequest(shipments=[exchange_pb2.Shipment(reference=str(i)) for i in range(10_001)])
+        assert (
+            code == grpc.StatusCode.INVALID_ARGUMENT
+            and "shipments[0].shipper_ids: needs at least one" in details
+        )
+        many = exchange_pb2.ScreenRequest(
+            shipments=[exchange_pb2.Shipment(reference=str(i)) for i in range(10_001)]
+        )
         code, details = refused(lambda: s.Screen(many, timeout=10))
         assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "the limit is 10000" in details
 

@@ -21,7 +21,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc
 from borderx.directory.model import Directory
-from borderx.identity.devpki import CertificateAuthority, issue_certificate, make_ca, pem_cert, pem_key, spiffe_id
+from borderx.identity.devpki import (
+    CertificateAuthority,
+    issue_certificate,
+    make_ca,
+    pem_cert,
+    pem_key,
+    spiffe_id,
+)
 from tests.conftest import Creds, channel, creds_for
 
 FED = "border5.test"
@@ -34,7 +41,9 @@ def load_ca(pki: Path, agency: str) -> CertificateAuthority:
     return CertificateAuthority(cert, key)
 
 
-def creds_from(pki: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, server_agency: str = "US-CBP") -> Creds:
+def creds_from(
+    pki: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, server_agency: str = "US-CBP"
+) -> Creds:
     return Creds(ca=(pki / server_agency / "ca.pem").read_bytes(), cert=pem_cert(cert), key=pem_key(key))
 
 
@@ -73,7 +82,13 @@ def test_operator_certificate_made_with_openssl_is_accepted(us, pki: Path, tmp_p
 
     script = Path(__file__).resolve().parents[2] / "certs" / "issue-with-openssl.sh"
     subprocess.run(
-        ["bash", str(script), str(pki / "US-CBP"), f"{spiffe_id(FED, 'US-CBP', 'operator', 'jsmith')}", str(tmp_path / "jsmith")],
+        [
+            "bash",
+            str(script),
+            str(pki / "US-CBP"),
+            f"{spiffe_id(FED, 'US-CBP', 'operator', 'jsmith')}",
+            str(tmp_path / "jsmith"),
+        ],
         check=True,
         capture_output=True,
     )
@@ -95,7 +110,9 @@ def test_no_client_certificate_is_refused(us, pki: Path) -> None:  # type: ignor
 
 def test_ca_outside_the_directory_is_refused(us, pki: Path) -> None:  # type: ignore[no-untyped-def]
     rogue = make_ca("rogue CA")
-    cert, key = issue_certificate(rogue, common_name="x", uris=[spiffe_id(FED, "US-CBP", "operator", "admin")])
+    cert, key = issue_certificate(
+        rogue, common_name="x", uris=[spiffe_id(FED, "US-CBP", "operator", "admin")]
+    )
     code, _ = status_code(lambda: get_status(us.target, creds_from(pki, cert, key)))
     assert code == grpc.StatusCode.UNAVAILABLE
 
@@ -152,7 +169,9 @@ def test_other_agencys_ca_cannot_speak_for_us_cbp(us, pki: Path) -> None:  # typ
 
 def test_wrong_trust_domain_is_refused(us, pki: Path) -> None:  # type: ignore[no-untyped-def]
     cert, key = issue_certificate(
-        load_ca(pki, "US-CBP"), common_name="other", uris=[spiffe_id("other.test", "US-CBP", "operator", "admin")]
+        load_ca(pki, "US-CBP"),
+        common_name="other",
+        uris=[spiffe_id("other.test", "US-CBP", "operator", "admin")],
     )
     code, details = status_code(lambda: get_status(us.target, creds_from(pki, cert, key)))
     assert code == grpc.StatusCode.UNAUTHENTICATED
@@ -168,7 +187,9 @@ def test_certificate_without_spiffe_id_is_refused(us, pki: Path) -> None:  # typ
 
 def test_revoked_serial_is_refused_after_directory_reload(us, pki: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cert, key = issue_certificate(
-        load_ca(pki, "US-CBP"), common_name="soon revoked", uris=[spiffe_id(FED, "US-CBP", "operator", "leaver")]
+        load_ca(pki, "US-CBP"),
+        common_name="soon revoked",
+        uris=[spiffe_id(FED, "US-CBP", "operator", "leaver")],
     )
     creds = creds_from(pki, cert, key)
     assert get_status(us.target, creds).agency == "US-CBP"  # accepted (and cached) first
@@ -190,7 +211,8 @@ def test_revoked_serial_is_refused_after_directory_reload(us, pki: Path, tmp_pat
 
 
 @pytest.mark.parametrize(
-    ("agency", "role"), [("AU-ABF", "operator"), ("AU-ABF", "gateway"), ("US-CBP", "service"), ("US-CBP", "gateway")]
+    ("agency", "role"),
+    [("AU-ABF", "operator"), ("AU-ABF", "gateway"), ("US-CBP", "service"), ("US-CBP", "gateway")],
 )
 def test_only_home_operators_get_status(us, pki: Path, agency: str, role: str) -> None:  # type: ignore[no-untyped-def]
     code, details = status_code(lambda: get_status(us.target, creds_for(pki, agency, role)))
@@ -225,6 +247,10 @@ def test_reflection_lists_the_services(us, pki: Path) -> None:  # type: ignore[n
 
     with channel(us.target, creds_for(pki, "US-CBP", "operator")) as ch:
         stub = reflection_pb2_grpc.ServerReflectionStub(ch)
-        replies = list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10))
+        replies = list(
+            stub.ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10
+            )
+        )
     names = {s.name for s in replies[0].list_services_response.service}
     assert {"borderx.v1.Exchange", "borderx.v1.Admin", "grpc.health.v1.Health"} <= names

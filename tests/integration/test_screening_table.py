@@ -28,7 +28,14 @@ def setup_world(w: Issuers) -> dict[str, dict[str, object]]:
     p = platform
     cases: dict[str, dict[str, object]] = {}
 
-    def case(ref: str, expected: str, reason: str, *, shipper: tuple[PartyId, ...] | None = None, consignee: tuple[PartyId, ...] = ()) -> tuple[PartyId, ...]:
+    def case(
+        ref: str,
+        expected: str,
+        reason: str,
+        *,
+        shipper: tuple[PartyId, ...] | None = None,
+        consignee: tuple[PartyId, ...] = (),
+    ) -> tuple[PartyId, ...]:
         ids = shipper or (p(ref),)
         cases[ref] = {"shipper": ids, "consignee": consignee, "expected": expected, "reason": reason}
         return ids
@@ -37,19 +44,40 @@ def setup_world(w: Issuers) -> dict[str, dict[str, object]]:
     w.put("AU-ABF", designation("AU-ABF", case("own-att", E, "recognised AU_ATT")))
     w.put("NZ-CS", designation("NZ-CS", case("nz-ses", E, "recognised NZ_SES")))
     w.put("CA-CBSA", designation("CA-CBSA", case("ca-pip", E, "recognised CA_PIP")))
-    w.put("US-CBP", designation("US-CBP", case("us-ctpat", S, "CTPAT designation by US-CBP#1 is not recognised")))
-    w.put("GB-HMRC", designation("GB-HMRC", case("uk-aeo", S, "UK_AEO designation by GB-HMRC#1 is not recognised")))
-    w.put("NZ-CS", designation("NZ-CS", case("nz-suspended", S, "is SUSPENDED: not counted"), status=DesignationStatus.SUSPENDED))
-    w.put("NZ-CS", designation("NZ-CS", case("nz-revoked", S, "is REVOKED: not counted"), status=DesignationStatus.REVOKED))
     w.put(
-        "AU-ABF",
+        "US-CBP",
+        designation("US-CBP", case("us-ctpat", S, "CTPAT designation by US-CBP#1 is not recognised")),
+    )
+    w.put(
+        "GB-HMRC",
+        designation("GB-HMRC", case("uk-aeo", S, "UK_AEO designation by GB-HMRC#1 is not recognised")),
+    )
+    w.put(
+        "NZ-CS",
         designation(
-            "AU-ABF", case("att-expired", S, "expired"), valid_from=NOW - timedelta(days=400), valid_until=NOW - timedelta(days=1)
+            "NZ-CS", case("nz-suspended", S, "is SUSPENDED: not counted"), status=DesignationStatus.SUSPENDED
+        ),
+    )
+    w.put(
+        "NZ-CS",
+        designation(
+            "NZ-CS", case("nz-revoked", S, "is REVOKED: not counted"), status=DesignationStatus.REVOKED
         ),
     )
     w.put(
         "AU-ABF",
-        designation("AU-ABF", case("att-future", S, "is not valid until"), valid_from=NOW + timedelta(days=10)),
+        designation(
+            "AU-ABF",
+            case("att-expired", S, "expired"),
+            valid_from=NOW - timedelta(days=400),
+            valid_until=NOW - timedelta(days=1),
+        ),
+    )
+    w.put(
+        "AU-ABF",
+        designation(
+            "AU-ABF", case("att-future", S, "is not valid until"), valid_from=NOW + timedelta(days=10)
+        ),
     )
     env = w.put("AU-ABF", designation("AU-ABF", case("att-withdrawn", S, "no current designation")))
     w.put("AU-ABF", withdrawal("AU-ABF", env.seq))
@@ -57,7 +85,9 @@ def setup_world(w: Issuers) -> dict[str, dict[str, object]]:
     env = w.put("AU-ABF", designation("AU-ABF", ids))
     w.put(
         "AU-ABF",
-        designation("AU-ABF", ids, status=DesignationStatus.SUSPENDED, supersedes=StatementRef("AU-ABF", env.seq)),
+        designation(
+            "AU-ABF", ids, status=DesignationStatus.SUSPENDED, supersedes=StatementRef("AU-ABF", env.seq)
+        ),
     )
     ids = case("att-and-counterfeit", H, "a recognised designation does not outweigh an active flag")
     w.put("AU-ABF", designation("AU-ABF", ids))
@@ -86,10 +116,19 @@ def setup_world(w: Issuers) -> dict[str, dict[str, object]]:
     case("several-ids", H, "ADJUDICATED IPR_COUNTERFEIT", shipper=several)
     case("abn-only", E, "recognised AU_ATT", shipper=(abn,))
     w.put("NZ-CS", flag((p("bad-consignee"),), FlagCategory.NARCOTICS, SUS))
-    case("consignee-flagged", X, "flag on the consignee", shipper=(p("clean-shipper"),), consignee=(p("bad-consignee"),))
+    case(
+        "consignee-flagged",
+        X,
+        "flag on the consignee",
+        shipper=(p("clean-shipper"),),
+        consignee=(p("bad-consignee"),),
+    )
     ids = case("not-in-audience", S, "no current designation or flag")
     w.put("US-CBP", flag(ids, IPR, ADJ), audience=("CA-CBSA",))
-    w.put("GB-HMRC", flag(case("splitting-suspected", X, "DE_MINIMIS_SPLITTING"), FlagCategory.DE_MINIMIS_SPLITTING, SUS))
+    w.put(
+        "GB-HMRC",
+        flag(case("splitting-suspected", X, "DE_MINIMIS_SPLITTING"), FlagCategory.DE_MINIMIS_SPLITTING, SUS),
+    )
     w.put("US-CBP", designation("US-CBP", case("ctpat-tier1", S, "not recognised"), level="CTPAT_TIER_1"))
     return cases
 
@@ -106,7 +145,9 @@ def screened(pki: Path, tmp_path_factory: pytest.TempPathFactory):  # type: igno
                 exchange_pb2.Shipment(
                     reference=ref,
                     shipper_ids=[statement_pb2.PartyId(scheme=i.scheme, value=i.value) for i in c["shipper"]],  # type: ignore[attr-defined]
-                    consignee_ids=[statement_pb2.PartyId(scheme=i.scheme, value=i.value) for i in c["consignee"]],  # type: ignore[attr-defined]
+                    consignee_ids=[
+                        statement_pb2.PartyId(scheme=i.scheme, value=i.value) for i in c["consignee"]
+                    ],  # type: ignore[attr-defined]
                     origin_country="CN",
                 )
                 for ref, c in cases.items()

@@ -56,8 +56,16 @@ def test_postgres_url_is_kept(tmp_path: Path) -> None:
         ('listen = "127.0.0.1:50052"', 'listen = "h:99999"', "is not HOST:PORT"),
         ('cert = "gateway.pem"', "", r"\[tls\]: 'cert' must be"),
         ('store = "sqlite:///au.db"', 'store = "sqlite://au.db"', "write sqlite:///path"),
-        ("[signing]", "[limits]\nmax_screen_batch = 0\n[signing]", "'max_screen_batch' must be a positive integer"),
-        ("[signing]", "[limits]\nmax_message_bytes = true\n[signing]", "'max_message_bytes' must be a positive integer"),
+        (
+            "[signing]",
+            "[limits]\nmax_screen_batch = 0\n[signing]",
+            "'max_screen_batch' must be a positive integer",
+        ),
+        (
+            "[signing]",
+            "[limits]\nmax_message_bytes = true\n[signing]",
+            "'max_message_bytes' must be a positive integer",
+        ),
         ("[tls]", "tls = 3\n[x]", r"\[tls\] must be a table"),
     ],
 )

@@ -11,7 +11,9 @@ COMMITTED = ROOT / "src" / "borderx" / "_proto"
 
 
 def test_generated_code_is_current(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(ROOT / "proto" / "generate.py"), str(tmp_path)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "proto" / "generate.py"), str(tmp_path)], check=True, capture_output=True
+    )
     fresh = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     committed = {
         p.relative_to(COMMITTED): p.read_bytes()

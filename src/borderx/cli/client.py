@@ -27,17 +27,30 @@ T = TypeVar("T")
 
 def add_client_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("connection")
-    group.add_argument("--target", metavar="HOST:PORT", help="gateway address (default: the agency's endpoint in the PKI directory)")
+    group.add_argument(
+        "--target",
+        metavar="HOST:PORT",
+        help="gateway address (default: the agency's endpoint in the PKI directory)",
+    )
     group.add_argument("--pki", metavar="DIR", type=Path, help="dev PKI folder made by `borderx pki init`")
     group.add_argument("--agency", metavar="ID", help="with --pki: whose credentials to use, e.g. US-CBP")
     group.add_argument(
-        "--role", choices=["operator", "service"], default="operator", help="with --pki: which certificate (default operator)"
+        "--role",
+        choices=["operator", "service"],
+        default="operator",
+        help="with --pki: which certificate (default operator)",
     )
-    group.add_argument("--ca", metavar="FILE", type=Path, help="CA bundle that signed the gateway's certificate")
+    group.add_argument(
+        "--ca", metavar="FILE", type=Path, help="CA bundle that signed the gateway's certificate"
+    )
     group.add_argument("--cert", metavar="FILE", type=Path, help="client certificate (PEM)")
     group.add_argument("--key", metavar="FILE", type=Path, help="client private key (PEM)")
-    group.add_argument("--timeout", type=float, default=30.0, help="per-call deadline in seconds (default 30)")
-    parser.add_argument("--output", choices=["table", "json"], default="table", help="output format (default table)")
+    group.add_argument(
+        "--timeout", type=float, default=30.0, help="per-call deadline in seconds (default 30)"
+    )
+    parser.add_argument(
+        "--output", choices=["table", "json"], default="table", help="output format (default table)"
+    )
 
 
 @dataclass(frozen=True)
@@ -78,7 +91,9 @@ def credentials_from_args(args: argparse.Namespace) -> ClientCredentials:
 
 
 def open_channel(creds: ClientCredentials) -> grpc.Channel:
-    tls = grpc.ssl_channel_credentials(root_certificates=creds.ca, private_key=creds.key, certificate_chain=creds.cert)
+    tls = grpc.ssl_channel_credentials(
+        root_certificates=creds.ca, private_key=creds.key, certificate_chain=creds.cert
+    )
     return grpc.secure_channel(creds.target, tls)
 
 
@@ -90,7 +105,9 @@ def call(args: argparse.Namespace, fn: Callable[[grpc.Channel, float], T]) -> T:
 
 
 def to_dict(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
 
 
 def print_message(message: Message, output: str) -> None:
@@ -105,9 +122,8 @@ def print_message(message: Message, output: str) -> None:
 def print_table(data: dict[str, Any]) -> None:
     width = max((len(k) for k in data), default=0)
     for key, value in data.items():
-        if isinstance(value, (list, dict)):
-            value = json.dumps(value) if value else "-"
-        print(f"{key.ljust(width)}  {value}")
+        shown = (json.dumps(value) if value else "-") if isinstance(value, (list, dict)) else value
+        print(f"{key.ljust(width)}  {shown}")
 
 
 def report_rpc_error(exc: grpc.RpcError) -> int:

@@ -8,7 +8,6 @@ with grpcurl and runs until SIGINT/SIGTERM, then stops every gateway cleanly.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -28,9 +27,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run a local federation: one gateway per agency of a dev PKI",
         description="Run one gateway per agency of a dev PKI, on consecutive ports, until SIGINT/SIGTERM.",
     )
-    demo.add_argument("--pki", required=True, type=Path, metavar="DIR", help="dev PKI folder (borderx pki init)")
-    demo.add_argument("--base-port", type=int, default=50051, metavar="N", help="port of the first gateway (default 50051)")
-    demo.add_argument("--data", type=Path, metavar="DIR", help="keep the gateways' SQLite files here (default: a temporary folder)")
+    demo.add_argument(
+        "--pki", required=True, type=Path, metavar="DIR", help="dev PKI folder (borderx pki init)"
+    )
+    demo.add_argument(
+        "--base-port", type=int, default=50051, metavar="N", help="port of the first gateway (default 50051)"
+    )
+    demo.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="keep the gateways' SQLite files here (default: a temporary folder)",
+    )
     demo.set_defaults(func=run)
 
 
@@ -56,11 +64,18 @@ class Federation:
             log = (self.data / f"{agency}.log").open("ab")
             self.procs[agency] = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 [
-                    sys.executable, "-m", "borderx", "serve",
-                    "--config", str(config),
-                    "--listen", f"127.0.0.1:{port}",
-                    "--store", f"sqlite:///{self.data / (agency.lower() + '.db')}",
-                    "--ready-file", str(ready),
+                    sys.executable,
+                    "-m",
+                    "borderx",
+                    "serve",
+                    "--config",
+                    str(config),
+                    "--listen",
+                    f"127.0.0.1:{port}",
+                    "--store",
+                    f"sqlite:///{self.data / (agency.lower() + '.db')}",
+                    "--ready-file",
+                    str(ready),
                 ],
                 stdout=log,
                 stderr=log,
@@ -113,7 +128,10 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, on_signal)
         try:
             federation.start()
-            print(f"borderx demo: {len(federation.procs)} gateways of {federation.directory.federation} are up", flush=True)
+            print(
+                f"borderx demo: {len(federation.procs)} gateways of {federation.directory.federation} are up",
+                flush=True,
+            )
             for agency, port in federation.ports.items():
                 print(f"  {agency:<8} 127.0.0.1:{port}  (pid {federation.procs[agency].pid})")
             first, port = next(iter(federation.ports.items()))
@@ -126,13 +144,13 @@ def run(args: argparse.Namespace) -> int:
             while not stop_requested:
                 for agency, proc in federation.procs.items():
                     if proc.poll() is not None:
-                        print(f"borderx demo: gateway {agency} exited with code {proc.returncode}", file=sys.stderr)
+                        print(
+                            f"borderx demo: gateway {agency} exited with code {proc.returncode}",
+                            file=sys.stderr,
+                        )
                         stop_requested = True
                 time.sleep(0.2)
         finally:
             print("borderx demo: stopping gateways", flush=True)
             federation.stop()
     return 0 if all(p.returncode in (0, -signal.SIGTERM) for p in federation.procs.values()) else 1
-
-
-

@@ -17,15 +17,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Write a dev PKI: for each agency its own CA, gateway, operator and service "
         "certificates, an Ed25519 statement-signing key and a gateway.toml; plus directory.json.",
     )
-    init.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write (must be empty unless --force)")
-    init.add_argument("--federation", default=DEFAULT_FEDERATION, help=f"trust domain (default {DEFAULT_FEDERATION})")
+    init.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="folder to write (must be empty unless --force)",
+    )
+    init.add_argument(
+        "--federation", default=DEFAULT_FEDERATION, help=f"trust domain (default {DEFAULT_FEDERATION})"
+    )
     init.add_argument(
         "--agencies",
         default=",".join(DEFAULT_AGENCIES),
         help=f"comma-separated agency ids, in port order (default {','.join(DEFAULT_AGENCIES)})",
     )
     init.add_argument(
-        "--base-port", type=int, default=DEFAULT_BASE_PORT, help=f"port of the first agency's gateway (default {DEFAULT_BASE_PORT})"
+        "--base-port",
+        type=int,
+        default=DEFAULT_BASE_PORT,
+        help=f"port of the first agency's gateway (default {DEFAULT_BASE_PORT})",
     )
     init.add_argument("--force", action="store_true", help="overwrite a non-empty folder")
     init.set_defaults(func=run_init)

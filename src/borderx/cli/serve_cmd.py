@@ -15,11 +15,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run a gateway",
         description="Run a gateway over mutual TLS until SIGTERM or SIGINT (SIGHUP reloads the directory).",
     )
-    serve.add_argument("--config", required=True, type=Path, metavar="FILE", help="gateway TOML configuration")
-    serve.add_argument("--listen", metavar="HOST:PORT", help="override the config's listen address (port 0: any free port)")
+    serve.add_argument(
+        "--config", required=True, type=Path, metavar="FILE", help="gateway TOML configuration"
+    )
+    serve.add_argument(
+        "--listen", metavar="HOST:PORT", help="override the config's listen address (port 0: any free port)"
+    )
     serve.add_argument("--store", metavar="URL", help="override the config's store URL")
     serve.add_argument(
-        "--ready-file", type=Path, metavar="FILE", help="write the bound port to FILE once listening (for scripts and tests)"
+        "--ready-file",
+        type=Path,
+        metavar="FILE",
+        help="write the bound port to FILE once listening (for scripts and tests)",
     )
     serve.set_defaults(func=run)
 

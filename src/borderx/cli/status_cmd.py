@@ -11,7 +11,9 @@ from borderx.cli.client import add_client_flags, call, print_message, report_rpc
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    status = sub.add_parser("status", help="show a gateway's status (Admin.GetStatus)", description="Show a gateway's status.")
+    status = sub.add_parser(
+        "status", help="show a gateway's status (Admin.GetStatus)", description="Show a gateway's status."
+    )
     add_client_flags(status)
     status.set_defaults(func=run)
 

@@ -267,9 +267,7 @@ class Directory:
                     )
                 keys[key.key_id] = key
             agencies[agency.id] = agency
-        return cls(
-            federation=federation, version=version, issued_at=issued_at, agencies=agencies, _keys=keys
-        )
+        return cls(federation=federation, version=version, issued_at=issued_at, agencies=agencies, _keys=keys)
 
 
 def _with_digest(directory: Directory, digest: str) -> Directory:
@@ -301,9 +299,7 @@ def _parse_agency(entry: Any, where: str) -> Agency:
     key_entries = entry.get("signing_keys", [])
     if not isinstance(key_entries, list):
         raise ConfigError(f"{where}: signing_keys must be a list")
-    keys = tuple(
-        _parse_key(k, agency_id, f"{where}: signing_keys[{j}]") for j, k in enumerate(key_entries)
-    )
+    keys = tuple(_parse_key(k, agency_id, f"{where}: signing_keys[{j}]") for j, k in enumerate(key_entries))
     serials = entry.get("revoked_serials", [])
     if not isinstance(serials, list):
         raise ConfigError(f"{where}: revoked_serials must be a list of hex strings")

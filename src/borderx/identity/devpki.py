@@ -61,7 +61,9 @@ def new_ec_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def make_ca(common_name: str, *, now: datetime | None = None, lifetime: timedelta = CA_LIFETIME) -> CertificateAuthority:
+def make_ca(
+    common_name: str, *, now: datetime | None = None, lifetime: timedelta = CA_LIFETIME
+) -> CertificateAuthority:
     now = now or datetime.now(UTC)
     key = new_ec_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -179,7 +181,9 @@ def write_private(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def signing_key_entry(agency: str, key: Ed25519PrivateKey, *, valid_from: datetime, valid_until: datetime | None) -> SigningKey:
+def signing_key_entry(
+    agency: str, key: Ed25519PrivateKey, *, valid_from: datetime, valid_until: datetime | None
+) -> SigningKey:
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return SigningKey(
         key_id=key_id_for(raw),
@@ -260,10 +264,14 @@ def init_pki(
                 client=True,
             ),
             "operator": issue_certificate(
-                ca, common_name=f"{agency} operator admin", uris=[spiffe_id(federation, agency, "operator", "admin")]
+                ca,
+                common_name=f"{agency} operator admin",
+                uris=[spiffe_id(federation, agency, "operator", "admin")],
             ),
             "service": issue_certificate(
-                ca, common_name=f"{agency} service default", uris=[spiffe_id(federation, agency, "service", "default")]
+                ca,
+                common_name=f"{agency} service default",
+                uris=[spiffe_id(federation, agency, "service", "default")],
             ),
         }
         for name, (cert, key) in leaves.items():
@@ -280,7 +288,9 @@ def init_pki(
                 endpoint=f"127.0.0.1:{port}",
                 ca_certificates=(ca.cert,),
                 signing_keys=(
-                    signing_key_entry(agency, signing, valid_from=now - timedelta(days=1), valid_until=now + KEY_LIFETIME),
+                    signing_key_entry(
+                        agency, signing, valid_from=now - timedelta(days=1), valid_until=now + KEY_LIFETIME
+                    ),
                 ),
             )
         )

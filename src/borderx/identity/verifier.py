@@ -40,6 +40,8 @@ class PeerAuthenticator:
 
     def authenticate_pem(self, pem: bytes, *, now: datetime | None = None) -> Principal:
         """Authenticate a peer's leaf certificate (PEM). Raises Unauthenticated with the reason."""
+        if not pem:
+            raise Unauthenticated("no client certificate was presented; mutual TLS is required")
         now = now or datetime.now(UTC)
         directory = self._directory.current
         fingerprint = hashlib.sha256(pem).digest()
@@ -76,7 +78,9 @@ def authenticate_certificate(cert: x509.Certificate, directory: Directory, *, no
         raise Unauthenticated(f"certificate serial {serial} carries no SPIFFE ID in its URI SAN")
     if len(ids) > 1:
         # two identities in one certificate would let the holder pick whichever suits
-        raise Unauthenticated(f"certificate serial {serial} carries {len(ids)} SPIFFE IDs; exactly one is allowed")
+        raise Unauthenticated(
+            f"certificate serial {serial} carries {len(ids)} SPIFFE IDs; exactly one is allowed"
+        )
     principal = parse_spiffe_id(ids[0])
     if principal.federation != directory.federation:
         raise Unauthenticated(

@@ -60,7 +60,7 @@ _IOR_FORMS = (
 )
 
 
-class _Refused(Exception):  # noqa: N818 - private signal, turned into InvalidArgument below
+class _Refused(Exception):
     """A scheme's rule failed. ``shown`` is the form of the value to echo (default: as given)."""
 
     def __init__(self, rule: str, *, shown: str | None = None) -> None:

@@ -62,7 +62,9 @@ def _ref(stored: StoredStatement) -> str:
 
 
 class Screener:
-    def __init__(self, store: Store, policy: ScreeningPolicy, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, store: Store, policy: ScreeningPolicy, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self._store = store
         self._policy = policy
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -77,12 +79,9 @@ class Screener:
 
     def body_of(self, stored: StoredStatement) -> Body | None:
         key = stored.key
-        try:
-            body = self._bodies[key]
+        if key in self._bodies:
             self._bodies.move_to_end(key)
-            return body
-        except KeyError:
-            pass
+            return self._bodies[key]
         env = stored.envelope
         body = None if env.body is None else decode_body(BodyType(env.header.body_type), env.body)
         self._bodies[key] = body
@@ -144,14 +143,18 @@ class Screener:
 
     @staticmethod
     def _decide(
-        designations: dict[StatementKey, DesignationHit], flags: dict[StatementKey, FlagHit], reasons: list[str]
+        designations: dict[StatementKey, DesignationHit],
+        flags: dict[StatementKey, FlagHit],
+        reasons: list[str],
     ) -> Recommendation:
         if flags:
             worst = max(f.action for f in flags.values())
             for f in sorted(flags.values(), key=lambda f: -f.action):
                 category = f.flag.category.value if f.flag.category else "uncategorised"
                 evidence = f.flag.evidence.value if f.flag.evidence else "unknown-evidence"
-                reasons.append(f"active {evidence} {category} flag on the {f.party} by {_ref(f.stored)} → {f.action.name}")
+                reasons.append(
+                    f"active {evidence} {category} flag on the {f.party} by {_ref(f.stored)} → {f.action.name}"
+                )
             recommendation = max(worst, Recommendation.STANDARD)
             if any(d.recognised for d in designations.values()):
                 reasons.append("a recognised designation does not outweigh an active flag: not expedited")
@@ -160,7 +163,9 @@ class Screener:
         if recognised:
             for d in recognised:
                 level = f" {d.designation.level}" if d.designation.level else ""
-                reasons.append(f"recognised {d.designation.programme}{level} designation by {_ref(d.stored)} → EXPEDITE")
+                reasons.append(
+                    f"recognised {d.designation.programme}{level} designation by {_ref(d.stored)} → EXPEDITE"
+                )
             return Recommendation.EXPEDITE
         for d in designations.values():
             reasons.append(

@@ -32,7 +32,7 @@ def index_effects(envelope: Envelope) -> IndexEffects:
     if isinstance(body, ViolationFlag):
         ids = tuple(dict.fromkeys((i.scheme, i.value) for i in body.subject.ids))
         return IndexEffects(ids=ids, kind="flag", expires_at=body.expires_at)
-    assert isinstance(body, Withdrawal)  # noqa: S101 - exhaustive over Body
+    assert isinstance(body, Withdrawal)
     withdraws = (body.target.issuer, body.target.seq) if body.target else None
     # a withdrawal may only target its issuer's own statements (rules enforce it at
     # publish; here we refuse to let a relayed one touch anyone else's)

@@ -105,7 +105,9 @@ class ScreeningPolicy:
         return self.flag_actions.get(category, {}).get(evidence, Recommendation.EXAMINE)
 
 
-def policy_from_toml(agency: str, table: Any, *, where: str, owners: Mapping[str, str] = DEFAULT_PROGRAMME_OWNERS) -> ScreeningPolicy:
+def policy_from_toml(
+    agency: str, table: Any, *, where: str, owners: Mapping[str, str] = DEFAULT_PROGRAMME_OWNERS
+) -> ScreeningPolicy:
     if table is None:
         table = {}
     if not isinstance(table, dict):
@@ -132,7 +134,7 @@ def policy_from_toml(agency: str, table: Any, *, where: str, owners: Mapping[str
         except ValueError:
             raise ConfigError(f"{where}: [policy.flags] {category_name} is not a flag category") from None
         if not isinstance(mapping, dict):
-            raise ConfigError(f"{where}: [policy.flags.{category_name}] must map EVIDENCE = \"ACTION\"")
+            raise ConfigError(f'{where}: [policy.flags.{category_name}] must map EVIDENCE = "ACTION"')
         for evidence_name, action in mapping.items():
             try:
                 evidence = Evidence(evidence_name)

@@ -19,7 +19,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     def __init__(self, gateway: Gateway) -> None:
         self._gw = gateway
 
-    async def GetStatus(  # noqa: N802 - gRPC method name
+    async def GetStatus(
         self, request: admin_pb2.GetStatusRequest, context: Any
     ) -> admin_pb2.GetStatusResponse:
         gw = self._gw

@@ -24,9 +24,15 @@ _ANYONE = Rule(home=ROLES, partner=ROLES, what="health and reflection")
 
 RULES: dict[str, Rule] = {
     "/borderx.v1.Admin/": Rule(home=frozenset({"operator"}), what="Admin is for this agency's operators"),
-    "/borderx.v1.Exchange/Publish": Rule(home=HOME_SYSTEMS, what="only this agency's services and operators publish"),
-    "/borderx.v1.Exchange/Screen": Rule(home=HOME_SYSTEMS, what="only this agency's services and operators screen"),
-    "/borderx.v1.Exchange/Lookup": Rule(home=HOME_SYSTEMS, what="only this agency's services and operators look up"),
+    "/borderx.v1.Exchange/Publish": Rule(
+        home=HOME_SYSTEMS, what="only this agency's services and operators publish"
+    ),
+    "/borderx.v1.Exchange/Screen": Rule(
+        home=HOME_SYSTEMS, what="only this agency's services and operators screen"
+    ),
+    "/borderx.v1.Exchange/Lookup": Rule(
+        home=HOME_SYSTEMS, what="only this agency's services and operators look up"
+    ),
     "/borderx.v1.Exchange/Subscribe": Rule(
         home=HOME_SYSTEMS,
         partner=frozenset({"gateway"}),

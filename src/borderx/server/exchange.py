@@ -61,12 +61,16 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
 
     # ------------------------------------------------------------ Publish
 
-    async def Publish(self, request: exchange_pb2.PublishRequest, context: Any) -> exchange_pb2.PublishResponse:  # noqa: N802
+    async def Publish(
+        self, request: exchange_pb2.PublishRequest, context: Any
+    ) -> exchange_pb2.PublishResponse:
         from borderx.server.interceptor import current_principal  # noqa: PLC0415
 
         limit = self._gw.config.limits.max_publish_batch
         if len(request.items) > limit:
-            raise ResourceExhausted(f"items: {len(request.items)} statements in one request; the limit is {limit}")
+            raise ResourceExhausted(
+                f"items: {len(request.items)} statements in one request; the limit is {limit}"
+            )
         if len(request.idempotency_key) > 256:
             raise InvalidArgument("is longer than 256 characters", field="idempotency_key")
         items: list[Item] = []
@@ -75,7 +79,9 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
             if kind == "draft":
                 body_kind = item.draft.WhichOneof("body")
                 if body_kind is None:
-                    raise InvalidArgument("needs one of designation, flag or withdrawal", field=f"items[{i}].draft")
+                    raise InvalidArgument(
+                        "needs one of designation, flag or withdrawal", field=f"items[{i}].draft"
+                    )
                 try:
                     body = body_from_proto(getattr(item.draft, body_kind))
                 except InvalidArgument as exc:
@@ -98,10 +104,12 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
 
     # ------------------------------------------------------------ Screen
 
-    async def Screen(self, request: exchange_pb2.ScreenRequest, context: Any) -> exchange_pb2.ScreenResponse:  # noqa: N802
+    async def Screen(self, request: exchange_pb2.ScreenRequest, context: Any) -> exchange_pb2.ScreenResponse:
         limit = self._gw.config.limits.max_screen_batch
         if len(request.shipments) > limit:
-            raise ResourceExhausted(f"shipments: {len(request.shipments)} in one request; the limit is {limit}")
+            raise ResourceExhausted(
+                f"shipments: {len(request.shipments)} in one request; the limit is {limit}"
+            )
         queries = []
         for i, s in enumerate(request.shipments):
             shipper = party_keys(s.shipper_ids, f"shipments[{i}].shipper_ids")
@@ -123,21 +131,25 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
             reference=outcome.reference,
             designations=[
                 exchange_pb2.DesignationMatch(
-                    provenance=provenance(d.stored), designation=designation_to_proto(d.designation), recognised=d.recognised
+                    provenance=provenance(d.stored),
+                    designation=designation_to_proto(d.designation),
+                    recognised=d.recognised,
                 )
                 for d in outcome.designations
             ],
             flags=[
-                exchange_pb2.FlagMatch(provenance=provenance(f.stored), flag=flag_to_proto(f.flag), action=int(f.action))
+                exchange_pb2.FlagMatch(
+                    provenance=provenance(f.stored), flag=flag_to_proto(f.flag), action=f.action.name
+                )
                 for f in outcome.flags
             ],
-            recommendation=int(outcome.recommendation),
+            recommendation=outcome.recommendation.name,
             reasons=list(outcome.reasons),
         )
 
     # ------------------------------------------------------------ Lookup
 
-    async def Lookup(self, request: exchange_pb2.LookupRequest, context: Any) -> exchange_pb2.LookupResponse:  # noqa: N802
+    async def Lookup(self, request: exchange_pb2.LookupRequest, context: Any) -> exchange_pb2.LookupResponse:
         from borderx.server.interceptor import current_principal  # noqa: PLC0415
 
         if not request.HasField("id"):
@@ -178,7 +190,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
 
     # ------------------------------------------------------------ Subscribe
 
-    async def Subscribe(  # noqa: N802
+    async def Subscribe(
         self, request: exchange_pb2.SubscribeRequest, context: Any
     ) -> AsyncIterator[exchange_pb2.SubscribeEvent]:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Subscribe is not implemented in this version")

@@ -28,8 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-# google.protobuf ships neither stubs nor py.typed; DecodeError is the one name needed from it.
-from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+from google.protobuf.message import DecodeError
 
 from borderx._proto.borderx.v1 import statement_pb2 as pb
 from borderx.errors import InvalidArgument

@@ -26,9 +26,8 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-# google.protobuf ships neither stubs nor py.typed; these two names are all that is needed.
-from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
-from google.protobuf.unknown_fields import UnknownFieldSet  # type: ignore[import-untyped]
+from google.protobuf.message import DecodeError
+from google.protobuf.unknown_fields import UnknownFieldSet
 
 from borderx._proto.borderx.v1 import statement_pb2 as pb
 from borderx.directory.model import AGENCY_ID_PATTERN
@@ -151,7 +150,7 @@ def _refuse_unknown(msg: Any, what: str) -> None:
     # a newer signer's restriction (say, a narrower audience) must not be dropped unseen
     unknown = UnknownFieldSet(msg)
     if len(unknown):
-        numbers = sorted({f.field_number for f in unknown})
+        numbers = sorted({unknown[i].field_number for i in range(len(unknown))})
         raise MalformedHeader(f"{what} has unknown field(s) {numbers}; this verifier cannot honour them")
 
 

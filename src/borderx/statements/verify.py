@@ -98,7 +98,7 @@ class VerificationResult:
     key_id: str | None = None
 
 
-class _Blamed(Exception):  # noqa: N818 - private carrier, never escapes this module
+class _Blamed(Exception):
     """Carries a VerificationError together with the key it concerns, for ``*_result``."""
 
     def __init__(self, error: VerificationError, key_id: str) -> None:

@@ -41,13 +41,22 @@ def test_round_trip(doc: dict[str, Any]) -> None:
         (lambda d: d["agencies"][0].update(id="usa"), "is not an agency id"),
         (lambda d: d["agencies"][0].update(ca_certificates=[]), "at least one PEM certificate"),
         (lambda d: d["agencies"][0].update(ca_certificates=["nope"]), "not a PEM certificate"),
-        (lambda d: d["agencies"][0]["signing_keys"][0].update(key_id="00" * 32), "is not the SHA-256 of the key"),
+        (
+            lambda d: d["agencies"][0]["signing_keys"][0].update(key_id="00" * 32),
+            "is not the SHA-256 of the key",
+        ),
         (lambda d: d["agencies"][0]["signing_keys"][0].update(public_key="AAAA"), "is 3 bytes"),
         (lambda d: d["agencies"][0]["signing_keys"][0].update(algorithm="rsa"), "not supported"),
         (lambda d: d["agencies"][0]["signing_keys"][0].update(status="lost"), "status 'lost'"),
-        (lambda d: d["agencies"][0]["signing_keys"][0].update(valid_until="2000-01-01T00:00:00Z"), "is not after valid_from"),
+        (
+            lambda d: d["agencies"][0]["signing_keys"][0].update(valid_until="2000-01-01T00:00:00Z"),
+            "is not after valid_from",
+        ),
         (lambda d: d["agencies"][0]["signing_keys"][0].update(valid_from="2026-01-01"), "has no time zone"),
-        (lambda d: d["agencies"][1]["signing_keys"].append(d["agencies"][0]["signing_keys"][0]), "already listed for US-CBP"),
+        (
+            lambda d: d["agencies"][1]["signing_keys"].append(d["agencies"][0]["signing_keys"][0]),
+            "already listed for US-CBP",
+        ),
         (lambda d: d["agencies"][0].update(revoked_serials=["xyz"]), "is not a hex serial"),
     ],
 )
@@ -96,7 +105,11 @@ def test_rotation_by_overlapping_windows(doc: dict[str, Any]) -> None:
 
     old = doc["agencies"][1]["signing_keys"][0]
     start = datetime.now(UTC) + timedelta(days=30)
-    raw = Ed25519PrivateKey.generate().public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    raw = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
     doc["agencies"][1]["signing_keys"].append(
         {
             "key_id": key_id_for(raw),
@@ -113,7 +126,9 @@ def test_rotation_by_overlapping_windows(doc: dict[str, Any]) -> None:
     assert {k.key_id for k in both} == {old["key_id"], key_id_for(raw)}
 
 
-def test_reload_refuses_rollback_other_federation_and_silent_edits(doc: dict[str, Any], tmp_path: Path) -> None:
+def test_reload_refuses_rollback_other_federation_and_silent_edits(
+    doc: dict[str, Any], tmp_path: Path
+) -> None:
     path = tmp_path / "directory.json"
     doc["version"] = 3
     path.write_text(json.dumps(doc))
@@ -137,7 +152,7 @@ def test_reload_refuses_rollback_other_federation_and_silent_edits(doc: dict[str
     doc["version"] = 5
     doc["federation"] = "other.test"
     path.write_text(json.dumps(doc))
-    with pytest.raises(ConfigError, match="is for federation 'other.test'"):
+    with pytest.raises(ConfigError, match=r"is for federation 'other\.test'"):
         holder.reload()
     assert holder.current.version == 4
 

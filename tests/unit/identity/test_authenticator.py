@@ -43,13 +43,17 @@ def test_accepts_each_dev_role(pki: Path, directory: Directory) -> None:
 
 
 def test_refuses_a_ca_outside_the_directory(directory: Directory) -> None:
-    cert, _ = issue_certificate(make_ca("rogue"), common_name="x", uris=[spiffe_id(FED, "US-CBP", "operator", "a")])
+    cert, _ = issue_certificate(
+        make_ca("rogue"), common_name="x", uris=[spiffe_id(FED, "US-CBP", "operator", "a")]
+    )
     with pytest.raises(Unauthenticated, match="must chain to US-CBP's own CA"):
         check(cert, directory)
 
 
 def test_refuses_another_agencys_ca(pki: Path, directory: Directory) -> None:
-    cert, _ = issue_certificate(ca_of(pki, "AU-ABF"), common_name="x", uris=[spiffe_id(FED, "US-CBP", "gateway")])
+    cert, _ = issue_certificate(
+        ca_of(pki, "AU-ABF"), common_name="x", uris=[spiffe_id(FED, "US-CBP", "gateway")]
+    )
     with pytest.raises(Unauthenticated, match="not valid for US-CBP"):
         check(cert, directory)
 
@@ -57,17 +61,25 @@ def test_refuses_another_agencys_ca(pki: Path, directory: Directory) -> None:
 def test_refuses_expired_and_not_yet_valid(pki: Path, directory: Directory) -> None:
     ca = ca_of(pki, "US-CBP")
     uri = [spiffe_id(FED, "US-CBP", "operator", "a")]
-    old, _ = issue_certificate(ca, common_name="x", uris=uri, not_before=NOW - timedelta(days=9), not_after=NOW - timedelta(days=1))
+    old, _ = issue_certificate(
+        ca, common_name="x", uris=uri, not_before=NOW - timedelta(days=9), not_after=NOW - timedelta(days=1)
+    )
     with pytest.raises(Unauthenticated, match="expired"):
         check(old, directory)
-    new, _ = issue_certificate(ca, common_name="x", uris=uri, not_before=NOW + timedelta(days=1), not_after=NOW + timedelta(days=9))
+    new, _ = issue_certificate(
+        ca, common_name="x", uris=uri, not_before=NOW + timedelta(days=1), not_after=NOW + timedelta(days=9)
+    )
     with pytest.raises(Unauthenticated, match="is not valid until"):
         check(new, directory)
 
 
 def test_refuses_server_auth_only(pki: Path, directory: Directory) -> None:
     cert, _ = issue_certificate(
-        ca_of(pki, "US-CBP"), common_name="x", uris=[spiffe_id(FED, "US-CBP", "gateway")], server=True, client=False
+        ca_of(pki, "US-CBP"),
+        common_name="x",
+        uris=[spiffe_id(FED, "US-CBP", "gateway")],
+        server=True,
+        client=False,
     )
     with pytest.raises(Unauthenticated, match="allow client auth"):
         check(cert, directory)
@@ -79,7 +91,9 @@ def test_refuses_missing_or_several_spiffe_ids(pki: Path, directory: Directory) 
     with pytest.raises(Unauthenticated, match="carries no SPIFFE ID"):
         check(none, directory)
     two, _ = issue_certificate(
-        ca, common_name="x", uris=[spiffe_id(FED, "US-CBP", "gateway"), spiffe_id(FED, "US-CBP", "operator", "a")]
+        ca,
+        common_name="x",
+        uris=[spiffe_id(FED, "US-CBP", "gateway"), spiffe_id(FED, "US-CBP", "operator", "a")],
     )
     with pytest.raises(Unauthenticated, match="carries 2 SPIFFE IDs"):
         check(two, directory)
@@ -88,7 +102,7 @@ def test_refuses_missing_or_several_spiffe_ids(pki: Path, directory: Directory) 
 def test_refuses_wrong_trust_domain_and_unknown_agency(pki: Path, directory: Directory) -> None:
     ca = ca_of(pki, "US-CBP")
     other, _ = issue_certificate(ca, common_name="x", uris=[spiffe_id("evil.test", "US-CBP", "gateway")])
-    with pytest.raises(Unauthenticated, match="trust domain 'evil.test'"):
+    with pytest.raises(Unauthenticated, match=r"trust domain 'evil\.test'"):
         check(other, directory)
     stranger, _ = issue_certificate(ca, common_name="x", uris=[spiffe_id(FED, "FR-DGDDI", "gateway")])
     with pytest.raises(Unauthenticated, match="FR-DGDDI, which is not a member"):
@@ -117,12 +131,16 @@ def test_cache_is_dropped_when_the_directory_changes(pki: Path, directory: Direc
 
     holder = DirectoryHolder(directory)
     auth = PeerAuthenticator(holder)
-    cert, _ = issue_certificate(ca_of(pki, "US-CBP"), common_name="x", uris=[spiffe_id(FED, "US-CBP", "operator", "a")])
+    cert, _ = issue_certificate(
+        ca_of(pki, "US-CBP"), common_name="x", uris=[spiffe_id(FED, "US-CBP", "operator", "a")]
+    )
     pem = pem_cert(cert)
     assert auth.authenticate_pem(pem).agency == "US-CBP"
     us = directory.agencies["US-CBP"]
     revoked = dataclasses.replace(us, revoked_serials=frozenset({cert.serial_number}))
-    v2 = dataclasses.replace(directory, version=2, agencies={**directory.agencies, "US-CBP": revoked}, digest="v2")
+    v2 = dataclasses.replace(
+        directory, version=2, agencies={**directory.agencies, "US-CBP": revoked}, digest="v2"
+    )
     assert holder.replace(v2)
     with pytest.raises(Unauthenticated, match="is revoked by US-CBP"):
         auth.authenticate_pem(pem)

@@ -57,8 +57,12 @@ def test_certificates_have_the_right_sans_and_usages(pki: Path) -> None:
         assert san.get_values_for_type(x509.DNSName) == ["localhost"]
         assert [str(i) for i in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
         assert ekus(gw) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
-        assert uris(cert(pki, agency, "operator")) == [f"spiffe://border5.test/agency/{agency}/operator/admin"]
-        assert uris(cert(pki, agency, "service")) == [f"spiffe://border5.test/agency/{agency}/service/default"]
+        assert uris(cert(pki, agency, "operator")) == [
+            f"spiffe://border5.test/agency/{agency}/operator/admin"
+        ]
+        assert uris(cert(pki, agency, "service")) == [
+            f"spiffe://border5.test/agency/{agency}/service/default"
+        ]
         for name in ("operator", "service"):
             assert ekus(cert(pki, agency, name)) == {ExtendedKeyUsageOID.CLIENT_AUTH}
         ca_key = serialization.load_pem_private_key((pki / agency / "ca.key").read_bytes(), None)
@@ -69,14 +73,28 @@ def test_openssl_verifies_every_chain(pki: Path) -> None:
     for agency in DEFAULT_AGENCIES:
         for name in ("gateway", "operator", "service"):
             result = subprocess.run(
-                ["openssl", "verify", "-CAfile", str(pki / agency / "ca.pem"), str(pki / agency / f"{name}.pem")],
+                [
+                    "openssl",
+                    "verify",
+                    "-CAfile",
+                    str(pki / agency / "ca.pem"),
+                    str(pki / agency / f"{name}.pem"),
+                ],
                 capture_output=True,
                 text=True,
                 check=False,
             )
-            assert result.returncode == 0 and result.stdout.strip().endswith(": OK"), result.stdout + result.stderr
+            assert result.returncode == 0 and result.stdout.strip().endswith(": OK"), (
+                result.stdout + result.stderr
+            )
     other = subprocess.run(
-        ["openssl", "verify", "-CAfile", str(pki / "AU-ABF" / "ca.pem"), str(pki / "US-CBP" / "operator.pem")],
+        [
+            "openssl",
+            "verify",
+            "-CAfile",
+            str(pki / "AU-ABF" / "ca.pem"),
+            str(pki / "US-CBP" / "operator.pem"),
+        ],
         capture_output=True,
         check=False,
     )
@@ -105,7 +123,10 @@ def test_gateway_toml_listens_on_its_port(pki: Path) -> None:
         config = load_config(pki / agency / "gateway.toml")
         assert config.agency == agency
         assert config.listen == f"127.0.0.1:{50051 + index}"
-        assert config.tls_cert == (pki / agency / "gateway.pem").resolve() or config.tls_cert.resolve() == (pki / agency / "gateway.pem").resolve()
+        assert (
+            config.tls_cert == (pki / agency / "gateway.pem").resolve()
+            or config.tls_cert.resolve() == (pki / agency / "gateway.pem").resolve()
+        )
         assert config.directory_path.resolve() == (pki / "directory.json").resolve()
 
 
@@ -121,7 +142,10 @@ def test_cli_init_with_custom_agencies(tmp_path: Path) -> None:
     from borderx.cli import main  # noqa: PLC0415
 
     out = tmp_path / "pki"
-    assert main(["pki", "init", "--out", str(out), "--federation", "demo.test", "--agencies", "AU-ABF,NZ-CS"]) == 0
+    assert (
+        main(["pki", "init", "--out", str(out), "--federation", "demo.test", "--agencies", "AU-ABF,NZ-CS"])
+        == 0
+    )
     directory = Directory.load(out / "directory.json")
     assert directory.federation == "demo.test"
     assert list(directory.agencies) == ["AU-ABF", "NZ-CS"]
