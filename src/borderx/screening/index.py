@@ -28,6 +28,10 @@ def index_effects(envelope: Envelope) -> IndexEffects:
     if isinstance(body, Designation):
         ids = tuple(dict.fromkeys((i.scheme, i.value) for i in body.party.ids))
         supersedes = (body.supersedes.issuer, body.supersedes.seq) if body.supersedes else None
+        # a designation may only retire an earlier statement of its own issuer; a relayed
+        # one pointing elsewhere keeps its signed body but changes nobody else's screening
+        if supersedes is not None and (supersedes[0] != envelope.issuer or supersedes[1] >= envelope.seq):
+            supersedes = None
         return IndexEffects(ids=ids, kind="designation", supersedes=supersedes, expires_at=body.valid_until)
     if isinstance(body, ViolationFlag):
         ids = tuple(dict.fromkeys((i.scheme, i.value) for i in body.subject.ids))
@@ -36,6 +40,6 @@ def index_effects(envelope: Envelope) -> IndexEffects:
     withdraws = (body.target.issuer, body.target.seq) if body.target else None
     # a withdrawal may only target its issuer's own statements (rules enforce it at
     # publish; here we refuse to let a relayed one touch anyone else's)
-    if withdraws is not None and withdraws[0] != envelope.issuer:
+    if withdraws is not None and (withdraws[0] != envelope.issuer or withdraws[1] >= envelope.seq):
         withdraws = None
     return IndexEffects(kind="withdrawal", withdraws=withdraws)

@@ -1,0 +1,398 @@
+"""The storage contract: what every borderx store MUST do, as an abstract class.
+
+A store owns, for one gateway:
+
+- **statements**, exactly as received: the wire bytes of each SignedStatement (a redacted
+  one has no body), with who delivered it and when. Statements are never updated and
+  never deleted (DESIGN §3 "Nothing is deleted").
+- **per-issuer heads**: the last (seq, header digest) of each issuer's chain. Every store
+  holds a gap-free prefix of each issuer's chain, starting at seq 1 (DESIGN §7.2), so an
+  issuer's statement count equals its head seq.
+- **equivocation evidence**: both envelopes of every pair of different headers seen for
+  one (issuer, seq), kept even though the second one is refused.
+- **checkpoints**: the latest signed checkpoint per issuer, never moving backwards.
+- **idempotency receipts**, **alarms** and **suspended issuers**.
+- a **derived index** from party identifiers to statements, plus the supersede and
+  withdraw marks between statements. The index is derived: :meth:`Store.rebuild_index`
+  recomputes it from the stored envelopes, which are the truth.
+
+What a store does *not* do: verify signatures, keys or audiences. Callers verify first
+(``statements.verify``) and hand the store only envelopes that passed; the store keeps the
+chain invariants (no gap, matching ``prev_digest``, no second header for an (issuer, seq))
+because they must hold atomically with the write.
+
+Every method is synchronous and safe to call from several threads at once (the gRPC
+server calls the store from its thread pool). Implementations live beside this module
+(``sqlite.py``); one contract test suite (``tests/unit/store``) runs against each.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from borderx.errors import InvalidArgument
+from borderx.statements.chain import ChainHead
+from borderx.statements.model import Envelope, SignedCheckpoint
+
+#: body kinds an :class:`IndexEffects` may name; "" for a redacted envelope (nothing known)
+INDEX_KINDS = frozenset({"", "designation", "flag", "withdrawal"})
+
+#: a reference to one statement: (issuer, seq)
+StatementKey = tuple[str, int]
+#: a normalised party identifier: (scheme, value)
+PartyKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class IndexEffects:
+    """What the screening index learns from one statement, computed by the caller's indexer.
+
+    ``ids`` are the normalised party identifiers the body is about. ``supersedes`` and
+    ``withdraws`` name an earlier statement that this one replaces or withdraws; the store
+    marks it in the same transaction. ``expires_at`` is when the statement stops counting
+    for screening (a designation's ``valid_until`` or a flag's ``expires_at``), kept for the
+    screening layer to compare with its own clock. A redacted envelope has no body, so its
+    effects are empty: ``IndexEffects()``.
+    """
+
+    ids: tuple[PartyKey, ...] = ()
+    kind: str = ""
+    supersedes: StatementKey | None = None
+    withdraws: StatementKey | None = None
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        # A typo in kind would silently make a statement unscreenable; refuse it here.
+        if self.kind not in INDEX_KINDS:
+            raise ValueError(f"IndexEffects.kind must be one of {sorted(INDEX_KINDS)}, got {self.kind!r}")
+
+
+#: the effects of a redacted envelope, or of a body that names no party
+NO_EFFECTS = IndexEffects()
+
+
+@dataclass(frozen=True)
+class NewStatement:
+    """One envelope handed to :meth:`Store.append`, already verified by the caller.
+
+    ``received_from`` is the agency id of the peer that delivered it, or "" when it was
+    published at this gateway.
+    """
+
+    envelope: Envelope
+    received_from: str = ""
+    index: IndexEffects = NO_EFFECTS
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """The outcome for one entry of an :meth:`Store.append` batch, in batch order.
+
+    ``duplicate`` is True when the store already held this exact header at (issuer, seq)
+    and stored nothing new for it.
+    """
+
+    issuer: str
+    seq: int
+    digest: bytes
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class StoredStatement:
+    """A statement as held: the exact wire bytes, the decoded envelope and how it arrived.
+
+    ``superseded_by`` / ``withdrawn_by`` name the later statement that replaced or withdrew
+    this one (derived index data; None while it is current). ``expires_at`` is the
+    indexer's validity end, if any. ``received_at`` is UTC.
+    """
+
+    envelope: Envelope
+    wire: bytes = field(repr=False)
+    received_from: str
+    received_at: datetime
+    superseded_by: StatementKey | None = None
+    withdrawn_by: StatementKey | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def key(self) -> StatementKey:
+        return (self.envelope.issuer, self.envelope.seq)
+
+    @property
+    def current(self) -> bool:
+        """Neither superseded nor withdrawn (expiry is for the caller to judge)."""
+        return self.superseded_by is None and self.withdrawn_by is None
+
+
+@dataclass(frozen=True)
+class EquivocationEvidence:
+    """Two different signed headers for one (issuer, seq): proof of a fault or a stolen key.
+
+    ``held`` is the envelope the store had (or had accepted earlier in the same batch);
+    ``conflicting`` the one that was refused. ``reported_by`` is the ``received_from`` of the
+    conflicting envelope ("" = submitted here).
+    """
+
+    issuer: str
+    seq: int
+    held: Envelope
+    conflicting: Envelope
+    detected_at: datetime
+    reported_by: str
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """An operator-visible condition (gap, equivocation, stale peer …).
+
+    Raising an alarm identical (kind, issuer, detail) to one still open does not open a
+    second one: it bumps ``count`` and ``last_raised_at`` of the open one.
+    """
+
+    id: int
+    kind: str
+    issuer: str
+    detail: str
+    raised_at: datetime
+    last_raised_at: datetime
+    count: int
+    acknowledged_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.acknowledged_at is None
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """An issuer whose statements the store refuses until an operator resumes it."""
+
+    issuer: str
+    reason: str
+    since: datetime
+
+
+def check_index_effects(env: Envelope, effects: IndexEffects) -> None:
+    """Refuse index effects that ``env`` cannot have; every backend calls it before writing.
+
+    Raises ValueError for a caller's bug (effects for a redacted envelope) and
+    InvalidArgument for a reference the statement may not make (another issuer's statement,
+    or one that is not earlier in the chain).
+    """
+    # a redacted envelope's body was never seen here: any effects would be invented
+    if env.body is None and effects != NO_EFFECTS:
+        raise ValueError(f"{env.issuer} seq {env.seq} is redacted, so its index effects must be empty")
+    for what, ref in (("supersede", effects.supersedes), ("withdraw", effects.withdraws)):
+        if ref is None:
+            continue
+        target_issuer, target_seq = ref
+        # without this, one agency could silently retire another agency's designations
+        # or flags in everybody's screening
+        if target_issuer != env.issuer:
+            raise InvalidArgument(
+                f"{env.issuer} seq {env.seq} cannot {what} {target_issuer} seq {target_seq}: "
+                "a statement may only refer to its own issuer's statements"
+            )
+        # only an earlier statement is held (gap-free chain), so only it can be marked
+        if not 1 <= target_seq < env.seq:
+            raise InvalidArgument(
+                f"{env.issuer} seq {env.seq} cannot {what} seq {target_seq}: "
+                f"the target must be an earlier statement (1..{env.seq - 1})"
+            )
+
+
+class Store(abc.ABC):
+    """The storage contract. Every statement-changing method is one durable transaction.
+
+    Shared MUSTs:
+
+    - Statements are kept byte-for-byte as received and never updated or deleted.
+    - Per issuer, the store holds a gap-free chain 1..head in which every header's
+      ``prev_digest`` is the digest of the previous header (``GENESIS_DIGEST`` for seq 1).
+    - A write is durable before the method returns: once ``append`` has returned, the
+      statements survive ``kill -9`` and power loss.
+    - Methods are safe to call from many threads; readers see only committed state.
+    """
+
+    # ------------------------------------------------------------ statements
+
+    @abc.abstractmethod
+    def append(
+        self,
+        entries: Sequence[NewStatement],
+        *,
+        idempotency: tuple[str, str] | None = None,
+    ) -> list[AppendResult]:
+        """Store a batch of verified envelopes, all or nothing, in ONE transaction.
+
+        For each entry, in order, the store MUST:
+
+        - refuse an issuer under suspension with ``IssuerSuspended``;
+        - treat an envelope whose (issuer, seq) it already holds with the same header digest
+          as a no-op, reported with ``duplicate=True`` (replays are idempotent);
+        - on a *different* header for a held (issuer, seq) raise ``Equivocation``, after
+          recording both envelopes as :class:`EquivocationEvidence` and suspending the
+          issuer (as ``suspend_issuer`` would), in a separate transaction that survives the
+          batch's rollback. Raising the alarm and logging the security event are the
+          caller's;
+        - accept ``seq == head + 1`` only if ``prev_digest`` equals the head's digest
+          (``GENESIS_DIGEST`` for seq 1), else raise ``PrevDigestMismatch``;
+        - raise ``ChainGap`` (naming the missing range) for ``seq > head + 1``.
+
+        "Held" includes the envelopes accepted earlier in the same batch. If any entry is
+        refused, nothing of the batch is stored. With each accepted envelope the store writes
+        its index effects (party ids, supersede/withdraw marks, expiry) in the same
+        transaction, after :func:`check_index_effects`; a duplicate's effects are ignored.
+
+        ``idempotency=(key, principal)`` stores a :class:`Receipt` of the batch in the same
+        transaction. If a receipt for that (key, principal) already exists, the store MUST
+        store nothing and return the receipt's statements as duplicates: a retried request
+        never stores anything twice, even when two retries race.
+
+        Returns one :class:`AppendResult` per entry, in order, once the transaction is durable.
+        """
+
+    @abc.abstractmethod
+    def heads(self) -> dict[str, ChainHead]:
+        """The head of every issuer's chain held (issuers with no statement are absent)."""
+
+    @abc.abstractmethod
+    def head(self, issuer: str) -> ChainHead | None:
+        """The head of ``issuer``'s chain, or None when nothing of it is held."""
+
+    @abc.abstractmethod
+    def get(self, issuer: str, seq: int) -> StoredStatement | None:
+        """The statement at (issuer, seq), or None."""
+
+    @abc.abstractmethod
+    def read_range(self, issuer: str, after_seq: int, limit: int) -> list[StoredStatement]:
+        """Up to ``limit`` statements of ``issuer`` with seq > ``after_seq``, in seq order.
+
+        Used to stream what a follower lacks; consecutive calls with the last seq returned
+        walk the whole chain without a gap.
+        """
+
+    @abc.abstractmethod
+    def count(self) -> int:
+        """How many statements are held, over all issuers."""
+
+    @abc.abstractmethod
+    def count_by_issuer(self) -> dict[str, int]:
+        """How many statements are held per issuer (equal to each head seq)."""
+
+    # ------------------------------------------------------------ screening index
+
+    @abc.abstractmethod
+    def lookup(self, scheme: str, value: str, *, include_history: bool = False) -> list[StoredStatement]:
+        """Statements whose index ids contain (scheme, value), ordered by (issuer, seq).
+
+        Without ``include_history``, only current ones: neither superseded nor withdrawn.
+        ``value`` must be normalised the way the indexer normalised it. MUST stay O(log n)
+        in the number of statements held.
+        """
+
+    @abc.abstractmethod
+    def lookup_many(self, ids: Sequence[PartyKey]) -> dict[PartyKey, list[StoredStatement]]:
+        """Current statements for each of ``ids`` (batch screening), read in one snapshot.
+
+        Every requested id is a key of the result (an empty list when nothing matches).
+        """
+
+    @abc.abstractmethod
+    def rebuild_index(self, indexer: Callable[[Envelope], IndexEffects]) -> int:
+        """Drop the derived index and recompute it from the stored envelopes, in one transaction.
+
+        Envelopes are fed to ``indexer`` per issuer in seq order (a redacted envelope is
+        given empty effects without calling it). Returns how many statements were indexed.
+        """
+
+    # ------------------------------------------------------------ checkpoints
+
+    @abc.abstractmethod
+    def put_checkpoint(self, checkpoint: SignedCheckpoint) -> bool:
+        """Keep ``checkpoint`` if it is newer than the one held for its issuer.
+
+        MUST never move backwards: a checkpoint with a lower seq (or the same seq and an
+        older or equal time) is ignored and False returned. A checkpoint for the same seq
+        as the held one but a different head digest raises ``Equivocation`` (both are
+        signed by the issuer; the caller raises the alarm). Returns True when stored.
+        """
+
+    @abc.abstractmethod
+    def checkpoint(self, issuer: str) -> SignedCheckpoint | None:
+        """The latest checkpoint held for ``issuer``."""
+
+    @abc.abstractmethod
+    def checkpoints(self) -> dict[str, SignedCheckpoint]:
+        """The latest checkpoint of every issuer that has one."""
+
+    # ------------------------------------------------------------ evidence, receipts, alarms
+
+    @abc.abstractmethod
+    def equivocations(self) -> list[EquivocationEvidence]:
+        """Every recorded equivocation, oldest first; one record per distinct conflicting header."""
+
+    @abc.abstractmethod
+    def receipt(self, key: str, principal: str) -> list[StatementKey] | None:
+        """The statements stored by the request with idempotency ``key`` from ``principal``.
+
+        None when no such request was stored. Keys are scoped per principal: one caller can
+        never see or replay another's receipt.
+        """
+
+    @abc.abstractmethod
+    def raise_alarm(self, kind: str, issuer: str, detail: str) -> Alarm:
+        """Open an alarm, or bump the identical one still open (dedup); returns it."""
+
+    @abc.abstractmethod
+    def alarms(self, *, include_acknowledged: bool = False) -> list[Alarm]:
+        """Alarms, oldest first; open ones only unless ``include_acknowledged``."""
+
+    @abc.abstractmethod
+    def acknowledge_alarm(self, alarm_id: int) -> Alarm:
+        """Mark an alarm acknowledged (idempotent). Raises ``NotFound`` for an unknown id."""
+
+    @abc.abstractmethod
+    def suspend_issuer(self, issuer: str, reason: str) -> Suspension:
+        """Refuse ``issuer``'s statements from now on. Idempotent: keeps the first reason and time."""
+
+    @abc.abstractmethod
+    def resume_issuer(self, issuer: str) -> bool:
+        """Lift a suspension; returns False when ``issuer`` was not suspended."""
+
+    @abc.abstractmethod
+    def suspended_issuers(self) -> dict[str, Suspension]:
+        """Every issuer under suspension."""
+
+    # ------------------------------------------------------------ lifecycle
+
+    @abc.abstractmethod
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+
+    @abc.abstractmethod
+    def migrate(self) -> int:
+        """Apply pending schema migrations (each in its own transaction); returns the new version.
+
+        MUST raise ``ConfigError`` when the database is newer than this code knows, without
+        changing it. Called at open.
+        """
+
+    @property
+    @abc.abstractmethod
+    def location(self) -> str:
+        """Where the data lives, for status output. MUST never include a password."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections. Idempotent; the store is unusable afterwards."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,653 @@
+"""The store contract: every MUST of ``borderx.store.base.Store``, run against every backend.
+
+Tests here use only ``open_store(url)`` and the Store API (plus the ``Backend`` hooks in
+conftest), so a new backend passes this file unchanged or is not a borderx store.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from store_helpers import T0, Backend, Chain, new
+
+from borderx.errors import (
+    ChainGap,
+    ConfigError,
+    Equivocation,
+    InvalidArgument,
+    IssuerSuspended,
+    NotFound,
+    PrevDigestMismatch,
+)
+from borderx.statements.chain import ChainHead
+from borderx.statements.encoding import envelope_to_wire, signed_checkpoint_to_wire
+from borderx.statements.model import GENESIS_DIGEST, Envelope
+from borderx.store import NO_EFFECTS, IndexEffects, NewStatement, Store, StoredStatement, open_store
+
+ABN = ("ABN", "51824753556")
+EORI = ("EORI", "GB123456789000")
+NZBN = ("NZBN", "9429041535134")
+
+
+def keys(stored: list[StoredStatement]) -> list[tuple[str, int]]:
+    return [s.key for s in stored]
+
+
+def snapshot(store: Store) -> dict[str, object]:
+    """Everything observable about the statements held, for "nothing else changed" checks."""
+    heads = store.heads()
+    return {
+        "heads": heads,
+        "count": store.count(),
+        "by_issuer": store.count_by_issuer(),
+        "wires": {i: [s.wire for s in store.read_range(i, 0, 10_000)] for i in heads},
+        "lookups": {p: keys(store.lookup(*p, include_history=True)) for p in (ABN, EORI, NZBN)},
+    }
+
+
+# ---------------------------------------------------------------- append and read back
+
+
+def test_append_keeps_the_bytes_as_received(store: Store, au: Chain) -> None:
+    envs = au.many(3)
+    results = store.append([new(e, ids=(ABN,), received_from="NZ-CS") for e in envs])
+
+    assert [(r.issuer, r.seq, r.digest, r.duplicate) for r in results] == [
+        ("AU-ABF", e.seq, e.digest, False) for e in envs
+    ]
+    for env in envs:
+        stored = store.get("AU-ABF", env.seq)
+        assert stored is not None
+        assert stored.wire == envelope_to_wire(env)
+        assert stored.envelope.header_bytes == env.header_bytes
+        assert stored.envelope.body == env.body
+        assert stored.envelope.signatures == env.signatures
+        assert stored.received_from == "NZ-CS"
+        assert stored.received_at.tzinfo is not None
+        assert stored.current
+    assert store.get("AU-ABF", 4) is None
+    assert store.get("US-CBP", 1) is None
+
+
+def test_a_redacted_envelope_is_kept_without_its_body(store: Store, au: Chain) -> None:
+    env = au.next(audience=("US-CBP",)).redact()
+    store.append([NewStatement(env, received_from="US-CBP")])
+
+    stored = store.get("AU-ABF", 1)
+    assert stored is not None
+    assert stored.envelope.redacted
+    assert stored.envelope.header_bytes == env.header_bytes
+    assert stored.wire == envelope_to_wire(env)
+    assert store.head("AU-ABF") is not None
+
+
+def test_effects_for_a_redacted_envelope_are_refused(store: Store, au: Chain) -> None:
+    env = au.next().redact()
+    with pytest.raises(ValueError, match="redacted, so its index effects must be empty"):
+        store.append([NewStatement(env, index=IndexEffects(ids=(ABN,), kind="designation"))])
+    assert store.count() == 0
+
+
+def test_chains_of_several_issuers_grow_independently(store: Store, au: Chain, us: Chain) -> None:
+    store.append([new(au.next()), new(us.next()), new(au.next())])
+    store.append([new(us.next()), new(us.next())])
+
+    heads = store.heads()
+    assert heads["AU-ABF"].seq == 2
+    assert heads["AU-ABF"].digest == au.prev
+    assert heads["US-CBP"].seq == 3
+    assert heads["US-CBP"].digest == us.prev
+    assert store.head("AU-ABF") == heads["AU-ABF"]
+    assert store.head("NZ-CS") is None
+    assert store.count() == 5
+    assert store.count_by_issuer() == {"AU-ABF": 2, "US-CBP": 3}
+
+
+def test_read_range_walks_a_chain_in_seq_order(store: Store, au: Chain) -> None:
+    envs = au.many(10)
+    store.append([new(e) for e in envs])
+
+    walked: list[Envelope] = []
+    after = 0
+    while page := store.read_range("AU-ABF", after, 3):
+        walked.extend(s.envelope for s in page)
+        after = page[-1].envelope.seq
+    assert [e.header_bytes for e in walked] == [e.header_bytes for e in envs]
+    prev = GENESIS_DIGEST
+    for env in walked:
+        assert env.header.prev_digest == prev
+        prev = env.digest
+    assert store.read_range("AU-ABF", 10, 5) == []
+    assert store.read_range("AU-ABF", 0, 0) == []
+    assert store.read_range("NZ-CS", 0, 5) == []
+
+
+def test_empty_store(store: Store) -> None:
+    assert store.heads() == {}
+    assert store.count() == 0
+    assert store.count_by_issuer() == {}
+    assert store.lookup(*ABN) == []
+    assert store.lookup_many([ABN]) == {ABN: []}
+    assert store.append([]) == []
+    assert store.checkpoints() == {}
+    assert store.equivocations() == []
+    assert store.alarms() == []
+    assert store.suspended_issuers() == {}
+
+
+# ---------------------------------------------------------------- chain rules
+
+
+def test_a_replay_is_a_duplicate_and_stores_nothing_twice(store: Store, au: Chain) -> None:
+    envs = au.many(3)
+    store.append([new(e, ids=(ABN,)) for e in envs])
+    before = snapshot(store)
+
+    again = store.append([new(e, ids=(ABN,), received_from="US-CBP") for e in envs])
+
+    assert [r.duplicate for r in again] == [True, True, True]
+    assert [r.digest for r in again] == [e.digest for e in envs]
+    assert snapshot(store) == before
+    stored = store.get("AU-ABF", 2)
+    assert stored is not None
+    assert stored.received_from == ""  # the first receipt is what is kept
+
+
+def test_a_replay_may_overlap_new_statements(store: Store, au: Chain) -> None:
+    envs = au.many(4)
+    store.append([new(e) for e in envs[:2]])
+
+    results = store.append([new(e) for e in envs[1:]])
+
+    assert [(r.seq, r.duplicate) for r in results] == [(2, True), (3, False), (4, False)]
+    assert store.count() == 4
+
+
+def test_a_gap_is_refused_naming_the_missing_range(store: Store, au: Chain) -> None:
+    envs = au.many(4)
+    store.append([new(envs[0])])
+
+    gap = r"AU-ABF: gap in chain, holding seq 1, received seq 4; missing seq 2\.\.3"
+    with pytest.raises(ChainGap, match=gap):
+        store.append([new(envs[3])])
+    with pytest.raises(ChainGap, match=r"holding seq 0, received seq 2; missing seq 1\.\.1"):
+        store.append([new(Chain("US-CBP").many(2)[1])])
+    assert store.count() == 1
+    assert store.count_by_issuer() == {"AU-ABF": 1}
+
+
+def test_a_prev_digest_that_does_not_match_the_head_is_refused(store: Store, au: Chain) -> None:
+    envs = au.many(2)
+    store.append([new(envs[0])])
+    spliced = au.build(seq=2, prev=bytes(range(32)))
+
+    with pytest.raises(PrevDigestMismatch, match=r"AU-ABF seq 2: prev_digest 000102.*does not match"):
+        store.append([new(spliced)])
+    with pytest.raises(PrevDigestMismatch, match=r"seq 1: .*must have 32 zero bytes"):
+        store.append([new(Chain("US-CBP").build(seq=1, prev=b"\x01" * 32))])
+    assert store.count() == 1
+    assert store.head("AU-ABF") is not None
+    assert store.head("AU-ABF").seq == 1  # type: ignore[union-attr]
+
+
+def test_equivocation_is_refused_and_kept_as_evidence(store: Store, au: Chain) -> None:
+    envs = au.many(3)
+    store.append([new(e, ids=(ABN,)) for e in envs])
+    before = snapshot(store)
+    fork = au.build(seq=2, prev=envs[0].digest, body=b"a different statement 2")
+
+    with pytest.raises(Equivocation, match=r"AU-ABF: equivocation at seq 2"):
+        store.append([new(fork, ids=(EORI,), received_from="NZ-CS")])
+
+    assert snapshot(store) == before
+    [evidence] = store.equivocations()
+    assert (evidence.issuer, evidence.seq, evidence.reported_by) == ("AU-ABF", 2, "NZ-CS")
+    assert evidence.held.header_bytes == envs[1].header_bytes
+    assert evidence.held.body == envs[1].body
+    assert evidence.conflicting.header_bytes == fork.header_bytes
+    assert evidence.conflicting.signatures == fork.signatures
+    assert evidence.detected_at.tzinfo is not None
+
+
+def test_an_equivocating_issuer_is_suspended_until_resumed(store: Store, au: Chain, us: Chain) -> None:
+    envs = au.many(2)
+    store.append([new(envs[0])])
+    fork = au.build(seq=1, prev=GENESIS_DIGEST, body=b"other")
+    with pytest.raises(Equivocation, match="equivocation at seq 1"):
+        store.append([new(fork)])
+
+    assert "equivocation at seq 1" in store.suspended_issuers()["AU-ABF"].reason
+    with pytest.raises(IssuerSuspended, match=r"AU-ABF is suspended .*an operator must resume it"):
+        store.append([new(envs[1])])
+    store.append([new(us.next())])  # other issuers are unaffected
+
+    assert store.resume_issuer("AU-ABF")
+    # the same conflicting header seen again is the same evidence, not a new record
+    with pytest.raises(Equivocation, match="equivocation at seq 1"):
+        store.append([new(fork)])
+    assert len(store.equivocations()) == 1
+    assert store.resume_issuer("AU-ABF")
+    store.append([new(envs[1])])
+    assert store.count_by_issuer() == {"AU-ABF": 2, "US-CBP": 1}
+
+
+def test_equivocation_inside_one_batch_stores_nothing_of_the_batch(store: Store, au: Chain) -> None:
+    first = au.next()
+    fork = au.build(seq=1, prev=GENESIS_DIGEST, body=b"twin")
+
+    with pytest.raises(Equivocation, match="equivocation at seq 1"):
+        store.append([new(first), new(fork)])
+
+    assert store.count() == 0
+    [evidence] = store.equivocations()
+    assert evidence.held.header_bytes == first.header_bytes
+    assert evidence.conflicting.header_bytes == fork.header_bytes
+
+
+def test_a_batch_is_all_or_nothing(store: Store, au: Chain, us: Chain) -> None:
+    envs = au.many(4)
+    batch = [new(us.next(), ids=(EORI,)), new(envs[0], ids=(ABN,)), new(envs[3], ids=(ABN,))]
+
+    with pytest.raises(ChainGap, match=r"missing seq 2\.\.3"):
+        store.append(batch, idempotency=("key-1", "spiffe://border5.test/agency/AU-ABF/service/portal"))
+
+    assert store.count() == 0
+    assert store.heads() == {}
+    assert store.lookup(*ABN) == []
+    assert store.lookup(*EORI) == []
+    assert store.receipt("key-1", "spiffe://border5.test/agency/AU-ABF/service/portal") is None
+    # and the store is fine afterwards
+    store.append(batch[:2])
+    assert store.count() == 2
+
+
+def test_a_suspended_issuer_is_refused(store: Store, au: Chain, us: Chain) -> None:
+    suspension = store.suspend_issuer("AU-ABF", "key compromise reported")
+    assert suspension.issuer == "AU-ABF"
+    assert store.suspend_issuer("AU-ABF", "another reason") == suspension  # the first reason stays
+
+    with pytest.raises(IssuerSuspended, match=r"AU-ABF is suspended since .*\(key compromise reported\)"):
+        store.append([new(us.next()), new(au.next())])
+    assert store.count() == 0  # the batch's US-CBP statement went with it
+
+    assert set(store.suspended_issuers()) == {"AU-ABF"}
+    assert store.resume_issuer("AU-ABF")
+    assert not store.resume_issuer("AU-ABF")
+    assert store.suspended_issuers() == {}
+    store.append([new(au.made[0])])
+    assert store.count() == 1
+
+
+# ---------------------------------------------------------------- screening index
+
+
+def test_lookup_returns_current_statements_and_history_on_request(store: Store, au: Chain, us: Chain) -> None:
+    d1 = au.next()
+    flag = us.next(body_type="flag")
+    d2 = au.next()
+    store.append([new(d1, ids=(ABN, EORI)), new(flag, ids=(ABN,))])
+    store.append([new(d2, ids=(ABN,), supersedes=1)])
+
+    assert keys(store.lookup(*ABN)) == [("AU-ABF", 2), ("US-CBP", 1)]
+    history = store.lookup(*ABN, include_history=True)
+    assert keys(history) == [("AU-ABF", 1), ("AU-ABF", 2), ("US-CBP", 1)]
+    assert history[0].superseded_by == ("AU-ABF", 2)
+    assert not history[0].current
+    assert history[1].current
+    # d1 was superseded as a whole, so it no longer answers for its other id either
+    assert store.lookup(*EORI) == []
+    got = store.get("AU-ABF", 1)
+    assert got is not None
+    assert got.superseded_by == ("AU-ABF", 2)
+    assert got.withdrawn_by is None
+
+
+def test_a_withdrawal_removes_its_target_from_current_lookups(store: Store, au: Chain) -> None:
+    flag = au.next(body_type="flag")
+    withdrawal = au.next(body_type="withdrawal")
+    store.append([new(flag, ids=(NZBN,))])
+    assert keys(store.lookup(*NZBN)) == [("AU-ABF", 1)]
+
+    store.append([new(withdrawal, withdraws=1)])
+
+    assert store.lookup(*NZBN) == []
+    [held] = store.lookup(*NZBN, include_history=True)
+    assert held.withdrawn_by == ("AU-ABF", 2)
+    assert held.superseded_by is None
+
+
+def test_expiry_is_kept_for_screening(store: Store, au: Chain) -> None:
+    until = T0 + timedelta(days=365)
+    store.append([new(au.next(), ids=(ABN,), expires_at=until), new(au.next(), ids=(EORI,))])
+
+    [first] = store.lookup(*ABN)
+    assert first.expires_at == until
+    [second] = store.lookup(*EORI)
+    assert second.expires_at is None
+
+
+def test_lookup_many_answers_every_id_requested(store: Store, au: Chain, us: Chain) -> None:
+    store.append([new(au.next(), ids=(ABN,)), new(us.next(), ids=(ABN, EORI)), new(au.next(), ids=(EORI,))])
+    unknown = ("MID", "CNACME123")
+
+    found = store.lookup_many([ABN, unknown, EORI, ABN])
+
+    assert set(found) == {ABN, EORI, unknown}
+    assert keys(found[ABN]) == [("AU-ABF", 1), ("US-CBP", 1)]
+    assert keys(found[EORI]) == [("AU-ABF", 2), ("US-CBP", 1)]
+    assert found[unknown] == []
+    assert found[ABN][0].envelope.header_bytes == au.made[0].header_bytes
+
+
+def test_a_statement_may_not_retire_another_issuers_statement(store: Store, au: Chain, us: Chain) -> None:
+    store.append([new(us.next(), ids=(ABN,))])
+    withdrawal = au.next(body_type="withdrawal")
+    forged = NewStatement(withdrawal, index=IndexEffects(kind="withdrawal", withdraws=("US-CBP", 1)))
+
+    with pytest.raises(InvalidArgument, match="AU-ABF seq 1 cannot withdraw US-CBP seq 1"):
+        store.append([forged])
+    later = NewStatement(withdrawal, index=IndexEffects(kind="withdrawal", supersedes=("AU-ABF", 1)))
+    with pytest.raises(InvalidArgument, match=r"cannot supersede seq 1: the target must be an earlier"):
+        store.append([later])
+    assert keys(store.lookup(*ABN)) == [("US-CBP", 1)]
+    assert store.count() == 1
+
+
+def test_rebuild_index_reproduces_the_same_lookups(store: Store, au: Chain, us: Chain) -> None:
+    effects: dict[bytes, IndexEffects] = {}
+
+    def add(entry: NewStatement) -> NewStatement:
+        effects[entry.envelope.digest] = entry.index
+        return entry
+
+    until = T0 + timedelta(days=30)
+    store.append(
+        [
+            add(new(au.next(), ids=(ABN, EORI), expires_at=until)),
+            add(new(us.next(body_type="flag"), ids=(ABN,))),
+            add(new(au.next(), ids=(ABN,), supersedes=1)),
+            add(new(us.next(body_type="withdrawal"), withdraws=1)),
+            add(new(au.next(audience=("NZ-CS",)).redact())),
+            add(new(us.next(), ids=(NZBN,))),
+        ]
+    )
+
+    def everything() -> dict[object, object]:
+        out: dict[object, object] = {}
+        for party in (ABN, EORI, NZBN):
+            for history in (False, True):
+                out[party, history] = [
+                    (s.key, s.superseded_by, s.withdrawn_by, s.expires_at)
+                    for s in store.lookup(*party, include_history=history)
+                ]
+        out["many"] = {p: keys(v) for p, v in store.lookup_many([ABN, EORI, NZBN]).items()}
+        return out
+
+    before = everything()
+    seen: list[tuple[str, int]] = []
+
+    def indexer(env: Envelope) -> IndexEffects:
+        seen.append((env.issuer, env.seq))
+        return effects[env.digest]
+
+    assert store.rebuild_index(indexer) == 6
+    assert everything() == before
+    # per issuer in seq order, and the redacted envelope is never handed to the indexer
+    assert [k for k in seen if k[0] == "AU-ABF"] == [("AU-ABF", 1), ("AU-ABF", 2)]
+    assert [k for k in seen if k[0] == "US-CBP"] == [("US-CBP", 1), ("US-CBP", 2), ("US-CBP", 3)]
+
+    # the index really is dropped and recomputed: an indexer that knows nothing empties it
+    assert store.rebuild_index(lambda env: NO_EFFECTS) == 6
+    assert store.lookup(*ABN, include_history=True) == []
+    assert store.count() == 6
+    store.rebuild_index(indexer)
+    assert everything() == before
+
+
+def test_a_failed_rebuild_leaves_the_index_as_it_was(store: Store, au: Chain) -> None:
+    store.append([new(au.next(), ids=(ABN,)), new(au.next(), ids=(EORI,))])
+
+    def broken(env: Envelope) -> IndexEffects:
+        if env.seq == 2:
+            raise RuntimeError("indexer bug")
+        return NO_EFFECTS
+
+    with pytest.raises(RuntimeError, match="indexer bug"):
+        store.rebuild_index(broken)
+    assert keys(store.lookup(*ABN)) == [("AU-ABF", 1)]
+    assert keys(store.lookup(*EORI)) == [("AU-ABF", 2)]
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def test_checkpoints_never_move_backwards(store: Store, au: Chain, us: Chain) -> None:
+    envs = au.many(3)
+    store.append([new(e) for e in envs])
+    at3 = au.checkpoint(3, at=T0)
+
+    assert store.put_checkpoint(at3)
+    assert not store.put_checkpoint(au.checkpoint(2, at=T0 + timedelta(hours=1)))
+    assert not store.put_checkpoint(at3)
+    assert not store.put_checkpoint(au.checkpoint(3, at=T0 - timedelta(seconds=1)))
+    held = store.checkpoint("AU-ABF")
+    assert held is not None
+    assert signed_checkpoint_to_wire(held) == signed_checkpoint_to_wire(at3)
+
+    later = au.checkpoint(3, at=T0 + timedelta(minutes=5))
+    assert store.put_checkpoint(later)
+    # a checkpoint ahead of the statements held is how a follower learns it is behind
+    ahead = au.checkpoint(9, digest=b"\x09" * 32, at=T0 + timedelta(minutes=6))
+    assert store.put_checkpoint(ahead)
+    assert store.put_checkpoint(us.checkpoint(0))
+    assert {i: c.seq for i, c in store.checkpoints().items()} == {"AU-ABF": 9, "US-CBP": 0}
+
+
+def test_a_checkpoint_contradicting_the_chain_is_equivocation(store: Store, au: Chain) -> None:
+    envs = au.many(2)
+    store.append([new(e) for e in envs])
+    store.put_checkpoint(au.checkpoint(2))
+
+    with pytest.raises(Equivocation, match="AU-ABF: equivocation at seq 1"):
+        store.put_checkpoint(au.checkpoint(1, digest=b"\x01" * 32, at=T0 + timedelta(hours=1)))
+    with pytest.raises(Equivocation, match="AU-ABF: equivocation at seq 2"):
+        store.put_checkpoint(au.checkpoint(2, digest=b"\x02" * 32, at=T0 + timedelta(hours=1)))
+    store.put_checkpoint(au.checkpoint(7, digest=b"\x07" * 32))
+    with pytest.raises(Equivocation, match="AU-ABF: equivocation at seq 7"):
+        store.put_checkpoint(au.checkpoint(7, digest=b"\x08" * 32, at=T0 + timedelta(hours=2)))
+    held = store.checkpoint("AU-ABF")
+    assert held is not None
+    assert held.checkpoint.head_digest == b"\x07" * 32
+
+
+# ---------------------------------------------------------------- idempotency
+
+
+def test_an_idempotency_receipt_is_stored_with_the_batch(store: Store, au: Chain) -> None:
+    portal = "spiffe://border5.test/agency/AU-ABF/service/portal"
+    envs = au.many(2)
+
+    results = store.append([new(e) for e in envs], idempotency=("req-7", portal))
+
+    assert store.receipt("req-7", portal) == [("AU-ABF", 1), ("AU-ABF", 2)]
+    assert store.receipt("req-7", "spiffe://border5.test/agency/AU-ABF/service/other") is None
+    assert store.receipt("req-8", portal) is None
+
+    # a retry that raced the first (and signed fresh statements) stores nothing new
+    retry = store.append([new(au.next())], idempotency=("req-7", portal))
+    assert [(r.seq, r.digest, r.duplicate) for r in retry] == [(r.seq, r.digest, True) for r in results]
+    assert store.count() == 2
+    assert store.receipt("req-7", portal) == [("AU-ABF", 1), ("AU-ABF", 2)]
+
+
+# ---------------------------------------------------------------- alarms
+
+
+def test_alarms_are_deduplicated_while_open_and_acknowledged(store: Store) -> None:
+    first = store.raise_alarm("gap", "AU-ABF", "missing seq 5..9 from NZ-CS")
+    again = store.raise_alarm("gap", "AU-ABF", "missing seq 5..9 from NZ-CS")
+    other = store.raise_alarm("gap", "AU-ABF", "missing seq 12..12 from NZ-CS")
+
+    assert again.id == first.id
+    assert again.count == 2
+    assert again.raised_at == first.raised_at
+    assert again.last_raised_at >= first.last_raised_at
+    assert other.id != first.id
+    assert [a.id for a in store.alarms()] == [first.id, other.id]
+
+    acked = store.acknowledge_alarm(first.id)
+    assert acked.acknowledged_at is not None
+    assert not acked.open
+    assert store.acknowledge_alarm(first.id) == acked  # idempotent
+    assert [a.id for a in store.alarms()] == [other.id]
+    assert [a.id for a in store.alarms(include_acknowledged=True)] == [first.id, other.id]
+
+    reopened = store.raise_alarm("gap", "AU-ABF", "missing seq 5..9 from NZ-CS")
+    assert reopened.id not in (first.id, other.id)
+    assert reopened.count == 1
+
+    with pytest.raises(NotFound, match="no alarm with id 999"):
+        store.acknowledge_alarm(999)
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def test_reopening_keeps_everything(backend: Backend, au: Chain, us: Chain) -> None:
+    store = open_store(backend.url)
+    store.append([new(e, ids=(ABN,)) for e in au.many(3)], idempotency=("k", "p"))
+    store.append([new(us.next(), ids=(EORI,), received_from="AU-ABF")])
+    store.put_checkpoint(au.checkpoint(3))
+    fork = us.build(seq=1, prev=GENESIS_DIGEST, body=b"fork")
+    with pytest.raises(Equivocation, match="equivocation at seq 1"):
+        store.append([new(fork)])
+    alarm = store.raise_alarm("equivocation", "US-CBP", "seq 1")
+    store.suspend_issuer("NZ-CS", "testing")
+    before = snapshot(store)
+    store.close()
+    store.close()  # idempotent
+
+    with pytest.raises(RuntimeError, match="closed"):
+        store.count()
+
+    reopened = open_store(backend.url)
+    try:
+        assert snapshot(reopened) == before
+        assert reopened.receipt("k", "p") == [("AU-ABF", 1), ("AU-ABF", 2), ("AU-ABF", 3)]
+        assert reopened.checkpoints().keys() == {"AU-ABF"}
+        assert len(reopened.equivocations()) == 1
+        assert reopened.alarms() == [alarm]
+        assert set(reopened.suspended_issuers()) == {"NZ-CS", "US-CBP"}
+        got = reopened.get("US-CBP", 1)
+        assert got is not None
+        assert got.received_from == "AU-ABF"
+        reopened.append([new(au.next(), ids=(ABN,))])
+        assert reopened.count() == 5
+    finally:
+        reopened.close()
+
+
+def test_a_newer_schema_is_refused(backend: Backend) -> None:
+    store = open_store(backend.url)
+    known = store.schema_version()
+    assert store.migrate() == known
+    store.close()
+    backend.set_schema_version(known + 6)
+
+    newer = rf"database schema {known + 6} is newer than this borderx \(knows {known}\); upgrade borderx"
+    with pytest.raises(ConfigError, match=newer):
+        open_store(backend.url)
+
+
+def test_location_names_the_store(store: Store) -> None:
+    assert store.location
+    assert "password" not in store.location
+
+
+def test_readers_and_a_writer_in_threads(store: Store, au: Chain) -> None:
+    envs = au.many(200)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                held = store.count()
+                found = len(store.lookup_many([ABN])[ABN])
+                # later snapshots never see less, and never part of a batch
+                assert found >= held
+                assert found % 10 == 0
+                assert store.heads().get("AU-ABF", ChainHead("AU-ABF", 0, GENESIS_DIGEST)).seq >= found
+        except BaseException as exc:
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for t in readers:
+        t.start()
+    try:
+        for i in range(0, 200, 10):
+            store.append([new(e, ids=(ABN,)) for e in envs[i : i + 10]])
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    assert errors == []
+    assert store.count() == 200
+    assert len(store.lookup(*ABN)) == 200
+
+
+# ---------------------------------------------------------------- durability
+
+CRASH_WRITER = Path(__file__).with_name("crash_writer.py")
+
+
+def test_acknowledged_statements_survive_kill_9(backend: Backend) -> None:
+    open_store(backend.url).close()  # create it, so the writer starts at once
+    proc = subprocess.Popen(
+        [sys.executable, str(CRASH_WRITER), backend.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    acknowledged: list[int] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 1.5
+    try:
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            acknowledged.append(int(line))
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        rest, err = proc.communicate(timeout=30)
+    # lines already written before the kill were acknowledged too
+    acknowledged.extend(int(line) for line in rest.split())
+    assert proc.returncode == -signal.SIGKILL, err
+    assert len(acknowledged) >= 3, f"the writer made too little progress: {acknowledged} {err}"
+
+    store = open_store(backend.url)
+    try:
+        head = store.head("AU-ABF")
+        assert head is not None
+        assert head.seq >= max(acknowledged)
+        assert store.count() == head.seq
+        chain = store.read_range("AU-ABF", 0, head.seq + 10)
+        assert [s.envelope.seq for s in chain] == list(range(1, head.seq + 1))
+        prev = GENESIS_DIGEST
+        for stored in chain:
+            assert stored.envelope.header.prev_digest == prev
+            prev = stored.envelope.digest
+        assert prev == head.digest
+        assert len(store.lookup("ABN", "crash", include_history=True)) == head.seq
+    finally:
+        store.close()
