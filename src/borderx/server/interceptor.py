@@ -78,13 +78,15 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     # ------------------------------------------------------------ identity
 
-    def _principal(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
+    def _authenticate(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
         pems = context.auth_context().get("x509_pem_cert") or [b""]
         try:
-            principal = self._authenticator.authenticate_pem(pems[0])
+            return self._authenticator.authenticate_pem(pems[0])
         except Unauthenticated as exc:
             security.warning("security.unauthenticated", method=method, peer=context.peer(), reason=str(exc))
             raise
+
+    def _authorise(self, method: str, principal: Principal) -> None:
         try:
             authorise(principal, method, home_agency=self._home)
         except PermissionDenied as exc:
@@ -92,7 +94,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 "security.permission_denied", method=method, principal=str(principal), reason=str(exc)
             )
             raise
-        return principal
 
     # ------------------------------------------------------------ wrappers
 
@@ -102,7 +103,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             principal: Principal | None = None
             code = grpc.StatusCode.OK
             try:
-                principal = self._principal(method, context)
+                principal = self._authenticate(method, context)
+                self._authorise(method, principal)
                 _current_principal.set(principal)
                 return await behaviour(request, context)
             except BorderxError as exc:
@@ -126,7 +128,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             principal: Principal | None = None
             code = grpc.StatusCode.OK
             try:
-                principal = self._principal(method, context)
+                principal = self._authenticate(method, context)
+                self._authorise(method, principal)
                 _current_principal.set(principal)
                 async for item in behaviour(request, context):
                     yield item
