@@ -48,9 +48,11 @@ def test_logs_one_event_per_rpc_and_security_events_then_stops_gracefully(pki: P
     gw = start(pki, tmp_path)
     with channel(gw.target, creds_for(pki, AU, "operator", server_agency=AU)) as ch:
         admin_pb2_grpc.AdminStub(ch).GetStatus(admin_pb2.GetStatusRequest(), timeout=10)
-    with channel(gw.target, creds_for(pki, "NZ-CS", "operator", server_agency=AU)) as ch:
-        with pytest.raises(grpc.RpcError):
-            admin_pb2_grpc.AdminStub(ch).GetStatus(admin_pb2.GetStatusRequest(), timeout=10)
+    with (
+        channel(gw.target, creds_for(pki, "NZ-CS", "operator", server_agency=AU)) as ch,
+        pytest.raises(grpc.RpcError),
+    ):
+        admin_pb2_grpc.AdminStub(ch).GetStatus(admin_pb2.GetStatusRequest(), timeout=10)
     assert gw.terminate() == 0
     events = gw.events()
     rpcs = [e for e in events if e.get("event") == "rpc"]
@@ -75,7 +77,12 @@ def test_kill_9_during_a_long_publish_loses_and_duplicates_nothing(pki: Path, tm
         stop = threading.Event()
         errors: list[BaseException] = []
 
-        def publisher(cycle: int = cycle, gw: GatewayProcess = gw, stop: threading.Event = stop) -> None:
+        def publisher(
+            cycle: int = cycle,
+            gw: GatewayProcess = gw,
+            stop: threading.Event = stop,
+            errors: list[BaseException] = errors,
+        ) -> None:
             with channel(gw.target, creds_for(pki, AU, "service", server_agency=AU)) as ch:
                 stub = exchange_pb2_grpc.ExchangeStub(ch)
                 batch = 0
