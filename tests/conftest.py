@@ -30,7 +30,7 @@ class GatewayThread:
     """A real gateway (grpc.aio server, mTLS, SQLite store) on its own event loop in a thread."""
 
     def __init__(self, config: GatewayConfig) -> None:
-        from borderx.server.app import Gateway  # noqa: PLC0415
+        from borderx.server.app import Gateway
 
         self.config = config
         self.gateway = Gateway.open(config)
@@ -44,7 +44,7 @@ class GatewayThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
 
     async def _start(self):  # type: ignore[no-untyped-def]
-        from borderx.server.app import build_server  # noqa: PLC0415
+        from borderx.server.app import build_server
 
         return await build_server(self.gateway, listen="127.0.0.1:0")
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
 from borderx.directory.model import Agency, Directory, SigningKey, build_directory
-from borderx.statements.checkpoints import verify_run
+from borderx.statements.checkpoints import GENESIS_SIGNATURES, roll_signatures, verify_run
 from borderx.statements.encoding import envelope_from_wire, envelope_to_wire, statement_pae
 from borderx.statements.model import GENESIS_DIGEST, Envelope
 from borderx.statements.signing import Signer, sign_checkpoint, sign_statement
@@ -149,7 +149,12 @@ def main() -> None:
     run = _chain(signer, RUN)
     run_wire = [envelope_to_wire(env) for env in run]
     checkpoint = sign_checkpoint(
-        signer, issuer="AU-ABF", seq=RUN, head_digest=run[-1].digest, time=T0 + timedelta(days=1)
+        signer,
+        issuer="AU-ABF",
+        seq=RUN,
+        head_digest=run[-1].digest,
+        time=T0 + timedelta(days=1),
+        signatures_digest=roll_signatures(GENESIS_SIGNATURES, run),
     )
 
     def bulk_from_wire() -> int:

@@ -226,10 +226,10 @@ def test_publish_is_idempotent_per_key_and_principal(au, pki: Path) -> None:  # 
 
 
 def test_self_signed_envelopes_are_verified_and_chained(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime  # noqa: PLC0415
+    from datetime import UTC, datetime
 
-    from borderx.statements.body_codec import encode_body  # noqa: PLC0415
-    from borderx.statements.model import GENESIS_DIGEST  # noqa: PLC0415
+    from borderx.statements.body_codec import encode_body
+    from borderx.statements.model import GENESIS_DIGEST
 
     body = designation(AU, (platform("selfsigned"),))
     signer = load_signing_key(pki / AU / "signing.key")

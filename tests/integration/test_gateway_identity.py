@@ -78,7 +78,7 @@ def test_home_operator_gets_status(us, pki: Path) -> None:  # type: ignore[no-un
 
 
 def test_operator_certificate_made_with_openssl_is_accepted(us, pki: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    import subprocess  # noqa: PLC0415
+    import subprocess
 
     script = Path(__file__).resolve().parents[2] / "certs" / "issue-with-openssl.sh"
     subprocess.run(
@@ -233,7 +233,7 @@ def test_partner_service_cannot_publish(us, pki: Path) -> None:  # type: ignore[
 
 
 def test_health_is_serving(us, pki: Path) -> None:  # type: ignore[no-untyped-def]
-    from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: PLC0415
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     with channel(us.target, creds_for(pki, "AU-ABF", "gateway")) as ch:
         stub = health_pb2_grpc.HealthStub(ch)
@@ -243,7 +243,7 @@ def test_health_is_serving(us, pki: Path) -> None:  # type: ignore[no-untyped-de
 
 
 def test_reflection_lists_the_services(us, pki: Path) -> None:  # type: ignore[no-untyped-def]
-    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc  # noqa: PLC0415
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
     with channel(us.target, creds_for(pki, "US-CBP", "operator")) as ch:
         stub = reflection_pb2_grpc.ServerReflectionStub(ch)

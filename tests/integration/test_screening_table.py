@@ -135,7 +135,7 @@ def setup_world(w: Issuers) -> dict[str, dict[str, object]]:
 
 @pytest.fixture(scope="module")
 def screened(pki: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from tests.conftest import GatewayThread, gateway_config  # noqa: PLC0415
+    from tests.conftest import GatewayThread, gateway_config
 
     gw = GatewayThread(gateway_config(pki, "AU-ABF", tmp_path_factory.mktemp("au")))
     try:

@@ -26,7 +26,7 @@ def test_generated_code_is_current(tmp_path: Path) -> None:
 
 
 def test_envelope_is_exactly_the_pinned_contract() -> None:
-    from borderx._proto.borderx.v1 import statement_pb2 as pb  # noqa: PLC0415
+    from borderx._proto.borderx.v1 import statement_pb2 as pb
 
     fields = {f.name: (f.number, f.type) for f in pb.SignedStatement.DESCRIPTOR.fields}
     bytes_t, msg_t = 12, 11

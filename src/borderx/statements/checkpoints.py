@@ -17,12 +17,16 @@ inserting or reordering anything breaks a link, and the first broken link names 
 What is checked per statement (cheap): issuer equals the checkpoint's issuer; seq is the
 next one; prev_digest links; the signature set is well formed (at least one, at most
 ``MAX_SIGNATURES``, no key twice, every key is the issuer's and was valid at the
-statement's ``issued_at``); a present body matches ``body_digest``. What is *not* checked:
-the per-statement signature bytes, which are outside the hash chain. A relay can therefore
-corrupt them undetected here. That changes nothing anyone believes (headers and bodies are
-authenticated), but such an envelope would fail a per-statement verifier downstream
-(DESIGN §7.1); a caller that relays what it bulk-accepted should keep the checkpoint with
-the run and verify signatures per statement before relaying (or lazily, off the hot path).
+statement's ``issued_at``); a present body matches ``body_digest``.
+
+**Signatures.** The per-statement signature bytes sit beside the header, outside the hash
+chain, so a relay could corrupt them while headers and bodies stay authentic — and the
+stored envelope would then fail a per-statement verifier downstream (DESIGN §7.1). Our
+checkpoints therefore also commit to a rolling digest of every statement's signature set
+(``signatures_digest``): when the checkpoint carries one and the caller knows the rolling
+digest at its start, the run's signatures are checked by hashing too. Otherwise (an issuer
+that does not commit to signatures, or an unknown start) each signature is verified one by
+one: slower, never weaker.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from collections.abc import Mapping, Sequence
 
 from borderx.directory.model import Directory, SigningKey
 from borderx.errors import (
+    BadSignature,
     BodyDigestMismatch,
     ChainError,
     ChainGap,
@@ -43,7 +48,28 @@ from borderx.errors import (
 from borderx.statements.chain import ChainHead
 from borderx.statements.encoding import MAX_SIGNATURES
 from borderx.statements.model import GENESIS_DIGEST, Envelope, Header, SignedCheckpoint
-from borderx.statements.verify import verify_checkpoint
+from borderx.statements.verify import verify_checkpoint, verify_statement
+
+#: the rolling signatures digest before statement 1
+GENESIS_SIGNATURES = bytes(32)
+
+
+def signature_set_digest(env: Envelope) -> bytes:
+    """SHA-256 over an envelope's signatures, in envelope order, each length-prefixed."""
+    parts = []
+    for s in env.signatures:
+        key = s.key_id.encode()
+        parts.append(len(key).to_bytes(2, "big") + key + len(s.sig).to_bytes(2, "big") + s.sig)
+    return hashlib.sha256(b"".join(parts)).digest()
+
+
+def roll_signatures(start: bytes, run: Sequence[Envelope]) -> bytes:
+    """The rolling signatures digest after ``run``, starting from ``start``."""
+    sha256 = hashlib.sha256
+    digest = start
+    for env in run:
+        digest = sha256(digest + signature_set_digest(env)).digest()
+    return digest
 
 
 def _short(digest: bytes) -> str:
@@ -116,6 +142,7 @@ def verify_run(
     *,
     directory: Directory,
     start: ChainHead | None,
+    start_signatures: bytes | None = None,
 ) -> list[Envelope]:
     """Authenticate ``run`` (seq start.seq+1 .. checkpoint.seq, in order) by ``checkpoint``.
 
@@ -124,7 +151,8 @@ def verify_run(
     VerificationError, or ChainGap / PrevDigestMismatch / ChainError / IssuerMismatch /
     SignatureSetInvalid / KeyNotValid / KeyRevoked / UnknownKey / BodyDigestMismatch naming
     the seq at which the run broke, or Equivocation when the run is empty and the checkpoint
-    names another header at the held head's seq.
+    names another header at the held head's seq. ``start_signatures`` is the rolling
+    signatures digest at ``start`` (GENESIS_SIGNATURES at genesis); see the module docstring.
     """
     verify_checkpoint(checkpoint, directory)
     cp = checkpoint.checkpoint
@@ -163,4 +191,26 @@ def verify_run(
             f"{issuer}: the header at seq {seq} has digest {_short(prev)}, the checkpoint signed "
             f"head {_short(cp.head_digest)}; the run was altered at or before seq {seq}"
         )
+    _check_run_signatures(
+        checkpoint, run, directory, GENESIS_SIGNATURES if start is None else start_signatures
+    )
     return list(run)
+
+
+def _check_run_signatures(
+    checkpoint: SignedCheckpoint,
+    run: Sequence[Envelope],
+    directory: Directory,
+    start_signatures: bytes | None,
+) -> None:
+    cp = checkpoint.checkpoint
+    if cp.signatures_digest and start_signatures is not None:
+        if roll_signatures(start_signatures, run) != cp.signatures_digest:
+            first = cp.seq - len(run) + 1
+            raise BadSignature(
+                f"{cp.issuer}: the signatures of seq {first}..{cp.seq} are not those the issuer "
+                f"committed to in its checkpoint at seq {cp.seq}; a relay altered them"
+            )
+        return
+    for env in run:
+        verify_statement(env, directory)

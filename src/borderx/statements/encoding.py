@@ -336,11 +336,16 @@ def encode_checkpoint(checkpoint: Checkpoint) -> bytes:
     seconds, nanos = _timestamp_parts(checkpoint.time, "time")
     if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
         raise InvalidArgument("is outside 0001-01-01..9999-12-31", field="time")
+    if checkpoint.signatures_digest and len(checkpoint.signatures_digest) != DIGEST_SIZE:
+        raise InvalidArgument(
+            f"is {len(checkpoint.signatures_digest)} bytes, expected 32 or none", field="signatures_digest"
+        )
     msg = pb.Checkpoint(
         issuer=checkpoint.issuer,
         seq=checkpoint.seq,
         head_digest=checkpoint.head_digest,
         time={"seconds": seconds, "nanos": nanos},
+        signatures_digest=checkpoint.signatures_digest,
     )
     data: bytes = msg.SerializeToString(deterministic=True)
     return data
@@ -358,11 +363,15 @@ def decode_checkpoint(data: bytes) -> Checkpoint:
     # seq 0 says "nothing issued yet"; any other head there would name a header that cannot exist
     if msg.seq == 0 and head != GENESIS_DIGEST:
         raise MalformedHeader("checkpoint at seq 0 must have a head_digest of 32 zero bytes")
+    sigs: bytes = msg.signatures_digest
+    if sigs:
+        _check_digest(sigs, "checkpoint signatures_digest")
     return Checkpoint(
         issuer=msg.issuer,
         seq=msg.seq,
         head_digest=head,
         time=_from_timestamp(msg.time, "checkpoint time"),
+        signatures_digest=sigs,
     )
 
 

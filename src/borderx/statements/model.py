@@ -112,6 +112,8 @@ class Checkpoint:
     seq: int
     head_digest: bytes
     time: datetime
+    #: rolling digest over the signature sets of statements 1..seq (b"" = not committed)
+    signatures_digest: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,14 +154,22 @@ def add_signature(env: Envelope, signer: Signer) -> Envelope:
 
 
 def sign_checkpoint(
-    signer: Signer, *, issuer: str, seq: int, head_digest: bytes, time: datetime
+    signer: Signer,
+    *,
+    issuer: str,
+    seq: int,
+    head_digest: bytes,
+    time: datetime,
+    signatures_digest: bytes = b"",
 ) -> SignedCheckpoint:
     """Sign ``(issuer, seq, head_digest, time)``: the issuer's chain head at ``time``."""
     if time.tzinfo is not UTC:
         if time.tzinfo is None or time.utcoffset() is None:
             raise InvalidArgument("has no time zone; use a UTC datetime", field="time")
         time = time.astimezone(UTC)
-    checkpoint = Checkpoint(issuer=issuer, seq=seq, head_digest=head_digest, time=time)
+    checkpoint = Checkpoint(
+        issuer=issuer, seq=seq, head_digest=head_digest, time=time, signatures_digest=signatures_digest
+    )
     data = encode_checkpoint(checkpoint)
     return SignedCheckpoint(
         checkpoint_bytes=data,

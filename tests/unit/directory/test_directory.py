@@ -98,10 +98,10 @@ def test_revoked_key_is_refused_at_any_time(doc: dict[str, Any]) -> None:
 
 
 def test_rotation_by_overlapping_windows(doc: dict[str, Any]) -> None:
-    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: PLC0415
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from borderx.directory.model import format_time, key_id_for  # noqa: PLC0415
+    from borderx.directory.model import format_time, key_id_for
 
     old = doc["agencies"][1]["signing_keys"][0]
     start = datetime.now(UTC) + timedelta(days=30)

@@ -127,7 +127,7 @@ def test_parse_spiffe_id_refusals(uri: str, why: str) -> None:
 
 
 def test_cache_is_dropped_when_the_directory_changes(pki: Path, directory: Directory) -> None:
-    import dataclasses  # noqa: PLC0415
+    import dataclasses
 
     holder = DirectoryHolder(directory)
     auth = PeerAuthenticator(holder)

@@ -117,7 +117,7 @@ def test_directory_lists_every_agency_with_its_ca_key_and_endpoint(pki: Path) ->
 
 
 def test_gateway_toml_listens_on_its_port(pki: Path) -> None:
-    from borderx.config import load_config  # noqa: PLC0415
+    from borderx.config import load_config
 
     for index, agency in enumerate(DEFAULT_AGENCIES):
         config = load_config(pki / agency / "gateway.toml")
@@ -139,7 +139,7 @@ def test_refuses_a_non_empty_folder_without_force(tmp_path: Path) -> None:
 
 
 def test_cli_init_with_custom_agencies(tmp_path: Path) -> None:
-    from borderx.cli import main  # noqa: PLC0415
+    from borderx.cli import main
 
     out = tmp_path / "pki"
     assert (

@@ -229,13 +229,39 @@ def test_a_revoked_key_in_the_run_is_refused(world: World) -> None:
         verify_run(world.checkpoint(nz_run[-1], signer="nz"), nz_run, directory=world.directory, start=None)
 
 
-def test_per_statement_signature_bytes_are_not_checked(world: World, run: list[Envelope]) -> None:
-    # documented limitation (checkpoints.py): the chain does not cover signature bytes, so a
-    # corrupted signature passes bulk verification; headers and bodies are still authentic
+def test_corrupted_signature_bytes_are_caught_by_the_signatures_digest(
+    world: World, run: list[Envelope]
+) -> None:
+    # the header chain does not cover signature bytes; the checkpoint's rolling
+    # signatures digest does, so a relay that corrupts one is caught by hashing alone
+    from borderx.statements.checkpoints import GENESIS_SIGNATURES, roll_signatures
+    from borderx.statements.signing import sign_checkpoint
+
+    head = run[-1]
+    committed = sign_checkpoint(
+        world.signers["au_old"],
+        issuer=head.issuer,
+        seq=head.seq,
+        head_digest=head.digest,
+        time=head.header.issued_at + timedelta(minutes=1),
+        signatures_digest=roll_signatures(GENESIS_SIGNATURES, run),
+    )
+    assert verify_run(committed, run, directory=world.directory, start=None) == run
     corrupted = list(run)
     corrupted[1] = with_sigs(run[1], Signature(run[1].signatures[0].key_id, bytes(64)))
-    assert (
-        verify_run(world.checkpoint(run[-1]), corrupted, directory=world.directory, start=None) == corrupted
-    )
+    with pytest.raises(BadSignature, match="a relay altered them"):
+        verify_run(committed, corrupted, directory=world.directory, start=None)
+    # mid-chain start with an unknown rolling digest: every signature is verified instead
+    with pytest.raises(BadSignature, match="does not verify"):
+        verify_run(committed, corrupted[1:], directory=world.directory, start=ChainHead.of(run[0]))
+
+
+def test_without_a_signatures_commitment_each_signature_is_verified(
+    world: World, run: list[Envelope]
+) -> None:
+    corrupted = list(run)
+    corrupted[1] = with_sigs(run[1], Signature(run[1].signatures[0].key_id, bytes(64)))
+    with pytest.raises(BadSignature):
+        verify_run(world.checkpoint(run[-1]), corrupted, directory=world.directory, start=None)
     with pytest.raises(BadSignature):
         verify_statement(corrupted[1], world.directory)

@@ -160,16 +160,18 @@ class StatementHeader(_message.Message):
     def __init__(self, issuer: _Optional[str] = ..., seq: _Optional[int] = ..., prev_digest: _Optional[bytes] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., audience: _Optional[_Iterable[str]] = ..., body_type: _Optional[_Union[BodyType, str]] = ..., body_digest: _Optional[bytes] = ...) -> None: ...
 
 class Checkpoint(_message.Message):
-    __slots__ = ("issuer", "seq", "head_digest", "time")
+    __slots__ = ("issuer", "seq", "head_digest", "time", "signatures_digest")
     ISSUER_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     HEAD_DIGEST_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_DIGEST_FIELD_NUMBER: _ClassVar[int]
     issuer: str
     seq: int
     head_digest: bytes
     time: _timestamp_pb2.Timestamp
-    def __init__(self, issuer: _Optional[str] = ..., seq: _Optional[int] = ..., head_digest: _Optional[bytes] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    signatures_digest: bytes
+    def __init__(self, issuer: _Optional[str] = ..., seq: _Optional[int] = ..., head_digest: _Optional[bytes] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signatures_digest: _Optional[bytes] = ...) -> None: ...
 
 class SignedCheckpoint(_message.Message):
     __slots__ = ("checkpoint", "signatures")
