@@ -4,6 +4,28 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from borderx.cli import demo_cmd, dsse_cmd, pki_cmd, serve_cmd, status_cmd, store_cmd
+from borderx.cli import (
+    demo_cmd,
+    dsse_cmd,
+    import_cmd,
+    lookup_cmd,
+    pki_cmd,
+    publish_cmd,
+    screen_cmd,
+    serve_cmd,
+    status_cmd,
+    store_cmd,
+)
 
-MODULES: list[ModuleType] = [pki_cmd, serve_cmd, demo_cmd, status_cmd, store_cmd, dsse_cmd]
+MODULES: list[ModuleType] = [
+    pki_cmd,
+    serve_cmd,
+    demo_cmd,
+    status_cmd,
+    publish_cmd,
+    import_cmd,
+    screen_cmd,
+    lookup_cmd,
+    store_cmd,
+    dsse_cmd,
+]
