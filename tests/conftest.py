@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from borderx.config import GatewayConfig, load_config
+from borderx.config import FederationConfig, GatewayConfig, load_config
 from borderx.identity.devpki import init_pki
 from borderx.logging import configure_logging
 
@@ -60,9 +61,11 @@ class GatewayThread:
 
 
 def gateway_config(pki: Path, agency: str, tmp: Path) -> GatewayConfig:
-    return load_config(pki / agency / "gateway.toml").with_overrides(
+    """A single gateway's config: its own store in ``tmp``, any free port, no replication."""
+    config = load_config(pki / agency / "gateway.toml").with_overrides(
         listen="127.0.0.1:0", store_url=f"sqlite:///{tmp / (agency.lower() + '.db')}"
     )
+    return dataclasses.replace(config, federation=FederationConfig(enabled=False))
 
 
 @pytest.fixture

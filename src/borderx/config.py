@@ -26,6 +26,11 @@ frozen dataclasses with documented units and defaults, and passed on explicitly.
 
     [policy.flags.UNDERVALUATION]           # flag category × evidence → action overrides
     SUSPECTED = "STANDARD"
+
+    [federation]                            # replication (see FederationConfig)
+    peers = ["NZ-CS", "CA-CBSA"]            # default: every other member of the directory
+    [federation.endpoints]                  # optional overrides of directory endpoints
+    NZ-CS = "127.0.0.1:7001"
 """
 
 from __future__ import annotations
@@ -48,6 +53,28 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class FederationConfig:
+    """Replication settings (``[federation]``).
+
+    ``peers``: agency ids this gateway subscribes to (None = every other member of the
+    directory). ``endpoints``: per-agency address overrides of the directory's endpoints
+    (e.g. through a proxy). ``checkpoint_every``: statements between this agency's signed
+    checkpoints; ``checkpoint_seconds``: at most this long before a new head is
+    checkpointed; ``heartbeat_seconds``: a checkpoint at least this often even when nothing
+    changed, so partners can tell how fresh their copy is.
+    """
+
+    enabled: bool = True
+    peers: tuple[str, ...] | None = None
+    endpoints: dict[str, str] = field(default_factory=dict)
+    checkpoint_every: int = 256
+    checkpoint_seconds: float = 2.0
+    heartbeat_seconds: float = 30.0
+    backoff_initial_seconds: float = 0.2
+    backoff_max_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     agency: str
     listen: str
@@ -58,6 +85,7 @@ class GatewayConfig:
     signing_key: Path | None
     limits: Limits = field(default_factory=Limits)
     policy: ScreeningPolicy | None = None
+    federation: FederationConfig = field(default_factory=FederationConfig)
     source: Path | None = None
 
     @property
@@ -113,6 +141,47 @@ def resolve_store_url(url: str, base: Path) -> str:
     return "sqlite:///" + str((base / path).resolve())
 
 
+def _positive_float(table: dict[str, Any], key: str, default: float, where: str) -> float:
+    value = table.get(key, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{where}: '{key}' must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _federation(table: dict[str, Any], where: str) -> FederationConfig:
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{where}: 'enabled' must be true or false")
+    peers = table.get("peers")
+    if peers is not None and (
+        not isinstance(peers, list)
+        or not all(isinstance(p, str) and AGENCY_ID_PATTERN.fullmatch(p) for p in peers)
+    ):
+        raise ConfigError(f'{where}: \'peers\' must be a list of agency ids like ["NZ-CS", "CA-CBSA"]')
+    endpoints = table.get("endpoints", {})
+    if not isinstance(endpoints, dict):
+        raise ConfigError(f'{where}: [federation.endpoints] must map AGENCY = "HOST:PORT"')
+    for agency, endpoint in endpoints.items():
+        if not AGENCY_ID_PATTERN.fullmatch(agency) or not isinstance(endpoint, str):
+            raise ConfigError(f'{where}: endpoints.{agency} must be an agency id mapped to "HOST:PORT"')
+        check_host_port(endpoint, f"{where}: endpoints.{agency}")
+    defaults = FederationConfig()
+    return FederationConfig(
+        enabled=enabled,
+        peers=tuple(peers) if peers is not None else None,
+        endpoints=dict(endpoints),
+        checkpoint_every=_positive_int(table, "checkpoint_every", defaults.checkpoint_every, where),
+        checkpoint_seconds=_positive_float(table, "checkpoint_seconds", defaults.checkpoint_seconds, where),
+        heartbeat_seconds=_positive_float(table, "heartbeat_seconds", defaults.heartbeat_seconds, where),
+        backoff_initial_seconds=_positive_float(
+            table, "backoff_initial_seconds", defaults.backoff_initial_seconds, where
+        ),
+        backoff_max_seconds=_positive_float(
+            table, "backoff_max_seconds", defaults.backoff_max_seconds, where
+        ),
+    )
+
+
 def load_config(path: str | Path) -> GatewayConfig:
     source = Path(path)
     try:
@@ -150,5 +219,6 @@ def load_config(path: str | Path) -> GatewayConfig:
             ),
         ),
         policy=policy_from_toml(agency, doc.get("policy"), where=where),
+        federation=_federation(_table(doc, "federation", source), f"{where} [federation]"),
         source=source,
     )

@@ -54,7 +54,9 @@ class Publisher:
         signer: Signer | None,
         owners: Mapping[str, str] = DEFAULT_PROGRAMME_OWNERS,
         clock: Callable[[], datetime] | None = None,
+        on_published: Callable[[], None] = lambda: None,
     ) -> None:
+        self._on_published = on_published
         self._agency = agency
         self._store = store
         self._directory = directory
@@ -82,6 +84,7 @@ class Publisher:
                 [NewStatement(env, "", index_effects(env)) for env in envelopes],
                 idempotency=(idempotency_key, principal) if idempotency_key else None,
             )
+        self._on_published()
         return Receipt(tuple(envelopes), replayed=False)
 
     def _replay(self, key: str, principal: str) -> Receipt | None:

@@ -91,11 +91,15 @@ def test_authorisation_matrix(au, pki: Path, agency: str, role: str, allowed: bo
             assert f"agency/{agency}/{role}" in details
 
 
-def test_subscribe_is_open_to_partner_gateways_but_not_implemented_yet(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
-    ch, s = stub(au, pki, "NZ-CS", "gateway")
+def test_subscribe_is_open_to_partner_gateways_and_home_systems_only(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
+    ch, s = stub(au, pki)
     with ch:
-        code, _ = refused(lambda: list(s.Subscribe(exchange_pb2.SubscribeRequest(), timeout=10)))
-    assert code == grpc.StatusCode.UNIMPLEMENTED
+        publish(s, draft_designation("sub"))
+    for agency, role in (("NZ-CS", "gateway"), (AU, "service"), (AU, "operator")):
+        ch, s = stub(au, pki, agency, role)
+        with ch:
+            events = list(s.Subscribe(exchange_pb2.SubscribeRequest(), timeout=10))
+        assert [e.statement.header for e in events if e.WhichOneof("event") == "statement"] != []
     ch, s = stub(au, pki, "NZ-CS", "service")
     with ch:
         code, _ = refused(lambda: list(s.Subscribe(exchange_pb2.SubscribeRequest(), timeout=10)))

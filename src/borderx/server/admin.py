@@ -4,15 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from borderx import __version__
 from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc
+from borderx.directory.model import AGENCY_ID_PATTERN
+from borderx.errors import InvalidArgument
+from borderx.logging import get_logger
+from borderx.store.base import Alarm
 
 if TYPE_CHECKING:
     from borderx.server.app import Gateway
+
+audit = get_logger("borderx.audit")
+
+
+def _ts(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def alarm_to_proto(alarm: Alarm) -> admin_pb2.Alarm:
+    return admin_pb2.Alarm(
+        id=str(alarm.id),
+        kind=alarm.kind,
+        issuer=alarm.issuer,
+        detail=alarm.detail,
+        raised_at=_ts(alarm.raised_at),
+        acknowledged=not alarm.open,
+        count=alarm.count,
+        last_raised_at=_ts(alarm.last_raised_at),
+    )
 
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):
@@ -22,18 +50,97 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     async def GetStatus(
         self, request: admin_pb2.GetStatusRequest, context: Any
     ) -> admin_pb2.GetStatusResponse:
+        return await asyncio.to_thread(self._status)
+
+    def _status(self) -> admin_pb2.GetStatusResponse:
         gw = self._gw
+        store = gw.store
         directory = gw.directory.current
-        count = await asyncio.to_thread(gw.store.count)
-        started = Timestamp()
-        started.FromDatetime(gw.started_at)
+        now = datetime.now(UTC)
+        heads = store.heads()
+        checkpoints = store.checkpoints()
+        suspended = store.suspended_issuers()
+        counts = store.count_by_issuer()
+        issuers = []
+        for issuer in sorted(set(heads) | set(checkpoints) | set(suspended)):
+            head = heads.get(issuer)
+            cp = checkpoints.get(issuer)
+            issuers.append(
+                admin_pb2.IssuerStatus(
+                    issuer=issuer,
+                    head_seq=head.seq if head else 0,
+                    head_digest=head.digest if head else b"",
+                    checkpoint_time=_ts(cp.checkpoint.time) if cp else None,
+                    checkpoint_age_seconds=(now - cp.checkpoint.time).total_seconds() if cp else 0.0,
+                    checkpoint_seq=cp.seq if cp else 0,
+                    suspended=issuer in suspended,
+                    statement_count=counts.get(issuer, 0),
+                )
+            )
+        peers = []
+        mono = time.monotonic()
+        for link in gw.replicator.links.values():
+            st = link.status
+            behind = {
+                i: (seq - (heads[i].seq if i in heads else 0), seen)
+                for i, (seq, seen) in st.known_heads.items()
+                if seq > (heads[i].seq if i in heads else 0)
+            }
+            peers.append(
+                admin_pb2.PeerStatus(
+                    agency=st.agency,
+                    endpoint=st.endpoint,
+                    connected=st.connected,
+                    last_message_at=_ts(st.last_message_at),
+                    lag_statements=sum(n for n, _ in behind.values()),
+                    lag_seconds=max((mono - seen for _, seen in behind.values()), default=0.0),
+                    last_error=st.last_error,
+                    received=st.received,
+                    stored=st.stored,
+                )
+            )
         return admin_pb2.GetStatusResponse(
             agency=gw.agency,
             federation=directory.federation,
             directory_version=directory.version,
             uptime_seconds=round(time.monotonic() - gw.started_monotonic, 3),
-            store_location=gw.store.location,
-            statement_count=count,
-            started_at=started,
+            store_location=store.location,
+            statement_count=sum(counts.values()),
+            started_at=_ts(gw.started_at),
             version=__version__,
+            peers=peers,
+            issuers=issuers,
+            alarms=[alarm_to_proto(a) for a in store.alarms()],
         )
+
+    async def ResumeIssuer(
+        self, request: admin_pb2.ResumeIssuerRequest, context: Any
+    ) -> admin_pb2.ResumeIssuerResponse:
+        from borderx.server.interceptor import current_principal  # noqa: PLC0415
+
+        if not AGENCY_ID_PATTERN.fullmatch(request.issuer):
+            raise InvalidArgument(f"{request.issuer!r} is not an agency id like AU-ABF", field="issuer")
+        was = await asyncio.to_thread(self._gw.store.resume_issuer, request.issuer)
+        audit.info(
+            "audit.issuer_resumed",
+            issuer=request.issuer,
+            was_suspended=was,
+            principal=str(current_principal()),
+        )
+        # reconnect so peers resend from what we hold
+        if was:
+            await self._gw.replicator.restart()
+        return admin_pb2.ResumeIssuerResponse(was_suspended=was)
+
+    async def AcknowledgeAlarm(
+        self, request: admin_pb2.AcknowledgeAlarmRequest, context: Any
+    ) -> admin_pb2.Alarm:
+        from borderx.server.interceptor import current_principal  # noqa: PLC0415
+
+        if not request.id.isdigit():
+            raise InvalidArgument(f"{request.id!r} is not an alarm id", field="id")
+        alarm = await asyncio.to_thread(self._gw.store.acknowledge_alarm, int(request.id))
+        audit.info(
+            "audit.alarm_acknowledged", alarm=alarm.id, kind=alarm.kind, principal=str(current_principal())
+        )
+        return alarm_to_proto(alarm)

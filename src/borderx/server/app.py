@@ -9,6 +9,7 @@ or SIGINT, then drains and stops; SIGHUP reloads the directory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, e
 from borderx.config import GatewayConfig
 from borderx.directory.model import Directory, DirectoryHolder
 from borderx.errors import ConfigError
+from borderx.federation.checkpointer import Checkpointer
+from borderx.federation.feed import Feed
+from borderx.federation.replicator import Replicator
 from borderx.identity.verifier import PeerAuthenticator
 from borderx.logging import get_logger
 from borderx.publishing import Publisher
@@ -54,6 +58,9 @@ class Gateway:
     authenticator: PeerAuthenticator
     publisher: Publisher
     screener: Screener
+    feed: Feed
+    checkpointer: Checkpointer | None
+    replicator: Replicator
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_monotonic: float = field(default_factory=time.monotonic)
 
@@ -76,13 +83,36 @@ class Gateway:
                     f"{config.agency} in the directory; statements it signed would be refused everywhere"
                 )
         store = open_store(config.store_url)
+        feed = Feed()
+        checkpointer = (
+            Checkpointer(
+                agency=config.agency,
+                store=store,
+                signer=signer,
+                every=config.federation.checkpoint_every,
+                on_checkpoint=feed.notify,
+            )
+            if signer is not None
+            else None
+        )
+
+        def published() -> None:
+            feed.notify()
+            if checkpointer is not None and checkpointer.due():
+                checkpointer.checkpoint()
+
         return cls(
             config=config,
             directory=holder,
             store=store,
             authenticator=PeerAuthenticator(holder),
-            publisher=Publisher(agency=config.agency, store=store, directory=holder, signer=signer),
+            publisher=Publisher(
+                agency=config.agency, store=store, directory=holder, signer=signer, on_published=published
+            ),
             screener=Screener(store, config.screening_policy),
+            feed=feed,
+            checkpointer=checkpointer,
+            replicator=Replicator(config=config, store=store, directory=holder, feed=feed),
         )
 
     @property
@@ -128,10 +158,37 @@ class RunningServer:
     server: grpc.aio.Server
     port: int
     health: health.aio.HealthServicer
+    gateway: Gateway
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         await self.health.enter_graceful_shutdown()
+        for task in self.tasks:
+            task.cancel()
+        await self.gateway.replicator.stop()
         await self.server.stop(grace)
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # shutting down
+                await task
+
+
+async def _checkpoint_loop(gateway: Gateway) -> None:
+    """Checkpoint a moved head within checkpoint_seconds, and heartbeat every heartbeat_seconds."""
+    checkpointer = gateway.checkpointer
+    if checkpointer is None:
+        return
+    fed = gateway.config.federation
+    last_heartbeat = 0.0
+    while True:
+        now = time.monotonic()
+        heartbeat = now - last_heartbeat >= fed.heartbeat_seconds
+        try:
+            made = await asyncio.to_thread(checkpointer.checkpoint, heartbeat=heartbeat)
+            if heartbeat and made is not None:
+                last_heartbeat = now
+        except Exception:
+            log.exception("checkpoint.failed", agency=gateway.agency)
+        await asyncio.sleep(fed.checkpoint_seconds)
 
 
 async def build_server(gateway: Gateway, *, listen: str | None = None) -> RunningServer:
@@ -153,9 +210,15 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
     if port == 0:
         raise ConfigError(f"cannot listen on {address}: the address is in use or not local")
     await server.start()
+    gateway.feed.bind(asyncio.get_running_loop())
+    running = RunningServer(server=server, port=port, health=health_servicer, gateway=gateway)
+    running.tasks.append(
+        asyncio.get_running_loop().create_task(_checkpoint_loop(gateway), name="checkpoints")
+    )
+    gateway.replicator.start()
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server=server, port=port, health=health_servicer)
+    return running
 
 
 async def serve(config: GatewayConfig, *, ready: Any = None) -> None:

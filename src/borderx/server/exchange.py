@@ -1,6 +1,7 @@
-"""Exchange servicer: Publish, Screen, Lookup (Subscribe arrives with the federation issue).
+"""Exchange servicer: Publish, Screen, Lookup, Subscribe.
 
-Thin: protobuf ⇄ domain at the edge, the work in ``publishing`` and ``screening``, run in
+Thin: protobuf ⇄ domain at the edge, the work in ``publishing``, ``screening`` and
+``federation.subscribe``, run in
 a worker thread so the event loop keeps serving. Errors are raised, not aborted: the
 interceptor maps them to status codes.
 """
@@ -11,17 +12,25 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
+from borderx.directory.model import AGENCY_ID_PATTERN
 from borderx.errors import InvalidArgument, ResourceExhausted
+from borderx.federation.subscribe import FollowerStream, FollowRequest
 from borderx.parties import normalise_party_id
 from borderx.publishing import Draft, Item
 from borderx.screening.engine import ScreeningOutcome, ShipmentQuery
 from borderx.statements.bodies import BodyType, Designation
-from borderx.statements.body_codec import body_from_proto, decode_body, designation_to_proto, flag_to_proto
-from borderx.statements.encoding import envelope_from_proto, envelope_to_proto
+from borderx.statements.body_codec import (
+    body_from_proto,
+    body_type_from_proto,
+    decode_body,
+    designation_to_proto,
+    flag_to_proto,
+)
+from borderx.statements.encoding import envelope_from_proto, envelope_to_proto, signed_checkpoint_to_proto
+from borderx.statements.model import Envelope
 from borderx.store.base import PartyKey, StoredStatement
 
 if TYPE_CHECKING:
@@ -193,5 +202,28 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     async def Subscribe(
         self, request: exchange_pb2.SubscribeRequest, context: Any
     ) -> AsyncIterator[exchange_pb2.SubscribeEvent]:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Subscribe is not implemented in this version")
-        yield exchange_pb2.SubscribeEvent()  # pragma: no cover - makes this an async generator
+        from borderx.server.interceptor import current_principal  # noqa: PLC0415
+
+        for issuer in (*request.have, *request.issuers):
+            if not AGENCY_ID_PATTERN.fullmatch(issuer):
+                raise InvalidArgument(f"{issuer!r} is not an agency id like AU-ABF", field="have/issuers")
+        body_types = []
+        for i, number in enumerate(request.body_types):
+            try:
+                body_types.append(body_type_from_proto(number, field=f"body_types[{i}]").value)
+            except InvalidArgument:
+                raise InvalidArgument(
+                    f"{number} is not designation, flag or withdrawal", field=f"body_types[{i}]"
+                ) from None
+        follow = FollowRequest(
+            reader=current_principal().agency,
+            have=dict(request.have),
+            issuers=frozenset(request.issuers),
+            body_types=frozenset(body_types),
+            follow=request.follow,
+        )
+        async for event in FollowerStream(self._gw.store, self._gw.feed, follow).events():
+            if isinstance(event, Envelope):
+                yield exchange_pb2.SubscribeEvent(statement=envelope_to_proto(event))
+            else:
+                yield exchange_pb2.SubscribeEvent(checkpoint=signed_checkpoint_to_proto(event))

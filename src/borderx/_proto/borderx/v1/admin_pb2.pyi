@@ -9,12 +9,30 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ResumeIssuerRequest(_message.Message):
+    __slots__ = ("issuer",)
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    issuer: str
+    def __init__(self, issuer: _Optional[str] = ...) -> None: ...
+
+class ResumeIssuerResponse(_message.Message):
+    __slots__ = ("was_suspended",)
+    WAS_SUSPENDED_FIELD_NUMBER: _ClassVar[int]
+    was_suspended: bool
+    def __init__(self, was_suspended: _Optional[bool] = ...) -> None: ...
+
+class AcknowledgeAlarmRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
 class GetStatusRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class PeerStatus(_message.Message):
-    __slots__ = ("agency", "endpoint", "connected", "last_message_at", "lag_statements", "lag_seconds", "last_error")
+    __slots__ = ("agency", "endpoint", "connected", "last_message_at", "lag_statements", "lag_seconds", "last_error", "received", "stored")
     AGENCY_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +40,8 @@ class PeerStatus(_message.Message):
     LAG_STATEMENTS_FIELD_NUMBER: _ClassVar[int]
     LAG_SECONDS_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
     agency: str
     endpoint: str
     connected: bool
@@ -29,39 +49,49 @@ class PeerStatus(_message.Message):
     lag_statements: int
     lag_seconds: float
     last_error: str
-    def __init__(self, agency: _Optional[str] = ..., endpoint: _Optional[str] = ..., connected: _Optional[bool] = ..., last_message_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lag_statements: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., last_error: _Optional[str] = ...) -> None: ...
+    received: int
+    stored: int
+    def __init__(self, agency: _Optional[str] = ..., endpoint: _Optional[str] = ..., connected: _Optional[bool] = ..., last_message_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lag_statements: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., last_error: _Optional[str] = ..., received: _Optional[int] = ..., stored: _Optional[int] = ...) -> None: ...
 
 class IssuerStatus(_message.Message):
-    __slots__ = ("issuer", "head_seq", "head_digest", "checkpoint_time", "checkpoint_age_seconds", "suspended")
+    __slots__ = ("issuer", "head_seq", "head_digest", "checkpoint_time", "checkpoint_age_seconds", "suspended", "checkpoint_seq", "statement_count")
     ISSUER_FIELD_NUMBER: _ClassVar[int]
     HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
     HEAD_DIGEST_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_TIME_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SUSPENDED_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
     issuer: str
     head_seq: int
     head_digest: bytes
     checkpoint_time: _timestamp_pb2.Timestamp
     checkpoint_age_seconds: float
     suspended: bool
-    def __init__(self, issuer: _Optional[str] = ..., head_seq: _Optional[int] = ..., head_digest: _Optional[bytes] = ..., checkpoint_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkpoint_age_seconds: _Optional[float] = ..., suspended: _Optional[bool] = ...) -> None: ...
+    checkpoint_seq: int
+    statement_count: int
+    def __init__(self, issuer: _Optional[str] = ..., head_seq: _Optional[int] = ..., head_digest: _Optional[bytes] = ..., checkpoint_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkpoint_age_seconds: _Optional[float] = ..., suspended: _Optional[bool] = ..., checkpoint_seq: _Optional[int] = ..., statement_count: _Optional[int] = ...) -> None: ...
 
 class Alarm(_message.Message):
-    __slots__ = ("id", "kind", "issuer", "detail", "raised_at", "acknowledged")
+    __slots__ = ("id", "kind", "issuer", "detail", "raised_at", "acknowledged", "count", "last_raised_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     RAISED_AT_FIELD_NUMBER: _ClassVar[int]
     ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    LAST_RAISED_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     kind: str
     issuer: str
     detail: str
     raised_at: _timestamp_pb2.Timestamp
     acknowledged: bool
-    def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., issuer: _Optional[str] = ..., detail: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledged: _Optional[bool] = ...) -> None: ...
+    count: int
+    last_raised_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., issuer: _Optional[str] = ..., detail: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledged: _Optional[bool] = ..., count: _Optional[int] = ..., last_raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetStatusResponse(_message.Message):
     __slots__ = ("agency", "federation", "directory_version", "uptime_seconds", "store_location", "statement_count", "started_at", "version", "peers", "issuers", "alarms")

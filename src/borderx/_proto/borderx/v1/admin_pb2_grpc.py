@@ -39,13 +39,39 @@ class AdminStub:
                 request_serializer=borderx_dot_v1_dot_admin__pb2.GetStatusRequest.SerializeToString,
                 response_deserializer=borderx_dot_v1_dot_admin__pb2.GetStatusResponse.FromString,
                 _registered_method=True)
+        self.ResumeIssuer = channel.unary_unary(
+                '/borderx.v1.Admin/ResumeIssuer',
+                request_serializer=borderx_dot_v1_dot_admin__pb2.ResumeIssuerRequest.SerializeToString,
+                response_deserializer=borderx_dot_v1_dot_admin__pb2.ResumeIssuerResponse.FromString,
+                _registered_method=True)
+        self.AcknowledgeAlarm = channel.unary_unary(
+                '/borderx.v1.Admin/AcknowledgeAlarm',
+                request_serializer=borderx_dot_v1_dot_admin__pb2.AcknowledgeAlarmRequest.SerializeToString,
+                response_deserializer=borderx_dot_v1_dot_admin__pb2.Alarm.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
     """Missing associated documentation comment in .proto file."""
 
     def GetStatus(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Agency, federation, directory, uptime, store, peers and their lag, per-issuer heads
+        and freshness, open alarms.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeIssuer(self, request, context):
+        """Accept an issuer's statements again after it was suspended (e.g. for equivocation).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeAlarm(self, request, context):
+        """Mark an alarm as seen by an operator.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -57,6 +83,16 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.GetStatus,
                     request_deserializer=borderx_dot_v1_dot_admin__pb2.GetStatusRequest.FromString,
                     response_serializer=borderx_dot_v1_dot_admin__pb2.GetStatusResponse.SerializeToString,
+            ),
+            'ResumeIssuer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeIssuer,
+                    request_deserializer=borderx_dot_v1_dot_admin__pb2.ResumeIssuerRequest.FromString,
+                    response_serializer=borderx_dot_v1_dot_admin__pb2.ResumeIssuerResponse.SerializeToString,
+            ),
+            'AcknowledgeAlarm': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeAlarm,
+                    request_deserializer=borderx_dot_v1_dot_admin__pb2.AcknowledgeAlarmRequest.FromString,
+                    response_serializer=borderx_dot_v1_dot_admin__pb2.Alarm.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +122,60 @@ class Admin:
             '/borderx.v1.Admin/GetStatus',
             borderx_dot_v1_dot_admin__pb2.GetStatusRequest.SerializeToString,
             borderx_dot_v1_dot_admin__pb2.GetStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeIssuer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/borderx.v1.Admin/ResumeIssuer',
+            borderx_dot_v1_dot_admin__pb2.ResumeIssuerRequest.SerializeToString,
+            borderx_dot_v1_dot_admin__pb2.ResumeIssuerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeAlarm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/borderx.v1.Admin/AcknowledgeAlarm',
+            borderx_dot_v1_dot_admin__pb2.AcknowledgeAlarmRequest.SerializeToString,
+            borderx_dot_v1_dot_admin__pb2.Alarm.FromString,
             options,
             channel_credentials,
             insecure,
