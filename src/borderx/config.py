@@ -92,8 +92,21 @@ class GatewayConfig:
     def screening_policy(self) -> ScreeningPolicy:
         return self.policy or policy_from_toml(self.agency, {}, where="defaults")
 
-    def with_overrides(self, *, listen: str | None = None, store_url: str | None = None) -> GatewayConfig:
+    def with_overrides(
+        self,
+        *,
+        listen: str | None = None,
+        store_url: str | None = None,
+        endpoints: dict[str, str] | None = None,
+    ) -> GatewayConfig:
         changes: dict[str, Any] = {}
+        if endpoints:
+            for agency, endpoint in endpoints.items():
+                if not AGENCY_ID_PATTERN.fullmatch(agency):
+                    raise ConfigError(f"--endpoint: {agency!r} is not an agency id like AU-ABF")
+                check_host_port(endpoint, f"--endpoint {agency}")
+            merged = {**self.federation.endpoints, **endpoints}
+            changes["federation"] = replace(self.federation, endpoints=merged)
         if listen:
             changes["listen"] = check_host_port(listen, "--listen")
         if store_url:

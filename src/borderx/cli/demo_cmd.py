@@ -1,8 +1,12 @@
-"""``borderx demo --pki DIR --base-port N``: run one gateway per agency of a dev PKI on this machine.
+"""``borderx demo --pki DIR --base-port N``: a five-agency federation on this machine.
 
 Each gateway is its own process (``borderx serve``), on port N, N+1, … in the PKI's agency
-order, with its own SQLite file in a temporary folder. The demo prints how to reach them
-with grpcurl and runs until SIGINT/SIGTERM, then stops every gateway cleanly.
+order, with its own SQLite file in a temporary folder, replicating from every other
+(full mesh). The demo publishes sample designations and flags, shows a designation
+published at AU-ABF and a flag at US-CBP arriving at every gateway with the time each
+took, prints how to reach the gateways with grpcurl, and runs until SIGINT/SIGTERM, then
+stops every gateway cleanly. ``--no-samples`` skips the publishing; ``--exit-after-show``
+stops once the flow was shown (for scripts and tests).
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="DIR",
         help="keep the gateways' SQLite files here (default: a temporary folder)",
     )
+    demo.add_argument("--no-samples", action="store_true", help="publish nothing; just run the gateways")
+    demo.add_argument(
+        "--exit-after-show", action="store_true", help="stop the gateways once the flow was shown"
+    )
     demo.set_defaults(func=run)
 
 
@@ -54,8 +62,8 @@ class Federation:
         self.ports: dict[str, int] = {}
 
     def start(self) -> None:
-        for index, agency in enumerate(self.directory.agencies):
-            port = self.base_port + index
+        ports = {agency: self.base_port + i for i, agency in enumerate(self.directory.agencies)}
+        for agency, port in ports.items():
             config = self.pki / agency / "gateway.toml"
             if not config.exists():
                 raise ConfigError(f"{config} is missing; is {self.pki} a PKI made by `borderx pki init`?")
@@ -76,6 +84,7 @@ class Federation:
                     f"sqlite:///{self.data / (agency.lower() + '.db')}",
                     "--ready-file",
                     str(ready),
+                    *(f"--endpoint={peer}=127.0.0.1:{p}" for peer, p in ports.items() if peer != agency),
                 ],
                 stdout=log,
                 stderr=log,
@@ -119,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         data.mkdir(parents=True, exist_ok=True)
         federation = Federation(args.pki, args.base_port, data)
         stop_requested = False
+        ok = True
 
         def on_signal(signum: int, _frame: object) -> None:
             nonlocal stop_requested
@@ -135,6 +145,14 @@ def run(args: argparse.Namespace) -> int:
             for agency, port in federation.ports.items():
                 print(f"  {agency:<8} 127.0.0.1:{port}  (pid {federation.procs[agency].pid})")
             first, port = next(iter(federation.ports.items()))
+            if not args.no_samples:
+                from borderx.cli.demo_show import publish_samples, show_flow  # noqa: PLC0415
+
+                print("\npublishing sample designations and flags:", flush=True)
+                publish_samples(args.pki, federation.ports, lambda line: print(line, flush=True))
+                ok = show_flow(args.pki, federation.ports, lambda line: print(line, flush=True))
+                if args.exit_after_show:
+                    stop_requested = True
             print("\nTry, in another terminal:\n  " + grpcurl_hint(args.pki, first, port))
             print(
                 f"  grpcurl -cacert {args.pki}/{first}/ca.pem -cert {args.pki}/{first}/operator.pem "
@@ -153,4 +171,5 @@ def run(args: argparse.Namespace) -> int:
         finally:
             print("borderx demo: stopping gateways", flush=True)
             federation.stop()
-    return 0 if all(p.returncode in (0, -signal.SIGTERM) for p in federation.procs.values()) else 1
+    clean = all(p.returncode in (0, -signal.SIGTERM) for p in federation.procs.values())
+    return 0 if clean and ok else 1

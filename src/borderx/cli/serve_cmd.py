@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from borderx.config import load_config
+from borderx.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,6 +24,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     serve.add_argument("--store", metavar="URL", help="override the config's store URL")
     serve.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="AGENCY=HOST:PORT",
+        help="reach peer AGENCY at HOST:PORT instead of its directory endpoint (repeatable)",
+    )
+    serve.add_argument(
         "--ready-file",
         type=Path,
         metavar="FILE",
@@ -34,7 +42,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from borderx.server.app import serve  # noqa: PLC0415 - keeps other commands' start-up light
 
-    config = load_config(args.config).with_overrides(listen=args.listen, store_url=args.store)
+    endpoints = {}
+    for item in args.endpoint:
+        agency, sep, endpoint = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--endpoint {item!r}: write AGENCY=HOST:PORT")
+        endpoints[agency] = endpoint
+    config = load_config(args.config).with_overrides(
+        listen=args.listen, store_url=args.store, endpoints=endpoints
+    )
 
     def ready(port: int) -> None:
         if args.ready_file:
