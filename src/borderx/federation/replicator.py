@@ -359,14 +359,19 @@ class PeerLink:
             return
         run, sync.buffer = sync.buffer, []
         directory = self._directory.current
-        for env in run:
+        failure: VerificationError | None = None
+        for i, env in enumerate(run):
             try:
                 verify_statement(env, directory)
             except VerificationError as exc:
-                self._refuse("bad_statement", issuer, str(exc))
-        self._check_audience(run)
-        if self._append(issuer, run, sync) and sync.signatures is not None:
-            sync.signatures = roll_signatures(sync.signatures, run)
+                failure, run = exc, run[:i]  # keep the verified prefix; refuse from here on
+                break
+        if run:
+            self._check_audience(run)
+            if self._append(issuer, run, sync) and sync.signatures is not None:
+                sync.signatures = roll_signatures(sync.signatures, run)
+        if failure is not None:
+            self._refuse("bad_statement", issuer, str(failure))
 
     def _check_audience(self, run: list[Envelope]) -> None:
         for i, env in enumerate(run):
