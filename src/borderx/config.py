@@ -27,6 +27,10 @@ frozen dataclasses with documented units and defaults, and passed on explicitly.
     [policy.flags.UNDERVALUATION]           # flag category × evidence → action overrides
     SUSPECTED = "STANDARD"
 
+    [observability]                         # plaintext health-only gRPC and Prometheus listeners
+    health_listen = "0.0.0.0:8081"          # empty/absent = off
+    metrics_listen = "0.0.0.0:9090"
+
     [federation]                            # replication (see FederationConfig)
     peers = ["NZ-CS", "CA-CBSA"]            # default: every other member of the directory
     [federation.endpoints]                  # optional overrides of directory endpoints
@@ -75,6 +79,20 @@ class FederationConfig:
 
 
 @dataclass(frozen=True)
+class ObservabilityConfig:
+    """``[observability]``: listeners for platforms that cannot speak mutual TLS.
+
+    ``health_listen``: HOST:PORT of a plaintext gRPC listener serving only
+    ``grpc.health.v1.Health`` (Kubernetes' native gRPC probes cannot present a client
+    certificate); empty = off. ``metrics_listen``: HOST:PORT of the Prometheus endpoint
+    (``/metrics``); empty = off. Neither serves any statement or party data.
+    """
+
+    health_listen: str = ""
+    metrics_listen: str = ""
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     agency: str
     listen: str
@@ -86,6 +104,7 @@ class GatewayConfig:
     limits: Limits = field(default_factory=Limits)
     policy: ScreeningPolicy | None = None
     federation: FederationConfig = field(default_factory=FederationConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
     source: Path | None = None
 
     @property
@@ -195,6 +214,16 @@ def _federation(table: dict[str, Any], where: str) -> FederationConfig:
     )
 
 
+def _observability(table: dict[str, Any], where: str) -> ObservabilityConfig:
+    out = {}
+    for key in ("health_listen", "metrics_listen"):
+        value = table.get(key, "")
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: '{key}' must be \"HOST:PORT\" or empty")
+        out[key] = check_host_port(value, f"{where}: {key}") if value else ""
+    return ObservabilityConfig(**out)
+
+
 def load_config(path: str | Path) -> GatewayConfig:
     source = Path(path)
     try:
@@ -233,5 +262,6 @@ def load_config(path: str | Path) -> GatewayConfig:
         ),
         policy=policy_from_toml(agency, doc.get("policy"), where=where),
         federation=_federation(_table(doc, "federation", source), f"{where} [federation]"),
+        observability=_observability(_table(doc, "observability", source), f"{where} [observability]"),
         source=source,
     )
