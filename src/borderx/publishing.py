@@ -54,7 +54,7 @@ class Publisher:
         signer: Signer | None,
         owners: Mapping[str, str] = DEFAULT_PROGRAMME_OWNERS,
         clock: Callable[[], datetime] | None = None,
-        on_published: Callable[[], None] = lambda: None,
+        on_published: Callable[[Sequence[Envelope]], None] = lambda _envelopes: None,
     ) -> None:
         self._on_published = on_published
         self._agency = agency
@@ -84,7 +84,7 @@ class Publisher:
                 [NewStatement(env, "", index_effects(env)) for env in envelopes],
                 idempotency=(idempotency_key, principal) if idempotency_key else None,
             )
-        self._on_published()
+        self._on_published(envelopes)
         return Receipt(tuple(envelopes), replayed=False)
 
     def _replay(self, key: str, principal: str) -> Receipt | None:

@@ -67,6 +67,16 @@ BATCH = 512  # messages handed to the worker thread at once
 QUEUE = 2048  # messages read ahead of processing (then gRPC flow control pushes back)
 
 
+class Observer:
+    """What the replicator reports to metrics (no-op by default)."""
+
+    def stored(self, envelopes: Sequence[Envelope], source: str) -> None:
+        """``envelopes`` were newly stored; source is "published" or "replicated"."""
+
+    def refused(self, reason: str) -> None:
+        """Something from a peer was refused for ``reason`` (bad_statement, gap …)."""
+
+
 class PeerMisbehaved(BorderxError):
     """The peer sent something that must end the session (bad signature, gap …)."""
 
@@ -110,7 +120,9 @@ class PeerLink:
         credentials: Callable[[], tuple[bytes, bytes]],
         backoff: tuple[float, float],
         max_message_bytes: int,
+        observer: Observer | None = None,
     ) -> None:
+        self._observer = observer or Observer()
         self.agency = agency
         self.peer = peer
         self.status = PeerStatus(agency=peer, endpoint=endpoint)
@@ -243,6 +255,7 @@ class PeerLink:
 
     def _refuse(self, kind: str, issuer: str, detail: str) -> NoReturn:
         text = f"from peer {self.peer}: {detail}"
+        self._observer.refused(kind)
         security.warning(f"security.{kind}", peer=self.peer, issuer=issuer, detail=detail)
         self._store.raise_alarm(kind, issuer, text)
         raise PeerMisbehaved(text)
@@ -408,9 +421,10 @@ class PeerLink:
             self._refuse("chain", issuer, str(exc))
         if sync is not None and run:
             sync.head = ChainHead.of(run[-1])
-        stored = sum(1 for r in results if not r.duplicate)
-        self.status.stored += stored
-        if stored:
+        fresh = [e for e, r in zip(run, results, strict=True) if not r.duplicate]
+        self.status.stored += len(fresh)
+        if fresh:
+            self._observer.stored(fresh, "replicated")
             self._feed.notify()
         return True
 
@@ -424,8 +438,15 @@ class Replicator:
     """One PeerLink per peer, run as tasks on the server's loop."""
 
     def __init__(
-        self, *, config: GatewayConfig, store: Store, directory: DirectoryHolder, feed: Feed
+        self,
+        *,
+        config: GatewayConfig,
+        store: Store,
+        directory: DirectoryHolder,
+        feed: Feed,
+        observer: Observer | None = None,
     ) -> None:
+        self._observer = observer
         self._config = config
         self._store = store
         self._directory = directory
@@ -469,6 +490,7 @@ class Replicator:
                 credentials=self._credentials,
                 backoff=(fed.backoff_initial_seconds, fed.backoff_max_seconds),
                 max_message_bytes=self._config.limits.max_message_bytes,
+                observer=self._observer,
             )
             self.links[peer] = link
             self._tasks[peer] = asyncio.get_running_loop().create_task(link.run(), name=f"replicate-{peer}")

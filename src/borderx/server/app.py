@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,8 @@ from borderx.screening.engine import Screener
 from borderx.server.admin import AdminServicer
 from borderx.server.exchange import ExchangeServicer
 from borderx.server.interceptor import AuthInterceptor
+from borderx.server.metrics import Metrics
+from borderx.statements.model import Envelope
 from borderx.statements.signing import load_signing_key
 from borderx.store import Store, open_store
 
@@ -61,6 +64,7 @@ class Gateway:
     feed: Feed
     checkpointer: Checkpointer | None
     replicator: Replicator
+    metrics: Metrics
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_monotonic: float = field(default_factory=time.monotonic)
 
@@ -96,7 +100,10 @@ class Gateway:
             else None
         )
 
-        def published() -> None:
+        metrics = Metrics()
+
+        def published(envelopes: Sequence[Envelope]) -> None:
+            metrics.stored(envelopes, "published")
             feed.notify()
             if checkpointer is not None and checkpointer.due():
                 checkpointer.checkpoint()
@@ -112,7 +119,8 @@ class Gateway:
             screener=Screener(store, config.screening_policy),
             feed=feed,
             checkpointer=checkpointer,
-            replicator=Replicator(config=config, store=store, directory=holder, feed=feed),
+            replicator=Replicator(config=config, store=store, directory=holder, feed=feed, observer=metrics),
+            metrics=metrics,
         )
 
     @property
@@ -160,9 +168,15 @@ class RunningServer:
     health: health.aio.HealthServicer
     gateway: Gateway
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    health_server: grpc.aio.Server | None = None
+    health_port: int = 0
+    metrics_port: int = 0
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         await self.health.enter_graceful_shutdown()
+        self.gateway.metrics.close()
+        if self.health_server is not None:
+            await self.health_server.stop(0)
         for task in self.tasks:
             task.cancel()
         await self.gateway.replicator.stop()
@@ -194,7 +208,9 @@ async def _checkpoint_loop(gateway: Gateway) -> None:
 async def build_server(gateway: Gateway, *, listen: str | None = None) -> RunningServer:
     """Build, bind and start the server; returns it with the bound port (listen may end in :0)."""
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(gateway.authenticator, home_agency=gateway.agency)],
+        interceptors=[
+            AuthInterceptor(gateway.authenticator, home_agency=gateway.agency, metrics=gateway.metrics)
+        ],
         options=server_options(gateway.config),
     )
     exchange_pb2_grpc.add_ExchangeServicer_to_server(ExchangeServicer(gateway), server)
@@ -212,6 +228,22 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
     await server.start()
     gateway.feed.bind(asyncio.get_running_loop())
     running = RunningServer(server=server, port=port, health=health_servicer, gateway=gateway)
+    obs = gateway.config.observability
+    if obs.health_listen:
+        # Kubernetes' gRPC probes cannot present a client certificate: a plaintext listener
+        # that serves the health service and nothing else
+        running.health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, running.health_server)
+        running.health_port = running.health_server.add_insecure_port(obs.health_listen)
+        if running.health_port == 0:
+            raise ConfigError(f"[observability] health_listen {obs.health_listen}: cannot listen there")
+        await running.health_server.start()
+    if obs.metrics_listen:
+        gateway.metrics.attach(gateway)
+        try:
+            running.metrics_port = gateway.metrics.serve(obs.metrics_listen)
+        except OSError as exc:
+            raise ConfigError(f"[observability] metrics_listen {obs.metrics_listen}: {exc.strerror}") from exc
     running.tasks.append(
         asyncio.get_running_loop().create_task(_checkpoint_loop(gateway), name="checkpoints")
     )

@@ -22,6 +22,7 @@ from borderx.identity.principal import Principal
 from borderx.identity.verifier import PeerAuthenticator
 from borderx.logging import get_logger
 from borderx.server.authz import authorise
+from borderx.server.metrics import Metrics
 
 log = get_logger("borderx.rpc")
 security = get_logger("borderx.security")
@@ -39,9 +40,12 @@ def status_code_of(exc: BorderxError) -> grpc.StatusCode:
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, authenticator: PeerAuthenticator, *, home_agency: str) -> None:
+    def __init__(
+        self, authenticator: PeerAuthenticator, *, home_agency: str, metrics: Metrics | None = None
+    ) -> None:
         self._authenticator = authenticator
         self._home = home_agency
+        self._metrics = metrics
 
     async def intercept_service(
         self,
@@ -118,7 +122,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 log.exception("rpc.internal_error", method=method, principal=str(principal or ""))
                 await context.abort(code, "internal error; the gateway's log has the details")
             finally:
-                _log_rpc(method, principal, code, start)
+                self._log_rpc(method, principal, code, start)
 
         return wrapper
 
@@ -146,16 +150,18 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 if context.cancelled() and code == grpc.StatusCode.OK:
                     code = grpc.StatusCode.CANCELLED
-                _log_rpc(method, principal, code, start)
+                self._log_rpc(method, principal, code, start)
 
         return wrapper
 
-
-def _log_rpc(method: str, principal: Principal | None, code: grpc.StatusCode, start: float) -> None:
-    log.info(
-        "rpc",
-        method=method,
-        principal=str(principal) if principal else "",
-        code=code.name,
-        duration_ms=round((time.perf_counter() - start) * 1000, 3),
-    )
+    def _log_rpc(self, method: str, principal: Principal | None, code: grpc.StatusCode, start: float) -> None:
+        seconds = time.perf_counter() - start
+        log.info(
+            "rpc",
+            method=method,
+            principal=str(principal) if principal else "",
+            code=code.name,
+            duration_ms=round(seconds * 1000, 3),
+        )
+        if self._metrics is not None:
+            self._metrics.observe_rpc(method, code.name, principal.agency if principal else "", seconds)
