@@ -37,6 +37,7 @@ from borderx.server.admin import AdminServicer
 from borderx.server.exchange import ExchangeServicer
 from borderx.server.interceptor import AuthInterceptor
 from borderx.server.metrics import Metrics
+from borderx.server.tls import ReloadableTls
 from borderx.statements.model import Envelope
 from borderx.statements.signing import load_signing_key
 from borderx.store import Store, open_store
@@ -65,6 +66,7 @@ class Gateway:
     checkpointer: Checkpointer | None
     replicator: Replicator
     metrics: Metrics
+    tls: ReloadableTls
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_monotonic: float = field(default_factory=time.monotonic)
 
@@ -121,6 +123,7 @@ class Gateway:
             checkpointer=checkpointer,
             replicator=Replicator(config=config, store=store, directory=holder, feed=feed, observer=metrics),
             metrics=metrics,
+            tls=ReloadableTls(cert=config.tls_cert, key=config.tls_key, directory=holder),
         )
 
     @property
@@ -130,22 +133,22 @@ class Gateway:
     def close(self) -> None:
         self.store.close()
 
+    def reload(self) -> tuple[bool, int]:
+        """Reload the directory (a newer version only) and the TLS certificate and key.
 
-def _read(path: Any, what: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as exc:
-        raise ConfigError(f"{what} {path}: cannot read it ({exc.strerror})") from exc
-
-
-def server_credentials(gateway: Gateway) -> grpc.ServerCredentials:
-    cert = _read(gateway.config.tls_cert, "[tls] cert")
-    key = _read(gateway.config.tls_key, "[tls] key")
-    roots = gateway.directory.current.trust_bundle_pem()
-    # require_client_auth: no certificate, no connection. The TLS layer proves "some member's
-    # CA issued this"; the interceptor then proves "the CA of the agency it claims to be".
-    return grpc.ssl_server_credentials([(key, cert)], root_certificates=roots, require_client_auth=True)
+        Returns (directory changed, TLS generation). Open streams keep their connections;
+        new handshakes use the new certificate and CA bundle. Raises ConfigError, changing
+        nothing, when the new directory is refused or the certificate cannot be read.
+        """
+        changed = self.directory.reload()
+        generation = self.tls.reload()
+        log.info(
+            "gateway.reloaded",
+            directory_changed=changed,
+            directory_version=self.directory.current.version,
+            tls_generation=generation,
+        )
+        return changed, generation
 
 
 def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:
@@ -220,7 +223,7 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
     reflection.enable_server_reflection((*SERVICE_NAMES, reflection.SERVICE_NAME), server)
     address = listen or gateway.config.listen
     try:
-        port = server.add_secure_port(address, server_credentials(gateway))
+        port = server.add_secure_port(address, gateway.tls.credentials())
     except RuntimeError as exc:
         raise ConfigError(f"cannot listen on {address}: {exc}") from exc
     if port == 0:
@@ -272,7 +275,7 @@ async def serve(config: GatewayConfig, *, ready: Any = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: _reload_directory(gateway))
+    loop.add_signal_handler(signal.SIGHUP, lambda: _reload(gateway))
     try:
         await stop.wait()
     finally:
@@ -282,11 +285,8 @@ async def serve(config: GatewayConfig, *, ready: Any = None) -> None:
         log.info("gateway.stopped", agency=gateway.agency)
 
 
-def _reload_directory(gateway: Gateway) -> None:
+def _reload(gateway: Gateway) -> None:
     try:
-        changed = gateway.directory.reload()
+        gateway.reload()
     except ConfigError as exc:
-        log.error("directory.reload_refused", reason=str(exc))  # noqa: TRY400 - the reason is the whole story
-        return
-    current = gateway.directory.current
-    log.info("directory.reloaded", changed=changed, version=current.version)
+        log.error("gateway.reload_refused", reason=str(exc))  # noqa: TRY400 - the reason is the whole story
