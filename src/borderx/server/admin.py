@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc
 from borderx.directory.model import AGENCY_ID_PATTERN
 from borderx.errors import InvalidArgument
 from borderx.logging import get_logger
+from borderx.statements.encoding import envelope_to_proto
 from borderx.store.base import Alarm
 
 if TYPE_CHECKING:
@@ -144,3 +146,69 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             "audit.alarm_acknowledged", alarm=alarm.id, kind=alarm.kind, principal=str(current_principal())
         )
         return alarm_to_proto(alarm)
+
+    async def ListAlarms(
+        self, request: admin_pb2.ListAlarmsRequest, context: Any
+    ) -> admin_pb2.ListAlarmsResponse:
+        alarms = await asyncio.to_thread(
+            self._gw.store.alarms, include_acknowledged=request.include_acknowledged
+        )
+        return admin_pb2.ListAlarmsResponse(alarms=[alarm_to_proto(a) for a in alarms])
+
+    async def SuspendIssuer(
+        self, request: admin_pb2.SuspendIssuerRequest, context: Any
+    ) -> admin_pb2.SuspendIssuerResponse:
+        from borderx.server.interceptor import current_principal  # noqa: PLC0415
+
+        if not AGENCY_ID_PATTERN.fullmatch(request.issuer):
+            raise InvalidArgument(f"{request.issuer!r} is not an agency id like AU-ABF", field="issuer")
+        if not request.reason.strip():
+            raise InvalidArgument("required: say why, for the audit trail", field="reason")
+        if request.issuer == self._gw.agency:
+            raise InvalidArgument(
+                "a gateway does not suspend its own agency; stop publishing instead", field="issuer"
+            )
+        suspension = await asyncio.to_thread(self._gw.store.suspend_issuer, request.issuer, request.reason)
+        audit.info(
+            "audit.issuer_suspended",
+            issuer=request.issuer,
+            reason=request.reason,
+            principal=str(current_principal()),
+        )
+        return admin_pb2.SuspendIssuerResponse(since=_ts(suspension.since))
+
+    async def ReloadDirectory(
+        self, request: admin_pb2.ReloadDirectoryRequest, context: Any
+    ) -> admin_pb2.ReloadDirectoryResponse:
+        from borderx.server.interceptor import current_principal  # noqa: PLC0415
+
+        changed, generation = await asyncio.to_thread(self._gw.reload)
+        audit.info("audit.reloaded", principal=str(current_principal()), directory_changed=changed)
+        return admin_pb2.ReloadDirectoryResponse(
+            directory_changed=changed,
+            directory_version=self._gw.directory.current.version,
+            tls_generation=generation,
+        )
+
+    async def ExportStatements(
+        self, request: admin_pb2.ExportStatementsRequest, context: Any
+    ) -> AsyncIterator[Any]:
+        from borderx.server.interceptor import current_principal  # noqa: PLC0415
+
+        for issuer in (*request.issuers, *request.after):
+            if not AGENCY_ID_PATTERN.fullmatch(issuer):
+                raise InvalidArgument(f"{issuer!r} is not an agency id like AU-ABF", field="issuers")
+        audit.info("audit.export", principal=str(current_principal()), issuers=list(request.issuers))
+        store = self._gw.store
+        heads = await asyncio.to_thread(store.heads)
+        for issuer in sorted(heads):
+            if request.issuers and issuer not in request.issuers:
+                continue
+            pos = request.after.get(issuer, 0)
+            while pos < heads[issuer].seq:
+                page = await asyncio.to_thread(store.read_range, issuer, pos, 512)
+                if not page:
+                    break
+                for stored in page:
+                    yield envelope_to_proto(stored.envelope)
+                pos = page[-1].envelope.seq

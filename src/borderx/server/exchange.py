@@ -9,6 +9,7 @@ interceptor maps them to status codes.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,10 @@ from borderx.store.base import PartyKey, StoredStatement
 
 if TYPE_CHECKING:
     from borderx.server.app import Gateway
+
+
+#: initial metadata of every Subscribe stream: the server's clock, ISO 8601 UTC
+SERVER_TIME_HEADER = "borderx-server-time"
 
 
 def _timestamp(value: Any) -> Timestamp:
@@ -215,6 +220,8 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                 raise InvalidArgument(
                     f"{number} is not designation, flag or withdrawal", field=f"body_types[{i}]"
                 ) from None
+        # partners' `borderx doctor` compares clocks with this (key ids and windows are time-bound)
+        await context.send_initial_metadata(((SERVER_TIME_HEADER, datetime.now(UTC).isoformat()),))
         follow = FollowRequest(
             reader=current_principal().agency,
             have=dict(request.have),

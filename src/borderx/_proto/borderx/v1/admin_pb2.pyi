@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from borderx._proto.borderx.v1 import statement_pb2 as _statement_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -8,6 +9,61 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ListAlarmsRequest(_message.Message):
+    __slots__ = ("include_acknowledged",)
+    INCLUDE_ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    include_acknowledged: bool
+    def __init__(self, include_acknowledged: _Optional[bool] = ...) -> None: ...
+
+class ListAlarmsResponse(_message.Message):
+    __slots__ = ("alarms",)
+    ALARMS_FIELD_NUMBER: _ClassVar[int]
+    alarms: _containers.RepeatedCompositeFieldContainer[Alarm]
+    def __init__(self, alarms: _Optional[_Iterable[_Union[Alarm, _Mapping]]] = ...) -> None: ...
+
+class SuspendIssuerRequest(_message.Message):
+    __slots__ = ("issuer", "reason")
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    issuer: str
+    reason: str
+    def __init__(self, issuer: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SuspendIssuerResponse(_message.Message):
+    __slots__ = ("since",)
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    since: _timestamp_pb2.Timestamp
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReloadDirectoryRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReloadDirectoryResponse(_message.Message):
+    __slots__ = ("directory_changed", "directory_version", "tls_generation")
+    DIRECTORY_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TLS_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    directory_changed: bool
+    directory_version: int
+    tls_generation: int
+    def __init__(self, directory_changed: _Optional[bool] = ..., directory_version: _Optional[int] = ..., tls_generation: _Optional[int] = ...) -> None: ...
+
+class ExportStatementsRequest(_message.Message):
+    __slots__ = ("issuers", "after")
+    class AfterEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    ISSUERS_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    issuers: _containers.RepeatedScalarFieldContainer[str]
+    after: _containers.ScalarMap[str, int]
+    def __init__(self, issuers: _Optional[_Iterable[str]] = ..., after: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class ResumeIssuerRequest(_message.Message):
     __slots__ = ("issuer",)

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from borderx._proto.borderx.v1 import admin_pb2 as borderx_dot_v1_dot_admin__pb2
+from borderx._proto.borderx.v1 import statement_pb2 as borderx_dot_v1_dot_statement__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -49,6 +50,26 @@ class AdminStub:
                 request_serializer=borderx_dot_v1_dot_admin__pb2.AcknowledgeAlarmRequest.SerializeToString,
                 response_deserializer=borderx_dot_v1_dot_admin__pb2.Alarm.FromString,
                 _registered_method=True)
+        self.ListAlarms = channel.unary_unary(
+                '/borderx.v1.Admin/ListAlarms',
+                request_serializer=borderx_dot_v1_dot_admin__pb2.ListAlarmsRequest.SerializeToString,
+                response_deserializer=borderx_dot_v1_dot_admin__pb2.ListAlarmsResponse.FromString,
+                _registered_method=True)
+        self.SuspendIssuer = channel.unary_unary(
+                '/borderx.v1.Admin/SuspendIssuer',
+                request_serializer=borderx_dot_v1_dot_admin__pb2.SuspendIssuerRequest.SerializeToString,
+                response_deserializer=borderx_dot_v1_dot_admin__pb2.SuspendIssuerResponse.FromString,
+                _registered_method=True)
+        self.ReloadDirectory = channel.unary_unary(
+                '/borderx.v1.Admin/ReloadDirectory',
+                request_serializer=borderx_dot_v1_dot_admin__pb2.ReloadDirectoryRequest.SerializeToString,
+                response_deserializer=borderx_dot_v1_dot_admin__pb2.ReloadDirectoryResponse.FromString,
+                _registered_method=True)
+        self.ExportStatements = channel.unary_stream(
+                '/borderx.v1.Admin/ExportStatements',
+                request_serializer=borderx_dot_v1_dot_admin__pb2.ExportStatementsRequest.SerializeToString,
+                response_deserializer=borderx_dot_v1_dot_statement__pb2.SignedStatement.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -76,6 +97,36 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAlarms(self, request, context):
+        """Alarms, open ones only unless include_acknowledged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SuspendIssuer(self, request, context):
+        """Stop accepting an issuer's statements (e.g. while its key compromise is investigated).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReloadDirectory(self, request, context):
+        """Re-read the directory file (a newer version only) and this gateway's TLS certificate,
+        key and CA bundle. Open streams are not dropped; new connections use the new ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportStatements(self, request, context):
+        """Every stored envelope, per issuer in seq order, exactly as held (bodies included where
+        this gateway holds them), after the given version vector.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +144,26 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.AcknowledgeAlarm,
                     request_deserializer=borderx_dot_v1_dot_admin__pb2.AcknowledgeAlarmRequest.FromString,
                     response_serializer=borderx_dot_v1_dot_admin__pb2.Alarm.SerializeToString,
+            ),
+            'ListAlarms': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlarms,
+                    request_deserializer=borderx_dot_v1_dot_admin__pb2.ListAlarmsRequest.FromString,
+                    response_serializer=borderx_dot_v1_dot_admin__pb2.ListAlarmsResponse.SerializeToString,
+            ),
+            'SuspendIssuer': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuspendIssuer,
+                    request_deserializer=borderx_dot_v1_dot_admin__pb2.SuspendIssuerRequest.FromString,
+                    response_serializer=borderx_dot_v1_dot_admin__pb2.SuspendIssuerResponse.SerializeToString,
+            ),
+            'ReloadDirectory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReloadDirectory,
+                    request_deserializer=borderx_dot_v1_dot_admin__pb2.ReloadDirectoryRequest.FromString,
+                    response_serializer=borderx_dot_v1_dot_admin__pb2.ReloadDirectoryResponse.SerializeToString,
+            ),
+            'ExportStatements': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportStatements,
+                    request_deserializer=borderx_dot_v1_dot_admin__pb2.ExportStatementsRequest.FromString,
+                    response_serializer=borderx_dot_v1_dot_statement__pb2.SignedStatement.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +247,114 @@ class Admin:
             '/borderx.v1.Admin/AcknowledgeAlarm',
             borderx_dot_v1_dot_admin__pb2.AcknowledgeAlarmRequest.SerializeToString,
             borderx_dot_v1_dot_admin__pb2.Alarm.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlarms(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/borderx.v1.Admin/ListAlarms',
+            borderx_dot_v1_dot_admin__pb2.ListAlarmsRequest.SerializeToString,
+            borderx_dot_v1_dot_admin__pb2.ListAlarmsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuspendIssuer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/borderx.v1.Admin/SuspendIssuer',
+            borderx_dot_v1_dot_admin__pb2.SuspendIssuerRequest.SerializeToString,
+            borderx_dot_v1_dot_admin__pb2.SuspendIssuerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReloadDirectory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/borderx.v1.Admin/ReloadDirectory',
+            borderx_dot_v1_dot_admin__pb2.ReloadDirectoryRequest.SerializeToString,
+            borderx_dot_v1_dot_admin__pb2.ReloadDirectoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportStatements(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/borderx.v1.Admin/ExportStatements',
+            borderx_dot_v1_dot_admin__pb2.ExportStatementsRequest.SerializeToString,
+            borderx_dot_v1_dot_statement__pb2.SignedStatement.FromString,
             options,
             channel_credentials,
             insecure,
