@@ -31,9 +31,28 @@ def configure_logging(*, fmt: str = "json", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        logger_factory=_StderrLogger,
         cache_logger_on_first_use=False,
     )
+
+
+class _StderrLogger:
+    """Writes each rendered event as a line to whatever ``sys.stderr`` is at that moment.
+
+    structlog's own factories bind the stream when configured; resolving it per write
+    keeps logging correct when the CLI runs in-process (tests, embedding) and stderr is
+    swapped.
+    """
+
+    def __init__(self, *_args: object) -> None:
+        pass
+
+    def msg(self, message: str) -> None:
+        stream = sys.stderr
+        stream.write(message + "\n")
+        stream.flush()
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = failure = err = msg
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:

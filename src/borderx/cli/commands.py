@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from borderx.cli import (
+    admin_cmd,
     demo_cmd,
     dsse_cmd,
     import_cmd,
@@ -26,6 +27,7 @@ MODULES: list[ModuleType] = [
     import_cmd,
     screen_cmd,
     lookup_cmd,
+    admin_cmd,
     store_cmd,
     dsse_cmd,
 ]
