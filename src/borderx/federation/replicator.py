@@ -178,7 +178,11 @@ class PeerLink:
     async def _session(self) -> None:
         heads = await asyncio.to_thread(self._store.heads)
         self._syncs = {}
-        request = exchange_pb2.SubscribeRequest(have={i: h.seq for i, h in heads.items()}, follow=True)
+        request = exchange_pb2.SubscribeRequest(
+            have={i: h.seq for i, h in heads.items()},
+            have_digests={i: h.digest for i, h in heads.items()},
+            follow=True,
+        )
         async with self._channel() as channel:
             call = exchange_pb2_grpc.ExchangeStub(channel).Subscribe(request)
             queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=QUEUE)

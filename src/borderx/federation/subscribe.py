@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from borderx.federation.feed import Feed
 from borderx.statements.model import Envelope, SignedCheckpoint
@@ -29,6 +29,7 @@ PAGE = 256
 class FollowRequest:
     reader: str  # agency id of the follower, for audience decisions
     have: Mapping[str, int]
+    have_digests: Mapping[str, bytes] = field(default_factory=dict)
     issuers: Collection[str] = ()
     body_types: Collection[str] = ()
     follow: bool = False
@@ -46,6 +47,8 @@ class FollowerStream:
         self._sent_checkpoint: dict[str, tuple[int, object]] = {}
 
     async def events(self) -> AsyncIterator[Event]:
+        async for env in self._forks():
+            yield env
         while True:
             seen = self._feed.version
             async for event in self._backlog():
@@ -53,6 +56,19 @@ class FollowerStream:
             if not self._req.follow:
                 return
             await self._feed.wait(seen)
+
+    async def _forks(self) -> AsyncIterator[Envelope]:
+        """Our statement wherever the follower's head digest differs from it (equivocation)."""
+        for issuer, digest in sorted(self._req.have_digests.items()):
+            seq = self._req.have.get(issuer, 0)
+            if seq <= 0 or not self._wanted(issuer):
+                continue
+            stored = await asyncio.to_thread(self._store.get, issuer, seq)
+            if stored is not None and stored.envelope.digest != digest:
+                env = stored.envelope
+                if env.body is not None and not env.header.readable_by(self._req.reader):
+                    env = env.redact()
+                yield env
 
     def _wanted(self, issuer: str) -> bool:
         return not self._req.issuers or issuer in self._req.issuers

@@ -9,8 +9,8 @@ interceptor maps them to status codes.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -225,6 +225,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         follow = FollowRequest(
             reader=current_principal().agency,
             have=dict(request.have),
+            have_digests=dict(request.have_digests),
             issuers=frozenset(request.issuers),
             body_types=frozenset(body_types),
             follow=request.follow,

@@ -169,7 +169,7 @@ class LookupResponse(_message.Message):
     def __init__(self, entries: _Optional[_Iterable[_Union[LookupEntry, _Mapping]]] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("have", "issuers", "body_types", "follow")
+    __slots__ = ("have", "issuers", "body_types", "follow", "have_digests")
     class HaveEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -177,15 +177,24 @@ class SubscribeRequest(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class HaveDigestsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: bytes
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[bytes] = ...) -> None: ...
     HAVE_FIELD_NUMBER: _ClassVar[int]
     ISSUERS_FIELD_NUMBER: _ClassVar[int]
     BODY_TYPES_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    HAVE_DIGESTS_FIELD_NUMBER: _ClassVar[int]
     have: _containers.ScalarMap[str, int]
     issuers: _containers.RepeatedScalarFieldContainer[str]
     body_types: _containers.RepeatedScalarFieldContainer[_statement_pb2.BodyType]
     follow: bool
-    def __init__(self, have: _Optional[_Mapping[str, int]] = ..., issuers: _Optional[_Iterable[str]] = ..., body_types: _Optional[_Iterable[_Union[_statement_pb2.BodyType, str]]] = ..., follow: _Optional[bool] = ...) -> None: ...
+    have_digests: _containers.ScalarMap[str, bytes]
+    def __init__(self, have: _Optional[_Mapping[str, int]] = ..., issuers: _Optional[_Iterable[str]] = ..., body_types: _Optional[_Iterable[_Union[_statement_pb2.BodyType, str]]] = ..., follow: _Optional[bool] = ..., have_digests: _Optional[_Mapping[str, bytes]] = ...) -> None: ...
 
 class SubscribeEvent(_message.Message):
     __slots__ = ("statement", "checkpoint")
