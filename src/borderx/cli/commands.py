@@ -7,6 +7,7 @@ from types import ModuleType
 from borderx.cli import (
     admin_cmd,
     demo_cmd,
+    doctor_cmd,
     dsse_cmd,
     import_cmd,
     lookup_cmd,
@@ -28,6 +29,7 @@ MODULES: list[ModuleType] = [
     screen_cmd,
     lookup_cmd,
     admin_cmd,
+    doctor_cmd,
     store_cmd,
     dsse_cmd,
 ]
