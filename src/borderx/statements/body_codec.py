@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from google.protobuf.message import DecodeError
@@ -375,3 +376,62 @@ def decode_body(body_type: BodyType, data: bytes) -> Body:
         ) from None
     result: Body = _under("body", lambda: body_from_proto(msg))
     return result
+
+
+# ---------------------------------------------------------------- index fields (hot path)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexFields:
+    """What the screening index needs from a body, read without building the full domain object.
+
+    ``ids`` are the party identifiers as signed (the issuer's gateway normalised them);
+    ``supersedes``/``withdraws`` name (issuer, seq); ``expires_at`` is a designation's
+    ``valid_until`` or a flag's ``expires_at``.
+    """
+
+    kind: BodyType
+    ids: tuple[tuple[str, str], ...] = ()
+    supersedes: tuple[str, int] | None = None
+    withdraws: tuple[str, int] | None = None
+    expires_at: datetime | None = None
+
+
+def _seconds_to_datetime(ts: Any) -> datetime | None:
+    try:
+        return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
+    except OverflowError:
+        return None
+
+
+def index_fields(body_type: BodyType, data: bytes) -> IndexFields:
+    """The index fields of a body (about 5x faster than ``decode_body`` for bulk sync).
+
+    Raises InvalidArgument (field ``body``) on bytes that do not parse as ``body_type``.
+    """
+    cls = _PROTO_OF[body_type]
+    try:
+        msg: Any = cls.FromString(data)
+    except DecodeError:
+        raise InvalidArgument(f"is not a valid {body_type.value} message", field="body") from None
+    if body_type is BodyType.DESIGNATION:
+        ids = tuple(dict.fromkeys((i.scheme, i.value) for i in msg.party.ids))
+        sup = (msg.supersedes.issuer, msg.supersedes.seq) if msg.HasField("supersedes") else None
+        until = _seconds_to_datetime(msg.valid_until) if msg.HasField("valid_until") else None
+        return IndexFields(BodyType.DESIGNATION, ids, supersedes=sup, expires_at=until)
+    if body_type is BodyType.FLAG:
+        ids = tuple(dict.fromkeys((i.scheme, i.value) for i in msg.subject.ids))
+        until = _seconds_to_datetime(msg.expires_at) if msg.HasField("expires_at") else None
+        return IndexFields(BodyType.FLAG, ids, expires_at=until)
+    target = (msg.target.issuer, msg.target.seq) if msg.HasField("target") else None
+    return IndexFields(BodyType.WITHDRAWAL, withdraws=target)
+
+
+_PROTO_OF: dict[BodyType, Any] = {
+    BodyType.DESIGNATION: pb.Designation,
+    BodyType.FLAG: pb.ViolationFlag,
+    BodyType.WITHDRAWAL: pb.Withdrawal,
+}
