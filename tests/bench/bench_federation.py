@@ -173,11 +173,13 @@ def propagation(pki: Path, work: Path) -> list[float]:
             )
             ready.set()
             for event in stream:
-                if event.WhichOneof("event") == "statement":
-                    arrived[decode_header(event.statement.header).seq] = time.perf_counter()
-                    if len(arrived) >= PROPAGATION:
-                        stream.cancel()
-                        return
+                kind = event.WhichOneof("event")
+                statements = [event.statement] if kind == "statement" else list(event.batch.statements)
+                for statement in statements:
+                    arrived[decode_header(statement.header).seq] = time.perf_counter()
+                if statements and len(arrived) >= PROPAGATION:
+                    stream.cancel()
+                    return
 
     follower = threading.Thread(target=follow, daemon=True)
     follower.start()

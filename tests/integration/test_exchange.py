@@ -100,6 +100,23 @@ def test_subscribe_is_open_to_partner_gateways_and_home_systems_only(au, pki: Pa
         with ch:
             events = list(s.Subscribe(exchange_pb2.SubscribeRequest(), timeout=10))
         assert [e.statement.header for e in events if e.WhichOneof("event") == "statement"] != []
+
+
+def test_subscribe_sends_a_backlog_in_batches_then_follows(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
+    ch, s = stub(au, pki)
+    with ch:
+        publish(s, *[draft_designation(f"b{i}") for i in range(5)])
+    ch, s = stub(au, pki, "NZ-CS", "gateway")
+    with ch:
+        events = list(s.Subscribe(exchange_pb2.SubscribeRequest(have={AU: 2}), timeout=10))
+    seqs = []
+    for event in events:
+        if event.WhichOneof("event") == "batch":
+            seqs += [envelope_from_proto(m).seq for m in event.batch.statements]
+        elif event.WhichOneof("event") == "statement":
+            seqs.append(envelope_from_proto(event.statement).seq)
+    assert seqs == [3, 4, 5]  # only what the caller lacks, in order, once
+    assert any(e.WhichOneof("event") == "batch" for e in events)
     ch, s = stub(au, pki, "NZ-CS", "service")
     with ch:
         code, _ = refused(lambda: list(s.Subscribe(exchange_pb2.SubscribeRequest(), timeout=10)))

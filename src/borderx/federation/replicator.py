@@ -63,8 +63,15 @@ security = get_logger("borderx.security")
 
 MAX_BUFFER = 1024  # statements held per issuer awaiting a checkpoint
 IDLE_FLUSH_SECONDS = 0.01  # an idle stream flushes its buffers by individual verification
-BATCH = 512  # messages handed to the worker thread at once
-QUEUE = 2048  # messages read ahead of processing (then gRPC flow control pushes back)
+BATCH = 1024  # statements (about) handed to the worker thread at once
+QUEUE = 16  # messages (each up to a page of statements) read ahead; then gRPC flow control pushes back
+
+
+def _size(item: Any) -> int:
+    """How many statements a queued item carries (for batching work, not for accounting)."""
+    if item is None or isinstance(item, BaseException):
+        return 0
+    return len(item.batch.statements) if item.WhichOneof("event") == "batch" else 1
 
 
 class Observer:
@@ -215,8 +222,11 @@ class PeerLink:
                 await asyncio.to_thread(self._flush_all)
                 continue
             batch = [first]
-            while len(batch) < BATCH and not queue.empty():
-                batch.append(queue.get_nowait())
+            size = _size(first)
+            while size < BATCH and not queue.empty():
+                item = queue.get_nowait()
+                batch.append(item)
+                size += _size(item)
             messages = []
             ended = False
             failure: BaseException | None = None
@@ -252,6 +262,9 @@ class PeerLink:
             try:
                 if kind == "statement":
                     self._on_statement(envelope_from_proto(message.statement))
+                elif kind == "batch":
+                    for statement in message.batch.statements:
+                        self._on_statement(envelope_from_proto(statement))
                 elif kind == "checkpoint":
                     self._on_checkpoint(signed_checkpoint_from_proto(message.checkpoint))
             except (MalformedHeader, VerificationError) as exc:

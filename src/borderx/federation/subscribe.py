@@ -35,7 +35,8 @@ class FollowRequest:
     follow: bool = False
 
 
-Event = Envelope | SignedCheckpoint
+#: a statement, a checkpoint, or a run of consecutive statements of one issuer
+Event = Envelope | SignedCheckpoint | list[Envelope]
 
 
 class FollowerStream:
@@ -84,11 +85,11 @@ class FollowerStream:
                 for cp in checkpoints:
                     yield cp
                     self._sent_checkpoint[issuer] = (cp.seq, cp.checkpoint.time)
-                    async for env in self._range(issuer, pos, cp.seq):
-                        yield env
+                    async for run in self._range(issuer, pos, cp.seq):
+                        yield run
                     pos = cp.seq
-                async for env in self._range(issuer, pos, head.seq):
-                    yield env
+                async for run in self._range(issuer, pos, head.seq):
+                    yield run
                 self._cursor[issuer] = head.seq
             latest = await asyncio.to_thread(self._store.checkpoint, issuer)
             if latest is not None and latest.seq <= self._cursor.get(issuer, 0):
@@ -97,7 +98,8 @@ class FollowerStream:
                     self._sent_checkpoint[issuer] = mark
                     yield latest
 
-    async def _range(self, issuer: str, after: int, upto: int) -> AsyncIterator[Envelope]:
+    async def _range(self, issuer: str, after: int, upto: int) -> AsyncIterator[Envelope | list[Envelope]]:
+        """The statements after..upto: one alone as itself, several as one list per page."""
         reader = self._req.reader
         types = self._req.body_types
         pos = after
@@ -105,6 +107,7 @@ class FollowerStream:
             page = await asyncio.to_thread(self._store.read_range, issuer, pos, min(PAGE, upto - pos))
             if not page:
                 return
+            run = []
             for stored in page:
                 env = stored.envelope
                 pos = env.seq
@@ -113,4 +116,8 @@ class FollowerStream:
                 # invariant 3: a body never reaches a member outside its audience
                 if env.body is not None and not env.header.readable_by(reader):
                     env = env.redact()
-                yield env
+                run.append(env)
+            if len(run) == 1:
+                yield run[0]
+            elif run:
+                yield run

@@ -2,7 +2,8 @@
 
 Thin: protobuf ⇄ domain at the edge, the work in ``publishing``, ``screening`` and
 ``federation.subscribe``, run in
-a worker thread so the event loop keeps serving. Errors are raised, not aborted: the
+a worker thread so the event loop keeps serving (a Screen of a few shipments excepted:
+see ``INLINE_SCREEN_MAX``). Errors are raised, not aborted: the
 interceptor maps them to status codes.
 """
 
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
 
 #: initial metadata of every Subscribe stream: the server's clock, ISO 8601 UTC
 SERVER_TIME_HEADER = "borderx-server-time"
+#: Screen requests of at most this many shipments are screened on the event loop: for a
+#: handful of index reads the hop to a worker thread costs more than the work (measured in
+#: tests/bench/bench_exchange.py: single-shipment Screen calls/s +20-50%); larger batches go
+#: to a thread so that the loop keeps serving other calls meanwhile
+INLINE_SCREEN_MAX = 8
 
 
 def _timestamp(value: Any) -> Timestamp:
@@ -136,7 +142,10 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                     consignee_ids=party_keys(s.consignee_ids, f"shipments[{i}].consignee_ids"),
                 )
             )
-        outcomes = await asyncio.to_thread(self._gw.screener.screen, queries)
+        if len(queries) <= INLINE_SCREEN_MAX:
+            outcomes = self._gw.screener.screen(queries)
+        else:
+            outcomes = await asyncio.to_thread(self._gw.screener.screen, queries)
         return exchange_pb2.ScreenResponse(results=[self._result(o) for o in outcomes])
 
     @staticmethod
@@ -233,5 +242,8 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         async for event in FollowerStream(self._gw.store, self._gw.feed, follow).events():
             if isinstance(event, Envelope):
                 yield exchange_pb2.SubscribeEvent(statement=envelope_to_proto(event))
+            elif isinstance(event, list):
+                batch = exchange_pb2.StatementBatch(statements=[envelope_to_proto(e) for e in event])
+                yield exchange_pb2.SubscribeEvent(batch=batch)
             else:
                 yield exchange_pb2.SubscribeEvent(checkpoint=signed_checkpoint_to_proto(event))

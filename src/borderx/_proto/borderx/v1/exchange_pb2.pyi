@@ -197,9 +197,17 @@ class SubscribeRequest(_message.Message):
     def __init__(self, have: _Optional[_Mapping[str, int]] = ..., issuers: _Optional[_Iterable[str]] = ..., body_types: _Optional[_Iterable[_Union[_statement_pb2.BodyType, str]]] = ..., follow: _Optional[bool] = ..., have_digests: _Optional[_Mapping[str, bytes]] = ...) -> None: ...
 
 class SubscribeEvent(_message.Message):
-    __slots__ = ("statement", "checkpoint")
+    __slots__ = ("statement", "checkpoint", "batch")
     STATEMENT_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     statement: _statement_pb2.SignedStatement
     checkpoint: _statement_pb2.SignedCheckpoint
-    def __init__(self, statement: _Optional[_Union[_statement_pb2.SignedStatement, _Mapping]] = ..., checkpoint: _Optional[_Union[_statement_pb2.SignedCheckpoint, _Mapping]] = ...) -> None: ...
+    batch: StatementBatch
+    def __init__(self, statement: _Optional[_Union[_statement_pb2.SignedStatement, _Mapping]] = ..., checkpoint: _Optional[_Union[_statement_pb2.SignedCheckpoint, _Mapping]] = ..., batch: _Optional[_Union[StatementBatch, _Mapping]] = ...) -> None: ...
+
+class StatementBatch(_message.Message):
+    __slots__ = ("statements",)
+    STATEMENTS_FIELD_NUMBER: _ClassVar[int]
+    statements: _containers.RepeatedCompositeFieldContainer[_statement_pb2.SignedStatement]
+    def __init__(self, statements: _Optional[_Iterable[_Union[_statement_pb2.SignedStatement, _Mapping]]] = ...) -> None: ...
