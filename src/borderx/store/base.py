@@ -10,7 +10,9 @@ A store owns, for one gateway:
   issuer's statement count equals its head seq.
 - **equivocation evidence**: both envelopes of every pair of different headers seen for
   one (issuer, seq), kept even though the second one is refused.
-- **checkpoints**: the latest signed checkpoint per issuer, never moving backwards.
+- **checkpoints**: every signed checkpoint given to it, one per (issuer, seq) (the
+  history a bulk sync authenticates runs of statements with), and the latest per issuer,
+  never moving backwards.
 - **idempotency receipts**, **alarms** and **suspended issuers**.
 - a **derived index** from party identifiers to statements, plus the supersede and
   withdraw marks between statements. The index is derived: :meth:`Store.rebuild_index`
@@ -23,13 +25,22 @@ because they must hold atomically with the write.
 
 Every method is synchronous and safe to call from several threads at once (the gRPC
 server calls the store from its thread pool). Implementations live beside this module
-(``sqlite.py``); one contract test suite (``tests/unit/store``) runs against each.
+(``sqlite.py``, ``postgres.py``); one contract test suite (``tests/unit/store``) runs
+against each.
+
+Several gateway replicas of one agency may share one store (PostgreSQL). Then the store,
+not the process, is where concurrent writers meet: ``append`` decides every seq under a
+lock on the issuer's chain head, and the issuer's own publishers serialise signing with
+:meth:`Store.publish_lock`. :meth:`Store.wait_for_change` lets a replica learn of
+statements another replica accepted.
 """
 
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -314,21 +325,53 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def put_checkpoint(self, checkpoint: SignedCheckpoint) -> bool:
-        """Keep ``checkpoint`` if it is newer than the one held for its issuer.
+        """Keep ``checkpoint`` in the issuer's history, and as its latest if it is newer.
 
-        MUST never move backwards: a checkpoint with a lower seq (or the same seq and an
-        older or equal time) is ignored and False returned. A checkpoint for the same seq
-        as the held one but a different head digest raises ``Equivocation`` (both are
-        signed by the issuer; the caller raises the alarm). Returns True when stored.
+        The store keeps two views of the checkpoints it was given, in one transaction:
+
+        - the **history**: one checkpoint per (issuer, seq), so a bulk sync can authenticate
+          a long chain in runs between consecutive checkpoints (``checkpoints_between``).
+          For a seq already in the history, a checkpoint with the same head digest and a
+          later time replaces the held one (an issuer re-signs its unchanged head on a
+          timer; only the freshest of those is worth keeping), an earlier or equal time is
+          ignored. Storing the same bytes again is a no-op.
+        - the **latest** per issuer (``checkpoint``/``checkpoints``), ordered by (seq,
+          time). It MUST never move backwards: an older checkpoint (a lower seq, or the
+          same seq and an older or equal time) goes to the history only, so a replayed old
+          checkpoint never makes a stale copy look fresh.
+
+        A checkpoint whose head digest differs from the header held at its seq, or from
+        the history's checkpoint at its seq, raises ``Equivocation`` and stores nothing
+        (both are signed by the issuer; the caller raises the alarm).
+
+        Returns True when the checkpoint became the issuer's latest; False when it only
+        went to the history or was already held.
         """
 
     @abc.abstractmethod
     def checkpoint(self, issuer: str) -> SignedCheckpoint | None:
-        """The latest checkpoint held for ``issuer``."""
+        """The latest checkpoint held for ``issuer``: highest seq, then latest time."""
 
     @abc.abstractmethod
     def checkpoints(self) -> dict[str, SignedCheckpoint]:
         """The latest checkpoint of every issuer that has one."""
+
+    @abc.abstractmethod
+    def checkpoints_between(self, issuer: str, after_seq: int, upto_seq: int) -> list[SignedCheckpoint]:
+        """The history's checkpoints of ``issuer`` with ``after_seq < seq <= upto_seq``, by seq.
+
+        One per seq (the latest time held for it). A bulk sync walks a long chain with it:
+        each checkpoint authenticates the run of statements since the previous one, so at
+        most one run (~256 statements) is held unverified at a time. Empty when
+        ``after_seq >= upto_seq``. MUST stay O(log n + k) for k checkpoints returned.
+        """
+
+    @abc.abstractmethod
+    def checkpoint_at_or_before(self, issuer: str, seq: int) -> SignedCheckpoint | None:
+        """The history's highest-seq checkpoint of ``issuer`` with seq <= ``seq``, or None.
+
+        Where a bulk sync that resumes at ``seq`` finds the checkpoint to start from.
+        """
 
     # ------------------------------------------------------------ evidence, receipts, alarms
 
@@ -367,6 +410,51 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def suspended_issuers(self) -> dict[str, Suspension]:
         """Every issuer under suspension."""
+
+    # ------------------------------------------------------------ replicas
+
+    @abc.abstractmethod
+    def publish_lock(self, issuer: str, *, timeout: float = 30.0) -> AbstractContextManager[None]:
+        """Hold ``issuer``'s publish lock for the ``with`` block: the publisher's critical section.
+
+        The issuer's own gateway publishes as ``with store.publish_lock(issuer): head →
+        sign → append``. ``append`` alone cannot make concurrent publishing safe: two
+        publishers that read the same head sign two *different* headers for the same seq,
+        and the second one is, by definition, equivocation (signed evidence, issuer
+        suspended). The lock must therefore be taken *before* reading the head.
+
+        MUSTs:
+
+        - while one holder is inside the block, no other holder for the same issuer enters
+          it, across every store object and process that may publish into this store's
+          data. A multi-replica backend MUST make it hold across every replica sharing the
+          database; a single-process backend (SQLite: one gateway process owns the file)
+          may make it hold within the process;
+        - the lock is released when the block exits, normally or by an exception, and
+          when the holding process dies;
+        - it excludes only other ``publish_lock`` holders: reads and ``append`` (a relayed
+          statement, the replicator) are not blocked by it;
+        - a holder that waited ``timeout`` seconds gives up with ``ResourceExhausted``.
+
+        Not re-entrant: a holder that asks again for the same issuer waits for itself.
+        """
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for statements appended by anyone; True if some were.
+
+        The hook replicas use to push new statements to their followers: a replica runs
+        ``while True: if store.wait_for_change(1.0): feed.notify()`` so that Subscribe(follow)
+        streams on it wake when *another* replica sharing the database accepted a statement.
+        Followers then read what is new from the store (this carries no data).
+
+        True means "something may have changed since this thread's previous call returned":
+        a change that committed between two calls makes the next call return True at once,
+        and spurious True results are allowed (a re-read finds nothing new). False means the
+        timeout passed; a backend that cannot observe other writers (this default) always
+        sleeps ``timeout`` and returns False, so callers poll at that interval.
+        """
+        time.sleep(max(timeout, 0.0))
+        return False
 
     # ------------------------------------------------------------ lifecycle
 

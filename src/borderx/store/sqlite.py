@@ -10,6 +10,8 @@ it; it implements the MUSTs of :class:`borderx.store.base.Store`. What it adds:
   ``BEGIN IMMEDIATE`` so the chain checks and the inserts see the same state even when
   another process (the CLI) writes the same file. Reads use a pool of read-only
   connections, one per concurrently reading thread, each read in one snapshot.
+  ``publish_lock`` is a lock of this process per (file, issuer): one gateway process owns
+  a file, so several replicas of a gateway need the PostgreSQL backend instead.
 - **Immutability in the schema.** Triggers refuse UPDATE of a statement's identity or
   bytes and any DELETE, so "nothing is deleted" (DESIGN §3) holds even against a bug here.
 - **Small rows, logarithmic lookups.** ``statements`` keeps the wire bytes and the columns
@@ -37,6 +39,7 @@ from borderx.errors import (
     Equivocation,
     IssuerSuspended,
     NotFound,
+    ResourceExhausted,
 )
 from borderx.statements.chain import ChainHead, Outcome, check_extends
 from borderx.statements.encoding import (
@@ -179,12 +182,34 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         ) WITHOUT ROWID
         """,
     ),
+    (
+        # v2: every checkpoint, one per (issuer, seq) (the freshest time seen for it), so a
+        # bulk sync can authenticate a long chain in runs between consecutive checkpoints.
+        # ``checkpoints`` stays the latest per issuer; every row of it is also a row here.
+        """
+        CREATE TABLE checkpoint_history (
+            issuer      TEXT    NOT NULL,
+            seq         INTEGER NOT NULL,
+            head_digest BLOB    NOT NULL,
+            time        INTEGER NOT NULL,
+            wire        BLOB    NOT NULL,
+            PRIMARY KEY (issuer, seq)
+        ) WITHOUT ROWID
+        """,
+        # a v1 store knew only the latest checkpoints: they start the history
+        """
+        INSERT INTO checkpoint_history (issuer, seq, head_digest, time, wire)
+        SELECT issuer, seq, head_digest, time, wire FROM checkpoints
+        """,
+    ),
 )
 
 #: The schema version this code writes and reads.
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: The largest value an INTEGER column holds (seqs are bound as signed 64-bit integers).
+_MAX_INT64: Final = 2**63 - 1
 
 # Page caches are per connection; fixed sizes keep resident memory independent of how
 # many statements are held. Negative values are KiB (SQLite's convention).
@@ -234,6 +259,15 @@ _UPSERT_HEAD: Final = """
     INSERT INTO heads (issuer, seq, digest) VALUES (?, ?, ?)
     ON CONFLICT (issuer) DO UPDATE SET seq = excluded.seq, digest = excluded.digest
 """
+_INSERT_CHECKPOINT_HISTORY: Final = """
+    INSERT INTO checkpoint_history (issuer, seq, head_digest, time, wire) VALUES (?, ?, ?, ?, ?)
+"""
+_CHECKPOINTS_BETWEEN: Final = """
+    SELECT wire FROM checkpoint_history WHERE issuer = ? AND seq > ? AND seq <= ? ORDER BY seq
+"""
+_CHECKPOINT_AT_OR_BEFORE: Final = """
+    SELECT wire FROM checkpoint_history WHERE issuer = ? AND seq <= ? ORDER BY seq DESC LIMIT 1
+"""
 _SELECT_ALARM: Final = (
     "SELECT id, kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at FROM alarms"
 )
@@ -256,6 +290,11 @@ def _opt_from_us(value: int | None) -> datetime | None:
 
 def _now_us() -> int:
     return _to_us(datetime.now(UTC))
+
+
+#: Publish locks of this process, per (database file, issuer); see ``SQLiteStore.publish_lock``.
+_PUBLISH_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_PUBLISH_LOCKS_GUARD = threading.Lock()
 
 
 class _EnvelopeCache:
@@ -734,10 +773,8 @@ class SQLiteStore(Store):
     def put_checkpoint(self, checkpoint: SignedCheckpoint) -> bool:
         cp = checkpoint.checkpoint
         wire = signed_checkpoint_to_wire(checkpoint)
+        time = _to_us(cp.time)
         with self._writing() as conn:
-            held = conn.execute(
-                "SELECT seq, head_digest, time FROM checkpoints WHERE issuer = ?", (cp.issuer,)
-            ).fetchone()
             statement = conn.execute(
                 "SELECT digest FROM statements WHERE issuer = ? AND seq = ?", (cp.issuer, cp.seq)
             ).fetchone()
@@ -745,20 +782,36 @@ class SQLiteStore(Store):
             # histories; keeping it would tell followers a fork is fresh
             if statement is not None and bytes(statement[0]) != cp.head_digest:
                 raise Equivocation(cp.issuer, cp.seq, bytes(statement[0]), cp.head_digest)
-            if held is not None:
-                held_seq, held_digest, held_time = held
-                if cp.seq == held_seq and bytes(held_digest) != cp.head_digest:
+            in_history = conn.execute(
+                "SELECT head_digest, time FROM checkpoint_history WHERE issuer = ? AND seq = ?",
+                (cp.issuer, cp.seq),
+            ).fetchone()
+            if in_history is None:
+                conn.execute(_INSERT_CHECKPOINT_HISTORY, (cp.issuer, cp.seq, cp.head_digest, time, wire))
+            else:
+                held_digest, held_time = in_history
+                # two signed heads for one seq: the same proof of a fault as two headers;
+                # the latest checkpoint is always in the history, so this covers it too
+                if bytes(held_digest) != cp.head_digest:
                     raise Equivocation(cp.issuer, cp.seq, bytes(held_digest), cp.head_digest)
-                # never backwards: a replayed old checkpoint must not make a stale copy look fresh
-                if (cp.seq, _to_us(cp.time)) <= (held_seq, held_time):
-                    return False
+                if time > held_time:
+                    conn.execute(
+                        "UPDATE checkpoint_history SET time = ?, wire = ? WHERE issuer = ? AND seq = ?",
+                        (time, wire, cp.issuer, cp.seq),
+                    )
+            latest = conn.execute(
+                "SELECT seq, time FROM checkpoints WHERE issuer = ?", (cp.issuer,)
+            ).fetchone()
+            # never backwards: a replayed old checkpoint must not make a stale copy look fresh
+            if latest is not None and (cp.seq, time) <= (latest[0], latest[1]):
+                return False
             conn.execute(
                 """
                 INSERT INTO checkpoints (issuer, seq, head_digest, time, wire) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (issuer) DO UPDATE SET seq = excluded.seq, head_digest = excluded.head_digest,
                     time = excluded.time, wire = excluded.wire
                 """,
-                (cp.issuer, cp.seq, cp.head_digest, _to_us(cp.time), wire),
+                (cp.issuer, cp.seq, cp.head_digest, time, wire),
             )
         return True
 
@@ -771,6 +824,22 @@ class SQLiteStore(Store):
         with self._reading() as conn:
             rows = conn.execute("SELECT issuer, wire FROM checkpoints ORDER BY issuer").fetchall()
         return {issuer: signed_checkpoint_from_wire(wire) for issuer, wire in rows}
+
+    def checkpoints_between(self, issuer: str, after_seq: int, upto_seq: int) -> list[SignedCheckpoint]:
+        if after_seq >= upto_seq:
+            return []
+        # seqs are stored as signed 64-bit integers; a wider bound only means "all of them"
+        after_seq, upto_seq = max(after_seq, -1), min(upto_seq, _MAX_INT64)
+        with self._reading() as conn:
+            rows = conn.execute(_CHECKPOINTS_BETWEEN, (issuer, after_seq, upto_seq)).fetchall()
+        return [signed_checkpoint_from_wire(row[0]) for row in rows]
+
+    def checkpoint_at_or_before(self, issuer: str, seq: int) -> SignedCheckpoint | None:
+        if seq < 0:
+            return None
+        with self._reading() as conn:
+            row = conn.execute(_CHECKPOINT_AT_OR_BEFORE, (issuer, min(seq, _MAX_INT64))).fetchone()
+        return None if row is None else signed_checkpoint_from_wire(row[0])
 
     # ------------------------------------------------------------ evidence, receipts, alarms
 
@@ -875,6 +944,30 @@ class SQLiteStore(Store):
                 "SELECT issuer, reason, since FROM suspended_issuers ORDER BY issuer"
             ).fetchall()
         return {issuer: Suspension(issuer, reason, _from_us(since)) for issuer, reason, since in rows}
+
+    # ------------------------------------------------------------ replicas
+
+    @contextmanager
+    def publish_lock(self, issuer: str, *, timeout: float = 30.0) -> Iterator[None]:
+        """A lock of this process per (file, issuer), shared by every SQLiteStore on the file.
+
+        One gateway process owns a SQLite file (other processes only run maintenance
+        commands, which do not publish), so a process-level lock is the whole exclusion
+        the contract asks for; it is keyed by the resolved path so two store objects on one
+        file exclude each other too.
+        """
+        self._check_open()
+        key = (str(self._path.resolve()), issuer)
+        with _PUBLISH_LOCKS_GUARD:
+            lock = _PUBLISH_LOCKS.setdefault(key, threading.Lock())
+        if not lock.acquire(timeout=max(timeout, 0.0)):
+            raise ResourceExhausted(
+                f"publishing for {issuer} waited {timeout:g} s for another publisher to finish; retry later"
+            )
+        try:
+            yield
+        finally:
+            lock.release()
 
     # ------------------------------------------------------------ lifecycle
 

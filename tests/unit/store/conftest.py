@@ -6,16 +6,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_helpers import Backend, Chain, SQLiteBackend
+from store_helpers import Backend, Chain, PostgresBackend, SQLiteBackend
 
 from borderx.store import Store, open_store
 
 
-@pytest.fixture(params=["sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sqlite":
-        return SQLiteBackend(tmp_path)
-    raise AssertionError(f"unknown backend {request.param}")
+        yield SQLiteBackend(tmp_path)
+    elif request.param == "postgres":
+        pg = PostgresBackend()
+        yield pg
+        pg.drop()
+    else:
+        raise AssertionError(f"unknown backend {request.param}")
+
+
+@pytest.fixture
+def pg() -> Iterator[PostgresBackend]:
+    """A fresh PostgreSQL schema, for the PostgreSQL-only tests."""
+    backend = PostgresBackend()
+    yield backend
+    backend.drop()
 
 
 @pytest.fixture

@@ -1,19 +1,27 @@
 """Fixtures for the store contract suite: backends, signed test chains and indexers.
 
 Everything backend-specific lives in a ``Backend`` here; the contract tests use only
-``open_store(backend.url)`` and the :class:`borderx.store.Store` API, so adding PostgreSQL
-is adding a backend class and a fixture param.
+``open_store(backend.url)`` and the :class:`borderx.store.Store` API, so a backend is a
+``Backend`` class and a fixture param.
+
+PostgreSQL tests use the server named by ``BORDERX_TEST_PG_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/test``), each test in a fresh schema of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from psycopg import sql
 
 from borderx.statements.model import GENESIS_DIGEST, Envelope, SignedCheckpoint
 from borderx.statements.signing import Signer, sign_checkpoint, sign_statement
@@ -123,3 +131,42 @@ class SQLiteBackend(Backend):
     def set_schema_version(self, version: int) -> None:
         with sqlite3.connect(self.path) as conn:
             conn.execute(f"PRAGMA user_version = {version}")
+
+
+#: The PostgreSQL server the tests use; CI starts it, so an unreachable one fails the tests.
+PG_URL = os.environ.get("BORDERX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+
+
+def pg_admin() -> psycopg.Connection[tuple[object, ...]]:
+    """An autocommit connection to the test server, or a test failure saying how to start it."""
+    try:
+        return psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        # not a skip: the PostgreSQL backend must be tested wherever the suite runs
+        pytest.fail(f"PostgreSQL at {PG_URL} is unreachable ({exc}); start it with: {PG_START}")
+
+
+class PostgresBackend(Backend):
+    """A fresh schema (random name) on the test server, dropped by ``drop``."""
+
+    name = "postgres"
+
+    def __init__(self) -> None:
+        self.schema = f"bx_{secrets.token_hex(6)}"
+        self.url = f"{PG_URL}?schema={self.schema}"
+        with pg_admin() as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
+
+    def set_schema_version(self, version: int) -> None:
+        with pg_admin() as conn:
+            conn.execute(
+                sql.SQL("UPDATE {}.borderx_schema SET version = %s").format(sql.Identifier(self.schema)),
+                (version,),
+            )
+
+    def drop(self) -> None:
+        with pg_admin() as conn:
+            # a store a failed test left open must not hang the run
+            conn.execute("SET lock_timeout = '10s'")
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))

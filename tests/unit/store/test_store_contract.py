@@ -26,10 +26,11 @@ from borderx.errors import (
     IssuerSuspended,
     NotFound,
     PrevDigestMismatch,
+    ResourceExhausted,
 )
 from borderx.statements.chain import ChainHead
 from borderx.statements.encoding import envelope_to_wire, signed_checkpoint_to_wire
-from borderx.statements.model import GENESIS_DIGEST, Envelope
+from borderx.statements.model import GENESIS_DIGEST, Envelope, SignedCheckpoint
 from borderx.store import NO_EFFECTS, IndexEffects, NewStatement, Store, StoredStatement, open_store
 
 ABN = ("ABN", "51824753556")
@@ -468,6 +469,89 @@ def test_a_checkpoint_contradicting_the_chain_is_equivocation(store: Store, au: 
     assert held.checkpoint.head_digest == b"\x07" * 32
 
 
+def cp_wires(checkpoints: list[SignedCheckpoint]) -> list[bytes]:
+    return [signed_checkpoint_to_wire(c) for c in checkpoints]
+
+
+def test_every_checkpoint_is_kept_in_the_history(store: Store, au: Chain, us: Chain) -> None:
+    store.append([new(e) for e in au.many(10)])
+    at3, at6, at9 = (au.checkpoint(s, at=T0 + timedelta(minutes=s)) for s in (3, 6, 9))
+
+    assert store.put_checkpoint(at6)
+    assert not store.put_checkpoint(at3)  # older than the latest: kept in the history only
+    assert store.put_checkpoint(at9)
+    assert store.put_checkpoint(us.checkpoint(0))
+
+    held = store.checkpoint("AU-ABF")
+    assert held is not None
+    assert signed_checkpoint_to_wire(held) == signed_checkpoint_to_wire(at9)
+    assert cp_wires(store.checkpoints_between("AU-ABF", 0, 10)) == cp_wires([at3, at6, at9])
+    assert cp_wires(store.checkpoints_between("AU-ABF", 3, 9)) == cp_wires([at6, at9])
+    assert cp_wires(store.checkpoints_between("AU-ABF", 2, 8)) == cp_wires([at3, at6])
+    assert store.checkpoints_between("AU-ABF", 9, 20) == []
+    assert store.checkpoints_between("AU-ABF", 6, 6) == []
+    assert store.checkpoints_between("AU-ABF", 9, 3) == []
+    assert store.checkpoints_between("NZ-CS", 0, 10) == []
+    # bounds wider than any seq mean "all of them", not an error
+    assert len(store.checkpoints_between("AU-ABF", -5, 2**64 - 1)) == 3
+    assert cp_wires(store.checkpoints_between("US-CBP", -1, 0)) == cp_wires([us.checkpoint(0)])
+
+    def at_or_before(seq: int) -> bytes | None:
+        found = store.checkpoint_at_or_before("AU-ABF", seq)
+        return None if found is None else signed_checkpoint_to_wire(found)
+
+    assert at_or_before(2) is None
+    assert at_or_before(3) == signed_checkpoint_to_wire(at3)
+    assert at_or_before(8) == signed_checkpoint_to_wire(at6)
+    assert at_or_before(9) == signed_checkpoint_to_wire(at9)
+    assert at_or_before(2**64 - 1) == signed_checkpoint_to_wire(at9)
+    assert at_or_before(-1) is None
+    assert store.checkpoint_at_or_before("NZ-CS", 100) is None
+
+
+def test_the_history_keeps_the_freshest_checkpoint_of_each_seq(store: Store, au: Chain) -> None:
+    store.append([new(e) for e in au.many(3)])
+    first = au.checkpoint(3, at=T0)
+    fresher = au.checkpoint(3, at=T0 + timedelta(hours=1))
+    stale = au.checkpoint(3, at=T0 + timedelta(minutes=30))
+
+    assert store.put_checkpoint(first)
+    assert not store.put_checkpoint(first)  # the same bytes again: idempotent
+    assert cp_wires(store.checkpoints_between("AU-ABF", 0, 3)) == cp_wires([first])
+    assert store.put_checkpoint(fresher)
+    assert not store.put_checkpoint(stale)
+
+    # an issuer re-signing an unchanged head on a timer leaves one checkpoint per seq
+    assert cp_wires(store.checkpoints_between("AU-ABF", 0, 3)) == cp_wires([fresher])
+    found = store.checkpoint_at_or_before("AU-ABF", 3)
+    assert found is not None
+    assert signed_checkpoint_to_wire(found) == signed_checkpoint_to_wire(fresher)
+    held = store.checkpoint("AU-ABF")
+    assert held is not None
+    assert signed_checkpoint_to_wire(held) == signed_checkpoint_to_wire(fresher)
+
+
+def test_a_checkpoint_contradicting_an_older_checkpoint_is_equivocation(store: Store, au: Chain) -> None:
+    store.append([new(e) for e in au.many(2)])
+    # ahead of the statements held: only the history can contradict these
+    at5 = au.checkpoint(5, digest=b"\x05" * 32, at=T0)
+    at9 = au.checkpoint(9, digest=b"\x09" * 32, at=T0 + timedelta(minutes=1))
+    store.put_checkpoint(at5)
+    store.put_checkpoint(at9)
+
+    other5 = au.checkpoint(5, digest=b"\x55" * 32, at=T0 + timedelta(minutes=2))
+    with pytest.raises(Equivocation, match=r"AU-ABF: equivocation at seq 5: holding header 0505.*5555"):
+        store.put_checkpoint(other5)
+    # an older checkpoint contradicting the chain is refused just as a newer one is
+    with pytest.raises(Equivocation, match="AU-ABF: equivocation at seq 2"):
+        store.put_checkpoint(au.checkpoint(2, digest=b"\x02" * 32, at=T0 - timedelta(days=1)))
+
+    assert cp_wires(store.checkpoints_between("AU-ABF", 0, 10)) == cp_wires([at5, at9])
+    held = store.checkpoint("AU-ABF")
+    assert held is not None
+    assert signed_checkpoint_to_wire(held) == signed_checkpoint_to_wire(at9)
+
+
 # ---------------------------------------------------------------- idempotency
 
 
@@ -518,6 +602,60 @@ def test_alarms_are_deduplicated_while_open_and_acknowledged(store: Store) -> No
         store.acknowledge_alarm(999)
 
 
+# ---------------------------------------------------------------- replicas
+
+
+def test_publish_lock_lets_one_publisher_of_an_issuer_in_at_a_time(
+    backend: Backend, au: Chain, us: Chain
+) -> None:
+    first, second = open_store(backend.url), open_store(backend.url)
+    entered = threading.Event()
+
+    def wait_then_enter() -> None:
+        with second.publish_lock("AU-ABF", timeout=10):
+            entered.set()
+
+    try:
+        with first.publish_lock("AU-ABF"):
+            # another store object on the same data (another replica) must wait ...
+            with (
+                pytest.raises(ResourceExhausted, match=r"publishing for AU-ABF waited 0\.2 s"),
+                second.publish_lock("AU-ABF", timeout=0.2),
+            ):
+                pass
+            # ... but other issuers, appends and reads are not held up
+            with second.publish_lock("US-CBP", timeout=1):
+                second.append([new(us.next())])
+            second.append([new(au.next())])
+            assert second.count() == 2
+            waiter = threading.Thread(target=wait_then_enter)
+            waiter.start()
+            assert not entered.wait(0.2)
+        # ... and gets in once the holder leaves
+        assert entered.wait(10)
+        waiter.join()
+
+        # an exception inside the block releases the lock too
+        with pytest.raises(RuntimeError, match="signer failed"), first.publish_lock("AU-ABF"):
+            raise RuntimeError("signer failed")
+        with second.publish_lock("AU-ABF", timeout=1):
+            pass
+    finally:
+        first.close()
+        second.close()
+
+
+def test_wait_for_change_returns_within_its_timeout(store: Store) -> None:
+    started = time.monotonic()
+    changed = store.wait_for_change(0.1)
+    elapsed = time.monotonic() - started
+    assert isinstance(changed, bool)
+    # False only after the timeout; True (a change somewhere) may come at once
+    assert elapsed < 2.0
+    if not changed:
+        assert elapsed >= 0.09
+
+
 # ---------------------------------------------------------------- lifecycle
 
 
@@ -525,6 +663,7 @@ def test_reopening_keeps_everything(backend: Backend, au: Chain, us: Chain) -> N
     store = open_store(backend.url)
     store.append([new(e, ids=(ABN,)) for e in au.many(3)], idempotency=("k", "p"))
     store.append([new(us.next(), ids=(EORI,), received_from="AU-ABF")])
+    store.put_checkpoint(au.checkpoint(1))
     store.put_checkpoint(au.checkpoint(3))
     fork = us.build(seq=1, prev=GENESIS_DIGEST, body=b"fork")
     with pytest.raises(Equivocation, match="equivocation at seq 1"):
@@ -543,6 +682,7 @@ def test_reopening_keeps_everything(backend: Backend, au: Chain, us: Chain) -> N
         assert snapshot(reopened) == before
         assert reopened.receipt("k", "p") == [("AU-ABF", 1), ("AU-ABF", 2), ("AU-ABF", 3)]
         assert reopened.checkpoints().keys() == {"AU-ABF"}
+        assert [c.seq for c in reopened.checkpoints_between("AU-ABF", 0, 3)] == [1, 3]
         assert len(reopened.equivocations()) == 1
         assert reopened.alarms() == [alarm]
         assert set(reopened.suspended_issuers()) == {"NZ-CS", "US-CBP"}

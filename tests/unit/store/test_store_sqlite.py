@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 from store_helpers import Chain, new
 
 from borderx.errors import ConfigError
+from borderx.statements.encoding import envelope_to_wire, signed_checkpoint_to_wire
 from borderx.store import open_store, redact_url
 from borderx.store import sqlite as backend
-from borderx.store.sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteStore
+from borderx.store.sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, SQLiteStore
 
 
 def test_open_store_takes_sqlite_urls_and_plain_paths(
@@ -35,8 +37,6 @@ def test_open_store_takes_sqlite_urls_and_plain_paths(
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql://borderx:s3cret@db.example:5432/borderx", "PostgreSQL store is not available yet"),
-        ("postgres://borderx:s3cret@db.example/borderx", "PostgreSQL store is not available yet"),
         ("mysql://borderx:s3cret@db.example/borderx", "unknown store kind 'mysql'"),
         ("sqlite://host/file.db", r"write sqlite:///path/to/file\.db"),
         ("sqlite:///", r"write sqlite:///path/to/file\.db"),
@@ -52,6 +52,10 @@ def test_open_store_refuses_what_it_cannot_open(url: str, message: str) -> None:
 def test_redact_url_hides_only_the_password() -> None:
     assert redact_url("postgresql://bx:pw@db:5432/x") == "postgresql://bx:***@db:5432/x"
     assert redact_url("postgresql://db/x") == "postgresql://db/x"
+    assert redact_url("postgresql://db/x?schema=bx&password=pw&sslmode=require") == (
+        "postgresql://db/x?schema=bx&password=***&sslmode=require"
+    )
+    assert redact_url("postgresql://bx:pw@db/x?PASSWORD=pw") == "postgresql://bx:***@db/x?PASSWORD=***"
     assert redact_url("sqlite:////var/lib/borderx/gw.db") == "sqlite:////var/lib/borderx/gw.db"
 
 
@@ -122,6 +126,8 @@ def test_lookups_use_indexes_not_scans(tmp_path: Path) -> None:
             (backend._LOOKUP_ALL, ("ABN", "1")),
             (backend._GET, ("AU-ABF", 1)),
             (backend._READ_RANGE, ("AU-ABF", 0, 10)),
+            (backend._CHECKPOINTS_BETWEEN, ("AU-ABF", 0, 10)),
+            (backend._CHECKPOINT_AT_OR_BEFORE, ("AU-ABF", 10)),
         ]:
             plan = " | ".join(row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
             # every table access is a search on a key; a SCAN would be O(n) at 1M statements
@@ -169,3 +175,63 @@ def test_lookups_served_from_the_cache_equal_lookups_from_disk(tmp_path: Path) -
     finally:
         cached.close()
         uncached.close()
+
+
+def test_a_version_1_store_is_migrated_to_version_2_with_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "gw.db"
+    chain = Chain("AU-ABF")
+    envs = chain.many(4)
+    latest = chain.checkpoint(4)
+    # a store as version 1 of this code left it: only the v1 migrations, the latest
+    # checkpoint in ``checkpoints`` (v1 had no history)
+    with monkeypatch.context() as patch:
+        patch.setattr(backend, "MIGRATIONS", MIGRATIONS[:1])
+        patch.setattr(backend, "SCHEMA_VERSION", 1)
+        old = SQLiteStore(path)
+        old.append([new(e, ids=(("ABN", "51824753556"),)) for e in envs], idempotency=("k", "p"))
+        old.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert "checkpoint_history" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        conn.execute(
+            "INSERT INTO checkpoints (issuer, seq, head_digest, time, wire) VALUES (?, ?, ?, ?, ?)",
+            (
+                "AU-ABF",
+                4,
+                latest.checkpoint.head_digest,
+                backend._to_us(latest.checkpoint.time),
+                signed_checkpoint_to_wire(latest),
+            ),
+        )
+    conn.close()
+
+    store = SQLiteStore(path)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert [s.wire for s in store.read_range("AU-ABF", 0, 10)] == [envelope_to_wire(e) for e in envs]
+        assert [s.key for s in store.lookup("ABN", "51824753556")] == [("AU-ABF", s) for s in (1, 2, 3, 4)]
+        assert store.receipt("k", "p") == [("AU-ABF", s) for s in (1, 2, 3, 4)]
+        held = store.checkpoint("AU-ABF")
+        assert held is not None
+        assert signed_checkpoint_to_wire(held) == signed_checkpoint_to_wire(latest)
+        # the history starts with the latest checkpoint the v1 store knew
+        assert [signed_checkpoint_to_wire(c) for c in store.checkpoints_between("AU-ABF", 0, 4)] == [
+            signed_checkpoint_to_wire(latest)
+        ]
+        store.append([new(chain.next())])
+        assert store.put_checkpoint(chain.checkpoint(5))
+        assert [c.seq for c in store.checkpoints_between("AU-ABF", 0, 5)] == [4, 5]
+    finally:
+        store.close()
+
+
+def test_sqlite_does_not_observe_other_writers_so_wait_for_change_sleeps(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "gw.db")
+    try:
+        started = time.monotonic()
+        assert store.wait_for_change(0.05) is False
+        assert time.monotonic() - started >= 0.05
+    finally:
+        store.close()
