@@ -73,7 +73,8 @@ class Publisher:
             previous = self._replay(idempotency_key, principal)
             if previous is not None:
                 return previous
-        with self._lock:
+        # across replicas sharing a database, the store's lock decides who signs the next seq
+        with self._lock, self._store.publish_lock(self._agency):
             if idempotency_key:
                 # a retry that raced the first attempt waits for it here, then replays
                 previous = self._replay(idempotency_key, principal)

@@ -3,6 +3,9 @@
 - ``rebuild-index --config FILE``: drop the derived screening index and recompute it from
   the stored envelopes (the store is the truth; the index is derived).
 - ``migrate --config FILE``: apply pending schema migrations and print the version.
+- ``copy --from URL --to URL --directory FILE``: move a gateway's store to another backend
+  (e.g. SQLite to PostgreSQL), verifying every envelope's signature and chain on the way;
+  checkpoints, suspensions and alarms come along (equivocation evidence stays in the source).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 from pathlib import Path
 
 from borderx.config import load_config
+from borderx.errors import BorderxError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,6 +39,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "--output", choices=["table", "json"], default="table", help="output format (default table)"
         )
     rebuild.set_defaults(func=run_rebuild)
+    copy = actions.add_parser(
+        "copy",
+        help="copy a store to another URL, verifying every envelope and chain",
+        description="Copy every statement (verified: signature, key window, chain), checkpoint, suspension "
+        "and alarm from one store to another, e.g. SQLite to PostgreSQL. "
+        "Run it while the gateway is stopped; the destination must be empty or hold a prefix of the source.",
+    )
+    copy.add_argument("--from", dest="source", required=True, metavar="URL", help="source store URL")
+    copy.add_argument("--to", dest="target", required=True, metavar="URL", help="destination store URL")
+    copy.add_argument(
+        "--directory",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="federation directory.json, for the keys",
+    )
+    copy.add_argument(
+        "--output", choices=["table", "json"], default="table", help="output format (default table)"
+    )
+    copy.set_defaults(func=run_copy)
     migrate.set_defaults(func=run_migrate)
 
 
@@ -71,5 +95,61 @@ def run_migrate(args: argparse.Namespace) -> int:
             args,
             {"store": store.location, "schema_version": version},
             f"{store.location}: schema version {version}",
+        )
+    return 0
+
+
+COPY_PAGE = 1000
+
+
+def run_copy(args: argparse.Namespace) -> int:
+    from borderx.directory.model import Directory  # noqa: PLC0415
+    from borderx.screening.index import index_effects  # noqa: PLC0415
+    from borderx.statements.model import GENESIS_DIGEST  # noqa: PLC0415
+    from borderx.statements.verify import verify_statement  # noqa: PLC0415
+    from borderx.store import NewStatement, open_store  # noqa: PLC0415
+
+    directory = Directory.load(args.directory)
+    start = time.perf_counter()
+    copied = 0
+    with open_store(args.source) as source, open_store(args.target) as target:
+        for issuer, head in sorted(source.heads().items()):
+            held = target.head(issuer)
+            pos, prev = (held.seq, held.digest) if held else (0, GENESIS_DIGEST)
+            if held is not None:
+                mine = source.get(issuer, held.seq)
+                if mine is None or mine.envelope.digest != held.digest:
+                    raise BorderxError(
+                        f"{issuer}: the destination's seq {held.seq} differs from the source's; refusing"
+                    )
+            while pos < head.seq:
+                page = source.read_range(issuer, pos, COPY_PAGE)
+                entries = []
+                for stored in page:
+                    env = stored.envelope
+                    # verify, never trust: a store file could have been edited
+                    verify_statement(env, directory)
+                    if env.seq != pos + 1 or env.header.prev_digest != prev:
+                        raise BorderxError(f"{issuer}: the source chain breaks at seq {env.seq}")
+                    entries.append(NewStatement(env, stored.received_from, index_effects(env)))
+                    pos, prev = env.seq, env.digest
+                target.append(entries)
+                copied += len(entries)
+            for checkpoint in source.checkpoints_between(issuer, 0, head.seq):
+                target.put_checkpoint(checkpoint)
+        for issuer, suspension in source.suspended_issuers().items():
+            target.suspend_issuer(issuer, suspension.reason)
+        for alarm in source.alarms(include_acknowledged=True):
+            target.raise_alarm(alarm.kind, alarm.issuer, alarm.detail)
+        seconds = time.perf_counter() - start
+        _print(
+            args,
+            {
+                "from": source.location,
+                "to": target.location,
+                "statements": copied,
+                "seconds": round(seconds, 3),
+            },
+            f"copied {copied} verified statements from {source.location} to {target.location} in {seconds:.1f} s",
         )
     return 0

@@ -61,6 +61,7 @@ from borderx.store.base import NO_EFFECTS, NewStatement, Store
 log = get_logger("borderx.replicator")
 security = get_logger("borderx.security")
 
+LEADER_POLL = 1.0  # seconds between replicas' checks of who replicates
 MAX_BUFFER = 1024  # statements held per issuer awaiting a checkpoint
 IDLE_FLUSH_SECONDS = 0.01  # an idle stream flushes its buffers by individual verification
 BATCH = 1024  # statements (about) handed to the worker thread at once
@@ -470,6 +471,9 @@ class Replicator:
         self._feed = feed
         self.links: dict[str, PeerLink] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._supervisor: asyncio.Task[None] | None = None
+        #: whether this replica runs the replicator (always, unless replicas share the database)
+        self.leader = False
 
     def _credentials(self) -> tuple[bytes, bytes]:
         return self._config.tls_cert.read_bytes(), self._config.tls_key.read_bytes()
@@ -493,9 +497,32 @@ class Replicator:
         return out
 
     def start(self) -> None:
-        fed = self._config.federation
-        if not fed.enabled:
+        """Replicate from every peer, on one replica only when several share the database."""
+        if not self._config.federation.enabled:
             return
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="replicator-leader")
+
+    async def _supervise(self) -> None:
+        # The store grants "replicator" to one replica at a time and releases it when that
+        # replica dies; the others check every LEADER_POLL seconds and take over.
+        while True:
+            try:
+                leader = await asyncio.to_thread(self._store.hold_leadership, "replicator")
+            except Exception:  # a database hiccup: try again, keep what runs
+                log.exception("replicator.leadership_check_failed")
+                leader = self.leader
+            if leader and not self.leader:
+                self.leader = True
+                log.info("replicator.leader", agency=self._config.agency)
+                self._start_links()
+            elif not leader and self.leader:
+                self.leader = False
+                log.warning("replicator.leadership_lost", agency=self._config.agency)
+                await self._stop_links()
+            await asyncio.sleep(LEADER_POLL)
+
+    def _start_links(self) -> None:
+        fed = self._config.federation
         for peer, endpoint in self.peers().items():
             link = PeerLink(
                 agency=self._config.agency,
@@ -514,14 +541,24 @@ class Replicator:
 
     async def restart(self) -> None:
         """Drop every session and reconnect (after an operator resumed an issuer, say)."""
-        await self.stop()
-        self.links.clear()
-        self.start()
+        if self.leader:
+            await self._stop_links()
+            self._start_links()
 
-    async def stop(self) -> None:
+    async def _stop_links(self) -> None:
         for task in self._tasks.values():
             task.cancel()
         for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):  # shutting down
                 await task
         self._tasks.clear()
+        self.links.clear()
+
+    async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._supervisor
+            self._supervisor = None
+        await self._stop_links()
+        self.leader = False

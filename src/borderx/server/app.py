@@ -189,6 +189,17 @@ class RunningServer:
                 await task
 
 
+async def _watch_store(gateway: Gateway) -> None:
+    """Wake this replica's followers when another replica sharing the database stores something."""
+    while True:
+        try:
+            if await asyncio.to_thread(gateway.store.wait_for_change, 1.0):
+                gateway.feed.notify()
+        except Exception:
+            log.exception("store.watch_failed", agency=gateway.agency)
+            await asyncio.sleep(1.0)
+
+
 async def _checkpoint_loop(gateway: Gateway) -> None:
     """Checkpoint a moved head within checkpoint_seconds, and heartbeat every heartbeat_seconds."""
     checkpointer = gateway.checkpointer
@@ -247,9 +258,10 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
             running.metrics_port = gateway.metrics.serve(obs.metrics_listen)
         except OSError as exc:
             raise ConfigError(f"[observability] metrics_listen {obs.metrics_listen}: {exc.strerror}") from exc
-    running.tasks.append(
-        asyncio.get_running_loop().create_task(_checkpoint_loop(gateway), name="checkpoints")
-    )
+    loop = asyncio.get_running_loop()
+    running.tasks.append(loop.create_task(_checkpoint_loop(gateway), name="checkpoints"))
+    if gateway.store.shared:
+        running.tasks.append(loop.create_task(_watch_store(gateway), name="store-changes"))
     gateway.replicator.start()
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

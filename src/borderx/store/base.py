@@ -456,6 +456,20 @@ class Store(abc.ABC):
         time.sleep(max(timeout, 0.0))
         return False
 
+    #: whether :meth:`wait_for_change` observes other writers (replicas sharing the database)
+    shared: bool = False
+
+    def hold_leadership(self, role: str) -> bool:
+        """Try to become (or stay) the one holder of ``role`` among replicas sharing the database.
+
+        Returns True while this store holds it. A backend shared by several gateway replicas
+        MUST grant it to at most one of them at a time and MUST release it when the holder
+        dies (so another takes over). Call it periodically: False means another replica
+        holds it, or this one lost it. The default (a store used by one process) always
+        grants it.
+        """
+        return True
+
     # ------------------------------------------------------------ lifecycle
 
     @abc.abstractmethod

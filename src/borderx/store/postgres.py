@@ -48,6 +48,7 @@ What this backend keeps, beyond the shared contract:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -474,6 +475,8 @@ class PostgresStore(Store):
         self._pool = _Pool(self._connect, max_idle=_MAX_IDLE, where=self._location)
         # publish_lock holds one of these per publisher for the length of its block
         self._lock_pool = _Pool(self._connect, max_idle=1, where=self._location)
+        self._leaders: dict[str, Connection] = {}
+        self._leader_lock = threading.Lock()
         # wait_for_change: a LISTEN thread bumps the generation; waiters compare with theirs
         self._changed = threading.Condition()
         self._generation = 0
@@ -1113,6 +1116,41 @@ class PostgresStore(Store):
                 ) from None
             yield
 
+    shared = True
+
+    def hold_leadership(self, role: str) -> bool:
+        """A session-level advisory lock on a connection of its own, kept while it is alive.
+
+        The server releases the lock when the holder's connection closes (process killed,
+        network gone), and another replica's next call takes it over.
+        """
+        self._check_open()
+        with self._leader_lock:
+            conn = self._leaders.get(role)
+            if conn is not None:
+                try:
+                    conn.execute("SELECT 1")
+                except psycopg.Error:
+                    self._leaders.pop(role, None)
+                    with contextlib.suppress(psycopg.Error):
+                        conn.close()
+                else:
+                    return True
+            try:
+                conn = self._connect()
+                conn.autocommit = True
+                row = conn.execute(
+                    "SELECT pg_try_advisory_lock(hashtext(%s), hashtext(%s))",
+                    (f"borderx/{self._namespace}", f"leader/{role}"),
+                ).fetchone()
+            except psycopg.Error:
+                return False
+            if row and row[0]:
+                self._leaders[role] = conn
+                return True
+            conn.close()
+            return False
+
     def wait_for_change(self, timeout: float) -> bool:
         """LISTEN for ``notify_channel``; True once a statement was appended by any replica.
 
@@ -1246,6 +1284,11 @@ class PostgresStore(Store):
             listener.join(timeout=5 * _LISTEN_POLL_S)
         self._pool.close()
         self._lock_pool.close()
+        with self._leader_lock:
+            for conn in self._leaders.values():
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
+            self._leaders.clear()
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.location!r})"
