@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from borderx.directory.model import DirectoryHolder
 from borderx.errors import InvalidArgument, PermissionDenied, VerificationError
+from borderx.logging import get_logger
 from borderx.screening.index import index_effects
 from borderx.statements.bodies import Body, BodyType, Designation, Withdrawal, body_type_of
 from borderx.statements.body_codec import decode_body, encode_body
@@ -27,6 +28,8 @@ from borderx.statements.rules import DEFAULT_PROGRAMME_OWNERS, check_status_tran
 from borderx.statements.signing import Signer, sign_statement
 from borderx.statements.verify import verify_statement
 from borderx.store.base import NewStatement, Store
+
+audit = get_logger("borderx.audit")
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,14 @@ class Publisher:
                 idempotency=(idempotency_key, principal) if idempotency_key else None,
             )
         self._on_published(envelopes)
+        audit.info(
+            "audit.published",
+            principal=principal,
+            issuer=self._agency,
+            seqs=f"{envelopes[0].seq}..{envelopes[-1].seq}",
+            count=len(envelopes),
+            body_types=sorted({e.header.body_type for e in envelopes}),
+        )
         return Receipt(tuple(envelopes), replayed=False)
 
     def _replay(self, key: str, principal: str) -> Receipt | None:

@@ -45,6 +45,8 @@ class FollowerStream:
         self._feed = feed
         self._req = request
         self._cursor: dict[str, int] = dict(request.have)
+        #: issuer → (bodies sent, headers sent without their body), for the audit trail
+        self.sent: dict[str, list[int]] = {}
         self._sent_checkpoint: dict[str, tuple[int, object]] = {}
 
     async def events(self) -> AsyncIterator[Event]:
@@ -116,6 +118,8 @@ class FollowerStream:
                 # invariant 3: a body never reaches a member outside its audience
                 if env.body is not None and not env.header.readable_by(reader):
                     env = env.redact()
+                tally = self.sent.setdefault(issuer, [0, 0])
+                tally[0 if env.body is not None else 1] += 1
                 run.append(env)
             if len(run) == 1:
                 yield run[0]

@@ -20,6 +20,7 @@ from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
 from borderx.directory.model import AGENCY_ID_PATTERN
 from borderx.errors import InvalidArgument, ResourceExhausted
 from borderx.federation.subscribe import FollowerStream, FollowRequest
+from borderx.logging import get_logger
 from borderx.parties import normalise_party_id
 from borderx.publishing import Draft, Item
 from borderx.screening.engine import ScreeningOutcome, ShipmentQuery
@@ -34,6 +35,8 @@ from borderx.statements.body_codec import (
 from borderx.statements.encoding import envelope_from_proto, envelope_to_proto, signed_checkpoint_to_proto
 from borderx.statements.model import Envelope
 from borderx.store.base import PartyKey, StoredStatement
+
+audit = get_logger("borderx.audit")
 
 if TYPE_CHECKING:
     from borderx.server.app import Gateway
@@ -239,11 +242,23 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
             body_types=frozenset(body_types),
             follow=request.follow,
         )
-        async for event in FollowerStream(self._gw.store, self._gw.feed, follow).events():
-            if isinstance(event, Envelope):
-                yield exchange_pb2.SubscribeEvent(statement=envelope_to_proto(event))
-            elif isinstance(event, list):
-                batch = exchange_pb2.StatementBatch(statements=[envelope_to_proto(e) for e in event])
-                yield exchange_pb2.SubscribeEvent(batch=batch)
-            else:
-                yield exchange_pb2.SubscribeEvent(checkpoint=signed_checkpoint_to_proto(event))
+        principal = str(current_principal())
+        stream = FollowerStream(self._gw.store, self._gw.feed, follow)
+        try:
+            async for event in stream.events():
+                if isinstance(event, Envelope):
+                    yield exchange_pb2.SubscribeEvent(statement=envelope_to_proto(event))
+                elif isinstance(event, list):
+                    batch = exchange_pb2.StatementBatch(statements=[envelope_to_proto(e) for e in event])
+                    yield exchange_pb2.SubscribeEvent(batch=batch)
+                else:
+                    yield exchange_pb2.SubscribeEvent(checkpoint=signed_checkpoint_to_proto(event))
+        finally:
+            # the audit trail of whose bodies went to whom (counts per issuer, never content)
+            if stream.sent:
+                audit.info(
+                    "audit.statements_sent",
+                    to=principal,
+                    bodies={i: n[0] for i, n in stream.sent.items() if n[0]},
+                    headers_only={i: n[1] for i, n in stream.sent.items() if n[1]},
+                )
