@@ -31,6 +31,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m tests.bench
 
+## make soak: a long kill -9 run over a five-gateway federation (BORDERX_SOAK_CYCLES, default 100)
+soak: $(STAMP)
+	$(PY) -m tests.federation.soak
+
 proto: $(STAMP)
 	$(PY) proto/generate.py
 
