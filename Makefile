@@ -7,7 +7,7 @@ PKI    ?= certs/dev
 PORT   ?= 50051
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench soak proto lint format clean
+.PHONY: install demo test bench soak proto lint format clean postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,8 @@ $(PKI)/directory.json: | $(STAMP)
 demo: $(STAMP) $(PKI)/directory.json
 	$(VENV)/bin/borderx demo --pki $(PKI) --base-port $(PORT)
 
-## make test: install and run the whole test suite
-test: $(STAMP)
+## make test: install and run the whole test suite (starting the local PostgreSQL if it is down)
+test: $(STAMP) postgres
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration tests/federation $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -49,3 +49,9 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
+
+# The tests need PostgreSQL on 127.0.0.1:5432; start this machine's cluster when it is down.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start 2>/dev/null; \
+	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; } || true

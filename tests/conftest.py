@@ -19,6 +19,13 @@ from borderx.logging import configure_logging
 configure_logging(fmt="json", level="warning")
 
 
+@pytest.fixture(autouse=True)
+def _quiet_logs() -> Iterator[None]:
+    """CLI tests call main(), which configures logging for a person; put the quiet default back."""
+    yield
+    configure_logging(fmt="json", level="warning")
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A five-agency dev PKI, made once per test session (read-only for tests)."""
