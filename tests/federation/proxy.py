@@ -268,7 +268,11 @@ class _Connection:
                 # the source closed (or reset): close the other side once it has its bytes
                 self._close_gracefully()
             else:
-                dst.write_eof()
+                try:
+                    dst.write_eof()
+                except OSError:
+                    # the peer reset the connection while it was stalled: just close
+                    self._close_gracefully()
 
     def update_reading(self) -> None:
         for flow in (self.up, self.down):
