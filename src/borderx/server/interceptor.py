@@ -9,9 +9,11 @@ that does), and logs one ``rpc`` event per call.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -33,6 +35,13 @@ _current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("
 def current_principal() -> Principal:
     """The authenticated caller of the RPC being served (set by the interceptor)."""
     return _current_principal.get()
+
+
+@dataclass
+class _Call:
+    start: float
+    principal: Principal | None = None
+    code: grpc.StatusCode = grpc.StatusCode.OK
 
 
 def status_code_of(exc: BorderxError) -> grpc.StatusCode:
@@ -101,56 +110,42 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     # ------------------------------------------------------------ wrappers
 
+    @contextlib.asynccontextmanager
+    async def _guard(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[_Call]:
+        """Identity and authorisation before the handler; status mapping and the log event after."""
+        call = _Call(start=time.perf_counter())
+        try:
+            call.principal = self._authenticate(method, context)
+            self._authorise(method, call.principal)
+            _current_principal.set(call.principal)
+            yield call
+        except BorderxError as exc:
+            call.code = status_code_of(exc)
+            await context.abort(call.code, str(exc))
+        except grpc.aio.AbortError:
+            call.code = context.code() or grpc.StatusCode.UNKNOWN
+            raise
+        except Exception:
+            call.code = grpc.StatusCode.INTERNAL
+            log.exception("rpc.internal_error", method=method, principal=str(call.principal or ""))
+            await context.abort(call.code, "internal error; the gateway's log has the details")
+        finally:
+            if context.cancelled() and call.code == grpc.StatusCode.OK:
+                call.code = grpc.StatusCode.CANCELLED
+            self._log_rpc(method, call.principal, call.code, call.start)
+
     def _wrap_unary(self, method: str, behaviour: Any) -> Any:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            start = time.perf_counter()
-            principal: Principal | None = None
-            code = grpc.StatusCode.OK
-            try:
-                principal = self._authenticate(method, context)
-                self._authorise(method, principal)
-                _current_principal.set(principal)
+            async with self._guard(method, context):
                 return await behaviour(request, context)
-            except BorderxError as exc:
-                code = status_code_of(exc)
-                await context.abort(code, str(exc))
-            except grpc.aio.AbortError:
-                code = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            except Exception:
-                code = grpc.StatusCode.INTERNAL
-                log.exception("rpc.internal_error", method=method, principal=str(principal or ""))
-                await context.abort(code, "internal error; the gateway's log has the details")
-            finally:
-                self._log_rpc(method, principal, code, start)
 
         return wrapper
 
     def _wrap_stream(self, method: str, behaviour: Any) -> Any:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-            start = time.perf_counter()
-            principal: Principal | None = None
-            code = grpc.StatusCode.OK
-            try:
-                principal = self._authenticate(method, context)
-                self._authorise(method, principal)
-                _current_principal.set(principal)
+            async with self._guard(method, context):
                 async for item in behaviour(request, context):
                     yield item
-            except BorderxError as exc:
-                code = status_code_of(exc)
-                await context.abort(code, str(exc))
-            except grpc.aio.AbortError:
-                code = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            except Exception:
-                code = grpc.StatusCode.INTERNAL
-                log.exception("rpc.internal_error", method=method, principal=str(principal or ""))
-                await context.abort(code, "internal error; the gateway's log has the details")
-            finally:
-                if context.cancelled() and code == grpc.StatusCode.OK:
-                    code = grpc.StatusCode.CANCELLED
-                self._log_rpc(method, principal, code, start)
 
         return wrapper
 
