@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc, statement_pb2
+from borderx.cli.publish_cmd import draft_item
 from borderx.cli.samples import sample_statements
 from borderx.statements.bodies import (
     Body,
@@ -29,9 +30,7 @@ from borderx.statements.bodies import (
     PartyId,
     Severity,
     ViolationFlag,
-    Withdrawal,
 )
-from borderx.statements.body_codec import designation_to_proto, flag_to_proto, withdrawal_to_proto
 
 ARRIVAL_TIMEOUT = 15.0
 
@@ -48,23 +47,11 @@ def _stub(pki: Path, agency: str, port: int, role: str) -> Iterator[exchange_pb2
         yield exchange_pb2_grpc.ExchangeStub(channel)
 
 
-def _item(body: Body, audience: tuple[str, ...] = ()) -> exchange_pb2.PublishItem:
-    draft = exchange_pb2.Draft(audience=list(audience))
-    if isinstance(body, Designation):
-        draft.designation.CopyFrom(designation_to_proto(body))
-    elif isinstance(body, ViolationFlag):
-        draft.flag.CopyFrom(flag_to_proto(body))
-    else:
-        assert isinstance(body, Withdrawal)
-        draft.withdrawal.CopyFrom(withdrawal_to_proto(body))
-    return exchange_pb2.PublishItem(draft=draft)
-
-
 def publish_samples(pki: Path, ports: dict[str, int], say: Callable[[str], None]) -> None:
     by_issuer: dict[str, list[exchange_pb2.PublishItem]] = {}
     for sample in sample_statements():
         if sample.issuer in ports:
-            by_issuer.setdefault(sample.issuer, []).append(_item(sample.body, sample.audience))
+            by_issuer.setdefault(sample.issuer, []).append(draft_item(sample.body, sample.audience))
     for issuer, items in by_issuer.items():
         with _stub(pki, issuer, ports[issuer], "service") as stub:
             reply = stub.Publish(
@@ -163,7 +150,7 @@ def show_flow(pki: Path, ports: dict[str, int], say: Callable[[str], None]) -> b
                 exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme=party.scheme, value=party.value))
             )
             start = time.monotonic()  # the channel is up: time the statement, not the TLS handshake
-            stub.Publish(exchange_pb2.PublishRequest(items=[_item(body)]), timeout=10)
+            stub.Publish(exchange_pb2.PublishRequest(items=[draft_item(body)]), timeout=10)
         arrived = _arrival(pki, ports, party, issuer, start)
         say(f"\n{what} published at {issuer} for {party.scheme}:{party.value}:")
         for agency, seconds in arrived.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from borderx.identity.devpki import DEFAULT_AGENCIES, DEFAULT_BASE_PORT, DEFAULT_FEDERATION, init_pki
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help=f"port of the first agency's gateway (default {DEFAULT_BASE_PORT})",
     )
     init.add_argument("--force", action="store_true", help="overwrite a non-empty folder")
+    init.add_argument("--output", choices=["table", "json"], default="table", help="output format (default table)")
     init.set_defaults(func=run_init)
 
 
@@ -47,6 +49,20 @@ def run_init(args: argparse.Namespace) -> int:
     directory = init_pki(
         args.out, federation=args.federation, agencies=agencies, base_port=args.base_port, force=args.force
     )
+    if args.output == "json":
+        print(
+            json.dumps(
+                {
+                    "federation": directory.federation,
+                    "directory": str(args.out / "directory.json"),
+                    "agencies": [
+                        {"id": a.id, "endpoint": a.endpoint, "folder": str(args.out / a.id)}
+                        for a in directory.agencies.values()
+                    ],
+                }
+            )
+        )
+        return 0
     print(f"wrote a dev PKI for {directory.federation} to {args.out}:")
     for agency in directory.agencies.values():
         print(f"  {agency.id:<8} {agency.endpoint:<16} {args.out / agency.id}/")
