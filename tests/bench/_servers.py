@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 import time
@@ -90,3 +91,106 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+# A bare grpcio server with the same TLS settings as BARE_ECHO that answers each request
+# with a pre-serialised reply chosen by the request's first KEY bytes (the request itself
+# when none matches): a baseline for RPCs whose response differs in size from the request.
+BARE_REPLY = r"""
+import asyncio, struct, sys
+import grpc
+cert, key, roots, ready, replies_path, key_bytes = sys.argv[1:7]
+key_bytes = int(key_bytes)
+replies = {}
+with open(replies_path, "rb") as f:
+    data = f.read()
+at = 0
+while at < len(data):
+    klen, vlen = struct.unpack_from(">II", data, at)
+    at += 8
+    replies[data[at:at + klen]] = data[at + klen:at + klen + vlen]
+    at += klen + vlen
+async def _reply(request, context):
+    return replies.get(request[:key_bytes], request)
+async def main():
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(_reply)}
+    )
+    server.add_generic_rpc_handlers((handler,))
+    creds = grpc.ssl_server_credentials(
+        [(open(key, "rb").read(), open(cert, "rb").read())],
+        root_certificates=open(roots, "rb").read(),
+        require_client_auth=True,
+    )
+    port = server.add_secure_port("127.0.0.1:0", creds)
+    await server.start()
+    open(ready, "w").write(str(port))
+    await server.wait_for_termination()
+asyncio.run(main())
+"""
+
+
+def start_bare_reply(
+    pki: Path, agency: str, work: Path, replies: dict[bytes, bytes], *, key_bytes: int
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Like ``start_bare_echo``, but ``/bench.Echo/Echo`` answers ``replies[request[:key_bytes]]``.
+
+    Every key of ``replies`` must be exactly ``key_bytes`` long. The server does no parsing:
+    one slice and one dict lookup per call, then grpcio sends the stored bytes.
+    """
+    from borderx.directory.model import Directory
+
+    if any(len(k) != key_bytes for k in replies):
+        raise ValueError(f"every reply key must be {key_bytes} bytes long")
+    roots = work / "roots.pem"
+    roots.write_bytes(Directory.load(pki / "directory.json").trust_bundle_pem())
+    table = work / "replies.bin"
+    with table.open("wb") as f:
+        for k, v in replies.items():
+            f.write(struct.pack(">II", len(k), len(v)) + k + v)
+    ready = work / "reply.port"
+    ready.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            BARE_REPLY,
+            str(pki / agency / "gateway.pem"),
+            str(pki / agency / "gateway.key"),
+            str(roots),
+            str(ready),
+            str(table),
+            str(key_bytes),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return proc, wait_port(ready, proc)
+
+
+def start_gateway_logged(
+    pki: Path, agency: str, work: Path, *, store: str, name: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Like ``start_gateway``, but with its own ready file and its stderr kept in ``work/<name>.log``.
+
+    If the gateway exits before it listens, the RuntimeError carries the end of that log.
+    """
+    ready = work / f"{name}.port"
+    ready.unlink(missing_ok=True)
+    log = work / f"{name}.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "borderx", "--log-level", "warning", "serve",
+                "--config", str(pki / agency / "gateway.toml"), "--listen", "127.0.0.1:0",
+                "--store", store, "--ready-file", str(ready),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )  # fmt: skip
+    try:
+        return proc, wait_port(ready, proc)
+    except RuntimeError as exc:
+        tail = log.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"{exc}; gateway {name} said:\n{tail}") from None
