@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help=f"port of the first agency's gateway (default {DEFAULT_BASE_PORT})",
     )
     init.add_argument("--force", action="store_true", help="overwrite a non-empty folder")
-    init.add_argument("--output", choices=["table", "json"], default="table", help="output format (default table)")
+    init.add_argument(
+        "--output", choices=["table", "json"], default="table", help="output format (default table)"
+    )
     init.set_defaults(func=run_init)
 
 

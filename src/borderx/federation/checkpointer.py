@@ -9,12 +9,13 @@ changed (so partners can tell how fresh their copy is).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from borderx.federation.sigchain import signatures_digest_at
 from borderx.logging import get_logger
-from borderx.statements.model import GENESIS_DIGEST, SignedCheckpoint
+from borderx.statements.checkpoints import roll_signatures
+from borderx.statements.model import GENESIS_DIGEST, Envelope, SignedCheckpoint
 from borderx.statements.signing import Signer, sign_checkpoint
 from borderx.store.base import Store
 
@@ -39,6 +40,17 @@ class Checkpointer:
         self._on_checkpoint = on_checkpoint
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
+        #: (seq, rolling signatures digest) of this agency's chain, kept current by
+        #: ``published`` so a checkpoint does not re-read what was just signed
+        self._rolling: tuple[int, bytes] | None = None
+
+    def published(self, envelopes: Sequence[Envelope]) -> None:
+        """Roll the signatures digest over statements this process just published."""
+        with self._lock:
+            if self._rolling is not None and envelopes and envelopes[0].seq == self._rolling[0] + 1:
+                self._rolling = (envelopes[-1].seq, roll_signatures(self._rolling[1], envelopes))
+            else:
+                self._rolling = None  # another replica published in between: recompute from the store
 
     def due(self) -> bool:
         """Whether the chain has outgrown the last checkpoint by ``every`` statements."""
@@ -56,7 +68,11 @@ class Checkpointer:
                 return None
             if heartbeat and head is None:
                 return None
-            digest = signatures_digest_at(self._store, self._agency, seq)
+            if self._rolling is not None and self._rolling[0] == seq:
+                digest: bytes | None = self._rolling[1]
+            else:
+                digest = signatures_digest_at(self._store, self._agency, seq)
+                self._rolling = (seq, digest) if digest is not None else None
             scp = sign_checkpoint(
                 self._signer,
                 issuer=self._agency,

@@ -107,6 +107,8 @@ class Gateway:
         def published(envelopes: Sequence[Envelope]) -> None:
             metrics.stored(envelopes, "published")
             feed.notify()
+            if checkpointer is not None:
+                checkpointer.published(envelopes)
             if checkpointer is not None and checkpointer.due():
                 checkpointer.checkpoint()
 

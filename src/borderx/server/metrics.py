@@ -54,10 +54,17 @@ class Metrics(Observer):
             ["reason"], registry=self.registry,
         )  # fmt: skip
         self._server: Any = None
+        self._rpc_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     def observe_rpc(self, method: str, code: str, caller_agency: str, seconds: float) -> None:
-        self.rpcs.labels(method, code, caller_agency).inc()
-        self.rpc_seconds.labels(method).observe(seconds)
+        # label children are looked up once per label set: this runs on every RPC
+        key = (method, code, caller_agency)
+        children = self._rpc_children.get(key)
+        if children is None:
+            children = (self.rpcs.labels(method, code, caller_agency), self.rpc_seconds.labels(method))
+            self._rpc_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def stored(self, envelopes: Sequence[Envelope], source: str) -> None:
         for env in envelopes:
