@@ -45,7 +45,7 @@ def wait_port(ready: Path, proc: subprocess.Popen[bytes], timeout: float = 30.0)
 
 
 def start_bare_echo(pki: Path, agency: str, work: Path) -> tuple[subprocess.Popen[bytes], int]:
-    from borderx.directory.model import Directory  # noqa: PLC0415
+    from borderx.directory.model import Directory
 
     roots = work / "roots.pem"
     roots.write_bytes(Directory.load(pki / "directory.json").trust_bundle_pem())

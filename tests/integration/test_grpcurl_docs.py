@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from borderx.cli.demo_show import publish_samples
-from tests.federation.conftest import FederationFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENCIES = ["US-CBP", "AU-ABF", "NZ-CS", "CA-CBSA", "GB-HMRC"]
@@ -42,7 +41,14 @@ def grpcurl_binary() -> str:
 
 def test_the_page_has_the_commands_the_issue_names() -> None:
     joined = "\n".join(doc_commands())
-    for needle in (" list", " describe ", "Admin/GetStatus", "Exchange/Lookup", "Exchange/Screen", "Exchange/Subscribe"):
+    for needle in (
+        " list",
+        " describe ",
+        "Admin/GetStatus",
+        "Exchange/Lookup",
+        "Exchange/Screen",
+        "Exchange/Subscribe",
+    ):
         assert needle in joined
 
 
@@ -78,10 +84,15 @@ def test_doc_command_runs_as_written(live, pki: Path, command: str) -> None:  # 
         assert {"borderx.v1.Exchange", "borderx.v1.Admin", "grpc.health.v1.Health"} <= set(out.split())
     elif "Admin/GetStatus" in command:
         status = json.loads(out)
-        assert status["agency"] == "US-CBP" and {i["issuer"] for i in status["issuers"]} >= {"AU-ABF", "US-CBP"}
+        assert status["agency"] == "US-CBP" and {i["issuer"] for i in status["issuers"]} >= {
+            "AU-ABF",
+            "US-CBP",
+        }
     elif "Exchange/Lookup" in command:
         entries = json.loads(out)["entries"]
-        assert any(e["provenance"]["issuer"] == "AU-ABF" and e["provenance"].get("received_from") for e in entries), out
+        assert any(
+            e["provenance"]["issuer"] == "AU-ABF" and e["provenance"].get("received_from") for e in entries
+        ), out
     elif "Exchange/Screen" in command:
         results = {r["reference"]: r for r in json.loads(out)["results"]}
         assert results["NZ-PARCEL-1"]["recommendation"] == "EXPEDITE"
@@ -100,6 +111,8 @@ def test_following_subscribe_streams_what_the_caller_lacks(live, pki: Path) -> N
     events = [json.loads(chunk) for chunk in re.split(r"(?<=\})\n(?=\{)", result.stdout.strip()) if chunk]
     issuers = set()
     for event in events:
-        for statement in event.get("batch", {}).get("statements", []) + ([event["statement"]] if "statement" in event else []):
+        for statement in event.get("batch", {}).get("statements", []) + (
+            [event["statement"]] if "statement" in event else []
+        ):
             issuers.add(statement["header"])
     assert events and issuers
