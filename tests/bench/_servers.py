@@ -69,19 +69,9 @@ def start_bare_echo(pki: Path, agency: str, work: Path) -> tuple[subprocess.Pope
 def start_gateway(
     pki: Path, agency: str, work: Path, *, store: str | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
-    ready = work / f"{agency}.port"
-    ready.unlink(missing_ok=True)
+    """A gateway process for ``agency`` on a free port; its log is kept in ``work/<agency>.log``."""
     store = store or f"sqlite:///{work / (agency.lower() + '.db')}"
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "borderx", "--log-level", "warning", "serve",
-            "--config", str(pki / agency / "gateway.toml"), "--listen", "127.0.0.1:0",
-            "--store", store, "--ready-file", str(ready),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    return proc, wait_port(ready, proc)
+    return start_gateway_logged(pki, agency, work, store=store, name=agency)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
