@@ -74,6 +74,7 @@ def test_home_operator_gets_status(us, pki: Path) -> None:  # type: ignore[no-un
     assert status.uptime_seconds >= 0
     assert status.store_location.endswith("us-cbp.db")
     assert status.statement_count == 0
+    assert status.store_bytes > 0
     assert status.started_at.seconds > 0
 
 

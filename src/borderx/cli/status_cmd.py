@@ -76,8 +76,10 @@ def run_status(args: argparse.Namespace) -> int:
     print(
         f"{status.agency} in {status.federation} (directory v{status.directory_version}), borderx {status.version}"
     )
+    size = f"{status.store_bytes / 1e6:.1f} MB" if status.store_bytes else "size unknown"
     print(
-        f"up {_ago(status.uptime_seconds)}, store {status.store_location}, {status.statement_count} statements"
+        f"up {_ago(status.uptime_seconds)}, store {status.store_location} ({size}), "
+        f"{status.statement_count} statements"
     )
     if status.issuers:
         print()

@@ -107,6 +107,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             directory_version=directory.version,
             uptime_seconds=round(time.monotonic() - gw.started_monotonic, 3),
             store_location=store.location,
+            store_bytes=store.size_bytes(),
             statement_count=sum(counts.values()),
             started_at=_ts(gw.started_at),
             version=__version__,

@@ -489,6 +489,10 @@ class Store(abc.ABC):
     def location(self) -> str:
         """Where the data lives, for status output. MUST never include a password."""
 
+    def size_bytes(self) -> int:
+        """Bytes the store occupies on disk (for status and capacity planning); 0 if unknown."""
+        return 0
+
     @abc.abstractmethod
     def close(self) -> None:
         """Release connections. Idempotent; the store is unusable afterwards."""

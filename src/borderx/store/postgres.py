@@ -1118,6 +1118,16 @@ class PostgresStore(Store):
 
     shared = True
 
+    def size_bytes(self) -> int:
+        """Tables and indexes of this store's schema."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+                (self._namespace,),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
     def hold_leadership(self, role: str) -> bool:
         """A session-level advisory lock on a connection of its own, kept while it is alive.
 

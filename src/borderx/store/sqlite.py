@@ -1009,6 +1009,16 @@ class SQLiteStore(Store):
     def location(self) -> str:
         return f"sqlite:///{self._path.resolve()}"
 
+    def size_bytes(self) -> int:
+        """The database file plus its write-ahead log."""
+        total = 0
+        for suffix in ("", "-wal"):
+            try:
+                total += Path(f"{self._path}{suffix}").stat().st_size
+            except OSError:
+                continue
+        return total
+
     def close(self) -> None:
         with self._write_lock, self._pool_lock:
             if self._closed:
