@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 from pathlib import Path
 
 from borderx.config import load_config
@@ -59,4 +60,8 @@ def run(args: argparse.Namespace) -> int:
             tmp.replace(args.ready_file)
 
     asyncio.run(serve(config, ready=ready))
+    # the gateway has stopped cleanly; a repeated SIGTERM from a supervisor must not turn
+    # that into a death by signal while the interpreter exits
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
