@@ -5,14 +5,13 @@ agency's key, assigning the next seq) or an *envelope* the agency signed itself 
 against the directory and chained as is). Nothing is stored unless every item passes;
 a statement is acknowledged only after ``Store.append`` has made it durable.
 
-One lock serialises publishing at this gateway so seqs are assigned without gaps; the
-store's chain check is the final arbiter (a second gateway replica writing the same
-chain makes ``append`` refuse, never fork).
+The store's publish lock serialises publishing for this agency, across threads and across
+gateway replicas sharing one database, so seqs are assigned without gaps or forks; the
+store's chain check is the final arbiter.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,7 +65,6 @@ class Publisher:
         self._signer = signer
         self._owners = owners
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._lock = threading.Lock()
 
     def publish(self, items: Sequence[Item], *, principal: str, idempotency_key: str = "") -> Receipt:
         """Publish ``items``; raise a BorderxError naming ``items[i]…`` on the first refusal."""
@@ -77,7 +75,7 @@ class Publisher:
             if previous is not None:
                 return previous
         # across replicas sharing a database, the store's lock decides who signs the next seq
-        with self._lock, self._store.publish_lock(self._agency):
+        with self._store.publish_lock(self._agency):
             if idempotency_key:
                 # a retry that raced the first attempt waits for it here, then replays
                 previous = self._replay(idempotency_key, principal)

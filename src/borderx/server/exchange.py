@@ -221,9 +221,14 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     ) -> AsyncIterator[exchange_pb2.SubscribeEvent]:
         from borderx.server.interceptor import current_principal  # noqa: PLC0415
 
-        for issuer in (*request.have, *request.issuers):
-            if not AGENCY_ID_PATTERN.fullmatch(issuer):
-                raise InvalidArgument(f"{issuer!r} is not an agency id like AU-ABF", field="have/issuers")
+        for name, issuers in (
+            ("have", request.have),
+            ("have_digests", request.have_digests),
+            ("issuers", request.issuers),
+        ):
+            for issuer in issuers:
+                if not AGENCY_ID_PATTERN.fullmatch(issuer):
+                    raise InvalidArgument(f"{issuer!r} is not an agency id like AU-ABF", field=name)
         body_types = []
         for i, number in enumerate(request.body_types):
             try:
