@@ -44,26 +44,29 @@ def wait_port(ready: Path, proc: subprocess.Popen[bytes], timeout: float = 30.0)
     return int(ready.read_text())
 
 
-def start_bare_echo(pki: Path, agency: str, work: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _start_bare(
+    script: str, pki: Path, agency: str, work: Path, name: str, *extra: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    """A bare grpcio server script with the gateway's certificate and the directory's CA bundle."""
     from borderx.directory.model import Directory
 
     roots = work / "roots.pem"
     roots.write_bytes(Directory.load(pki / "directory.json").trust_bundle_pem())
-    ready = work / "echo.port"
+    ready = work / f"{name}.port"
+    ready.unlink(missing_ok=True)
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-c",
-            BARE_ECHO,
-            str(pki / agency / "gateway.pem"),
-            str(pki / agency / "gateway.key"),
-            str(roots),
-            str(ready),
+            sys.executable, "-c", script,
+            str(pki / agency / "gateway.pem"), str(pki / agency / "gateway.key"), str(roots), str(ready), *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )
+    )  # fmt: skip
     return proc, wait_port(ready, proc)
+
+
+def start_bare_echo(pki: Path, agency: str, work: Path) -> tuple[subprocess.Popen[bytes], int]:
+    return _start_bare(BARE_ECHO, pki, agency, work, "echo")
 
 
 def start_gateway(
@@ -129,34 +132,13 @@ def start_bare_reply(
     Every key of ``replies`` must be exactly ``key_bytes`` long. The server does no parsing:
     one slice and one dict lookup per call, then grpcio sends the stored bytes.
     """
-    from borderx.directory.model import Directory
-
     if any(len(k) != key_bytes for k in replies):
         raise ValueError(f"every reply key must be {key_bytes} bytes long")
-    roots = work / "roots.pem"
-    roots.write_bytes(Directory.load(pki / "directory.json").trust_bundle_pem())
     table = work / "replies.bin"
     with table.open("wb") as f:
         for k, v in replies.items():
             f.write(struct.pack(">II", len(k), len(v)) + k + v)
-    ready = work / "reply.port"
-    ready.unlink(missing_ok=True)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            BARE_REPLY,
-            str(pki / agency / "gateway.pem"),
-            str(pki / agency / "gateway.key"),
-            str(roots),
-            str(ready),
-            str(table),
-            str(key_bytes),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return proc, wait_port(ready, proc)
+    return _start_bare(BARE_REPLY, pki, agency, work, "reply", str(table), str(key_bytes))
 
 
 def start_gateway_logged(
