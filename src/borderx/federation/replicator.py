@@ -45,6 +45,8 @@ from borderx.errors import (
     Equivocation,
     IssuerSuspended,
     MalformedHeader,
+    OwnChainForged,
+    RuleViolation,
     VerificationError,
 )
 from borderx.federation.feed import Feed
@@ -54,9 +56,10 @@ from borderx.screening.index import index_effects
 from borderx.statements.chain import ChainHead
 from borderx.statements.checkpoints import roll_signatures, verify_run
 from borderx.statements.encoding import envelope_from_proto, signed_checkpoint_from_proto
+from borderx.statements.intake import Admission, IntakePolicy, StoreView, admit, admit_checkpoint
 from borderx.statements.model import Envelope, SignedCheckpoint
-from borderx.statements.verify import verify_checkpoint, verify_statement
-from borderx.store.base import NO_EFFECTS, NewStatement, Store
+from borderx.statements.verify import verify_statement
+from borderx.store.base import NO_EFFECTS, Store
 
 log = get_logger("borderx.replicator")
 security = get_logger("borderx.security")
@@ -128,9 +131,11 @@ class PeerLink:
         credentials: Callable[[], tuple[bytes, bytes]],
         backoff: tuple[float, float],
         max_message_bytes: int,
+        policy: IntakePolicy | None = None,
         observer: Observer | None = None,
     ) -> None:
         self._observer = observer or Observer()
+        self._policy = policy or IntakePolicy(home=agency, indexer=index_effects)
         self.agency = agency
         self.peer = peer
         self.status = PeerStatus(agency=peer, endpoint=endpoint)
@@ -281,9 +286,26 @@ class PeerLink:
     def _on_checkpoint(self, scp: SignedCheckpoint) -> None:
         issuer = scp.issuer
         try:
-            verify_checkpoint(scp, self._directory.current)
+            admit_checkpoint(
+                scp,
+                directory=self._directory.current,
+                policy=self._policy,
+                view=StoreView(self._store),
+                received_at=datetime.now(UTC),
+                received_from=self.peer,
+            )
         except VerificationError as exc:
             self._refuse("bad_checkpoint", issuer, str(exc))
+        except OwnChainForged as exc:
+            self._own_chain(exc, checkpoints=(scp,))
+            return
+        except RuleViolation as exc:
+            # signed by the issuer, so the issuer's fault, not the relay's: drop it, say so,
+            # and keep replicating everything else this peer sends
+            self._alarm("checkpoint_refused", issuer, f"{exc.rule}: {exc}")
+            return
+        if issuer == self.agency:
+            return  # our own head, as we hold it: we checkpoint our chain ourselves
         sync = self._sync(issuer)
         if sync.blocked:
             return
@@ -308,6 +330,9 @@ class PeerLink:
 
     def _on_statement(self, env: Envelope) -> None:
         issuer = env.issuer
+        if issuer == self.agency:
+            self._own_statement(env)
+            return
         sync = self._sync(issuer)
         if sync.blocked:
             return
@@ -334,21 +359,72 @@ class PeerLink:
         if len(sync.buffer) >= MAX_BUFFER:
             self._flush(issuer, sync)
 
+    def _own_statement(self, env: Envelope) -> None:
+        """A statement in our own agency's name from a peer: an echo of ours, or a forgery."""
+        stored = self._store.get(env.issuer, env.seq)
+        if stored is not None and stored.envelope.digest == env.digest:
+            return  # our own statement relayed back: nothing to do
+        try:
+            admit(
+                env,
+                directory=self._directory.current,
+                policy=self._policy,
+                view=StoreView(self._store),
+                received_at=datetime.now(UTC),
+                received_from=self.peer,
+            )
+        except VerificationError as exc:
+            self._refuse("bad_statement", env.issuer, str(exc))
+        except OwnChainForged as exc:
+            self._own_chain(exc, envelopes=(env,) if stored is None else (stored.envelope, env))
+
+    def _own_chain(
+        self,
+        exc: OwnChainForged,
+        *,
+        envelopes: Sequence[Envelope] = (),
+        checkpoints: Sequence[SignedCheckpoint] = (),
+    ) -> None:
+        """Proof that our own key signed what we never made: keep it, and raise the loudest alarm."""
+        detail = f"from peer {self.peer}: {exc}; {exc.issuer}'s signing key may be compromised"
+        self._store.record_evidence(
+            "own_chain",
+            exc.issuer,
+            exc.seq,
+            str(exc),
+            envelopes=envelopes,
+            checkpoints=checkpoints,
+            reported_by=self.peer,
+        )
+        self._observer.refused("own_chain")
+        security.critical(
+            "security.own_chain", peer=self.peer, issuer=exc.issuer, seq=exc.seq, detail=str(exc)
+        )
+        self._store.raise_alarm("own_chain", exc.issuer, detail)
+
+    def _alarm(self, kind: str, issuer: str, detail: str) -> None:
+        self._observer.refused(kind)
+        security.warning(f"security.{kind}", peer=self.peer, issuer=issuer, detail=detail)
+        self._store.raise_alarm(kind, issuer, f"from peer {self.peer}: {detail}")
+
     def _replayed(self, env: Envelope, sync: _IssuerSync) -> None:
         """A statement at or below what we hold or buffer: a duplicate, or equivocation."""
         held_seq = sync.head.seq if sync.head else 0
         if env.seq > held_seq:
-            if sync.buffer[env.seq - held_seq - 1].digest != env.digest:
-                self._refuse("bad_message", env.issuer, f"{env.issuer} seq {env.seq} sent twice, differently")
-            return
-        stored = self._store.get(env.issuer, env.seq)
-        if stored is not None and stored.envelope.digest == env.digest:
-            return
+            if sync.buffer[env.seq - held_seq - 1].digest == env.digest:
+                return
+            # two headers for one seq in one stream: equivocation if both are signed
+            self._flush(env.issuer, sync)
+        else:
+            stored = self._store.get(env.issuer, env.seq)
+            if stored is not None and stored.envelope.digest == env.digest:
+                return
         try:
             verify_statement(env, self._directory.current)
         except VerificationError as exc:
             self._refuse("bad_statement", env.issuer, str(exc))
-        self._append(env.issuer, [env])  # the store records equivocation evidence and suspends
+        # the store records both signed headers (redacted) as evidence and suspends the issuer
+        self._append(env.issuer, [Admission(env.redact(), NO_EFFECTS)], sync)
 
     def _flush_covered(self, issuer: str, sync: _IssuerSync) -> None:
         """Authenticate and store every buffered run that a pending checkpoint covers."""
@@ -373,12 +449,57 @@ class PeerLink:
             except (VerificationError, ChainError) as exc:
                 sync.buffer.clear()
                 self._refuse("bad_run", issuer, str(exc))
-            self._check_audience(run)
             sync.pending.pop(0)
             del sync.buffer[: len(run)]
-            if self._append(issuer, run, sync):
+            # the checkpoint authenticates the headers; every signature is still verified
+            # one by one before anything is stored (invariant 7.1)
+            admitted, failure = self._admit_run(run, ceiling=cp.checkpoint.time)
+            stored = self._append(issuer, admitted, sync)
+            if failure is not None:
+                bad = run[len(admitted)]
+                # the issuer's own checkpoint vouches for these signature bytes: signed
+                # evidence against the issuer, not the relay
+                self._store.record_evidence(
+                    "bad_signature",
+                    issuer,
+                    bad.seq,
+                    str(failure),
+                    envelopes=(bad,),
+                    checkpoints=(cp,),
+                    reported_by=self.peer,
+                )
+                sync.buffer.clear()
+                self._refuse(
+                    "bad_statement", issuer, f"{failure} (under {issuer}'s checkpoint at seq {cp.seq})"
+                )
+            if stored:
                 sync.signatures = cp.checkpoint.signatures_digest or None
                 self._store_checkpoint(cp)
+
+    def _admit_run(
+        self, run: Sequence[Envelope], *, ceiling: datetime | None = None
+    ) -> tuple[list[Admission], VerificationError | None]:
+        """Admit ``run`` in order; stop at the first statement that may not be stored at all."""
+        view = StoreView(self._store)
+        directory = self._directory.current
+        now = datetime.now(UTC)
+        out: list[Admission] = []
+        for env in run:
+            try:
+                admission = admit(
+                    env,
+                    directory=directory,
+                    policy=self._policy,
+                    view=view,
+                    received_at=now,
+                    received_from=self.peer,
+                    ceiling=ceiling,
+                )
+            except VerificationError as exc:
+                return out, exc
+            view.add(admission, now)
+            out.append(admission)
+        return out, None
 
     def _flush_all(self) -> None:
         for issuer, sync in self._syncs.items():
@@ -389,26 +510,17 @@ class PeerLink:
         if not sync.buffer:
             return
         run, sync.buffer = sync.buffer, []
-        directory = self._directory.current
-        failure: VerificationError | None = None
-        for i, env in enumerate(run):
-            try:
-                verify_statement(env, directory)
-            except VerificationError as exc:
-                failure, run = exc, run[:i]  # keep the verified prefix; refuse from here on
-                break
-        if run:
-            self._check_audience(run)
-            if self._append(issuer, run, sync) and sync.signatures is not None:
-                sync.signatures = roll_signatures(sync.signatures, run)
+        admitted, failure = self._admit_run(run)
+        if admitted and self._append(issuer, admitted, sync) and sync.signatures is not None:
+            sync.signatures = roll_signatures(sync.signatures, [a.envelope for a in admitted])
         if failure is not None:
             self._refuse("bad_statement", issuer, str(failure))
 
-    def _check_audience(self, run: list[Envelope]) -> None:
-        for i, env in enumerate(run):
-            if env.body is not None and not env.header.readable_by(self.agency):
-                # invariant 3: never keep a body we were not meant to see; keep the header
-                run[i] = env.redact()
+    def _report(self, admissions: Sequence[Admission]) -> None:
+        """Alarms for what admission found in statements that are stored anyway."""
+        for adm in admissions:
+            env = adm.envelope
+            if adm.audience_breach:
                 detail = (
                     f"{env.issuer} seq {env.seq} arrived with a body for audience {list(env.header.audience)}"
                 )
@@ -416,11 +528,24 @@ class PeerLink:
                     "security.audience_violation", peer=self.peer, issuer=env.issuer, seq=env.seq
                 )
                 self._store.raise_alarm("audience_violation", env.issuer, f"from peer {self.peer}: {detail}")
+            if adm.violation is not None:
+                # signed by the issuer and part of its chain: kept as evidence, never indexed
+                detail = f"{env.issuer} seq {env.seq} broke {adm.violation.rule}: {adm.violation}"
+                self._observer.refused("rule_violation")
+                security.warning(
+                    "security.rule_violation",
+                    peer=self.peer,
+                    issuer=env.issuer,
+                    seq=env.seq,
+                    rule=adm.violation.rule,
+                    detail=str(adm.violation),
+                )
+                self._store.raise_alarm("rule_violation", env.issuer, detail)
 
-    def _append(self, issuer: str, run: list[Envelope], sync: _IssuerSync | None = None) -> bool:
-        entries = [
-            NewStatement(e, self.peer, index_effects(e) if e.body is not None else NO_EFFECTS) for e in run
-        ]
+    def _append(self, issuer: str, run: Sequence[Admission], sync: _IssuerSync | None = None) -> bool:
+        if not run:
+            return True
+        entries = [adm.entry(self.peer) for adm in run]
         try:
             results = self._store.append(entries)
         except IssuerSuspended:
@@ -437,9 +562,10 @@ class PeerLink:
                 sync.head = self._store.head(issuer)
                 sync.blocked = True
             self._refuse("chain", issuer, str(exc))
-        if sync is not None and run:
-            sync.head = ChainHead.of(run[-1])
-        fresh = [e for e, r in zip(run, results, strict=True) if not r.duplicate]
+        fresh = [e.envelope for e, r in zip(entries, results, strict=True) if not r.duplicate]
+        self._report([a for a, r in zip(run, results, strict=True) if not r.duplicate])
+        if sync is not None and (sync.head is None or run[-1].envelope.seq > sync.head.seq):
+            sync.head = ChainHead.of(run[-1].envelope)
         self.status.stored += len(fresh)
         if fresh:
             self._observer.stored(fresh, "replicated")
@@ -462,9 +588,11 @@ class Replicator:
         store: Store,
         directory: DirectoryHolder,
         feed: Feed,
+        policy: IntakePolicy | None = None,
         observer: Observer | None = None,
     ) -> None:
         self._observer = observer
+        self._policy = policy or IntakePolicy(home=config.agency, indexer=index_effects)
         self._config = config
         self._store = store
         self._directory = directory
@@ -534,6 +662,7 @@ class Replicator:
                 credentials=self._credentials,
                 backoff=(fed.backoff_initial_seconds, fed.backoff_max_seconds),
                 max_message_bytes=self._config.limits.max_message_bytes,
+                policy=self._policy,
                 observer=self._observer,
             )
             self.links[peer] = link

@@ -14,7 +14,7 @@ import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -33,11 +33,13 @@ from borderx.identity.verifier import PeerAuthenticator
 from borderx.logging import get_logger
 from borderx.publishing import Publisher
 from borderx.screening.engine import Screener
+from borderx.screening.index import index_effects
 from borderx.server.admin import AdminServicer
 from borderx.server.exchange import ExchangeServicer
 from borderx.server.interceptor import AuthInterceptor
 from borderx.server.metrics import Metrics
 from borderx.server.tls import ReloadableTls
+from borderx.statements.intake import IntakePolicy
 from borderx.statements.model import Envelope
 from borderx.statements.signing import load_signing_key
 from borderx.store import Store, open_store
@@ -50,6 +52,15 @@ SERVICE_NAMES = (
     health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
 )
 GRACE_SECONDS = 5.0
+
+
+def intake_policy(config: GatewayConfig) -> IntakePolicy:
+    """The admission policy of this gateway (DESIGN §8), the same for every door."""
+    return IntakePolicy(
+        home=config.agency,
+        max_skew=timedelta(seconds=config.federation.max_clock_skew_seconds),
+        indexer=index_effects,
+    )
 
 
 @dataclass
@@ -118,12 +129,24 @@ class Gateway:
             store=store,
             authenticator=PeerAuthenticator(holder),
             publisher=Publisher(
-                agency=config.agency, store=store, directory=holder, signer=signer, on_published=published
+                agency=config.agency,
+                store=store,
+                directory=holder,
+                signer=signer,
+                policy=intake_policy(config),
+                on_published=published,
             ),
             screener=Screener(store, config.screening_policy),
             feed=feed,
             checkpointer=checkpointer,
-            replicator=Replicator(config=config, store=store, directory=holder, feed=feed, observer=metrics),
+            replicator=Replicator(
+                config=config,
+                store=store,
+                directory=holder,
+                feed=feed,
+                policy=intake_policy(config),
+                observer=metrics,
+            ),
             metrics=metrics,
             tls=ReloadableTls(cert=config.tls_cert, key=config.tls_key, directory=holder),
         )

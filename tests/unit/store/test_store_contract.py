@@ -212,9 +212,11 @@ def test_equivocation_is_refused_and_kept_as_evidence(store: Store, au: Chain) -
     [evidence] = store.equivocations()
     assert (evidence.issuer, evidence.seq, evidence.reported_by) == ("AU-ABF", 2, "NZ-CS")
     assert evidence.held.header_bytes == envs[1].header_bytes
-    assert evidence.held.body == envs[1].body
     assert evidence.conflicting.header_bytes == fork.header_bytes
     assert evidence.conflicting.signatures == fork.signatures
+    # the two signed headers are the whole proof: no body is kept, so evidence can be
+    # exported to any partner without leaking a body outside its audience
+    assert evidence.held.body is None and evidence.conflicting.body is None
     assert evidence.detected_at.tzinfo is not None
 
 
@@ -395,18 +397,19 @@ def test_rebuild_index_reproduces_the_same_lookups(store: Store, au: Chain, us: 
     before = everything()
     seen: list[tuple[str, int]] = []
 
-    def indexer(env: Envelope) -> IndexEffects:
-        seen.append((env.issuer, env.seq))
-        return effects[env.digest]
+    def indexer(stored: StoredStatement) -> IndexEffects:
+        seen.append(stored.key)
+        assert stored.received_at.tzinfo is not None
+        return effects[stored.envelope.digest]
 
     assert store.rebuild_index(indexer) == 6
     assert everything() == before
-    # per issuer in seq order, and the redacted envelope is never handed to the indexer
-    assert [k for k in seen if k[0] == "AU-ABF"] == [("AU-ABF", 1), ("AU-ABF", 2)]
+    # per issuer in seq order, the redacted envelope too (admission's time rules read headers)
+    assert [k for k in seen if k[0] == "AU-ABF"] == [("AU-ABF", 1), ("AU-ABF", 2), ("AU-ABF", 3)]
     assert [k for k in seen if k[0] == "US-CBP"] == [("US-CBP", 1), ("US-CBP", 2), ("US-CBP", 3)]
 
     # the index really is dropped and recomputed: an indexer that knows nothing empties it
-    assert store.rebuild_index(lambda env: NO_EFFECTS) == 6
+    assert store.rebuild_index(lambda stored: NO_EFFECTS) == 6
     assert store.lookup(*ABN, include_history=True) == []
     assert store.count() == 6
     store.rebuild_index(indexer)
@@ -416,8 +419,8 @@ def test_rebuild_index_reproduces_the_same_lookups(store: Store, au: Chain, us: 
 def test_a_failed_rebuild_leaves_the_index_as_it_was(store: Store, au: Chain) -> None:
     store.append([new(au.next(), ids=(ABN,)), new(au.next(), ids=(EORI,))])
 
-    def broken(env: Envelope) -> IndexEffects:
-        if env.seq == 2:
+    def broken(stored: StoredStatement) -> IndexEffects:
+        if stored.envelope.seq == 2:
             raise RuntimeError("indexer bug")
         return NO_EFFECTS
 

@@ -189,9 +189,21 @@ def test_a_version_1_store_is_migrated_to_version_2_with_its_data(
     with monkeypatch.context() as patch:
         patch.setattr(backend, "MIGRATIONS", MIGRATIONS[:1])
         patch.setattr(backend, "SCHEMA_VERSION", 1)
-        old = SQLiteStore(path)
-        old.append([new(e, ids=(("ABN", "51824753556"),)) for e in envs], idempotency=("k", "p"))
-        old.close()
+        SQLiteStore(path).close()
+    # the rows a v1 writer left, written by today's code elsewhere and copied column by column
+    scratch = SQLiteStore(tmp_path / "scratch.db")
+    scratch.append([new(e, ids=(("ABN", "51824753556"),)) for e in envs], idempotency=("k", "p"))
+    scratch.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("ATTACH DATABASE ? AS scratch", (str(tmp_path / "scratch.db"),))
+        conn.execute(
+            "INSERT INTO statements SELECT id, issuer, seq, digest, body_type, received_from, received_at,"
+            " expires_at, wire FROM scratch.statements"
+        )
+        for table in ("heads", "party_index", "marks", "receipts"):
+            conn.execute(f"INSERT INTO {table} SELECT * FROM scratch.{table}")
+        conn.commit()
+        conn.execute("DETACH DATABASE scratch")
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
         assert "checkpoint_history" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
@@ -209,7 +221,7 @@ def test_a_version_1_store_is_migrated_to_version_2_with_its_data(
 
     store = SQLiteStore(path)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.schema_version() == SCHEMA_VERSION
         assert [s.wire for s in store.read_range("AU-ABF", 0, 10)] == [envelope_to_wire(e) for e in envs]
         assert [s.key for s in store.lookup("ABN", "51824753556")] == [("AU-ABF", s) for s in (1, 2, 3, 4)]
         assert store.receipt("k", "p") == [("AU-ABF", s) for s in (1, 2, 3, 4)]
