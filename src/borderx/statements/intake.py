@@ -251,7 +251,7 @@ def _check_body(env: Envelope, *, policy: IntakePolicy, received_at: datetime) -
     try:
         body = decode_body(body_type, env.body)
     except InvalidArgument as exc:
-        raise RuleViolation("body.decode", str(exc), field=exc.field) from None
+        raise RuleViolation("body.decode", str(exc).removeprefix(f"{exc.field}: "), field=exc.field) from None
     # one meaning per signed body: bytes that re-encode differently (unknown fields,
     # non-canonical order) could be read differently by another verifier
     if encode_body(body) != env.body:
