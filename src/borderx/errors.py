@@ -186,8 +186,7 @@ class RuleViolation(InvalidArgument):
 
     def under(self, prefix: str) -> RuleViolation:
         moved = super().under(prefix)
-        moved.rule = self.rule
-        return moved  # type: ignore[return-value]
+        return RuleViolation(self.rule, str(moved).removeprefix(f"{moved.field}: "), field=moved.field)
 
 
 class OwnChainForged(BorderxError):

@@ -51,10 +51,10 @@ from borderx.errors import (
 )
 from borderx.federation.feed import Feed
 from borderx.federation.sigchain import signatures_digest_at
+from borderx.federation.sync import Action, Conflict, IssuerSync, StoreCheckpoint, StoreRun
 from borderx.logging import get_logger
 from borderx.screening.index import index_effects
-from borderx.statements.chain import ChainHead
-from borderx.statements.checkpoints import roll_signatures, verify_run
+from borderx.statements.checkpoints import GENESIS_SIGNATURES
 from borderx.statements.encoding import envelope_from_proto, signed_checkpoint_from_proto
 from borderx.statements.intake import Admission, IntakePolicy, StoreView, admit, admit_checkpoint
 from borderx.statements.model import Envelope, SignedCheckpoint
@@ -105,19 +105,6 @@ class PeerStatus:
     known_heads: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
-@dataclass
-class _IssuerSync:
-    head: ChainHead | None
-    signatures: bytes | None
-    pending: list[SignedCheckpoint] = field(default_factory=list)
-    buffer: list[Envelope] = field(default_factory=list)
-    blocked: bool = False  # a body we are entitled to was missing: skip this issuer this session
-
-    @property
-    def next_seq(self) -> int:
-        return (self.head.seq if self.head else 0) + len(self.buffer) + 1
-
-
 class PeerLink:
     def __init__(
         self,
@@ -145,7 +132,7 @@ class PeerLink:
         self._credentials = credentials
         self._backoff = backoff
         self._max_message = max_message_bytes
-        self._syncs: dict[str, _IssuerSync] = {}
+        self._syncs: dict[str, IssuerSync] = {}
 
     # ------------------------------------------------------------ connection loop
 
@@ -225,7 +212,7 @@ class PeerLink:
             try:
                 first = await (asyncio.wait_for(queue.get(), IDLE_FLUSH_SECONDS) if waiting else queue.get())
             except TimeoutError:
-                await asyncio.to_thread(self._flush_all)
+                await asyncio.to_thread(self._idle)
                 continue
             batch = [first]
             size = _size(first)
@@ -246,19 +233,21 @@ class PeerLink:
                 self.status.last_message_at = datetime.now(UTC)
                 await asyncio.to_thread(self._process, messages)
             if ended:
-                await asyncio.to_thread(self._flush_all)
+                await asyncio.to_thread(self._idle)
                 if failure is not None:
                     raise failure
                 return
 
     # ------------------------------------------------------------ processing (worker thread)
 
-    def _sync(self, issuer: str) -> _IssuerSync:
+    def _sync(self, issuer: str) -> IssuerSync:
         sync = self._syncs.get(issuer)
         if sync is None:
             head = self._store.head(issuer)
-            sigs = signatures_digest_at(self._store, issuer, head.seq) if head else None
-            sync = _IssuerSync(head=head, signatures=sigs if head else roll_signatures(bytes(32), []))
+            sigs = signatures_digest_at(self._store, issuer, head.seq) if head else GENESIS_SIGNATURES
+            sync = IssuerSync(
+                issuer=issuer, me=self.agency, head=head, signatures=sigs, max_buffer=MAX_BUFFER
+            )
             self._syncs[issuer] = sync
         return sync
 
@@ -276,12 +265,23 @@ class PeerLink:
             except (MalformedHeader, VerificationError) as exc:
                 self._refuse("bad_message", getattr(exc, "issuer", ""), f"{exc}")
 
+    def _idle(self) -> None:
+        for sync in self._syncs.values():
+            self._apply(sync, sync.idle())
+
     def _refuse(self, kind: str, issuer: str, detail: str) -> NoReturn:
         text = f"from peer {self.peer}: {detail}"
         self._observer.refused(kind)
         security.warning(f"security.{kind}", peer=self.peer, issuer=issuer, detail=detail)
         self._store.raise_alarm(kind, issuer, text)
         raise PeerMisbehaved(text)
+
+    def _on_statement(self, env: Envelope) -> None:
+        if env.issuer == self.agency:
+            self._own_statement(env)
+            return
+        sync = self._sync(env.issuer)
+        self._apply(sync, sync.statement(env, self._directory.current))
 
     def _on_checkpoint(self, scp: SignedCheckpoint) -> None:
         issuer = scp.issuer
@@ -306,20 +306,49 @@ class PeerLink:
             return
         if issuer == self.agency:
             return  # our own head, as we hold it: we checkpoint our chain ourselves
-        sync = self._sync(issuer)
-        if sync.blocked:
-            return
-        cp = scp.checkpoint
         known = self.status.known_heads.get(issuer)
-        if known is None or cp.seq > known[0]:
-            self.status.known_heads[issuer] = (cp.seq, time.monotonic())
-        held = sync.head.seq if sync.head else 0
-        if cp.seq <= held:
-            self._store_checkpoint(scp)
-            return
-        if not sync.pending or cp.seq > sync.pending[-1].seq:
-            sync.pending.append(scp)
-        self._flush_covered(issuer, sync)
+        if known is None or scp.seq > known[0]:
+            self.status.known_heads[issuer] = (scp.seq, time.monotonic())
+        sync = self._sync(issuer)
+        self._apply(sync, sync.checkpoint(scp, self._directory.current))
+
+    # ------------------------------------------------------------ applying actions
+
+    def _apply(self, sync: IssuerSync, actions: Sequence[Action]) -> None:
+        for action in actions:
+            if isinstance(action, StoreRun):
+                self._store_run(sync, action)
+            elif isinstance(action, StoreCheckpoint):
+                self._store_checkpoint(action.checkpoint)
+            elif isinstance(action, Conflict):
+                self._conflict(sync, action.envelope)
+            else:
+                self._refuse(action.kind, action.issuer, action.detail)
+
+    def _store_run(self, sync: IssuerSync, action: StoreRun) -> None:
+        cp = action.checkpoint
+        # the checkpoint authenticates the headers; every signature is still verified one
+        # by one before anything is stored (invariant 7.1)
+        admitted, failure = self._admit_run(action.run, ceiling=cp.checkpoint.time if cp else None)
+        stored = self._append(sync, admitted)
+        if failure is not None:
+            bad = action.run[len(admitted)]
+            if cp is not None:
+                # the issuer's own checkpoint vouches for these signature bytes: signed
+                # evidence against the issuer, not the relay
+                self._store.record_evidence(
+                    "bad_signature",
+                    sync.issuer,
+                    bad.seq,
+                    str(failure),
+                    envelopes=(bad,),
+                    checkpoints=(cp,),
+                    reported_by=self.peer,
+                )
+            under = f" (under {sync.issuer}'s checkpoint at seq {cp.seq})" if cp is not None else ""
+            self._refuse("bad_statement", sync.issuer, f"{failure}{under}")
+        if stored and cp is not None:
+            self._store_checkpoint(cp)
 
     def _store_checkpoint(self, scp: SignedCheckpoint) -> None:
         try:
@@ -328,36 +357,17 @@ class PeerLink:
         except Equivocation as exc:
             self._equivocation(scp.issuer, str(exc))
 
-    def _on_statement(self, env: Envelope) -> None:
-        issuer = env.issuer
-        if issuer == self.agency:
-            self._own_statement(env)
+    def _conflict(self, sync: IssuerSync, env: Envelope) -> None:
+        """A statement at or below the held head: a duplicate, or equivocation if it verifies."""
+        stored = self._store.get(env.issuer, env.seq)
+        if stored is not None and stored.envelope.digest == env.digest:
             return
-        sync = self._sync(issuer)
-        if sync.blocked:
-            return
-        if env.seq < sync.next_seq:
-            self._replayed(env, sync)
-            return
-        if env.seq > sync.next_seq:
-            have = sync.next_seq - 1
-            self._flush(issuer, sync)
-            self._refuse(
-                "gap",
-                issuer,
-                f"{issuer} skipped from seq {have} to {env.seq}: seq {have + 1}..{env.seq - 1} withheld",
-            )
-        if env.body is None and env.header.readable_by(self.agency):
-            # the peer cannot (or will not) give us a body we are entitled to; storing the
-            # header alone would lose that body for good, so wait for another peer
-            self._flush(issuer, sync)
-            sync.blocked = True
-            log.info("replicator.body_unavailable", peer=self.peer, issuer=issuer, seq=env.seq)
-            return
-        sync.buffer.append(env)
-        self._flush_covered(issuer, sync)
-        if len(sync.buffer) >= MAX_BUFFER:
-            self._flush(issuer, sync)
+        try:
+            verify_statement(env, self._directory.current)
+        except VerificationError as exc:
+            self._refuse("bad_statement", env.issuer, str(exc))
+        # the store records both signed headers (redacted) as evidence and suspends the issuer
+        self._append(sync, [Admission(env.redact(), NO_EFFECTS)])
 
     def _own_statement(self, env: Envelope) -> None:
         """A statement in our own agency's name from a peer: an echo of ours, or a forgery."""
@@ -407,75 +417,6 @@ class PeerLink:
         security.warning(f"security.{kind}", peer=self.peer, issuer=issuer, detail=detail)
         self._store.raise_alarm(kind, issuer, f"from peer {self.peer}: {detail}")
 
-    def _replayed(self, env: Envelope, sync: _IssuerSync) -> None:
-        """A statement at or below what we hold or buffer: a duplicate, or equivocation."""
-        held_seq = sync.head.seq if sync.head else 0
-        if env.seq > held_seq:
-            if sync.buffer[env.seq - held_seq - 1].digest == env.digest:
-                return
-            # two headers for one seq in one stream: equivocation if both are signed
-            self._flush(env.issuer, sync)
-        else:
-            stored = self._store.get(env.issuer, env.seq)
-            if stored is not None and stored.envelope.digest == env.digest:
-                return
-        try:
-            verify_statement(env, self._directory.current)
-        except VerificationError as exc:
-            self._refuse("bad_statement", env.issuer, str(exc))
-        # the store records both signed headers (redacted) as evidence and suspends the issuer
-        self._append(env.issuer, [Admission(env.redact(), NO_EFFECTS)], sync)
-
-    def _flush_covered(self, issuer: str, sync: _IssuerSync) -> None:
-        """Authenticate and store every buffered run that a pending checkpoint covers."""
-        while sync.pending:
-            cp = sync.pending[0]
-            held = sync.head.seq if sync.head else 0
-            if cp.seq <= held:
-                sync.pending.pop(0)
-                self._store_checkpoint(cp)
-                continue
-            if held + len(sync.buffer) < cp.seq:
-                return
-            run = sync.buffer[: cp.seq - held]
-            try:
-                verify_run(
-                    cp,
-                    run,
-                    directory=self._directory.current,
-                    start=sync.head,
-                    start_signatures=sync.signatures,
-                )
-            except (VerificationError, ChainError) as exc:
-                sync.buffer.clear()
-                self._refuse("bad_run", issuer, str(exc))
-            sync.pending.pop(0)
-            del sync.buffer[: len(run)]
-            # the checkpoint authenticates the headers; every signature is still verified
-            # one by one before anything is stored (invariant 7.1)
-            admitted, failure = self._admit_run(run, ceiling=cp.checkpoint.time)
-            stored = self._append(issuer, admitted, sync)
-            if failure is not None:
-                bad = run[len(admitted)]
-                # the issuer's own checkpoint vouches for these signature bytes: signed
-                # evidence against the issuer, not the relay
-                self._store.record_evidence(
-                    "bad_signature",
-                    issuer,
-                    bad.seq,
-                    str(failure),
-                    envelopes=(bad,),
-                    checkpoints=(cp,),
-                    reported_by=self.peer,
-                )
-                sync.buffer.clear()
-                self._refuse(
-                    "bad_statement", issuer, f"{failure} (under {issuer}'s checkpoint at seq {cp.seq})"
-                )
-            if stored:
-                sync.signatures = cp.checkpoint.signatures_digest or None
-                self._store_checkpoint(cp)
-
     def _admit_run(
         self, run: Sequence[Envelope], *, ceiling: datetime | None = None
     ) -> tuple[list[Admission], VerificationError | None]:
@@ -500,21 +441,6 @@ class PeerLink:
             view.add(admission, now)
             out.append(admission)
         return out, None
-
-    def _flush_all(self) -> None:
-        for issuer, sync in self._syncs.items():
-            self._flush(issuer, sync)
-
-    def _flush(self, issuer: str, sync: _IssuerSync) -> None:
-        """Verify buffered statements one by one and store them (an idle stream, or a full buffer)."""
-        if not sync.buffer:
-            return
-        run, sync.buffer = sync.buffer, []
-        admitted, failure = self._admit_run(run)
-        if admitted and self._append(issuer, admitted, sync) and sync.signatures is not None:
-            sync.signatures = roll_signatures(sync.signatures, [a.envelope for a in admitted])
-        if failure is not None:
-            self._refuse("bad_statement", issuer, str(failure))
 
     def _report(self, admissions: Sequence[Admission]) -> None:
         """Alarms for what admission found in statements that are stored anyway."""
@@ -542,30 +468,25 @@ class PeerLink:
                 )
                 self._store.raise_alarm("rule_violation", env.issuer, detail)
 
-    def _append(self, issuer: str, run: Sequence[Admission], sync: _IssuerSync | None = None) -> bool:
+    def _append(self, sync: IssuerSync, run: Sequence[Admission]) -> bool:
         if not run:
             return True
+        issuer = sync.issuer
         entries = [adm.entry(self.peer) for adm in run]
         try:
             results = self._store.append(entries)
         except IssuerSuspended:
-            if sync is not None:
-                sync.blocked = True
+            sync.block()
             return False
         except Equivocation as exc:
             self._equivocation(issuer, str(exc))
-            if sync is not None:
-                sync.blocked = True
+            sync.block()
             return False
         except ChainError as exc:
-            if sync is not None:
-                sync.head = self._store.head(issuer)
-                sync.blocked = True
+            sync.block()
             self._refuse("chain", issuer, str(exc))
         fresh = [e.envelope for e, r in zip(entries, results, strict=True) if not r.duplicate]
         self._report([a for a, r in zip(run, results, strict=True) if not r.duplicate])
-        if sync is not None and (sync.head is None or run[-1].envelope.seq > sync.head.seq):
-            sync.head = ChainHead.of(run[-1].envelope)
         self.status.stored += len(fresh)
         if fresh:
             self._observer.stored(fresh, "replicated")
