@@ -35,7 +35,7 @@ from borderx.statements.bodies import (
     Withdrawal,
     WithdrawalReason,
 )
-from borderx.statements.body_codec import encode_body, flag_to_proto
+from borderx.statements.body_codec import flag_to_proto
 from borderx.statements.model import Signature
 from tests.conftest import GatewayThread, channel, creds_for
 from tests.federation.hostile import Signs, World, wait, world
