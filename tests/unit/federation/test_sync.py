@@ -13,7 +13,6 @@ from borderx.statements.checkpoints import GENESIS_SIGNATURES, roll_signatures
 from borderx.statements.model import Envelope, SignedCheckpoint
 from borderx.statements.signing import sign_checkpoint
 from tests.unit.statements.conftest import World
-from tests.unit.statements.conftest import world as world  # noqa: F401 - the session fixture
 
 AU = "AU-ABF"
 

@@ -26,7 +26,6 @@ from borderx.statements.model import GENESIS_DIGEST
 from borderx.statements.signing import sign_checkpoint, sign_statement
 from borderx.store.sqlite import SQLiteStore
 from tests.unit.statements.conftest import World
-from tests.unit.statements.conftest import world as world  # noqa: F401 - the session fixture
 
 AU = "AU-ABF"
 NOW = datetime(2026, 9, 1, tzinfo=UTC)  # au_new is valid from 2026-06-01

@@ -79,7 +79,7 @@ def test_suspension_gaps_and_int64_bounds_refuse_before_anything_is_planned() ->
     with pytest.raises(ChainGap):
         plan([new(envs[2])], Reader())
     assert check_seq(MAX_INT64, "seq") == MAX_INT64
-    with pytest.raises(InvalidArgument, match="header.seq"):
+    with pytest.raises(InvalidArgument, match=r"header\.seq"):
         check_seq(MAX_INT64 + 1, "header.seq")
 
 
