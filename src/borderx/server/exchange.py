@@ -207,9 +207,15 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
             return False, f"superseded by {s.superseded_by[0]}#{s.superseded_by[1]}"
         if s.expires_at is not None and s.expires_at <= now:
             return False, f"expired {s.expires_at:%Y-%m-%dT%H:%M:%SZ}"
+        if s.violation is not None:
+            return False, f"kept as evidence only ({s.violation.split(':', 1)[0]})"
         env = s.envelope
         if env.body is not None and env.header.body_type == BodyType.DESIGNATION.value:
-            body = decode_body(BodyType.DESIGNATION, env.body)
+            try:
+                body = decode_body(BodyType.DESIGNATION, env.body)
+            except InvalidArgument:
+                # never indexed by admission; left by an older gateway until rebuild-index
+                return False, "undecodable body"
             if isinstance(body, Designation) and body.status is not None and body.status.value != "CERTIFIED":
                 return False, body.status.value.lower()
         return True, "current"
