@@ -422,7 +422,8 @@ class StoreView:
     def __init__(self, store: _StoreReads) -> None:
         self._store = store
         self._pending: dict[tuple[str, int], tuple[Envelope, datetime]] = {}
-        self._members: dict[tuple[str, str, str], tuple[int, str]] = {}
+        self._members: dict[tuple[str, str, str], tuple[int, str] | None] = {}
+        self._floors: dict[str, tuple[int, datetime | None]] = {}
 
     def add(self, admission: Admission, received_at: datetime) -> None:
         """Count ``admission`` as held for the rest of the batch."""
@@ -442,12 +443,22 @@ class StoreView:
     def checkpoint_floor(self, issuer: str, seq: int) -> datetime | None:
         if seq <= 1:
             return None
-        cp = self._store.checkpoint_at_or_before(issuer, seq - 1)
-        return None if cp is None else cp.checkpoint.time
+        # one read per issuer and batch: a batch is a contiguous run above the held head,
+        # and the checkpoints covering it are stored after it, so the floor read for its
+        # first statement holds for the rest (a floor missed here could only be lower)
+        cached = self._floors.get(issuer)
+        if cached is None or cached[0] > seq - 1:
+            cp = self._store.checkpoint_at_or_before(issuer, seq - 1)
+            cached = (seq - 1, None if cp is None else cp.checkpoint.time)
+            self._floors[issuer] = cached
+        return cached[1]
 
     def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None:
-        got = self._members.get((issuer, programme, member_id))
-        return got if got is not None else self._store.membership(issuer, programme, member_id)
+        key = (issuer, programme, member_id)
+        got = self._members.get(key)
+        if got is None and key not in self._members:
+            got = self._members[key] = self._store.membership(issuer, programme, member_id)
+        return got
 
 
 class _StoreReads(Protocol):

@@ -12,7 +12,10 @@ from borderx.federation.sync import Conflict, IssuerSync, Refuse, StoreCheckpoin
 from borderx.statements.checkpoints import GENESIS_SIGNATURES, roll_signatures
 from borderx.statements.model import Envelope, SignedCheckpoint
 from borderx.statements.signing import sign_checkpoint
-from tests.unit.statements.conftest import World
+from tests.unit.statements.conftest import (
+    World,
+    world,  # noqa: F401 - the shared session fixture
+)
 
 AU = "AU-ABF"
 

@@ -25,7 +25,10 @@ from borderx.statements.intake import IntakePolicy
 from borderx.statements.model import GENESIS_DIGEST
 from borderx.statements.signing import sign_checkpoint, sign_statement
 from borderx.store.sqlite import SQLiteStore
-from tests.unit.statements.conftest import World
+from tests.unit.statements.conftest import (
+    World,
+    world,  # noqa: F401 - the shared session fixture
+)
 
 AU = "AU-ABF"
 NOW = datetime(2026, 9, 1, tzinfo=UTC)  # au_new is valid from 2026-06-01
