@@ -200,7 +200,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
             )
         return exchange_pb2.LookupResponse(entries=entries)
 
-    def _currency(self, s: StoredStatement, now: Any) -> tuple[bool, str]:
+    def _currency(self, s: StoredStatement, now: Any) -> tuple[bool, str]:  # noqa: PLR0911 - one return per reason
         if s.withdrawn_by:
             return False, f"withdrawn by {s.withdrawn_by[0]}#{s.withdrawn_by[1]}"
         if s.superseded_by:
