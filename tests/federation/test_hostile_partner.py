@@ -203,7 +203,9 @@ def test_statements_in_our_own_name_from_a_peer_are_never_adopted(w: World, pki:
 # ---------------------------------------------------------------- defect 4: every signature is checked
 
 
-def test_a_bad_signature_under_a_valid_checkpoint_is_never_stored_or_relayed(w: World, pki: Path) -> None:
+def test_a_bad_signature_under_a_valid_checkpoint_is_never_verified_relayed_or_exported(
+    w: World, pki: Path
+) -> None:
     nz = w.peer(NZ)
     chain = Signs(pki, NZ)
     for i in range(3):
@@ -215,11 +217,32 @@ def test_a_bad_signature_under_a_valid_checkpoint_is_never_stored_or_relayed(w: 
     nz.send(chain.checkpoint(envs=envs))
     nz.send_batch(envs)
     au = w.victim(AU, nz)
-    wait(lambda: alarms(au, "bad_statement"))
-    assert held(au, NZ) == 1
-    proof = [e for e in au.gateway.store.evidence() if e.kind == "bad_signature"]
+    # admitted on the checkpoint's authority, then every signature is checked off the hot path
+    wait(lambda: alarms(au, "bad_signature"))
+    store = au.gateway.store
+    assert held(au, NZ) == 3
+    refused = store.get(NZ, 2)
+    assert refused is not None and not refused.verified and refused.violation
+    assert store.get(NZ, 1).verified and store.get(NZ, 3).verified  # type: ignore[union-attr]
+    # evidence against the issuer (its checkpoint vouched for the bytes), which is suspended
+    proof = [e for e in store.evidence() if e.kind == "bad_signature"]
     assert [(e.issuer, e.seq) for e in proof] == [(NZ, 2)]
     assert proof[0].checkpoints and proof[0].envelopes[0].signatures[0].sig == bytes(64)
+    assert NZ in store.suspended_issuers()
+    # never screened, never relayed, never exported
+    assert not screen(pki, au, platform("bulk1"))[0].flags
+    assert store.verified_heads()[NZ] == 1
+    with channel(au.target, creds_for(pki, AU, "operator", server_agency=AU)) as ch:
+        exported = list(
+            admin_pb2_grpc.AdminStub(ch).ExportStatements(admin_pb2.ExportStatementsRequest(issuers=[NZ]))
+        )
+    assert len(exported) == 1
+    with channel(au.target, creds_for(pki, US, "gateway", server_agency=AU)) as ch:
+        stream = exchange_pb2_grpc.ExchangeStub(ch).Subscribe(
+            exchange_pb2.SubscribeRequest(issuers=[NZ]), timeout=10
+        )
+        served = [e for e in stream if e.WhichOneof("event") in ("statement", "batch")]
+    assert [e.WhichOneof("event") for e in served] == ["statement"]
 
 
 # ---------------------------------------------------------------- defect 5: equivocation evidence

@@ -142,7 +142,7 @@ def run_copy(args: argparse.Namespace) -> int:
     from borderx.screening.index import index_effects  # noqa: PLC0415
     from borderx.statements.intake import IntakePolicy, StoreView, admit, admit_checkpoint  # noqa: PLC0415
     from borderx.statements.model import GENESIS_DIGEST  # noqa: PLC0415
-    from borderx.store import open_store  # noqa: PLC0415
+    from borderx.store import IndexEffects, NewStatement, open_store  # noqa: PLC0415
 
     directory = Directory.load(args.directory)
     start = time.perf_counter()
@@ -166,6 +166,20 @@ def run_copy(args: argparse.Namespace) -> int:
                     env = stored.envelope
                     if env.seq != pos + 1 or env.header.prev_digest != prev:
                         raise BorderxError(f"{issuer}: the source chain breaks at seq {env.seq}")
+                    if not stored.verified and stored.violation:
+                        # its deferred signature check failed: it stays evidence only
+                        kind = env.header.body_type if env.body is not None else ""
+                        entries.append(
+                            NewStatement(
+                                env,
+                                stored.received_from,
+                                IndexEffects.refused(kind, stored.violation),
+                                verified=False,
+                            )
+                        )
+                        violations += 1
+                        pos, prev = env.seq, env.digest
+                        continue
                     # the one admission path, never trust: a store file could have been edited
                     # (a bad signature or a forged own statement refuses the copy)
                     admission = admit(
@@ -175,6 +189,8 @@ def run_copy(args: argparse.Namespace) -> int:
                         view=view,
                         received_at=stored.received_at,
                         received_from="" if issuer == policy.home else stored.received_from,
+                        # a check still pending at the source stays pending at the destination
+                        vouched=not stored.verified,
                     )
                     view.add(admission, stored.received_at)
                     violations += admission.violation is not None

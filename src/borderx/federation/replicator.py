@@ -329,7 +329,13 @@ class PeerLink:
         cp = action.checkpoint
         # the checkpoint authenticates the headers; every signature is still verified one
         # by one before anything is stored (invariant 7.1)
-        admitted, failure = self._admit_run(action.run, ceiling=cp.checkpoint.time if cp else None)
+        # with the issuer's signatures digest, the checkpoint binds every signature byte of
+        # the run: the Ed25519 checks are deferred to federation.sigcheck (invariant 7.1 is
+        # kept: nothing unchecked is relayed, exported or shown as verified)
+        vouched = cp is not None and bool(cp.checkpoint.signatures_digest)
+        admitted, failure = self._admit_run(
+            action.run, ceiling=cp.checkpoint.time if cp else None, vouched=vouched
+        )
         stored = self._append(sync, admitted)
         if failure is not None:
             bad = action.run[len(admitted)]
@@ -418,7 +424,7 @@ class PeerLink:
         self._store.raise_alarm(kind, issuer, f"from peer {self.peer}: {detail}")
 
     def _admit_run(
-        self, run: Sequence[Envelope], *, ceiling: datetime | None = None
+        self, run: Sequence[Envelope], *, ceiling: datetime | None = None, vouched: bool = False
     ) -> tuple[list[Admission], VerificationError | None]:
         """Admit ``run`` in order; stop at the first statement that may not be stored at all."""
         view = StoreView(self._store)
@@ -435,6 +441,7 @@ class PeerLink:
                     received_at=now,
                     received_from=self.peer,
                     ceiling=ceiling,
+                    vouched=vouched,
                 )
             except VerificationError as exc:
                 return out, exc

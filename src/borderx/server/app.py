@@ -29,6 +29,7 @@ from borderx.errors import ConfigError
 from borderx.federation.checkpointer import Checkpointer
 from borderx.federation.feed import Feed
 from borderx.federation.replicator import Replicator
+from borderx.federation.sigcheck import SignatureChecker
 from borderx.identity.verifier import PeerAuthenticator
 from borderx.logging import get_logger
 from borderx.publishing import Publisher
@@ -76,6 +77,7 @@ class Gateway:
     feed: Feed
     checkpointer: Checkpointer | None
     replicator: Replicator
+    sigcheck: SignatureChecker
     metrics: Metrics
     tls: ReloadableTls
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -147,6 +149,7 @@ class Gateway:
                 policy=intake_policy(config),
                 observer=metrics,
             ),
+            sigcheck=SignatureChecker(store=store, directory=holder, feed=feed),
             metrics=metrics,
             tls=ReloadableTls(cert=config.tls_cert, key=config.tls_key, directory=holder),
         )
@@ -208,6 +211,7 @@ class RunningServer:
         for task in self.tasks:
             task.cancel()
         await self.gateway.replicator.stop()
+        await self.gateway.sigcheck.stop()
         await self.server.stop(grace)
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):  # shutting down
@@ -288,6 +292,7 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
     if gateway.store.shared:
         running.tasks.append(loop.create_task(_watch_store(gateway), name="store-changes"))
     gateway.replicator.start()
+    gateway.sigcheck.start()
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return running

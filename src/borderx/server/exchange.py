@@ -64,7 +64,8 @@ def provenance(stored: StoredStatement) -> exchange_pb2.Provenance:
         seq=env.seq,
         issued_at=_timestamp(env.header.issued_at),
         key_id=env.signatures[0].key_id if env.signatures else "",
-        verified=True,  # the store holds only verified statements
+        # False only while a statement admitted on a checkpoint's authority awaits its own check
+        verified=stored.verified,
         received_from=stored.received_from,
         header_digest=env.digest,
     )

@@ -114,9 +114,11 @@ class Admission:
     violation: RuleViolation | None = None
     audience_breach: bool = False
     body: Body | None = None
+    #: False: admitted on a checkpoint's authority, the Ed25519 check still to be done
+    verified: bool = True
 
     def entry(self, received_from: str) -> NewStatement:
-        return NewStatement(self.envelope, received_from, self.effects)
+        return NewStatement(self.envelope, received_from, self.effects, verified=self.verified)
 
     @property
     def membership(self) -> tuple[str, str, str] | None:
@@ -153,14 +155,22 @@ def admit(
     received_at: datetime,
     received_from: str = "",
     ceiling: datetime | None = None,
+    vouched: bool = False,
 ) -> Admission:
     """Admit ``env`` (see the module docstring). ``ceiling``: time of a checkpoint covering it.
+
+    ``vouched``: the signature bytes are already bound to a checkpoint the issuer signed
+    (its signatures digest, checked by ``checkpoints.verify_run``), so the Ed25519
+    arithmetic may wait: everything else is checked now, and the statement is admitted
+    with ``verified=False`` — stored and screened on the checkpoint's authority, but never
+    relayed, exported or shown as verified until ``federation.sigcheck`` has checked every
+    signature (a failure there is signed evidence against the issuer).
 
     Raises VerificationError (bad signature, key, body digest: nothing may be stored) or
     OwnChainForged (a peer sent a statement in our own name). A broken rule is returned as
     ``Admission.violation``, never raised.
     """
-    verify_statement(env, directory)
+    verify_statement(env, directory, cryptography=not vouched)
     issuer, seq = env.issuer, env.seq
     if received_from and issuer == policy.home:
         held = view.statement(issuer, seq)
@@ -181,7 +191,7 @@ def admit(
     try:
         _check_time(env, view=view, policy=policy, received_at=received_at, ceiling=ceiling)
         if env.body is None:
-            return Admission(env, NO_EFFECTS, audience_breach=breach)
+            return Admission(env, NO_EFFECTS, audience_breach=breach, verified=not vouched)
         body = _check_body(env, policy=policy, received_at=received_at)
         effects = _references(env, body, view=view, policy=policy)
     except RuleViolation as violation:
@@ -190,8 +200,9 @@ def admit(
             IndexEffects.refused(env.header.body_type, f"{violation.rule}: {violation}"),
             violation=violation,
             audience_breach=breach,
+            verified=not vouched,
         )
-    return Admission(env, effects, audience_breach=breach, body=body)
+    return Admission(env, effects, audience_breach=breach, body=body, verified=not vouched)
 
 
 def time_floor(view: ChainView, issuer: str, seq: int, policy: IntakePolicy) -> datetime | None:
@@ -507,6 +518,8 @@ class Reindexer:
                 received_at=stored.received_at,
                 # our own statements were made here: they are re-checked, not refused
                 received_from="" if env.issuer == self._policy.home else stored.received_from,
+                # a deferred signature check stays deferred (federation.sigcheck does it)
+                vouched=not stored.verified,
             )
         except (VerificationError, OwnChainForged) as exc:
             # held, so part of the chain, but no longer admissible (its key was revoked since)

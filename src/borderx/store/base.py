@@ -108,6 +108,10 @@ class NewStatement:
     envelope: Envelope
     received_from: str = ""
     index: IndexEffects = NO_EFFECTS
+    #: False: admitted on a checkpoint's authority (its signature bytes are vouched for by
+    #: the issuer's signatures digest); the Ed25519 check is still to be done, and until it
+    #: is the statement is neither relayed nor exported (see ``Store.unverified``)
+    verified: bool = True
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,8 @@ class StoredStatement:
     expires_at: datetime | None = None
     #: the admission rule this statement broke (None: it conforms); derived, like the index
     violation: str | None = None
+    #: every signature verified (False: admitted on a checkpoint's authority, check pending)
+    verified: bool = True
 
     @property
     def key(self) -> StatementKey:
@@ -371,6 +377,29 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def violations(self, *, limit: int = 1000) -> list[StoredStatement]:
         """Stored statements that verified but broke an admission rule, oldest first."""
+
+    # ------------------------------------------------------------ deferred signature checks
+
+    @abc.abstractmethod
+    def unverified(self, *, limit: int = 4096) -> list[StoredStatement]:
+        """Statements whose signatures are still to be checked, per issuer in seq order."""
+
+    @abc.abstractmethod
+    def mark_verified(self, keys: Sequence[StatementKey]) -> None:
+        """Record that every signature of these statements verified."""
+
+    @abc.abstractmethod
+    def verified_heads(self) -> dict[str, int]:
+        """Per issuer, the highest seq up to which every statement is verified.
+
+        Followers and exports are served no further: nothing unverified is relayed.
+        """
+
+    @abc.abstractmethod
+    def refuse_unverified(self, key: StatementKey, violation: str) -> None:
+        """A deferred signature check failed: the statement keeps its place in the chain as
+        evidence (``violation``), loses every index effect it had, and its issuer is
+        suspended (its own checkpoint vouched for a signature that does not verify)."""
 
     # ------------------------------------------------------------ checkpoints
 

@@ -266,6 +266,10 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # v3 (one admission path): the rule a statement broke, if any (derived, like
         # expires_at: such a statement is kept as signed evidence and never indexed) …
         "ALTER TABLE statements ADD COLUMN violation TEXT",
+        # … whether every signature was checked (FALSE: admitted on a checkpoint's authority,
+        # the Ed25519 check pending; never relayed or exported until it is done) …
+        "ALTER TABLE statements ADD COLUMN verified BOOLEAN NOT NULL DEFAULT TRUE",
+        "CREATE INDEX statements_unverified ON statements (issuer, seq) WHERE NOT verified",
         # … the latest conforming designation of each membership (derived) …
         """
         CREATE TABLE memberships (
@@ -330,12 +334,12 @@ _SELECT_STORED: Final = """
              WHERE issuer = s.issuer AND target_seq = s.seq AND kind = 'superseded'),
            (SELECT by_seq FROM marks
              WHERE issuer = s.issuer AND target_seq = s.seq AND kind = 'withdrawn'),
-           s.violation
+           s.violation, s.verified
 """
 # a current statement has no mark and no violation (only conforming ones are indexed), so
 # those columns are NULL without looking
 _SELECT_CURRENT: Final = """
-    SELECT s.issuer, s.seq, s.wire, s.received_from, s.received_at, s.expires_at, NULL, NULL, NULL
+    SELECT s.issuer, s.seq, s.wire, s.received_from, s.received_at, s.expires_at, NULL, NULL, NULL, s.verified
 """
 _NOT_MARKED: Final = """
     NOT EXISTS (SELECT 1 FROM marks AS m WHERE m.issuer = s.issuer AND m.target_seq = s.seq)
@@ -355,7 +359,7 @@ _LOOKUP_ALL: Final = f"""
 # every requested id in one query (one snapshot): the ids arrive as two parallel arrays.
 # (S608: the f-string joins constants of this module; values are always bound parameters.)
 _LOOKUP_MANY: Final = f"""
-    SELECT q.scheme, q.value, s.issuer, s.seq, s.wire, s.received_from, s.received_at, s.expires_at
+    SELECT q.scheme, q.value, s.issuer, s.seq, s.wire, s.received_from, s.received_at, s.expires_at, s.verified
       FROM unnest(%s::text[], %s::text[]) AS q (scheme, value)
       JOIN party_index AS p ON p.scheme = q.scheme AND p.value = q.value
       JOIN statements AS s ON s.issuer = p.issuer AND s.seq = p.seq
@@ -369,8 +373,8 @@ _READ_RANGE: Final = (
 _HEAD_FOR_UPDATE: Final = "SELECT seq, digest FROM heads WHERE issuer = %s FOR UPDATE"
 _INSERT_STATEMENT: Final = """
     INSERT INTO statements
-        (issuer, seq, digest, body_type, received_from, received_at, expires_at, wire, violation)
-    VALUES (%s, %s, %s, %s, %s, now(), %s, %s, %s)
+        (issuer, seq, digest, body_type, received_from, received_at, expires_at, wire, violation, verified)
+    VALUES (%s, %s, %s, %s, %s, now(), %s, %s, %s, %s)
 """
 _UPSERT_MEMBERSHIP: Final = """
     INSERT INTO memberships (issuer, programme, member_id, seq, status) VALUES (%s, %s, %s, %s, %s)
@@ -617,7 +621,18 @@ class PostgresStore(Store):
     @staticmethod
     def _stored(row: Sequence[Any]) -> StoredStatement:
         """A StoredStatement from a ``_SELECT_STORED`` row."""
-        issuer, _, wire, received_from, received_at, expires_at, superseded_by, withdrawn_by, violation = row
+        (
+            issuer,
+            _,
+            wire,
+            received_from,
+            received_at,
+            expires_at,
+            superseded_by,
+            withdrawn_by,
+            violation,
+            verified,
+        ) = row
         return StoredStatement(
             envelope=envelope_from_wire(wire),
             wire=bytes(wire),
@@ -627,6 +642,7 @@ class PostgresStore(Store):
             withdrawn_by=None if withdrawn_by is None else (issuer, withdrawn_by),
             expires_at=_opt_utc(expires_at),
             violation=violation,
+            verified=bool(verified),
         )
 
     # ------------------------------------------------------------ statements
@@ -681,6 +697,7 @@ class PostgresStore(Store):
                 entry.index.expires_at,
                 wire,
                 entry.index.violation or None,
+                entry.verified,
             )
             for entry, wire in plan.statements
         ]
@@ -845,7 +862,8 @@ class PostgresStore(Store):
                 _LOOKUP_MANY, ([scheme for scheme, _ in out], [value for _, value in out])
             ).fetchall()
         for scheme, value, *stored in rows:
-            out[(scheme, value)].append(self._stored((*stored, None, None, None)))
+            *fields, verified = stored
+            out[(scheme, value)].append(self._stored((*fields, None, None, None, verified)))
         return out
 
     def rebuild_index(self, indexer: Callable[[StoredStatement], IndexEffects]) -> int:
@@ -918,6 +936,54 @@ class PostgresStore(Store):
                 (max(limit, 0),),
             ).fetchall()
         return [self._stored(row) for row in rows]
+
+    # ------------------------------------------------------------ deferred signature checks
+
+    def unverified(self, *, limit: int = 4096) -> list[StoredStatement]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_SELECT_STORED} FROM statements AS s WHERE NOT s.verified AND s.violation IS NULL ORDER BY s.issuer, s.seq LIMIT %s",
+                (max(limit, 0),),
+            ).fetchall()
+        return [self._stored(row) for row in rows]
+
+    def mark_verified(self, keys: Sequence[StatementKey]) -> None:
+        with self._transaction() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE statements SET verified = TRUE WHERE issuer = %s AND seq = %s", list(keys)
+            )
+
+    def verified_heads(self) -> dict[str, int]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                """
+                SELECT h.issuer, COALESCE(
+                    (SELECT MIN(s.seq) - 1 FROM statements AS s WHERE s.issuer = h.issuer AND NOT s.verified),
+                    h.seq)
+                  FROM heads AS h WHERE h.seq > 0
+                """
+            ).fetchall()
+        return {issuer: int(seq) for issuer, seq in rows}
+
+    def refuse_unverified(self, key: StatementKey, violation: str) -> None:
+        issuer, seq = key
+        with self._transaction() as conn:
+            found = conn.execute(
+                "UPDATE statements SET violation = %s WHERE issuer = %s AND seq = %s RETURNING 1",
+                (violation, issuer, seq),
+            ).fetchone()
+            if found is None:
+                raise NotFound(f"{issuer} seq {seq} is not held")
+            conn.execute("DELETE FROM party_index WHERE issuer = %s AND seq = %s", key)
+            conn.execute("DELETE FROM marks WHERE issuer = %s AND by_seq = %s", key)
+            conn.execute("DELETE FROM memberships WHERE issuer = %s AND seq = %s", key)
+            conn.execute(
+                """
+                INSERT INTO suspended_issuers (issuer, reason, since) VALUES (%s, %s, now())
+                ON CONFLICT (issuer) DO NOTHING
+                """,
+                (issuer, f"bad signature at seq {seq} under its own checkpoint"),
+            )
 
     # ------------------------------------------------------------ checkpoints
 

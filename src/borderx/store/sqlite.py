@@ -216,6 +216,10 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # v3 (one admission path): the rule a statement broke, if any (derived, like
         # expires_at: such a statement is kept as signed evidence and never indexed) …
         "ALTER TABLE statements ADD COLUMN violation TEXT",
+        # … whether every signature was checked (0: admitted on a checkpoint's authority,
+        # the Ed25519 check pending; never relayed or exported until it is done) …
+        "ALTER TABLE statements ADD COLUMN verified INTEGER NOT NULL DEFAULT 1",
+        "CREATE INDEX statements_unverified ON statements (issuer, seq) WHERE verified = 0",
         # … the latest conforming designation of each membership (derived) …
         """
         CREATE TABLE memberships (
@@ -272,7 +276,7 @@ _SELECT_STORED: Final = """
              WHERE issuer = s.issuer AND target_seq = s.seq AND kind = 'superseded'),
            (SELECT by_seq FROM marks
              WHERE issuer = s.issuer AND target_seq = s.seq AND kind = 'withdrawn'),
-           s.violation
+           s.violation, s.verified
 """
 _NOT_MARKED: Final = """
     NOT EXISTS (SELECT 1 FROM marks WHERE issuer = s.issuer AND target_seq = s.seq)
@@ -295,8 +299,8 @@ _READ_RANGE: Final = (
 )
 _INSERT_STATEMENT: Final = """
     INSERT INTO statements
-        (id, issuer, seq, digest, body_type, received_from, received_at, expires_at, wire, violation)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        (id, issuer, seq, digest, body_type, received_from, received_at, expires_at, wire, violation, verified)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _UPSERT_MEMBERSHIP: Final = """
     INSERT INTO memberships (issuer, programme, member_id, seq, status) VALUES (?, ?, ?, ?, ?)
@@ -543,9 +547,18 @@ class SQLiteStore(Store):
         Only lookups fill the LRU: a scan (a follower's bulk read_range) would otherwise
         evict the parties screening keeps asking about, for envelopes read once.
         """
-        issuer, seq, wire, received_from, received_at, expires_at, superseded_by, withdrawn_by, violation = (
-            row
-        )
+        (
+            issuer,
+            seq,
+            wire,
+            received_from,
+            received_at,
+            expires_at,
+            superseded_by,
+            withdrawn_by,
+            violation,
+            verified,
+        ) = row
         key = (issuer, seq)
         env = self._cache.get(key)
         if env is None:
@@ -561,6 +574,7 @@ class SQLiteStore(Store):
             withdrawn_by=None if withdrawn_by is None else (issuer, withdrawn_by),
             expires_at=_opt_from_us(expires_at),
             violation=violation,
+            verified=bool(verified),
         )
 
     # ------------------------------------------------------------ statements
@@ -637,6 +651,7 @@ class SQLiteStore(Store):
                     None if effects.expires_at is None else _to_us(effects.expires_at),
                     wire,
                     effects.violation or None,
+                    int(entry.verified),
                 )
             )
             next_id += 1
@@ -794,6 +809,45 @@ class SQLiteStore(Store):
                 (max(limit, 0),),
             ).fetchall()
         return [self._stored(row, cache=False) for row in rows]
+
+    # ------------------------------------------------------------ deferred signature checks
+
+    def unverified(self, *, limit: int = 4096) -> list[StoredStatement]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_SELECT_STORED} FROM statements AS s WHERE s.verified = 0 AND s.violation IS NULL ORDER BY s.issuer, s.seq LIMIT ?",
+                (max(limit, 0),),
+            ).fetchall()
+        return [self._stored(row, cache=False) for row in rows]
+
+    def mark_verified(self, keys: Sequence[StatementKey]) -> None:
+        with self._writing() as conn:
+            conn.executemany("UPDATE statements SET verified = 1 WHERE issuer = ? AND seq = ?", keys)
+
+    def verified_heads(self) -> dict[str, int]:
+        with self._reading(snapshot=True) as conn:
+            heads = dict(conn.execute("SELECT issuer, seq FROM heads").fetchall())
+            pending = conn.execute(
+                "SELECT issuer, MIN(seq) FROM statements WHERE verified = 0 GROUP BY issuer"
+            ).fetchall()
+        for issuer, first in pending:
+            heads[issuer] = int(first) - 1
+        return {issuer: int(seq) for issuer, seq in heads.items()}
+
+    def refuse_unverified(self, key: StatementKey, violation: str) -> None:
+        issuer, seq = key
+        with self._writing() as conn:
+            row = conn.execute("SELECT id FROM statements WHERE issuer = ? AND seq = ?", key).fetchone()
+            if row is None:
+                raise NotFound(f"{issuer} seq {seq} is not held")
+            conn.execute("DELETE FROM party_index WHERE statement_id = ?", (row[0],))
+            conn.execute("DELETE FROM marks WHERE issuer = ? AND by_seq = ?", key)
+            conn.execute("DELETE FROM memberships WHERE issuer = ? AND seq = ?", key)
+            conn.execute("UPDATE statements SET violation = ? WHERE id = ?", (violation, row[0]))
+            conn.execute(
+                "INSERT OR IGNORE INTO suspended_issuers (issuer, reason, since) VALUES (?, ?, ?)",
+                (issuer, f"bad signature at seq {seq} under its own checkpoint", _now_us()),
+            )
 
     # ------------------------------------------------------------ checkpoints
 

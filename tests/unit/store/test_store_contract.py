@@ -794,3 +794,39 @@ def test_acknowledged_statements_survive_kill_9(backend: Backend) -> None:
         assert len(store.lookup("ABN", "crash", include_history=True)) == head.seq
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------- deferred signature checks
+
+
+def test_statements_admitted_on_a_checkpoints_authority_wait_for_their_check(store: Store, au: Chain) -> None:
+    envs = au.many(4)
+    store.append([new(envs[0])])
+    store.append(
+        [
+            NewStatement(envs[1], "NZ-CS", IndexEffects(kind="designation", ids=(ABN,)), verified=False),
+            NewStatement(envs[2], "NZ-CS", IndexEffects(kind="designation", ids=(EORI,)), verified=False),
+            NewStatement(
+                envs[3], "NZ-CS", IndexEffects(kind="designation", supersedes=("AU-ABF", 2)), verified=False
+            ),
+        ]
+    )
+    assert store.head("AU-ABF").seq == 4  # type: ignore[union-attr]
+    # screened on the checkpoint's authority, but followers are served no further than seq 1
+    assert [s.key for s in store.lookup(*EORI)] == [("AU-ABF", 3)]
+    assert store.verified_heads() == {"AU-ABF": 1}
+    assert [s.key for s in store.unverified()] == [("AU-ABF", 2), ("AU-ABF", 3), ("AU-ABF", 4)]
+    assert store.get("AU-ABF", 2).verified is False  # type: ignore[union-attr]
+
+    store.mark_verified([("AU-ABF", 2)])
+    assert store.verified_heads() == {"AU-ABF": 2}
+    # a signature that fails: evidence only, its effects undone, its issuer suspended
+    store.refuse_unverified(("AU-ABF", 4), "signature: does not verify")
+    assert store.lookup(*ABN)[0].key == ("AU-ABF", 2) and store.lookup(*ABN)[0].current
+    refused = store.get("AU-ABF", 4)
+    assert refused is not None and refused.violation == "signature: does not verify" and not refused.current
+    assert "AU-ABF" in store.suspended_issuers()
+    store.mark_verified([("AU-ABF", 3)])
+    # the refused one is never verified, so nothing past it is ever relayed
+    assert store.verified_heads() == {"AU-ABF": 3}
+    assert store.unverified() == []  # settled: never checked again

@@ -205,9 +205,7 @@ def test_a_version_1_schema_is_migrated_to_version_2_with_its_data(
             ).format(dst, src)
         )
         conn.execute(sql.SQL("INSERT INTO {}.heads SELECT * FROM {}.heads").format(dst, src))
-        conn.execute(
-            sql.SQL("INSERT INTO {}.party_index SELECT * FROM {}.party_index").format(dst, src)
-        )
+        conn.execute(sql.SQL("INSERT INTO {}.party_index SELECT * FROM {}.party_index").format(dst, src))
         conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(src))
     with pg_admin() as conn:
         # what version 1 did with a checkpoint: the latest only, no history table
