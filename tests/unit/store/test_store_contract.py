@@ -763,9 +763,11 @@ def test_acknowledged_statements_survive_kill_9(backend: Backend) -> None:
     )
     acknowledged: list[int] = []
     assert proc.stdout is not None
-    deadline = time.monotonic() + 1.5
+    # kill it mid-stream once it has acknowledged a few batches (by progress, not by time:
+    # this machine may be busy)
+    deadline = time.monotonic() + 60
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and len(acknowledged) < 5:
             line = proc.stdout.readline()
             if not line:
                 break
