@@ -70,6 +70,15 @@ def spiffe_ids_of(cert: x509.Certificate) -> list[str]:
     return [u for u in san.get_values_for_type(x509.UniformResourceIdentifier) if u.startswith("spiffe://")]
 
 
+def uri_sans_of(cert: x509.Certificate) -> list[str]:
+    """Every URI in the certificate's SAN (SPIFFE or not)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return list(san.get_values_for_type(x509.UniformResourceIdentifier))
+
+
 def authenticate_certificate(cert: x509.Certificate, directory: Directory, *, now: datetime) -> Principal:
     """The full check, uncached. Every refusal says what was wrong."""
     serial = format(cert.serial_number, "x")
@@ -80,6 +89,14 @@ def authenticate_certificate(cert: x509.Certificate, directory: Directory, *, no
         # two identities in one certificate would let the holder pick whichever suits
         raise Unauthenticated(
             f"certificate serial {serial} carries {len(ids)} SPIFFE IDs; exactly one is allowed"
+        )
+    uris = uri_sans_of(cert)
+    if len(uris) != 1:
+        # X.509-SVID §2: exactly one URI SAN. A second, non-SPIFFE URI would be an identity
+        # other relying parties (or a later check here) might read instead of ours.
+        raise Unauthenticated(
+            f"certificate serial {serial} carries {len(uris)} URI SANs; an X.509-SVID carries exactly one, "
+            "its SPIFFE ID"
         )
     principal = parse_spiffe_id(ids[0])
     if principal.federation != directory.federation:

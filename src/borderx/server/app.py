@@ -29,6 +29,7 @@ from borderx.errors import ConfigError
 from borderx.federation.checkpointer import Checkpointer
 from borderx.federation.feed import Feed
 from borderx.federation.replicator import Replicator
+from borderx.identity.keyfile import check_private_key_file
 from borderx.identity.verifier import PeerAuthenticator
 from borderx.logging import get_logger
 from borderx.publishing import Publisher
@@ -81,6 +82,7 @@ class Gateway:
         holder = DirectoryHolder(directory, path=config.directory_path)
         signer = None
         if config.signing_key is not None:
+            check_private_key_file(config.signing_key, "[signing] key")
             signer = load_signing_key(config.signing_key)
             owned = {k.key_id for k in directory.agency(config.agency).signing_keys}
             if signer.key_id not in owned:

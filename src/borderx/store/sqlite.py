@@ -25,6 +25,7 @@ it; it implements the MUSTs of :class:`borderx.store.base.Store`. What it adds:
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -351,6 +352,22 @@ def _index_rows(
     return ids, marks
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only, when it does not exist yet.
+
+    The store holds bodies addressed to restricted audiences. SQLite gives the -wal and
+    -shm files it creates the mode of the database file, so making the file 0600 from
+    creation (no window with the umask's mode) keeps all three private.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"store {path}: cannot create it ({exc.strerror})") from exc
+    os.close(fd)
+
+
 class SQLiteStore(Store):
     """A :class:`Store` in one SQLite file (WAL mode). See the module docstring."""
 
@@ -374,6 +391,7 @@ class SQLiteStore(Store):
         self._idle_readers: list[sqlite3.Connection] = []
         self._closed = False
         self._cache = _EnvelopeCache(envelope_cache)
+        _create_private(self._path)
         self._writer = self._connect(writer=True)
         try:
             # identify the file before changing anything in it (journal mode included)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
 
@@ -101,6 +103,31 @@ def test_the_file_is_wal_marked_and_versioned(tmp_path: Path) -> None:
         assert store._writer.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     finally:
         store.close()
+
+
+def test_the_database_wal_and_shm_are_created_owner_only(tmp_path: Path) -> None:
+    # whatever the umask: bodies for restricted audiences live in these files
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "gw.db"
+        store = SQLiteStore(path)
+        try:
+            store.append([new(e) for e in Chain("AU-ABF").many(2)])
+            files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        finally:
+            store.close()
+    finally:
+        os.umask(old)
+    assert {"gw.db", "gw.db-wal", "gw.db-shm"} <= set(files)
+    assert files == dict.fromkeys(files, 0o600)
+
+
+def test_an_existing_database_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "gw.db"
+    SQLiteStore(path).close()
+    path.chmod(0o640)  # the operator's choice (e.g. a backup group) is not undone
+    SQLiteStore(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 def test_stored_statements_cannot_be_changed_or_deleted(tmp_path: Path) -> None:
