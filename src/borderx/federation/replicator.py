@@ -343,7 +343,7 @@ class PeerLink:
         text = f"from peer {self.peer}: {detail}"
         self._observer.refused(kind)
         security.warning(f"security.{kind}", peer=self.peer, issuer=issuer, detail=detail)
-        self._store.raise_alarm(kind, issuer, text)
+        self._store.raise_alarm(kind, issuer, text, peer=self.peer)
         raise PeerMisbehaved(text)
 
     def _on_checkpoint(self, scp: SignedCheckpoint) -> None:
@@ -483,7 +483,9 @@ class PeerLink:
                 security.warning(
                     "security.audience_violation", peer=self.peer, issuer=env.issuer, seq=env.seq
                 )
-                self._store.raise_alarm("audience_violation", env.issuer, f"from peer {self.peer}: {detail}")
+                self._store.raise_alarm(
+                    "audience_violation", env.issuer, f"from peer {self.peer}: {detail}", peer=self.peer
+                )
 
     def _append(self, issuer: str, run: list[Envelope], sync: _IssuerSync | None = None) -> bool:
         entries = [
@@ -517,7 +519,7 @@ class PeerLink:
     def _equivocation(self, issuer: str, detail: str) -> None:
         text = f"seen via peer {self.peer}: {detail}; {issuer} is suspended until an operator resumes it"
         security.error("security.equivocation", peer=self.peer, issuer=issuer, detail=detail)
-        self._store.raise_alarm("equivocation", issuer, text)
+        self._store.raise_alarm("equivocation", issuer, text, peer=self.peer)
 
 
 class Replicator:

@@ -236,7 +236,7 @@ def test_a_version_1_store_is_migrated_to_version_2_with_its_data(
 
     store = SQLiteStore(path)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.schema_version() == SCHEMA_VERSION
         assert [s.wire for s in store.read_range("AU-ABF", 0, 10)] == [envelope_to_wire(e) for e in envs]
         assert [s.key for s in store.lookup("ABN", "51824753556")] == [("AU-ABF", s) for s in (1, 2, 3, 4)]
         assert store.receipt("k", "p") == [("AU-ABF", s) for s in (1, 2, 3, 4)]
@@ -250,6 +250,55 @@ def test_a_version_1_store_is_migrated_to_version_2_with_its_data(
         store.append([new(chain.next())])
         assert store.put_checkpoint(chain.checkpoint(5))
         assert [c.seq for c in store.checkpoints_between("AU-ABF", 0, 5)] == [4, 5]
+    finally:
+        store.close()
+
+
+#: alarms as a version 2 store held them: deduplicated by detail, the peer inside the detail
+V2_ALARMS = [
+    # (kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at)
+    ("bad_checkpoint", "NZ-CS", "from peer NZ-CS: checkpoint time 09:01", 10, 11, 2, None),
+    ("bad_checkpoint", "NZ-CS", "from peer NZ-CS: checkpoint time 09:02", 20, 21, 1, None),
+    ("bad_checkpoint", "NZ-CS", "from peer NZ-CS: checkpoint time 09:00", 5, 6, 1, 7),
+    ("bad_checkpoint", "NZ-CS", "from peer AU-ABF: checkpoint time 09:03", 30, 31, 1, None),
+    ("equivocation", "GB-HMRC", "seen via peer CA-CBSA: seq 4 twice; GB-HMRC is suspended", 40, 41, 1, None),
+    ("gap", "US-CBP", "seq 3..4 withheld", 50, 51, 3, None),
+]
+
+
+def test_a_version_2_store_merges_its_alarms_per_peer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "gw.db"
+    with monkeypatch.context() as patch:
+        patch.setattr(backend, "MIGRATIONS", MIGRATIONS[:2])
+        patch.setattr(backend, "SCHEMA_VERSION", 2)
+        SQLiteStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO alarms (kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            V2_ALARMS,
+        )
+    conn.close()
+
+    store = SQLiteStore(path)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION
+        merged = {(a.kind, a.issuer, a.peer): a for a in store.alarms()}
+        assert set(merged) == {
+            ("bad_checkpoint", "NZ-CS", "NZ-CS"),
+            ("bad_checkpoint", "NZ-CS", "AU-ABF"),
+            ("equivocation", "GB-HMRC", "CA-CBSA"),
+            ("gap", "US-CBP", ""),
+        }
+        nz = merged["bad_checkpoint", "NZ-CS", "NZ-CS"]
+        assert (nz.id, nz.count, nz.detail) == (1, 3, "from peer NZ-CS: checkpoint time 09:02")
+        assert (backend._to_us(nz.raised_at), backend._to_us(nz.last_raised_at)) == (10, 21)
+        assert merged["gap", "US-CBP", ""].count == 3
+        assert store.alarm_count(include_acknowledged=True) == 5  # the acknowledged one is kept
+        again = store.raise_alarm("bad_checkpoint", "NZ-CS", "from peer NZ-CS: 09:05", peer="NZ-CS")
+        assert (again.id, again.count) == (nz.id, 4)
     finally:
         store.close()
 
