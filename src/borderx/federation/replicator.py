@@ -640,14 +640,15 @@ class Replicator:
             except Exception:  # a database hiccup: try again, keep what runs
                 log.exception("replicator.leadership_check_failed")
                 leader = self.leader
-            if leader and not self.leader:
-                self.leader = True
-                log.info("replicator.leader", agency=self._config.agency)
-                self._start_links()
-            elif not leader and self.leader:
-                self.leader = False
-                log.warning("replicator.leadership_lost", agency=self._config.agency)
-                await self._stop_links()
+            async with self._links_lock or contextlib.nullcontext():  # not amid a reconcile
+                if leader and not self.leader:
+                    self.leader = True
+                    log.info("replicator.leader", agency=self._config.agency)
+                    self._start_links()
+                elif not leader and self.leader:
+                    self.leader = False
+                    log.warning("replicator.leadership_lost", agency=self._config.agency)
+                    await self._stop_links()
             await asyncio.sleep(LEADER_POLL)
 
     def _start_links(self) -> None:
