@@ -181,6 +181,13 @@ def test_the_replicator_refuses_a_server_that_is_not_the_peers_gateway(world: Wo
     assert f"presented spiffe://{FED}/agency/{AU}/operator/mallory" in link.status.last_error
     assert f"expected {AU}'s gateway" in link.status.last_error
     assert held(us, AU) == 0 and len(impostor.gateway.sessions) == 0
+    # every refused reconnect counts on one alarm
+    [alarm] = wait_for(
+        lambda: [a for a in us.gateway.store.alarms() if a.kind == "peer_unauthenticated" and a.count >= 2],
+        "the alarm to count reconnects",
+    )
+    assert (alarm.issuer, alarm.peer) == (AU, AU) and "operator/mallory" in alarm.detail
+    assert us.gateway.store.alarm_count() == 1
 
 
 def test_a_revoked_peer_server_certificate_ends_replication_from_it(world: World, pki: Path) -> None:

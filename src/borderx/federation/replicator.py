@@ -175,6 +175,15 @@ class PeerLink:
             except Unauthenticated as exc:
                 self.status.last_error = f"UNAUTHENTICATED: {exc}"
                 security.warning("security.peer_unauthenticated", peer=self.peer, reason=str(exc))
+                # one alarm per peer, counted at every refused reconnect
+                with contextlib.suppress(Exception):  # the store's trouble must not end the link
+                    await asyncio.to_thread(
+                        self._store.raise_alarm,
+                        "peer_unauthenticated",
+                        self.peer,
+                        f"the server at {self.endpoint}: {exc}",
+                        peer=self.peer,
+                    )
             except OSError as exc:  # the pre-flight handshake could not reach or verify the peer
                 self.status.last_error = f"UNAVAILABLE: {self.endpoint}: {exc}"
             except Exception as exc:  # a bug must not end replication for good
