@@ -20,6 +20,8 @@ frozen dataclasses with documented units and defaults, and passed on explicitly.
     max_message_bytes = 16777216            # per message, bytes
     max_screen_batch = 10000                # shipments per Screen call
     max_publish_batch = 1000                # statements per Publish call
+    max_connection_age_seconds = 3600       # connections re-handshake at least this often
+    max_connection_age_grace_seconds = 300  # then open streams get this long to finish
 
     [policy.recognise]                      # partner programmes recognised (see screening/policy.py)
     NZ_SES = []
@@ -52,9 +54,15 @@ from borderx.screening.policy import ScreeningPolicy, policy_from_toml
 
 @dataclass(frozen=True)
 class Limits:
+    """``[limits]``. ``max_connection_age_seconds``: a client connection is closed (GOAWAY)
+    after about this long, so every peer re-handshakes with current TLS material;
+    ``max_connection_age_grace_seconds``: how long its open streams then get to finish."""
+
     max_message_bytes: int = 16 * 1024 * 1024
     max_screen_batch: int = 10_000
     max_publish_batch: int = 1_000
+    max_connection_age_seconds: float = 3600.0
+    max_connection_age_grace_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -264,6 +272,15 @@ def load_config(path: str | Path) -> GatewayConfig:
             ),
             max_publish_batch=_positive_int(
                 limits, "max_publish_batch", Limits.max_publish_batch, f"{where} [limits]"
+            ),
+            max_connection_age_seconds=_positive_float(
+                limits, "max_connection_age_seconds", Limits.max_connection_age_seconds, f"{where} [limits]"
+            ),
+            max_connection_age_grace_seconds=_positive_float(
+                limits,
+                "max_connection_age_grace_seconds",
+                Limits.max_connection_age_grace_seconds,
+                f"{where} [limits]",
             ),
         ),
         policy=policy_from_toml(agency, doc.get("policy"), where=where),

@@ -99,8 +99,9 @@ def run_status(args: argparse.Namespace) -> int:
     if status.peers:
         print()
         _print_peers(status)
-    open_alarms = [a for a in status.alarms if not a.acknowledged]
-    print(f"\n{len(open_alarms)} open alarm(s)" + (": see `borderx alarms`" if open_alarms else ""))
+    # open_alarms counts them all (a gateway older than it sends 0: count the list)
+    opened = status.open_alarms or sum(not a.acknowledged for a in status.alarms)
+    print(f"\n{opened} open alarm(s)" + (": see `borderx alarms`" if opened else ""))
     return 0
 
 
@@ -143,7 +144,15 @@ def run_alarms(args: argparse.Namespace) -> int:
         stub = admin_pb2_grpc.AdminStub(channel)
         for alarm_id in args.ack:
             stub.AcknowledgeAlarm(admin_pb2.AcknowledgeAlarmRequest(id=alarm_id), timeout=timeout)
-        return stub.ListAlarms(admin_pb2.ListAlarmsRequest(include_acknowledged=args.all), timeout=timeout)
+        # every page: ListAlarms serves at most 1000 alarms a call
+        request = admin_pb2.ListAlarmsRequest(include_acknowledged=args.all, page_size=1000)
+        whole = admin_pb2.ListAlarmsResponse()
+        while True:
+            page = stub.ListAlarms(request, timeout=timeout)
+            whole.alarms.extend(page.alarms)
+            if not page.next_page_token:
+                return whole
+            request.page_token = page.next_page_token
 
     try:
         response = call(args, fn)

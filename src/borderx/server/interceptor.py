@@ -9,6 +9,7 @@ that does), and logs one ``rpc`` event per call.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import time
@@ -25,6 +26,7 @@ from borderx.identity.verifier import PeerAuthenticator
 from borderx.logging import get_logger
 from borderx.server.authz import authorise
 from borderx.server.metrics import Metrics
+from borderx.server.sessions import LiveSession, SessionRegistry
 
 log = get_logger("borderx.rpc")
 security = get_logger("borderx.security")
@@ -42,19 +44,58 @@ class _Call:
     start: float
     principal: Principal | None = None
     code: grpc.StatusCode = grpc.StatusCode.OK
+    pem: bytes = b""
 
 
 def status_code_of(exc: BorderxError) -> grpc.StatusCode:
     return getattr(grpc.StatusCode, exc.grpc_code, grpc.StatusCode.INTERNAL)
 
 
+async def _until_ended(items: AsyncIterator[Any], session: LiveSession) -> AsyncIterator[Any]:
+    """``items``, until the session is ended; then raise its Unauthenticated.
+
+    Each step of the handler runs as a task raced against the session's end, so a follower
+    waiting for news is stopped as soon as its certificate stops authenticating.
+    """
+    ended = asyncio.ensure_future(session.ended.wait())
+    step: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            step = asyncio.ensure_future(anext(items))
+            await asyncio.wait((step, ended), return_when=asyncio.FIRST_COMPLETED)
+            if not step.done():
+                raise session.refusal()
+            try:
+                item = step.result()
+            except StopAsyncIteration:
+                return
+            if session.ended.is_set():
+                raise session.refusal()
+            yield item
+    finally:
+        ended.cancel()
+        if step is not None and not step.done():
+            # the session ended, or the call was cancelled, while the handler was waiting
+            step.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await step
+        with contextlib.suppress(Exception):  # the handler's own error was already raised
+            await items.aclose()  # type: ignore[attr-defined]
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     def __init__(
-        self, authenticator: PeerAuthenticator, *, home_agency: str, metrics: Metrics | None = None
+        self,
+        authenticator: PeerAuthenticator,
+        *,
+        home_agency: str,
+        metrics: Metrics | None = None,
+        sessions: SessionRegistry | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._home = home_agency
         self._metrics = metrics
+        self._sessions = sessions
         self._wrapped: dict[str, tuple[Any, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
@@ -101,8 +142,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     # ------------------------------------------------------------ identity
 
-    def _authenticate(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
+    def _authenticate(
+        self, method: str, context: grpc.aio.ServicerContext[Any, Any], call: _Call
+    ) -> Principal:
         pems = context.auth_context().get("x509_pem_cert") or [b""]
+        call.pem = pems[0]
         try:
             return self._authenticator.authenticate_pem(pems[0])
         except Unauthenticated as exc:
@@ -125,7 +169,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         """Identity and authorisation before the handler; status mapping and the log event after."""
         call = _Call(start=time.perf_counter())
         try:
-            call.principal = self._authenticate(method, context)
+            call.principal = self._authenticate(method, context, call)
             self._authorise(method, call.principal)
             _current_principal.set(call.principal)
             yield call
@@ -153,9 +197,21 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap_stream(self, method: str, behaviour: Any) -> Any:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-            async with self._guard(method, context):
-                async for item in behaviour(request, context):
-                    yield item
+            async with self._guard(method, context) as call:
+                if self._sessions is None or call.principal is None:
+                    async for item in behaviour(request, context):
+                        yield item
+                    return
+                # a stream can outlive its certificate: keep it registered, so that a
+                # revocation, an expiry or a member leaving ends it (server/sessions.py)
+                session = self._sessions.open(
+                    method=method, peer=context.peer(), principal=call.principal, pem=call.pem
+                )
+                try:
+                    async for item in _until_ended(behaviour(request, context), session):
+                        yield item
+                finally:
+                    self._sessions.close(session)
 
         return wrapper
 
