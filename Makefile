@@ -7,7 +7,7 @@ PKI    ?= certs/dev
 PORT   ?= 50051
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench soak proto lint format clean postgres
+.PHONY: install demo test bench soak proto lint format clean postgres promtool
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ demo: $(STAMP) $(PKI)/directory.json
 	$(VENV)/bin/borderx demo --pki $(PKI) --base-port $(PORT)
 
 ## make test: install and run the whole test suite (starting the local PostgreSQL if it is down)
-test: $(STAMP) postgres
+test: $(STAMP) postgres promtool
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration tests/federation $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -55,3 +55,14 @@ postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start 2>/dev/null; \
 	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; } || true
+
+# The alert rule tests need promtool (Debian's prometheus package): install it when absent,
+# if this is a Debian machine and we are root; otherwise those tests skip and say why.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    { apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || \
+	      { apt-get update -qq >/dev/null 2>&1 && \
+	        apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1; }; } || \
+	    echo "make: could not install Debian's prometheus package; the promtool tests will skip"; \
+	  else echo "make: promtool is absent (Debian: apt-get install prometheus); the promtool tests will skip"; fi; }
