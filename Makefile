@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-PKI    ?= certs/dev
 PORT   ?= 50051
+# the default port's PKI is certs/dev; another port gets a PKI of its own whose directory and
+# configs list that port, so CLI defaults and `doctor` point at the demo's gateways
+PKI    ?= $(if $(filter 50051,$(PORT)),certs/dev,certs/dev-$(PORT))
 PYTEST_ARGS ?=
 
 .PHONY: install demo test bench soak proto lint format clean postgres promtool
@@ -18,9 +20,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 $(PKI)/directory.json: | $(STAMP)
-	$(VENV)/bin/borderx pki init --out $(PKI)
+	$(VENV)/bin/borderx pki init --out $(PKI) --base-port $(PORT)
 
-## make demo: install, make a dev PKI if absent, run the five-agency federation
+## make demo [PORT=N]: install, make a dev PKI if absent (ports N..N+4), run the five-agency federation
 demo: $(STAMP) $(PKI)/directory.json
 	$(VENV)/bin/borderx demo --pki $(PKI) --base-port $(PORT)
 
