@@ -9,12 +9,18 @@ PORT   ?= 50051
 PKI    ?= $(if $(filter 50051,$(PORT)),certs/dev,certs/dev-$(PORT))
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench soak proto lint format clean postgres promtool
+LOCKS  := requirements/build.txt requirements/dev.txt requirements/runtime.txt
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11
 
-$(STAMP): pyproject.toml
+.PHONY: install demo test bench soak proto lint format clean postgres promtool lock
+
+# every dependency comes from the hash-locked files (requirements/README.md); the project
+# itself after them, with no dependency resolution and no build isolation
+$(STAMP): pyproject.toml $(LOCKS)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dev]'
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/build.txt
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +35,13 @@ demo: $(STAMP) $(PKI)/directory.json
 ## make test: install and run the whole test suite (starting the local PostgreSQL if it is down)
 test: $(STAMP) postgres promtool
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration tests/federation $(PYTEST_ARGS)
+
+## make lock: regenerate the hash-locked requirements/*.txt from pyproject.toml (uv pip compile)
+lock: $(STAMP)
+	$(UV_COMPILE) pyproject.toml -o requirements/runtime.txt
+	$(UV_COMPILE) pyproject.toml requirements/build.in --extra test --extra dev \
+	  --constraint requirements/runtime.txt -o requirements/dev.txt
+	$(UV_COMPILE) requirements/build.in --constraint requirements/dev.txt -o requirements/build.txt
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
