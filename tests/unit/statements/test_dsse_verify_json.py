@@ -41,4 +41,3 @@ def test_verify_json_all_good(world, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert run([*argv, str(tmp_path / "e.json")]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["ok"] is True and doc["verified"] == 2 and all(r["ok"] for r in doc["results"])
-
