@@ -95,4 +95,7 @@ def _key_window(ctx: Context, key: SigningKey, path: Path) -> Check:
         return error("signing.key", f"{name} expired: {window}; now is {format_time(now)}", rotate)
     if key.valid_until is not None and key.valid_until - now < EXPIRY_WARNING:
         return warning("signing.key", f"{name} expires in {days(key.valid_until - now)}: {window}", rotate)
-    return passed("signing.key", f"{path}: Ed25519, key id {key.key_id[:16]}… of {key.agency}, {window}")
+    left = f" ({days(key.valid_until - now)} left)" if key.valid_until is not None else ""
+    return passed(
+        "signing.key", f"{path}: Ed25519, key id {key.key_id[:16]}… of {key.agency}, {window}{left}"
+    )

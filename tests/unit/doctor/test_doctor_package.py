@@ -3,6 +3,7 @@ own probes. Real files from the session's dev PKI, as in tests/unit/test_doctor.
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,12 @@ def setup(pki: Path, tmp_path: Path) -> Setup:
     s = Setup(root, root / US / "doctor.toml")
     s.write_config()
     return s
+
+
+def test_days_left_on_our_certificate_and_signing_key(setup: Setup) -> None:
+    checks = setup.run()
+    assert re.search(r"\((39[0-7]) days\)$", checks["tls.expiry"].detail), checks["tls.expiry"].detail
+    assert re.search(r"\((7[23]\d) days left\)$", checks["signing.key"].detail), checks["signing.key"].detail
 
 
 def test_owner_only_keys_pass(setup: Setup) -> None:
