@@ -173,6 +173,17 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             issuers=issuers,
             alarms=[alarm_to_proto(a) for a in store.alarms(limit=STATUS_ALARMS)],
             open_alarms=store.alarm_count(),
+            expiries=[
+                admin_pb2.Expiry(
+                    kind=e.kind,
+                    agency=e.agency,
+                    subject=e.subject,
+                    not_after=_ts(e.not_after) if e.not_after else None,
+                    days_left=e.days_left(now),
+                    status=e.status,
+                )
+                for e in gw.expiries()
+            ],
         )
 
     async def ResumeIssuer(

@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 
 from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc
 from borderx.config import GatewayConfig
+from borderx.directory.expiry import Expiry, expiries, read_certificate
 from borderx.directory.model import Directory, DirectoryHolder
 from borderx.errors import ConfigError
 from borderx.federation.checkpointer import Checkpointer
@@ -166,6 +167,14 @@ class Gateway:
     @property
     def agency(self) -> str:
         return self.config.agency
+
+    def expiries(self) -> tuple[Expiry, ...]:
+        """This gateway's certificate (as on disk now, so a renewal shows at once) and the directory's."""
+        try:
+            own = read_certificate(self.config.tls_cert.read_bytes())
+        except OSError:
+            own = None
+        return expiries(self.directory.current, own_agency=self.agency, own_certificate=own)
 
     def close(self) -> None:
         self.store.close()

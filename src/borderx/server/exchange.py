@@ -150,6 +150,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
             outcomes = self._gw.screener.screen(queries)
         else:
             outcomes = await asyncio.to_thread(self._gw.screener.screen, queries)
+        self._gw.metrics.screened([o.recommendation.name for o in outcomes])
         return exchange_pb2.ScreenResponse(results=[self._result(o) for o in outcomes])
 
     @staticmethod

@@ -190,7 +190,7 @@ class Alarm(_message.Message):
     def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., issuer: _Optional[str] = ..., detail: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledged: _Optional[bool] = ..., count: _Optional[int] = ..., last_raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., peer: _Optional[str] = ...) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("agency", "federation", "directory_version", "uptime_seconds", "store_location", "statement_count", "started_at", "version", "peers", "issuers", "alarms", "store_bytes", "open_alarms")
+    __slots__ = ("agency", "federation", "directory_version", "uptime_seconds", "store_location", "statement_count", "started_at", "version", "peers", "issuers", "alarms", "store_bytes", "open_alarms", "expiries")
     AGENCY_FIELD_NUMBER: _ClassVar[int]
     FEDERATION_FIELD_NUMBER: _ClassVar[int]
     DIRECTORY_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -204,6 +204,7 @@ class GetStatusResponse(_message.Message):
     ALARMS_FIELD_NUMBER: _ClassVar[int]
     STORE_BYTES_FIELD_NUMBER: _ClassVar[int]
     OPEN_ALARMS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRIES_FIELD_NUMBER: _ClassVar[int]
     agency: str
     federation: str
     directory_version: int
@@ -217,4 +218,21 @@ class GetStatusResponse(_message.Message):
     alarms: _containers.RepeatedCompositeFieldContainer[Alarm]
     store_bytes: int
     open_alarms: int
-    def __init__(self, agency: _Optional[str] = ..., federation: _Optional[str] = ..., directory_version: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., store_location: _Optional[str] = ..., statement_count: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[PeerStatus, _Mapping]]] = ..., issuers: _Optional[_Iterable[_Union[IssuerStatus, _Mapping]]] = ..., alarms: _Optional[_Iterable[_Union[Alarm, _Mapping]]] = ..., store_bytes: _Optional[int] = ..., open_alarms: _Optional[int] = ...) -> None: ...
+    expiries: _containers.RepeatedCompositeFieldContainer[Expiry]
+    def __init__(self, agency: _Optional[str] = ..., federation: _Optional[str] = ..., directory_version: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., store_location: _Optional[str] = ..., statement_count: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[PeerStatus, _Mapping]]] = ..., issuers: _Optional[_Iterable[_Union[IssuerStatus, _Mapping]]] = ..., alarms: _Optional[_Iterable[_Union[Alarm, _Mapping]]] = ..., store_bytes: _Optional[int] = ..., open_alarms: _Optional[int] = ..., expiries: _Optional[_Iterable[_Union[Expiry, _Mapping]]] = ...) -> None: ...
+
+class Expiry(_message.Message):
+    __slots__ = ("kind", "agency", "subject", "not_after", "days_left", "status")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    DAYS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    agency: str
+    subject: str
+    not_after: _timestamp_pb2.Timestamp
+    days_left: float
+    status: str
+    def __init__(self, kind: _Optional[str] = ..., agency: _Optional[str] = ..., subject: _Optional[str] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., days_left: _Optional[float] = ..., status: _Optional[str] = ...) -> None: ...
