@@ -14,6 +14,9 @@ What is checked, in order, and what each check needs from the ones before it:
 3. ``directory``: the directory loads, validates and lists our agency;
    ``directory.freshness``: it is not older than :data:`DIRECTORY_STALE_AFTER`;
    ``directory.endpoint``: our entry's endpoint agrees with ``listen``;
+   ``directory.signatures``: it carries its own threshold of members' directory-key
+   signatures and has not expired (what a gateway requires of a first configuration;
+   successors are judged against the version the gateway's store holds);
 4. ``tls.spiffe_id``: one SPIFFE ID, our agency's ``gateway`` in our federation;
    ``tls.chain``: the exact check a partner applies (``authenticate_certificate``: chains
    to our agency's own CA, allows client auth, not revoked); ``tls.expiry``;
@@ -430,7 +433,26 @@ class _Doctor:
                 passed("directory.freshness", f"issued {format_time(directory.issued_at)}, {_days(age)} ago")
             )
         checks.append(self._check_endpoint(directory.agencies[self.config.agency]))
+        checks.append(self._check_signatures(directory, now))
         return checks
+
+    def _check_signatures(self, directory: Directory, now: datetime) -> Check:
+        from borderx.directory.trust import root_result  # noqa: PLC0415
+
+        result = root_result(directory, now=now)
+        refusal = result.refusal()
+        if refusal is not None:
+            return error(
+                "directory.signatures",
+                f"directory v{directory.version} would be refused: {refusal}",
+                "use the document the members signed (`borderx directory verify FILE` shows who signed it)",
+            )
+        signed = result.thresholds[0]
+        return passed(
+            "directory.signatures",
+            f"signed by {len(signed.signed)} of {len(directory.agencies)} agencies (threshold "
+            f"{directory.threshold}); expires {format_time(directory.expires)}",
+        )
 
     def _check_endpoint(self, agency: Agency) -> Check:
         listen = self.config.listen

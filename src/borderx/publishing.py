@@ -12,7 +12,7 @@ store's chain check is the final arbiter.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,7 +23,7 @@ from borderx.screening.index import index_effects
 from borderx.statements.bodies import Body, BodyType, Designation, Withdrawal, body_type_of
 from borderx.statements.body_codec import decode_body, encode_body
 from borderx.statements.model import GENESIS_DIGEST, Envelope
-from borderx.statements.rules import DEFAULT_PROGRAMME_OWNERS, check_status_transition, validate_body
+from borderx.statements.rules import check_status_transition, validate_body
 from borderx.statements.signing import Signer, sign_statement
 from borderx.statements.verify import verify_statement
 from borderx.store.base import NewStatement, Store
@@ -54,7 +54,6 @@ class Publisher:
         store: Store,
         directory: DirectoryHolder,
         signer: Signer | None,
-        owners: Mapping[str, str] = DEFAULT_PROGRAMME_OWNERS,
         clock: Callable[[], datetime] | None = None,
         on_published: Callable[[Sequence[Envelope]], None] = lambda _envelopes: None,
     ) -> None:
@@ -63,7 +62,6 @@ class Publisher:
         self._store = store
         self._directory = directory
         self._signer = signer
-        self._owners = owners
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def publish(self, items: Sequence[Item], *, principal: str, idempotency_key: str = "") -> Receipt:
@@ -136,7 +134,9 @@ class Publisher:
         if self._signer is None:
             raise PermissionDenied("this gateway has no signing key configured; send signed envelopes")
         try:
-            body = validate_body(draft.body, issuer=self._agency, owners=self._owners, now=now)
+            body = validate_body(
+                draft.body, issuer=self._agency, owners=self._directory.current.programme_owners(), now=now
+            )
         except InvalidArgument as exc:
             raise exc.under(body_type_of(draft.body).value) from None
         self._check_references(body, batch)
@@ -171,7 +171,9 @@ class Publisher:
             )
         body = decode_body(BodyType(env.header.body_type), env.body)
         try:
-            validated = validate_body(body, issuer=self._agency, owners=self._owners, now=now)
+            validated = validate_body(
+                body, issuer=self._agency, owners=self._directory.current.programme_owners(), now=now
+            )
         except InvalidArgument as exc:
             raise exc.under("body") from None
         if validated != body:

@@ -7,6 +7,7 @@ from types import ModuleType
 from borderx.cli import (
     admin_cmd,
     demo_cmd,
+    directory_cmd,
     doctor_cmd,
     dsse_cmd,
     import_cmd,
@@ -32,4 +33,5 @@ MODULES: list[ModuleType] = [
     doctor_cmd,
     store_cmd,
     dsse_cmd,
+    directory_cmd,
 ]

@@ -34,6 +34,7 @@ from borderx.logging import get_logger
 from borderx.publishing import Publisher
 from borderx.screening.engine import Screener
 from borderx.server.admin import AdminServicer
+from borderx.server.directory import open_directory, publish_document, reload_from_file
 from borderx.server.exchange import ExchangeServicer
 from borderx.server.interceptor import AuthInterceptor
 from borderx.server.metrics import Metrics
@@ -72,13 +73,22 @@ class Gateway:
 
     @classmethod
     def open(cls, config: GatewayConfig) -> Gateway:
-        directory = Directory.load(config.directory_path)
+        store = open_store(config.store_url)
+        try:
+            return cls._assemble(config, store)
+        except BaseException:
+            store.close()
+            raise
+
+    @classmethod
+    def _assemble(cls, config: GatewayConfig, store: Store) -> Gateway:
+        holder = open_directory(config, store)
+        directory = holder.current
         if config.agency not in directory.agencies:
             raise ConfigError(
                 f"agency {config.agency} is not in the directory {config.directory_path} "
                 f"(members: {', '.join(directory.agencies)})"
             )
-        holder = DirectoryHolder(directory, path=config.directory_path)
         signer = None
         if config.signing_key is not None:
             signer = load_signing_key(config.signing_key)
@@ -88,7 +98,6 @@ class Gateway:
                     f"[signing] key {config.signing_key} (key id {signer.key_id[:16]}…) is not a key of "
                     f"{config.agency} in the directory; statements it signed would be refused everywhere"
                 )
-        store = open_store(config.store_url)
         feed = Feed()
         checkpointer = (
             Checkpointer(
@@ -120,7 +129,7 @@ class Gateway:
             publisher=Publisher(
                 agency=config.agency, store=store, directory=holder, signer=signer, on_published=published
             ),
-            screener=Screener(store, config.screening_policy),
+            screener=Screener(store, config.screening_policy.with_owners(directory.programme_owners())),
             feed=feed,
             checkpointer=checkpointer,
             replicator=Replicator(config=config, store=store, directory=holder, feed=feed, observer=metrics),
@@ -142,7 +151,7 @@ class Gateway:
         new handshakes use the new certificate and CA bundle. Raises ConfigError, changing
         nothing, when the new directory is refused or the certificate cannot be read.
         """
-        changed = self.directory.reload()
+        changed = reload_from_file(self.directory, self.store, self.agency)
         generation = self.tls.reload()
         log.info(
             "gateway.reloaded",
@@ -151,6 +160,10 @@ class Gateway:
             tls_generation=generation,
         )
         return changed, generation
+
+    def publish_directory(self, document: bytes) -> tuple[bool, Directory, tuple[str, ...]]:
+        """Verify and apply a signed directory document (Admin.PublishDirectory), as reload does."""
+        return publish_document(self.directory, document)
 
 
 def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:

@@ -25,6 +25,7 @@ from borderx.store.base import (
     PartyKey,
     StatementKey,
     Store,
+    StoredDirectory,
     StoredStatement,
     Suspension,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "PartyKey",
     "StatementKey",
     "Store",
+    "StoredDirectory",
     "StoredStatement",
     "Suspension",
     "open_store",

@@ -94,8 +94,10 @@ from borderx.store.base import (
     PartyKey,
     StatementKey,
     Store,
+    StoredDirectory,
     StoredStatement,
     Suspension,
+    check_directory_record,
     check_index_effects,
 )
 
@@ -252,6 +254,22 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         SELECT issuer, seq, head_digest, time, wire FROM checkpoints
         """,
     ),
+    (
+        # v3: every directory version accepted, so a restart resumes from the highest one
+        # (issue 12: a rollback must survive no restart)
+        """
+        CREATE TABLE directory_versions (
+            version     BIGINT      PRIMARY KEY,
+            digest      TEXT        NOT NULL,
+            document    BYTEA       NOT NULL,
+            accepted_at TIMESTAMPTZ NOT NULL
+        )
+        """,
+    ),
+)
+
+_SELECT_DIRECTORY_HEAD: Final = (
+    "SELECT version, digest, document, accepted_at FROM directory_versions ORDER BY version DESC LIMIT 1"
 )
 
 #: The schema version this code writes and reads.
@@ -1089,6 +1107,32 @@ class PostgresStore(Store):
                 "SELECT issuer, reason, since FROM suspended_issuers ORDER BY issuer"
             ).fetchall()
         return {issuer: Suspension(issuer, reason, _utc(since)) for issuer, reason, since in rows}
+
+    # ------------------------------------------------------------ directory
+
+    def directory_head(self) -> StoredDirectory | None:
+        with self._reading() as conn:
+            row = conn.execute(_SELECT_DIRECTORY_HEAD).fetchone()
+        return None if row is None else StoredDirectory(row[0], row[1], bytes(row[2]), _utc(row[3]))
+
+    def record_directory(self, version: int, digest: str, document: bytes) -> StoredDirectory:
+        with self._transaction() as conn:
+            # replicas sharing the database record one at a time: the head read is the one compared
+            conn.execute("LOCK TABLE directory_versions IN EXCLUSIVE MODE")
+            row = conn.execute(_SELECT_DIRECTORY_HEAD).fetchone()
+            head = None if row is None else StoredDirectory(row[0], row[1], bytes(row[2]), _utc(row[3]))
+            if not check_directory_record(head, version, digest) and head is not None:
+                return head  # the head itself: nothing to record
+            row = conn.execute(
+                """
+                INSERT INTO directory_versions (version, digest, document, accepted_at)
+                VALUES (%s, %s, %s, clock_timestamp()) RETURNING accepted_at
+                """,
+                (version, digest, document),
+            ).fetchone()
+        if row is None:  # pragma: no cover - RETURNING gives the row just inserted
+            raise RuntimeError(f"directory v{version} vanished")
+        return StoredDirectory(version, digest, document, _utc(row[0]))
 
     # ------------------------------------------------------------ replicas
 

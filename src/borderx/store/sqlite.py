@@ -59,8 +59,10 @@ from borderx.store.base import (
     PartyKey,
     StatementKey,
     Store,
+    StoredDirectory,
     StoredStatement,
     Suspension,
+    check_directory_record,
     check_index_effects,
 )
 
@@ -202,6 +204,22 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         SELECT issuer, seq, head_digest, time, wire FROM checkpoints
         """,
     ),
+    (
+        # v3: every directory version accepted, so a restart resumes from the highest one
+        # (issue 12: a rollback must survive no restart)
+        """
+        CREATE TABLE directory_versions (
+            version     INTEGER PRIMARY KEY,
+            digest      TEXT    NOT NULL,
+            document    BLOB    NOT NULL,
+            accepted_at INTEGER NOT NULL
+        )
+        """,
+    ),
+)
+
+_SELECT_DIRECTORY_HEAD: Final = (
+    "SELECT version, digest, document, accepted_at FROM directory_versions ORDER BY version DESC LIMIT 1"
 )
 
 #: The schema version this code writes and reads.
@@ -944,6 +962,26 @@ class SQLiteStore(Store):
                 "SELECT issuer, reason, since FROM suspended_issuers ORDER BY issuer"
             ).fetchall()
         return {issuer: Suspension(issuer, reason, _from_us(since)) for issuer, reason, since in rows}
+
+    # ------------------------------------------------------------ directory
+
+    def directory_head(self) -> StoredDirectory | None:
+        with self._reading() as conn:
+            row = conn.execute(_SELECT_DIRECTORY_HEAD).fetchone()
+        return None if row is None else StoredDirectory(row[0], row[1], bytes(row[2]), _from_us(row[3]))
+
+    def record_directory(self, version: int, digest: str, document: bytes) -> StoredDirectory:
+        with self._writing() as conn:
+            row = conn.execute(_SELECT_DIRECTORY_HEAD).fetchone()
+            head = None if row is None else StoredDirectory(row[0], row[1], bytes(row[2]), _from_us(row[3]))
+            if not check_directory_record(head, version, digest) and head is not None:
+                return head  # the head itself: nothing to record
+            now = _now_us()
+            conn.execute(
+                "INSERT INTO directory_versions (version, digest, document, accepted_at) VALUES (?, ?, ?, ?)",
+                (version, digest, document, now),
+            )
+        return StoredDirectory(version, digest, document, _from_us(now))
 
     # ------------------------------------------------------------ replicas
 

@@ -21,6 +21,7 @@ from store_helpers import T0, Backend, Chain, new
 from borderx.errors import (
     ChainGap,
     ConfigError,
+    DirectoryRefused,
     Equivocation,
     InvalidArgument,
     IssuerSuspended,
@@ -791,3 +792,29 @@ def test_acknowledged_statements_survive_kill_9(backend: Backend) -> None:
         assert len(store.lookup("ABN", "crash", include_history=True)) == head.seq
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------- directory versions
+
+
+def test_directory_versions_only_rise_and_survive_reopening(backend: Backend) -> None:
+    with open_store(backend.url) as store:
+        assert store.directory_head() is None
+        first = store.record_directory(1, "a" * 64, b'{"v": 1}')
+        assert (first.version, first.digest, first.document) == (1, "a" * 64, b'{"v": 1}')
+        assert store.record_directory(1, "a" * 64, b'{"v": 1}') == first  # the head again: a no-op
+        with pytest.raises(
+            DirectoryRefused, match=r"directory v1 \(digest bbbb.*\) differs from the recorded v1"
+        ) as conflict:
+            store.record_directory(1, "b" * 64, b'{"v": "forged"}')
+        assert conflict.value.reason == "conflict"
+        store.record_directory(3, "c" * 64, b'{"v": 3}')
+    with open_store(backend.url) as store:
+        head = store.directory_head()
+        assert head is not None and (head.version, head.digest, head.document) == (3, "c" * 64, b'{"v": 3}')
+        with pytest.raises(
+            DirectoryRefused, match="version 2 is older than the recorded version 3"
+        ) as rollback:
+            store.record_directory(2, "d" * 64, b'{"v": 2}')
+        assert rollback.value.reason == "rollback"
+        assert store.directory_head() == head

@@ -10,6 +10,24 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class PublishDirectoryRequest(_message.Message):
+    __slots__ = ("document",)
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    document: bytes
+    def __init__(self, document: _Optional[bytes] = ...) -> None: ...
+
+class PublishDirectoryResponse(_message.Message):
+    __slots__ = ("directory_changed", "directory_version", "directory_digest", "signed_by")
+    DIRECTORY_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_BY_FIELD_NUMBER: _ClassVar[int]
+    directory_changed: bool
+    directory_version: int
+    directory_digest: str
+    signed_by: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, directory_changed: _Optional[bool] = ..., directory_version: _Optional[int] = ..., directory_digest: _Optional[str] = ..., signed_by: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class ListAlarmsRequest(_message.Message):
     __slots__ = ("include_acknowledged",)
     INCLUDE_ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
@@ -150,7 +168,7 @@ class Alarm(_message.Message):
     def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., issuer: _Optional[str] = ..., detail: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledged: _Optional[bool] = ..., count: _Optional[int] = ..., last_raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("agency", "federation", "directory_version", "uptime_seconds", "store_location", "statement_count", "started_at", "version", "peers", "issuers", "alarms", "store_bytes")
+    __slots__ = ("agency", "federation", "directory_version", "uptime_seconds", "store_location", "statement_count", "started_at", "version", "peers", "issuers", "alarms", "store_bytes", "directory_digest", "directory_expires")
     AGENCY_FIELD_NUMBER: _ClassVar[int]
     FEDERATION_FIELD_NUMBER: _ClassVar[int]
     DIRECTORY_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +181,8 @@ class GetStatusResponse(_message.Message):
     ISSUERS_FIELD_NUMBER: _ClassVar[int]
     ALARMS_FIELD_NUMBER: _ClassVar[int]
     STORE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_EXPIRES_FIELD_NUMBER: _ClassVar[int]
     agency: str
     federation: str
     directory_version: int
@@ -175,4 +195,6 @@ class GetStatusResponse(_message.Message):
     issuers: _containers.RepeatedCompositeFieldContainer[IssuerStatus]
     alarms: _containers.RepeatedCompositeFieldContainer[Alarm]
     store_bytes: int
-    def __init__(self, agency: _Optional[str] = ..., federation: _Optional[str] = ..., directory_version: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., store_location: _Optional[str] = ..., statement_count: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[PeerStatus, _Mapping]]] = ..., issuers: _Optional[_Iterable[_Union[IssuerStatus, _Mapping]]] = ..., alarms: _Optional[_Iterable[_Union[Alarm, _Mapping]]] = ..., store_bytes: _Optional[int] = ...) -> None: ...
+    directory_digest: str
+    directory_expires: _timestamp_pb2.Timestamp
+    def __init__(self, agency: _Optional[str] = ..., federation: _Optional[str] = ..., directory_version: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., store_location: _Optional[str] = ..., statement_count: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[PeerStatus, _Mapping]]] = ..., issuers: _Optional[_Iterable[_Union[IssuerStatus, _Mapping]]] = ..., alarms: _Optional[_Iterable[_Union[Alarm, _Mapping]]] = ..., store_bytes: _Optional[int] = ..., directory_digest: _Optional[str] = ..., directory_expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
