@@ -1,0 +1,223 @@
+"""The signed directory through real gateways: the ceremony CLI, on-disk edits, rollback, expiry."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc
+from borderx.cli import main
+from borderx.directory.model import Directory
+from borderx.errors import ConfigError
+from borderx.identity.devpki import make_ca, pem_cert, pem_key, sign_as_members, write_private
+from tests.conftest import GatewayThread, channel, creds_for, gateway_config
+
+AU = "AU-ABF"
+MAJORITY = ["US-CBP", "NZ-CS", "CA-CBSA"]
+
+
+@pytest.fixture
+def private_pki(pki: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "pki"
+    shutil.copytree(pki, out)
+    return out
+
+
+def admin(gw: GatewayThread, pki: Path) -> Any:
+    return channel(gw.target, creds_for(pki, AU, "operator", server_agency=AU))
+
+
+def status(gw: GatewayThread, pki: Path) -> admin_pb2.GetStatusResponse:
+    with admin(gw, pki) as ch:
+        return admin_pb2_grpc.AdminStub(ch).GetStatus(admin_pb2.GetStatusRequest(), timeout=10)
+
+
+def publish_rpc(gw: GatewayThread, pki: Path, document: bytes) -> admin_pb2.PublishDirectoryResponse:
+    with admin(gw, pki) as ch:
+        return admin_pb2_grpc.AdminStub(ch).PublishDirectory(
+            admin_pb2.PublishDirectoryRequest(document=document), timeout=10
+        )
+
+
+def refusal(fn: Any) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as info:
+        fn()
+    return info.value.code(), info.value.details() or ""
+
+
+def signed_part(pki: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((pki / "directory.json").read_text())["signed"]
+    return data
+
+
+def test_three_of_five_ceremony_through_the_cli(
+    private_pki: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gw = GatewayThread(gateway_config(private_pki, AU, tmp_path))
+    try:
+        current = private_pki / "directory.json"
+        draft = tmp_path / "draft.json"
+        new_key = tmp_path / "AU-ABF-directory-2.key"
+        write_private(new_key, pem_key(Ed25519PrivateKey.generate()))
+        assert main(["directory", "key", str(new_key), "--output", "json"]) == 0
+        new_key_id = json.loads(capsys.readouterr().out)["key_id"]
+        assert main(["directory", "propose", str(current), "--out", str(draft),
+                     "--rotate-directory-key", f"AU-ABF={new_key}", "--output", "json"]) == 0  # fmt: skip
+        proposed = json.loads(capsys.readouterr().out)
+        assert proposed["to_version"] == 2 and proposed["changed"] == {AU: ["directory_keys"]}
+        for agency in MAJORITY[:2]:
+            key = str(private_pki / agency / "directory.key")
+            assert main(["directory", "sign", str(draft), "--key", key, "--output", "json"]) == 0
+        capsys.readouterr()
+        # two of five: under the threshold, and the gateway refuses it too
+        assert main(["directory", "verify", str(draft), "--against", str(current), "--output", "json"]) == 1
+        report = json.loads(capsys.readouterr().out)
+        assert not report["ok"] and report["thresholds"][0]["signed"] == ["NZ-CS", "US-CBP"]
+        client = ["--target", gw.target, "--pki", str(private_pki), "--agency", AU]
+        assert main(["directory", "publish", str(draft), *client]) == 3
+        assert (
+            "FAILED_PRECONDITION: directory v2 is signed by 2 of the 3 agencies v1 requires"
+            in capsys.readouterr().err
+        )
+        assert status(gw, private_pki).directory_version == 1
+        # the third signature reaches both thresholds (v1's keys, and v2's keys, which keep US, NZ, CA)
+        assert (
+            main(["directory", "sign", str(draft), "--key", str(private_pki / "CA-CBSA" / "directory.key")])
+            == 0
+        )
+        assert main(["directory", "verify", str(draft), "--against", str(current), "--output", "json"]) == 0
+        capsys.readouterr()
+        assert main(["directory", "publish", str(draft), *client, "--output", "json"]) == 0
+        reply = json.loads(capsys.readouterr().out)
+        assert reply["directory_changed"] is True and reply["directory_version"] == "2"
+        assert reply["signed_by"] == ["CA-CBSA", "NZ-CS", "US-CBP"]
+        now = status(gw, private_pki)
+        assert now.directory_version == 2 and now.directory_digest == Directory.load(draft).digest
+        assert gw.gateway.directory.current.agency(AU).directory_keys[0].key_id == new_key_id
+        # publishing it again changes nothing
+        assert publish_rpc(gw, private_pki, draft.read_bytes()).directory_changed is False
+        assert main(["directory", "show", str(draft), "--output", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["version"] == 2
+        assert main(["directory", "diff", str(current), str(draft), "--output", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["changed"] == {AU: ["directory_keys"]}
+    finally:
+        gw.stop()
+
+
+@pytest.mark.parametrize("edit", ["new_ca", "swapped_key", "new_member"])
+def test_an_unsigned_edit_on_disk_is_refused_with_an_alarm(
+    private_pki: Path, tmp_path: Path, edit: str
+) -> None:
+    gw = GatewayThread(gateway_config(private_pki, AU, tmp_path))
+    try:
+        before = gw.gateway.directory.current
+        doc = json.loads((private_pki / "directory.json").read_text())
+        us = next(a for a in doc["signed"]["agencies"] if a["id"] == "US-CBP")
+        if edit == "new_ca":
+            us["ca_certificates"].append(pem_cert(make_ca("rogue CA").cert).decode())
+        elif edit == "swapped_key":
+            au = next(a for a in doc["signed"]["agencies"] if a["id"] == AU)
+            au["signing_keys"][0], us["signing_keys"][0] = us["signing_keys"][0], au["signing_keys"][0]
+        else:
+            member = json.loads(json.dumps(us))
+            member["id"], member["programmes"] = "FR-DGDDI", []
+            member["signing_keys"], member["directory_keys"] = (
+                [],
+                [{"key_id": k, "algorithm": "ed25519", "public_key": v} for k, v in [_fresh_key()]],
+            )
+            doc["signed"]["agencies"].append(member)
+        for version in (1, 2):  # the same version edited, and a "new" version nobody signed
+            doc["signed"]["version"] = version
+            (private_pki / "directory.json").write_text(json.dumps(doc))
+            with admin(gw, private_pki) as ch:
+                code, details = refusal(
+                    lambda ch=ch: admin_pb2_grpc.AdminStub(ch).ReloadDirectory(
+                        admin_pb2.ReloadDirectoryRequest(), timeout=10
+                    )
+                )
+            assert code == grpc.StatusCode.FAILED_PRECONDITION
+            assert ("differs from the trusted v1" if version == 1 else "does not verify") in details
+        assert gw.gateway.directory.current is before
+        alarms = [a for a in status(gw, private_pki).alarms if a.kind == "directory_refused"]
+        assert len(alarms) == 2 and {a.detail.split(" refused (")[1].split(")")[0] for a in alarms} == {
+            "conflict",
+            "bad_signature",
+        }
+    finally:
+        gw.stop()
+    # and a restart on the edited file keeps the recorded directory, with the alarm raised again
+    again = GatewayThread(gateway_config(private_pki, AU, tmp_path))
+    try:
+        assert again.gateway.directory.current.digest == before.digest
+        assert any(a.kind == "directory_refused" and a.count >= 2 for a in status(again, private_pki).alarms)
+    finally:
+        again.stop()
+
+
+def _fresh_key() -> tuple[str, str]:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    from borderx.directory.model import key_id_for
+
+    raw = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+    return key_id_for(raw), base64.b64encode(raw).decode()
+
+
+def test_rollback_is_refused_after_a_restart(private_pki: Path, tmp_path: Path) -> None:
+    gw = GatewayThread(gateway_config(private_pki, AU, tmp_path))
+    v1_text = (private_pki / "directory.json").read_text()
+    v2 = signed_part(private_pki)
+    v2["version"] = 2
+    v2_text = sign_as_members(private_pki, v2, MAJORITY)
+    try:
+        assert publish_rpc(gw, private_pki, v2_text.encode()).directory_version == 2
+        code, details = refusal(lambda: publish_rpc(gw, private_pki, v1_text.encode()))
+        assert code == grpc.StatusCode.FAILED_PRECONDITION and "refusing a rollback" in details
+    finally:
+        gw.stop()
+    # the configured file still says v1: the store's v2 is what the gateway trusts after restart
+    assert (private_pki / "directory.json").read_text() == v1_text
+    again = GatewayThread(gateway_config(private_pki, AU, tmp_path))
+    try:
+        assert status(again, private_pki).directory_version == 2
+        assert not [a for a in status(again, private_pki).alarms if a.kind == "directory_refused"]
+    finally:
+        again.stop()
+
+
+def test_expired_directory_is_refused(private_pki: Path, tmp_path: Path) -> None:
+    gw = GatewayThread(gateway_config(private_pki, AU, tmp_path))
+    stale = signed_part(private_pki)
+    stale.update(version=2, issued_at="2020-01-01T00:00:00Z", expires="2020-06-01T00:00:00Z")
+    stale_text = sign_as_members(private_pki, stale, [*MAJORITY, AU, "GB-HMRC"])
+    try:
+        code, details = refusal(lambda: publish_rpc(gw, private_pki, stale_text.encode()))
+        assert code == grpc.StatusCode.FAILED_PRECONDITION
+        assert "directory v2 expired 2020-06-01T00:00:00Z" in details
+        code, details = refusal(lambda: publish_rpc(gw, private_pki, b"{not json"))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("document: not valid JSON")
+        assert status(gw, private_pki).directory_version == 1
+    finally:
+        gw.stop()
+    # a first configuration that has expired is refused outright: nothing to fall back to
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    stale["version"] = 1
+    (private_pki / "directory.json").write_text(stale_text.replace('"version": 2', '"version": 1'))
+    (private_pki / "directory.json").write_text(
+        sign_as_members(private_pki, stale, [*MAJORITY, AU, "GB-HMRC"])
+    )
+    with pytest.raises(ConfigError, match="directory v1 expired 2020-06-01T00:00:00Z"):
+        GatewayThread(gateway_config(private_pki, AU, fresh))
