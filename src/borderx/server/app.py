@@ -27,6 +27,7 @@ from borderx.config import GatewayConfig
 from borderx.directory.model import Directory, DirectoryHolder
 from borderx.errors import ConfigError
 from borderx.federation.checkpointer import Checkpointer
+from borderx.federation.directory_sync import MAX_DOCUMENTS, DirectorySync
 from borderx.federation.feed import Feed
 from borderx.federation.replicator import Replicator
 from borderx.identity.verifier import PeerAuthenticator
@@ -70,6 +71,7 @@ class Gateway:
     tls: ReloadableTls
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_monotonic: float = field(default_factory=time.monotonic)
+    directory_sync: DirectorySync | None = None
 
     @classmethod
     def open(cls, config: GatewayConfig) -> Gateway:
@@ -121,6 +123,11 @@ class Gateway:
             if checkpointer is not None and checkpointer.due():
                 checkpointer.checkpoint()
 
+        replicator = Replicator(config=config, store=store, directory=holder, feed=feed, observer=metrics)
+        tls = ReloadableTls(cert=config.tls_cert, key=config.tls_key, directory=holder)
+        # a version applied by PublishDirectory or from a partner brings new CAs: the next
+        # handshakes must use them, as after a reload
+        holder.on_change(lambda _new: _refresh_tls(tls))
         return cls(
             config=config,
             directory=holder,
@@ -132,9 +139,19 @@ class Gateway:
             screener=Screener(store, config.screening_policy.with_owners(directory.programme_owners())),
             feed=feed,
             checkpointer=checkpointer,
-            replicator=Replicator(config=config, store=store, directory=holder, feed=feed, observer=metrics),
+            replicator=replicator,
             metrics=metrics,
-            tls=ReloadableTls(cert=config.tls_cert, key=config.tls_key, directory=holder),
+            tls=tls,
+            directory_sync=DirectorySync(
+                agency=config.agency,
+                store=store,
+                directory=holder,
+                endpoints=replicator.peers,
+                credentials=lambda: (config.tls_cert.read_bytes(), config.tls_key.read_bytes()),
+                restart_links=replicator.restart,
+                enabled=config.federation.enabled,
+                max_message_bytes=config.limits.max_message_bytes,
+            ),
         )
 
     @property
@@ -161,9 +178,39 @@ class Gateway:
         )
         return changed, generation
 
+    def directory_announced(self, peer: str, version: int, digest: str) -> None:
+        """A partner gateway subscribed trusting ``version``/``digest``: fetch it if it is ahead."""
+        if self.directory_sync is not None:
+            self.directory_sync.announced(peer, version, digest)
+
+    def directory_versions(self, after: int, have_digest: str) -> tuple[int, str, list[bytes], bytes]:
+        """For Exchange.GetDirectory: (our version, digest, versions after ``after``, conflicting)."""
+        current = self.directory.current
+        documents: list[bytes] = []
+        version = after + 1
+        while version <= current.version and len(documents) < MAX_DOCUMENTS:
+            stored = self.store.directory_document(version)
+            if stored is None:
+                break  # first configured at a later version: nothing older to pass on
+            documents.append(stored.document)
+            version += 1
+        conflicting = b""
+        if have_digest and 0 < after <= current.version:
+            ours = self.store.directory_document(after)
+            if ours is not None and ours.digest != have_digest:
+                conflicting = ours.document
+        return current.version, current.digest, documents, conflicting
+
     def publish_directory(self, document: bytes) -> tuple[bool, Directory, tuple[str, ...]]:
         """Verify and apply a signed directory document (Admin.PublishDirectory), as reload does."""
         return publish_document(self.directory, document)
+
+
+def _refresh_tls(tls: ReloadableTls) -> None:
+    try:
+        tls.reload()
+    except ConfigError as exc:  # the directory is in force; the old certificate keeps serving
+        log.error("gateway.tls_reload_failed", reason=str(exc))  # noqa: TRY400 - the reason is the story
 
 
 def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:
@@ -198,6 +245,8 @@ class RunningServer:
         for task in self.tasks:
             task.cancel()
         await self.gateway.replicator.stop()
+        if self.gateway.directory_sync is not None:
+            await self.gateway.directory_sync.stop()
         await self.server.stop(grace)
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):  # shutting down
@@ -278,6 +327,8 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
     if gateway.store.shared:
         running.tasks.append(loop.create_task(_watch_store(gateway), name="store-changes"))
     gateway.replicator.start()
+    if gateway.directory_sync is not None:
+        gateway.directory_sync.bind(loop)
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return running

@@ -197,6 +197,17 @@ class StoredDirectory:
     accepted_at: datetime
 
 
+@dataclass(frozen=True)
+class DirectoryConflict:
+    """A partner's signed directory that differs from ours at the same version: evidence."""
+
+    peer: str
+    version: int
+    digest: str  # the partner's document's digest (ours is in directory_document(version))
+    document: bytes
+    seen_at: datetime
+
+
 def check_directory_record(head: StoredDirectory | None, version: int, digest: str) -> bool:
     """The store's rule for recording an accepted directory; every backend calls it.
 
@@ -460,6 +471,21 @@ class Store(abc.ABC):
         itself. Every accepted version stays (evidence of what was trusted when). The caller
         verifies signatures first: the store keeps versions monotonic, it does not judge them.
         """
+
+    @abc.abstractmethod
+    def directory_document(self, version: int) -> StoredDirectory | None:
+        """The accepted directory of ``version``, or None when this store never accepted it."""
+
+    @abc.abstractmethod
+    def record_directory_conflict(self, peer: str, version: int, digest: str, document: bytes) -> bool:
+        """Keep ``peer``'s document that conflicts with ours at ``version``; False if already kept.
+
+        MUST keep one record per (version, digest), the first peer that showed it, forever.
+        """
+
+    @abc.abstractmethod
+    def directory_conflicts(self) -> list[DirectoryConflict]:
+        """Every conflicting partner document kept, oldest first."""
 
     # ------------------------------------------------------------ replicas
 

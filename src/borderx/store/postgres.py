@@ -88,6 +88,7 @@ from borderx.store.base import (
     NO_EFFECTS,
     Alarm,
     AppendResult,
+    DirectoryConflict,
     EquivocationEvidence,
     IndexEffects,
     NewStatement,
@@ -263,6 +264,17 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             digest      TEXT        NOT NULL,
             document    BYTEA       NOT NULL,
             accepted_at TIMESTAMPTZ NOT NULL
+        )
+        """,
+        # a partner's directory that conflicts with ours at one version: signed evidence
+        """
+        CREATE TABLE directory_conflicts (
+            version  BIGINT NOT NULL,
+            digest   TEXT    NOT NULL,
+            peer     TEXT    NOT NULL,
+            document BYTEA NOT NULL,
+            seen_at  TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (version, digest)
         )
         """,
     ),
@@ -1133,6 +1145,32 @@ class PostgresStore(Store):
         if row is None:  # pragma: no cover - RETURNING gives the row just inserted
             raise RuntimeError(f"directory v{version} vanished")
         return StoredDirectory(version, digest, document, _utc(row[0]))
+
+    def directory_document(self, version: int) -> StoredDirectory | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT version, digest, document, accepted_at FROM directory_versions WHERE version = %s",
+                (version,),
+            ).fetchone()
+        return None if row is None else StoredDirectory(row[0], row[1], bytes(row[2]), _utc(row[3]))
+
+    def record_directory_conflict(self, peer: str, version: int, digest: str, document: bytes) -> bool:
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                """
+                INSERT INTO directory_conflicts (version, digest, peer, document, seen_at)
+                VALUES (%s, %s, %s, %s, clock_timestamp()) ON CONFLICT (version, digest) DO NOTHING
+                """,
+                (version, digest, peer, document),
+            )
+        return cursor.rowcount > 0
+
+    def directory_conflicts(self) -> list[DirectoryConflict]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT peer, version, digest, document, seen_at FROM directory_conflicts ORDER BY seen_at, version"
+            ).fetchall()
+        return [DirectoryConflict(p, v, d, bytes(doc), _utc(t)) for p, v, d, doc, t in rows]
 
     # ------------------------------------------------------------ replicas
 

@@ -53,6 +53,7 @@ from borderx.store.base import (
     NO_EFFECTS,
     Alarm,
     AppendResult,
+    DirectoryConflict,
     EquivocationEvidence,
     IndexEffects,
     NewStatement,
@@ -213,6 +214,17 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             digest      TEXT    NOT NULL,
             document    BLOB    NOT NULL,
             accepted_at INTEGER NOT NULL
+        )
+        """,
+        # a partner's directory that conflicts with ours at one version: signed evidence
+        """
+        CREATE TABLE directory_conflicts (
+            version  INTEGER NOT NULL,
+            digest   TEXT    NOT NULL,
+            peer     TEXT    NOT NULL,
+            document BLOB NOT NULL,
+            seen_at  INTEGER NOT NULL,
+            PRIMARY KEY (version, digest)
         )
         """,
     ),
@@ -982,6 +994,32 @@ class SQLiteStore(Store):
                 (version, digest, document, now),
             )
         return StoredDirectory(version, digest, document, _from_us(now))
+
+    def directory_document(self, version: int) -> StoredDirectory | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT version, digest, document, accepted_at FROM directory_versions WHERE version = ?",
+                (version,),
+            ).fetchone()
+        return None if row is None else StoredDirectory(row[0], row[1], bytes(row[2]), _from_us(row[3]))
+
+    def record_directory_conflict(self, peer: str, version: int, digest: str, document: bytes) -> bool:
+        with self._writing() as conn:
+            cursor = conn.execute(
+                """
+                INSERT OR IGNORE INTO directory_conflicts (version, digest, peer, document, seen_at)
+                VALUES (?, ?, ?, ?, ?)
+                """,
+                (version, digest, peer, document, _now_us()),
+            )
+        return cursor.rowcount > 0
+
+    def directory_conflicts(self) -> list[DirectoryConflict]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT peer, version, digest, document, seen_at FROM directory_conflicts ORDER BY seen_at, version"
+            ).fetchall()
+        return [DirectoryConflict(p, v, d, bytes(doc), _from_us(t)) for p, v, d, doc, t in rows]
 
     # ------------------------------------------------------------ replicas
 

@@ -818,3 +818,18 @@ def test_directory_versions_only_rise_and_survive_reopening(backend: Backend) ->
             store.record_directory(2, "d" * 64, b'{"v": 2}')
         assert rollback.value.reason == "rollback"
         assert store.directory_head() == head
+
+
+def test_directory_documents_and_conflict_evidence(store: Store) -> None:
+    store.record_directory(1, "a" * 64, b"v1")
+    store.record_directory(2, "b" * 64, b"v2")
+    one = store.directory_document(1)
+    assert one is not None and (one.digest, one.document) == ("a" * 64, b"v1")
+    assert store.directory_document(3) is None
+    assert store.directory_conflicts() == []
+    assert store.record_directory_conflict("NZ-CS", 2, "c" * 64, b"their v2") is True
+    assert (
+        store.record_directory_conflict("CA-CBSA", 2, "c" * 64, b"their v2") is False
+    )  # the first peer stays
+    (kept,) = store.directory_conflicts()
+    assert (kept.peer, kept.version, kept.digest, kept.document) == ("NZ-CS", 2, "c" * 64, b"their v2")
