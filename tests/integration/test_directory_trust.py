@@ -11,7 +11,7 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc
+from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc
 from borderx.cli import main
 from borderx.directory.model import Directory
 from borderx.errors import ConfigError
@@ -185,6 +185,12 @@ def test_rollback_is_refused_after_a_restart(private_pki: Path, tmp_path: Path) 
         assert publish_rpc(gw, private_pki, v2_text.encode()).directory_version == 2
         code, details = refusal(lambda: publish_rpc(gw, private_pki, v1_text.encode()))
         assert code == grpc.StatusCode.FAILED_PRECONDITION and "refusing a rollback" in details
+        # the configured file is now a stale copy: a reload (for a new certificate) still works
+        with admin(gw, private_pki) as ch:
+            reply = admin_pb2_grpc.AdminStub(ch).ReloadDirectory(
+                admin_pb2.ReloadDirectoryRequest(), timeout=10
+            )
+        assert reply.directory_changed is False and reply.directory_version == 2
     finally:
         gw.stop()
     # the configured file still says v1: the store's v2 is what the gateway trusts after restart
@@ -221,3 +227,66 @@ def test_expired_directory_is_refused(private_pki: Path, tmp_path: Path) -> None
     )
     with pytest.raises(ConfigError, match="directory v1 expired 2020-06-01T00:00:00Z"):
         GatewayThread(gateway_config(private_pki, AU, fresh))
+
+
+def test_get_directory_serves_partner_gateways_only(private_pki: Path, tmp_path: Path) -> None:
+    gw = GatewayThread(gateway_config(private_pki, AU, tmp_path))
+    v2 = signed_part(private_pki)
+    v2["version"] = 2
+    v2_text = sign_as_members(private_pki, v2, MAJORITY)
+    v1 = Directory.load(private_pki / "directory.json")
+    try:
+        publish_rpc(gw, private_pki, v2_text.encode())
+
+        def get(role_agency: str, role: str, **fields: Any) -> exchange_pb2.GetDirectoryResponse:
+            with channel(gw.target, creds_for(private_pki, role_agency, role, server_agency=AU)) as ch:
+                return exchange_pb2_grpc.ExchangeStub(ch).GetDirectory(
+                    exchange_pb2.GetDirectoryRequest(**fields), timeout=10
+                )
+
+        reply = get("NZ-CS", "gateway", have_version=1, have_digest=v1.digest)
+        assert (reply.version, list(reply.documents), reply.conflicting) == (2, [v2_text.encode()], b"")
+        assert reply.digest == Directory.loads(v2_text).digest
+        everything = get("NZ-CS", "gateway")
+        assert [Directory.loads(d).version for d in everything.documents] == [1, 2]
+        forked = get("NZ-CS", "gateway", have_version=1, have_digest="0" * 64)
+        assert forked.conflicting == v1.document  # our v1, as evidence beside the caller's
+        code, details = refusal(lambda: get("NZ-CS", "gateway", have_digest="XYZ"))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("have_digest: ")
+        for agency, role in ((AU, "service"), (AU, "operator"), ("NZ-CS", "operator")):
+            code, _ = refusal(lambda agency=agency, role=role: get(agency, role))
+            assert code == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        gw.stop()
+
+
+def test_programme_ownership_changes_with_a_signed_directory(private_pki: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from borderx.statements.body_codec import designation_to_proto
+    from tests.integration.helpers import designation, platform
+
+    gw = GatewayThread(gateway_config(private_pki, AU, tmp_path))
+
+    def publish_in(programme: str) -> exchange_pb2.PublishResponse:
+        body = replace(designation(AU, (platform("prog"),)), programme=programme)
+        item = exchange_pb2.PublishItem(draft=exchange_pb2.Draft(designation=designation_to_proto(body)))
+        with channel(gw.target, creds_for(private_pki, AU, "service", server_agency=AU)) as ch:
+            return exchange_pb2_grpc.ExchangeStub(ch).Publish(
+                exchange_pb2.PublishRequest(items=[item]), timeout=10
+            )
+
+    try:
+        code, details = refusal(lambda: publish_in("AU_EXPORT"))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "programme: unknown programme 'AU_EXPORT'; known programmes: " in details
+        v2 = signed_part(private_pki)
+        v2["version"] = 2
+        next(a for a in v2["agencies"] if a["id"] == AU)["programmes"].append("AU_EXPORT")
+        publish_rpc(gw, private_pki, sign_as_members(private_pki, v2, MAJORITY).encode())
+        assert len(publish_in("AU_EXPORT").statements) == 1  # no restart: the directory says so now
+        assert gw.gateway.screener.policy.recognises("AU_EXPORT", "")  # its own programme
+        code, details = refusal(lambda: publish_in("CTPAT"))
+        assert "only US-CBP may designate in CTPAT, not AU-ABF" in details
+    finally:
+        gw.stop()

@@ -128,6 +128,13 @@ class Gateway:
         # a version applied by PublishDirectory or from a partner brings new CAs: the next
         # handshakes must use them, as after a reload
         holder.on_change(lambda _new: _refresh_tls(tls))
+        # the home agency's own programmes are the directory's to say
+        screener = Screener(store, config.screening_policy.with_owners(directory.programme_owners()))
+        holder.on_change(
+            lambda new: setattr(
+                screener, "policy", config.screening_policy.with_owners(new.programme_owners())
+            )
+        )
         return cls(
             config=config,
             directory=holder,
@@ -136,7 +143,7 @@ class Gateway:
             publisher=Publisher(
                 agency=config.agency, store=store, directory=holder, signer=signer, on_published=published
             ),
-            screener=Screener(store, config.screening_policy.with_owners(directory.programme_owners())),
+            screener=screener,
             feed=feed,
             checkpointer=checkpointer,
             replicator=replicator,

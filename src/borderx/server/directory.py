@@ -87,8 +87,17 @@ def reload_from_file(holder: DirectoryHolder, store: Store, agency: str) -> bool
     try:
         return holder.replace(candidate)
     except DirectoryRefused as exc:
-        if exc.reason != "rollback":  # an older file is a stale copy, not an attempt
-            refused_alarm(store, agency, candidate, exc.reason, str(exc), source=str(holder.path))
+        if exc.reason == "rollback":
+            # the file is an older version than the one trusted (applied by PublishDirectory
+            # or from a partner): a stale copy, not an attempt; the reload goes on without it
+            log.warning(
+                "directory.file_stale",
+                path=str(holder.path),
+                file_version=candidate.version,
+                trusted_version=holder.current.version,
+            )
+            return False
+        refused_alarm(store, agency, candidate, exc.reason, str(exc), source=str(holder.path))
         raise
 
 
