@@ -56,6 +56,7 @@ def test_status_table_and_json(au, private_pki: Path, capsys: pytest.CaptureFixt
     assert main(cli(au, private_pki, "status")) == 0
     out = capsys.readouterr().out
     assert "AU-ABF in border5.test (directory v1)" in out and "2 statements" in out
+    assert "directory digest " in out and ", expires 20" in out
     assert main([*cli(au, private_pki, "status"), "--output", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["agency"] == AU and data["issuers"][0]["head_seq"] == "2"

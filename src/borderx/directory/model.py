@@ -61,6 +61,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -286,9 +287,13 @@ class Directory:
     def directory_keys(self) -> Mapping[str, DirectoryKey]:
         return MappingProxyType(dict(self._directory_keys))
 
+    @cached_property
+    def _owners(self) -> Mapping[str, str]:
+        return MappingProxyType({p: a.id for a in self.agencies.values() for p in a.programmes})
+
     def programme_owners(self) -> Mapping[str, str]:
         """Programme → the agency that owns it (only the owner designates in it)."""
-        return MappingProxyType({p: a.id for a in self.agencies.values() for p in a.programmes})
+        return self._owners
 
     def trust_bundle_pem(self) -> bytes:
         """Every member CA, for the TLS layer. Which CA may vouch for which agency is checked later."""
@@ -325,7 +330,11 @@ class Directory:
         """Parse and validate a whole document; signatures are parsed, not judged (see trust)."""
         raw = data.encode() if isinstance(data, str) else data
         try:
-            doc = json.loads(raw)
+            doc = json.loads(raw, object_pairs_hook=_unique_keys)
+        except _DuplicateKey as exc:
+            # two values for one key read differently by different parsers: what one member
+            # signed must be what every member reads
+            raise ConfigError(f"{source}: key {exc.args[0]!r} appears twice in one object") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{source}: not valid JSON ({exc})") from exc
         if not isinstance(doc, dict) or "signed" not in doc:
@@ -428,6 +437,19 @@ def _index_agencies(
             owners[programme] = agency.id
         agencies[agency.id] = agency
     return agencies, keys, directory_keys
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 def document_text(signed: Mapping[str, Any], signatures: Iterable[Mapping[str, str]]) -> str:

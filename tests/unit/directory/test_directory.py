@@ -53,6 +53,7 @@ def test_digest_is_over_canonical_signed_bytes_whatever_the_layout(doc: dict[str
         ('{"signed": {}, "signatures": [{"keyid": "AB", "sig": ""}]}', "64 lowercase hex"),
         ('{"signed": {}, "signatures": [{"keyid": "' + "a" * 64 + '", "sig": "00"}]}', "128 lowercase hex"),
         ('{"signed": {"x": 1.5}, "signatures": []}', "cannot be put in canonical JSON"),
+        ('{"signed": {"version": 1, "version": 2}, "signatures": []}', "key 'version' appears twice"),
     ],
 )
 def test_refuses_malformed_envelopes(document: str, message: str) -> None:
