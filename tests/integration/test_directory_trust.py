@@ -290,3 +290,24 @@ def test_programme_ownership_changes_with_a_signed_directory(private_pki: Path, 
         assert "only US-CBP may designate in CTPAT, not AU-ABF" in details
     finally:
         gw.stop()
+
+
+def test_first_configuration_needs_its_own_threshold_and_a_signed_successor_on_disk_is_taken(
+    private_pki: Path, tmp_path: Path
+) -> None:
+    v1 = signed_part(private_pki)
+    good = (private_pki / "directory.json").read_text()
+    (private_pki / "directory.json").write_text(sign_as_members(private_pki, v1, ["US-CBP", "AU-ABF"]))
+    with pytest.raises(ConfigError, match="signed by 2 of the 3 agencies v1 requires"):
+        GatewayThread(gateway_config(private_pki, AU, tmp_path))
+    (private_pki / "directory.json").write_text(good)
+    GatewayThread(gateway_config(private_pki, AU, tmp_path)).stop()  # trusts v1, records it
+    v2 = dict(v1, version=2)
+    (private_pki / "directory.json").write_text(sign_as_members(private_pki, v2, MAJORITY))
+    gw = GatewayThread(gateway_config(private_pki, AU, tmp_path))
+    try:
+        assert status(gw, private_pki).directory_version == 2  # the verified successor, taken at start
+        head = gw.gateway.store.directory_head()
+        assert head is not None and head.version == 2
+    finally:
+        gw.stop()

@@ -90,6 +90,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="ID=KEYFILE",
         help="replace the agency's directory keys with this key's public part",
     )
+    propose.add_argument(
+        "--add-signing-key",
+        action="append",
+        default=[],
+        metavar="ID=KEYFILE",
+        help="add a statement-signing key (valid from now for --key-days) beside the agency's others",
+    )
+    propose.add_argument(
+        "--key-days", type=int, default=730, help="validity of an added signing key, in days (default 730)"
+    )
+    propose.add_argument(
+        "--retire-signing-key",
+        action="append",
+        default=[],
+        metavar="KEYID",
+        help="end a signing key's window now (statements it signed before stay valid)",
+    )
+    propose.add_argument(
+        "--revoke-signing-key",
+        action="append",
+        default=[],
+        metavar="KEYID",
+        help="revoke a signing key (stolen: nothing it ever signed is trusted any more)",
+    )
     propose.add_argument("--threshold", type=int, help="agencies whose signatures a change needs")
     propose.add_argument(
         "--expires-days", type=int, default=365, help="validity from now, in days (default 365)"
@@ -276,6 +300,7 @@ def run_propose(args: argparse.Namespace) -> int:
             raise ConfigError(f"--rotate-directory-key {spec}: expected ID=KEYFILE with ID a member")
         agencies[ids.index(agency)]["directory_keys"] = [key_entry(Path(keyfile))]
     now = datetime.now(UTC).replace(microsecond=0)
+    _signing_key_changes(args, agencies, ids, now)
     signed["version"] = current.version + 1
     signed["issued_at"] = format_time(now)
     signed["expires"] = format_time(now + timedelta(days=args.expires_days))
@@ -293,6 +318,37 @@ def run_propose(args: argparse.Namespace) -> int:
         ],
     )
     return 0
+
+
+def _signing_key_changes(
+    args: argparse.Namespace, agencies: list[dict[str, Any]], ids: list[str], now: datetime
+) -> None:
+    for spec in args.add_signing_key:
+        agency, sep, keyfile = spec.partition("=")
+        if not sep or agency not in ids:
+            raise ConfigError(f"--add-signing-key {spec}: expected ID=KEYFILE with ID a member")
+        entry: dict[str, Any] = key_entry(Path(keyfile))
+        entry.update(
+            valid_from=format_time(now),
+            valid_until=format_time(now + timedelta(days=args.key_days)),
+            status="active",
+        )
+        agencies[ids.index(agency)].setdefault("signing_keys", []).append(entry)
+    by_id = {k["key_id"]: k for a in agencies for k in a.get("signing_keys", [])}
+    for flag, key_ids in (
+        ("--retire-signing-key", args.retire_signing_key),
+        ("--revoke-signing-key", args.revoke_signing_key),
+    ):
+        for key_id in key_ids:
+            found = [k for i, k in by_id.items() if i.startswith(key_id.lower())] if len(key_id) >= 8 else []
+            if len(found) != 1:
+                raise ConfigError(
+                    f"{flag} {key_id}: names no signing key of this directory (give 8+ hex digits of its id)"
+                )
+            if flag == "--revoke-signing-key":
+                found[0]["status"] = "revoked"
+            else:
+                found[0]["valid_until"] = format_time(now)
 
 
 def run_sign(args: argparse.Namespace) -> int:
