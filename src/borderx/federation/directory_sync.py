@@ -36,6 +36,8 @@ REFUSED_ALARM = "directory_refused"
 #: most versions one GetDirectory answer carries (the caller asks again from the last one)
 MAX_DOCUMENTS = 64
 CALL_TIMEOUT = 10.0
+RETRIES = 4
+RETRY_FIRST_SECONDS = 0.5
 
 
 class DirectorySync:
@@ -114,14 +116,28 @@ class DirectorySync:
         self._tasks[peer] = loop.create_task(self._check(peer), name=f"directory-{peer}")
 
     async def _check(self, peer: str) -> None:
-        try:
-            await self.fetch(peer)
-        except asyncio.CancelledError:
-            raise
-        except grpc.aio.AioRpcError as exc:
-            log.warning("directory.fetch_failed", peer=peer, code=exc.code().name, detail=exc.details())
-        except Exception:
-            log.exception("directory.fetch_failed", peer=peer)
+        # a partner that announced a newer version but cannot be reached right now is tried
+        # again a few times; after that the next subscription (ours or its) brings it back
+        delay = RETRY_FIRST_SECONDS
+        for attempt in range(1, RETRIES + 1):
+            try:
+                await self.fetch(peer)
+            except asyncio.CancelledError:
+                raise
+            except grpc.aio.AioRpcError as exc:
+                log.warning(
+                    "directory.fetch_failed",
+                    peer=peer,
+                    attempt=attempt,
+                    code=exc.code().name,
+                    detail=exc.details(),
+                )
+            except Exception:
+                log.exception("directory.fetch_failed", peer=peer, attempt=attempt)
+            else:
+                return
+            await asyncio.sleep(delay)
+            delay *= 2
 
     async def fetch(self, peer: str) -> int:
         """Ask ``peer`` for the versions after ours and apply them; returns how many applied."""
