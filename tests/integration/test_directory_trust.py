@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -311,3 +312,98 @@ def test_first_configuration_needs_its_own_threshold_and_a_signed_successor_on_d
         assert head is not None and head.version == 2
     finally:
         gw.stop()
+
+
+def test_a_partner_added_by_the_ceremony_replicates_without_restarts(
+    private_pki: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """certs/README.md's "Adding a partner agency", step by step, against a running gateway."""
+    import dataclasses
+    from dataclasses import replace
+
+    from borderx.config import FederationConfig, load_config
+    from borderx.identity.devpki import init_pki
+    from borderx.statements.body_codec import designation_to_proto
+    from tests.federation.harness import free_port
+    from tests.integration.helpers import designation, platform
+
+    jp_pki = tmp_path / "jp"
+    init_pki(jp_pki, agencies=["JP-JCS"])  # its CA, certificates, signing and directory keys
+    jp = jp_pki / "JP-JCS"
+    us_port, jp_port = free_port(), free_port()
+    keys = {}
+    for name in ("signing.key", "directory.key"):
+        assert main(["directory", "key", str(jp / name), "--output", "json"]) == 0
+        keys[name] = json.loads(capsys.readouterr().out)
+    signing = dict(keys["signing.key"], valid_from="2026-01-01T00:00:00Z", valid_until=None, status="active")
+    entry = {
+        "id": "JP-JCS",
+        "name": "Japan Customs",
+        "endpoint": f"127.0.0.1:{jp_port}",
+        "programmes": ["JP_AEO"],
+        "ca_certificates": [(jp / "ca.pem").read_text()],
+        "signing_keys": [signing],
+        "directory_keys": [keys["directory.key"]],
+        "revoked_serials": [],
+    }
+    (tmp_path / "jp-jcs.json").write_text(json.dumps(entry))
+
+    def config(pki: Path, agency: str, port: int, directory: Path, endpoints: dict[str, str]) -> Any:
+        base = load_config(pki / agency / "gateway.toml").with_overrides(
+            listen=f"127.0.0.1:{port}", store_url=f"sqlite:///{tmp_path / (agency + '.db')}"
+        )
+        fed = FederationConfig(peers=tuple(endpoints), endpoints=endpoints, checkpoint_seconds=0.1)
+        return dataclasses.replace(base, directory_path=directory, federation=fed)
+
+    class ListeningThread(GatewayThread):
+        async def _start(self):  # type: ignore[no-untyped-def]
+            from borderx.server.app import build_server
+
+            return await build_server(self.gateway)  # on the configured port: partners dial it
+
+    us = ListeningThread(
+        config(
+            private_pki, "US-CBP", us_port, private_pki / "directory.json", {"JP-JCS": f"127.0.0.1:{jp_port}"}
+        )
+    )
+    jp_gw = None
+    try:
+        draft = tmp_path / "draft.json"
+        current = private_pki / "directory.json"
+        assert (
+            main(
+                [
+                    "directory",
+                    "propose",
+                    str(current),
+                    "--out",
+                    str(draft),
+                    "--add-agency",
+                    str(tmp_path / "jp-jcs.json"),
+                ]
+            )
+            == 0
+        )
+        for agency in MAJORITY:
+            assert (
+                main(["directory", "sign", str(draft), "--key", str(private_pki / agency / "directory.key")])
+                == 0
+            )
+        client = ["--target", us.target, "--pki", str(private_pki), "--agency", "US-CBP"]
+        assert main(["directory", "publish", str(draft), *client]) == 0
+        capsys.readouterr()
+        # the new member starts on the signed v2 (its first configuration)
+        jp_gw = ListeningThread(config(jp_pki, "JP-JCS", jp_port, draft, {"US-CBP": f"127.0.0.1:{us_port}"}))
+        body = replace(designation("US-CBP", (platform("jp-trader"),)), programme="JP_AEO", level="")
+        item = exchange_pb2.PublishItem(draft=exchange_pb2.Draft(designation=designation_to_proto(body)))
+        with channel(jp_gw.target, creds_for(jp_pki, "JP-JCS", "service", server_agency="JP-JCS")) as ch:
+            exchange_pb2_grpc.ExchangeStub(ch).Publish(exchange_pb2.PublishRequest(items=[item]), timeout=10)
+        deadline = time.monotonic() + 30
+        while us.gateway.store.head("JP-JCS") is None:
+            assert time.monotonic() < deadline, "US-CBP did not replicate the new member's statement"
+            time.sleep(0.05)
+        assert us.gateway.directory.current.version == 2
+    finally:
+        if jp_gw is not None:
+            jp_gw.stop()
+        us.stop()
