@@ -26,10 +26,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc
 from borderx.cli.client import add_client_flags, call, print_message, report_rpc_error
-from borderx.directory.model import Directory, document_text, format_time, key_id_for, sign_document
+from borderx.directory.model import (
+    Directory,
+    document_text,
+    format_time,
+    key_id_for,
+    load_directory_key,
+    sign_document,
+)
 from borderx.directory.trust import UpdateResult, root_result, update_result
 from borderx.errors import ConfigError
-from borderx.identity.devpki import load_directory_key
 
 EXIT_FAILED = 1
 

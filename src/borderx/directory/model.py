@@ -473,6 +473,19 @@ def sign_document(data: bytes | str, key: Ed25519PrivateKey, *, source: str = "d
     return document_text(doc["signed"], [*others, Signature(key_id, sig).to_json()])
 
 
+def load_directory_key(path: Path) -> Ed25519PrivateKey:
+    """An agency's directory key (PKCS#8 PEM, as ``borderx pki init`` or ``openssl genpkey`` write it)."""
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except OSError as exc:
+        raise ConfigError(f"directory key {path}: cannot read it ({exc.strerror})") from exc
+    except ValueError as exc:
+        raise ConfigError(f"directory key {path}: not a PEM private key ({exc})") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"directory key {path}: not an Ed25519 key")
+    return key
+
+
 def _parse_signatures(value: Any, where: str) -> tuple[Signature, ...]:
     if not isinstance(value, list):
         raise ConfigError(f"{where}: must be a list of {{keyid, sig}} objects")

@@ -39,6 +39,7 @@ from borderx.directory.model import (
     SigningKey,
     build_directory,
     key_id_for,
+    load_directory_key,
     sign_document,
 )
 from borderx.errors import ConfigError
@@ -217,19 +218,6 @@ def signing_key_entry(
 def directory_key_entry(agency: str, key: Ed25519PrivateKey) -> DirectoryKey:
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return DirectoryKey(key_id=key_id_for(raw), agency=agency, public_key=key.public_key(), raw=raw)
-
-
-def load_directory_key(path: Path) -> Ed25519PrivateKey:
-    """An agency's directory key (PKCS#8 PEM, as ``pki init`` writes it)."""
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except OSError as exc:
-        raise ConfigError(f"directory key {path}: cannot read it ({exc.strerror})") from exc
-    except ValueError as exc:
-        raise ConfigError(f"directory key {path}: not a PEM private key ({exc})") from exc
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(f"directory key {path}: not an Ed25519 key")
-    return key
 
 
 def sign_as_members(pki: Path, signed: object, agencies: Sequence[str]) -> str:

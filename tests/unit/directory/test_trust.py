@@ -12,7 +12,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from borderx.directory.model import Directory, DirectoryHolder, document_text, key_id_for, sign_document
+from borderx.directory.model import (
+    Directory,
+    DirectoryHolder,
+    document_text,
+    key_id_for,
+    load_directory_key,
+    sign_document,
+)
 from borderx.directory.trust import (
     choose_at_start,
     root_result,
@@ -21,7 +28,6 @@ from borderx.directory.trust import (
     verify_update,
 )
 from borderx.errors import ConfigError, DirectoryRefused
-from borderx.identity.devpki import load_directory_key
 
 NOW = datetime.now(UTC)
 ALL = ("US-CBP", "AU-ABF", "NZ-CS", "CA-CBSA", "GB-HMRC")
