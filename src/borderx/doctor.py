@@ -15,7 +15,7 @@ What is checked, in order, and what each check needs from the ones before it:
    ``directory.freshness``: it is not older than :data:`DIRECTORY_STALE_AFTER`;
    ``directory.endpoint``: our entry's endpoint agrees with ``listen``;
    ``directory.signatures``: it carries its own threshold of members' directory-key
-   signatures and has not expired (what a gateway requires of a first configuration;
+   signatures and has not expired, a warning within 30 days (what a gateway requires of a first configuration;
    successors are judged against the version the gateway's store holds);
 4. ``tls.spiffe_id``: one SPIFFE ID, our agency's ``gateway`` in our federation;
    ``tls.chain``: the exact check a partner applies (``authenticate_certificate``: chains
@@ -67,6 +67,8 @@ Severity = Literal["error", "warning"]
 EXPIRY_WARNING = timedelta(days=30)
 #: A directory issued longer ago than this is stale: it probably misses rotations and revocations.
 DIRECTORY_STALE_AFTER = timedelta(days=90)
+#: warn this long before the directory expires (a gateway refuses an expired one at start)
+DIRECTORY_EXPIRY_WARNING = timedelta(days=30)
 #: Clock difference to a peer above which doctor warns (seconds).
 CLOCK_SKEW_WARNING = 30.0
 #: Clock difference to a peer above which doctor reports an error (seconds): key windows,
@@ -448,6 +450,14 @@ class _Doctor:
                 "use the document the members signed (`borderx directory verify FILE` shows who signed it)",
             )
         signed = result.thresholds[0]
+        left = directory.expires - now
+        if left < DIRECTORY_EXPIRY_WARNING:
+            return warning(
+                "directory.signatures",
+                f"directory v{directory.version} expires {format_time(directory.expires)}, in {_days(left)}: "
+                "an expired directory is refused at start",
+                "propose and sign its successor (`borderx directory propose`), then `borderx directory publish` it",
+            )
         return passed(
             "directory.signatures",
             f"signed by {len(signed.signed)} of {len(directory.agencies)} agencies (threshold "

@@ -403,6 +403,12 @@ def test_directory_signatures(setup: Setup) -> None:
     assert "directory v2 would be refused: " in check.problem and "does not verify" in check.problem
 
 
+def test_directory_expiring_soon_is_a_warning(setup: Setup) -> None:
+    later = datetime.now(UTC) + timedelta(days=350)  # the dev directory lives 365 days
+    check = setup.run(now=later)["directory.signatures"]
+    assert check.status == "WARN" and "an expired directory is refused at start" in check.problem
+
+
 def test_directory_failing_validation(setup: Setup) -> None:
     doc = setup.directory_doc()
     doc["agencies"] = []
