@@ -48,6 +48,19 @@ class ConfigError(BorderxError):
     grpc_code = "FAILED_PRECONDITION"
 
 
+class DirectoryRefused(ConfigError):
+    """A directory version that does not follow from the trusted one (DESIGN §2).
+
+    ``reason`` is short and machine-readable (``threshold``, ``unknown_key``,
+    ``duplicate_key``, ``bad_signature``, ``rollback``, ``conflict``, ``gap``, ``expired``,
+    ``federation``), for logs, alarms and metrics.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
 class ResourceExhausted(BorderxError):
     """A configured limit was exceeded (batch size, message size, …)."""
 

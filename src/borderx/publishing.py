@@ -148,7 +148,8 @@ class Publisher:
             body = validate_body(
                 draft.body,
                 issuer=self._agency,
-                owners=policy.owners,
+                # programme ownership is the directory's to say (DESIGN §2)
+                owners=self._directory.current.programme_owners(),
                 levels=policy.levels,
                 limits=policy.limits,
                 now=now,

@@ -45,7 +45,7 @@ import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from borderx._proto.borderx.v1 import exchange_pb2, statement_pb2
-from borderx.identity.devpki import init_pki
+from borderx.identity.devpki import DEV_PROGRAMMES, init_pki
 from borderx.statements.bodies import Designation, ViolationFlag
 from borderx.statements.body_codec import designation_to_proto, encode_body, flag_to_proto
 from borderx.statements.encoding import statement_pae
@@ -85,6 +85,7 @@ KEY_BYTES = 24  # a ScreenRequest's first bytes hold its first shipment's refere
 SCREEN = "/borderx.v1.Exchange/Screen"
 LOOKUP = "/borderx.v1.Exchange/Lookup"
 PUBLISH = "/borderx.v1.Exchange/Publish"
+OWNERS = {p: a for a, ps in DEV_PROGRAMMES.items() for p in ps}
 ECHO = "/bench.Echo/Echo"
 
 
@@ -205,7 +206,7 @@ def _publish_blocks() -> list[bytes]:
             n += 1
             # designation numbers that are multiples of 5 are the home agency's (CTPAT)
             body = designation_body(5 * (DESIGNATIONS + n)) if n % 5 else flag_body(n, DESIGNATIONS)
-            valid = validate_body(body, issuer=HOME, now=NOW)
+            valid = validate_body(body, issuer=HOME, owners=OWNERS, now=NOW)
             if isinstance(valid, Designation):
                 draft = exchange_pb2.Draft(designation=designation_to_proto(valid))
             else:

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
 from borderx.directory.model import Agency, Directory, SigningKey, build_directory
+from borderx.identity.devpki import directory_key_entry
 from borderx.statements.checkpoints import GENESIS_SIGNATURES, roll_signatures, verify_run
 from borderx.statements.encoding import envelope_from_wire, envelope_to_wire, statement_pae
 from borderx.statements.model import GENESIS_DIGEST, Envelope
@@ -66,8 +67,22 @@ def _directory(signer: Signer) -> Directory:
         valid_from=T0 - timedelta(days=1),
         valid_until=None,
     )
-    agency = Agency(id="AU-ABF", name="AU-ABF", endpoint="", ca_certificates=(ca,), signing_keys=(key,))
-    return build_directory(federation="bench.test", version=1, issued_at=T0, agencies=[agency])
+    agency = Agency(
+        id="AU-ABF",
+        name="AU-ABF",
+        endpoint="",
+        ca_certificates=(ca,),
+        signing_keys=(key,),
+        directory_keys=(directory_key_entry("AU-ABF", Ed25519PrivateKey.generate()),),
+    )
+    return build_directory(
+        federation="bench.test",
+        version=1,
+        issued_at=T0,
+        agencies=[agency],
+        expires=T0 + timedelta(days=365),
+        threshold=1,
+    )
 
 
 def _chain(signer: Signer, n: int) -> list[Envelope]:

@@ -385,9 +385,15 @@ def test_flag_draft_round_trip(au, pki: Path) -> None:  # type: ignore[no-untype
 def test_subscribe_refusals_name_the_field(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
     ch, s = stub(au, pki, "NZ-CS", "gateway")
     with ch:
-        code, details = refused(lambda: list(s.Subscribe(exchange_pb2.SubscribeRequest(have={"nz": 1}), timeout=10)))
-        assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("have: 'nz' is not an agency id")
-        code, details = refused(lambda: list(s.Subscribe(exchange_pb2.SubscribeRequest(issuers=["x"]), timeout=10)))
+        code, details = refused(
+            lambda: list(s.Subscribe(exchange_pb2.SubscribeRequest(have={"nz": 1}), timeout=10))
+        )
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith(
+            "have: 'nz' is not an agency id"
+        )
+        code, details = refused(
+            lambda: list(s.Subscribe(exchange_pb2.SubscribeRequest(issuers=["x"]), timeout=10))
+        )
         assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("issuers:")
         bad_type = exchange_pb2.SubscribeRequest(body_types=[statement_pb2.BODY_TYPE_UNSPECIFIED])
         code, details = refused(lambda: list(s.Subscribe(bad_type, timeout=10)))

@@ -27,6 +27,7 @@ from borderx.identity.devpki import (
     make_ca,
     pem_cert,
     pem_key,
+    sign_as_members,
     spiffe_id,
 )
 from tests.conftest import Creds, channel, creds_for
@@ -194,13 +195,13 @@ def test_revoked_serial_is_refused_after_directory_reload(us, pki: Path, tmp_pat
     )
     creds = creds_from(pki, cert, key)
     assert get_status(us.target, creds).agency == "US-CBP"  # accepted (and cached) first
-    doc = json.loads((pki / "directory.json").read_text())
+    doc = json.loads((pki / "directory.json").read_text())["signed"]
     doc["version"] = 2
     for agency in doc["agencies"]:
         if agency["id"] == "US-CBP":
             agency["revoked_serials"] = [format(cert.serial_number, "x")]
     path = tmp_path / "directory-v2.json"
-    path.write_text(json.dumps(doc))
+    path.write_text(sign_as_members(pki, doc, ["US-CBP", "AU-ABF", "NZ-CS"]))
     assert us.gateway.directory.replace(Directory.load(path))
     code, details = status_code(lambda: get_status(us.target, creds))
     assert code == grpc.StatusCode.UNAUTHENTICATED

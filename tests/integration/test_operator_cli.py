@@ -56,6 +56,7 @@ def test_status_table_and_json(au, private_pki: Path, capsys: pytest.CaptureFixt
     assert main(cli(au, private_pki, "status")) == 0
     out = capsys.readouterr().out
     assert "AU-ABF in border5.test (directory v1)" in out and "2 statements" in out
+    assert "directory digest " in out and ", expires 20" in out
     assert main([*cli(au, private_pki, "status"), "--output", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["agency"] == AU and data["issuers"][0]["head_seq"] == "2"
@@ -177,9 +178,13 @@ def test_reload_directory_and_certificate_under_an_open_subscribe_stream(
     )
     (private_pki / AU / "gateway.pem").write_bytes(pem_cert(cert))
     (private_pki / AU / "gateway.key").write_bytes(pem_key(key))
-    doc = json.loads((private_pki / "directory.json").read_text())
+    from borderx.identity.devpki import sign_as_members
+
+    doc = json.loads((private_pki / "directory.json").read_text())["signed"]
     doc["version"] = 2
-    (private_pki / "directory.json").write_text(json.dumps(doc))
+    (private_pki / "directory.json").write_text(
+        sign_as_members(private_pki, doc, ["AU-ABF", "NZ-CS", "US-CBP"])
+    )
     assert main([*cli(au, private_pki, "admin", "reload"), "--output", "json"]) == 0
     reply = json.loads(capsys.readouterr().out)
     assert reply["directory_changed"] is True and reply["directory_version"] == "2"

@@ -104,11 +104,15 @@ class Setup:
         return ca
 
     def directory_doc(self) -> dict[str, object]:
-        doc: dict[str, object] = json.loads((self.root / "directory.json").read_text())
+        """The ``signed`` part of the directory (edits keep the old signatures, now invalid)."""
+        doc: dict[str, object] = json.loads((self.root / "directory.json").read_text())["signed"]
         return doc
 
     def write_directory(self, doc: dict[str, object]) -> None:
-        (self.root / "directory.json").write_text(json.dumps(doc, indent=2))
+        old = json.loads((self.root / "directory.json").read_text())
+        (self.root / "directory.json").write_text(
+            json.dumps({"signed": doc, "signatures": old["signatures"]})
+        )
 
     def run(self, **kwargs: object) -> dict[str, Check]:
         checks = run_checks(self.config, network=False, **kwargs)  # type: ignore[arg-type]
@@ -386,6 +390,23 @@ def test_directory_not_json(setup: Setup) -> None:
     # what needs the directory is not judged; the rest still is
     assert "tls.chain" not in checks and "tls.spiffe_id" not in checks
     assert checks["tls.key_match"].ok and checks["store"].ok
+
+
+def test_directory_signatures(setup: Setup) -> None:
+    check = setup.run()["directory.signatures"]
+    assert check.ok and "signed by 5 of 5 agencies (threshold 3)" in check.detail
+    doc = setup.directory_doc()
+    doc["version"] = 2  # an edit nobody signed
+    setup.write_directory(doc)
+    check = setup.run()["directory.signatures"]
+    assert check.status == "FAIL"
+    assert "directory v2 would be refused: " in check.problem and "does not verify" in check.problem
+
+
+def test_directory_expiring_soon_is_a_warning(setup: Setup) -> None:
+    later = datetime.now(UTC) + timedelta(days=350)  # the dev directory lives 365 days
+    check = setup.run(now=later)["directory.signatures"]
+    assert check.status == "WARN" and "an expired directory is refused at start" in check.problem
 
 
 def test_directory_failing_validation(setup: Setup) -> None:

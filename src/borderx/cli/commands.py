@@ -8,6 +8,7 @@ from borderx.cli import (
     admin_cmd,
     config_cmd,
     demo_cmd,
+    directory_cmd,
     doctor_cmd,
     dsse_cmd,
     import_cmd,
@@ -36,4 +37,5 @@ MODULES: list[ModuleType] = [
     doctor_cmd,
     store_cmd,
     dsse_cmd,
+    directory_cmd,
 ]

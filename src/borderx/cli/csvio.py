@@ -642,8 +642,12 @@ def row_error_for(kind: CsvKind, row: int, field_path: str, message: str) -> Row
     return RowError(row, column, message)
 
 
-def validate_import(parsed: ImportFile, *, issuer: str, now: datetime | None = None) -> ImportFile:
+def validate_import(
+    parsed: ImportFile, *, issuer: str, owners: Mapping[str, str] | None, now: datetime | None = None
+) -> ImportFile:
     """Check every parsed row against the business rules as a statement of ``issuer``.
+
+    ``owners`` is the directory's programme → owner map (None: ownership left to the gateway).
 
     Rows that pass keep their body with identifiers normalised; rows that fail move to the
     errors, named by row and column. The gateway checks again; its verdict is what counts.
@@ -652,7 +656,7 @@ def validate_import(parsed: ImportFile, *, issuer: str, now: datetime | None = N
     errors = list(parsed.errors)
     for item in parsed.rows:
         try:
-            body = validate_body(item.body, issuer=issuer, now=now)
+            body = validate_body(item.body, issuer=issuer, owners=owners, now=now)
         except InvalidArgument as exc:
             errors.append(row_error_for(parsed.kind, item.row, exc.field, bare_message(exc)))
             continue

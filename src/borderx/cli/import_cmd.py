@@ -51,6 +51,7 @@ from borderx.cli.publish_cmd import (
     check_prefix,
     draft_item,
     issuer_from_args,
+    owners_from_args,
     receipts_of,
     refused_item,
     request_key,
@@ -256,7 +257,7 @@ def positive_int(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     parsed = parse_import(read_csv_text(args.file))
     issuer = issuer_from_args(args)
-    checked = validate_import(parsed, issuer=issuer, now=datetime.now(UTC))
+    checked = validate_import(parsed, issuer=issuer, owners=owners_from_args(args), now=datetime.now(UTC))
     if args.atomic and len(checked.rows) > args.batch_size:
         raise InvalidArgument(
             f"--atomic publishes every row in one request, and {len(checked.rows)} rows are more than "

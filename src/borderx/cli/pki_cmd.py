@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "init",
         help="write a dev PKI: per agency a CA, gateway/operator/service certificates, a signing key, a config",
         description="Write a dev PKI: for each agency its own CA, gateway, operator and service "
-        "certificates, an Ed25519 statement-signing key and a gateway.toml; plus directory.json.",
+        "certificates, an Ed25519 statement-signing key, an Ed25519 directory key and a gateway.toml; "
+        "plus directory.json, signed by every agency's directory key (threshold: a majority).",
     )
     init.add_argument(
         "--out",

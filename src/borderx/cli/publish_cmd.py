@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -79,6 +79,20 @@ class PublishStub(Protocol):
 
 
 # ---------------------------------------------------------------- issuer, drafts, keys, receipts
+
+
+def owners_from_args(args: argparse.Namespace) -> Mapping[str, str] | None:
+    """Programme owners for the local pre-check: the ``--pki`` directory's, when there is one.
+
+    Without a directory at hand the pre-check skips ownership; the gateway, which holds the
+    signed directory, decides it either way.
+    """
+    from borderx.directory.model import Directory  # noqa: PLC0415
+
+    path = args.pki / "directory.json" if args.pki is not None else None
+    if path is None or not path.is_file():
+        return None
+    return Directory.load(path).programme_owners()
 
 
 def issuer_from_args(args: argparse.Namespace) -> str:
@@ -431,7 +445,7 @@ def run(args: argparse.Namespace) -> int:
     body: Body = args.build(args)
     issuer = issuer_from_args(args)
     try:
-        body = validate_body(body, issuer=issuer, now=datetime.now(UTC))
+        body = validate_body(body, issuer=issuer, owners=owners_from_args(args), now=datetime.now(UTC))
     except InvalidArgument as exc:
         raise InvalidArgument(explain(exc.field, bare_message(exc))) from None
     try:

@@ -80,6 +80,9 @@ def run_status(args: argparse.Namespace) -> int:
     print(
         f"{status.agency} in {status.federation} (directory v{status.directory_version}), borderx {status.version}"
     )
+    if status.directory_digest:
+        expires = status.directory_expires.ToDatetime().strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(f"directory digest {status.directory_digest[:16]}…, expires {expires}")
     size = f"{status.store_bytes / 1e6:.1f} MB" if status.store_bytes else "size unknown"
     print(
         f"up {_ago(status.uptime_seconds)}, store {status.store_location} ({size}), "

@@ -1,12 +1,16 @@
 """Directory checks: ``directory`` (loads, validates, lists our agency),
 ``directory.freshness`` (not older than :data:`DIRECTORY_STALE_AFTER`) and
-``directory.endpoint`` (our entry's endpoint agrees with ``listen``).
+``directory.endpoint`` (our entry's endpoint agrees with ``listen``) and
+``directory.signatures`` (it carries its own threshold of members' directory-key
+signatures and has not expired, a warning within :data:`DIRECTORY_EXPIRY_WARNING`: what a
+gateway requires of a first configuration; successors are judged against the version the
+gateway's store holds).
 """
 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from borderx.directory.model import Agency, Directory, format_time
@@ -80,7 +84,39 @@ def check_directory(ctx: Context) -> list[Check]:
             passed("directory.freshness", f"issued {format_time(directory.issued_at)}, {days(age)} ago")
         )
     checks.append(_check_endpoint(ctx, directory.agencies[ctx.config.agency]))
+    checks.append(_check_signatures(directory, now))
     return checks
+
+
+#: warn this long before the directory expires (a gateway refuses an expired one at start)
+DIRECTORY_EXPIRY_WARNING = timedelta(days=30)
+
+
+def _check_signatures(directory: Directory, now: datetime) -> Check:
+    from borderx.directory.trust import root_result  # noqa: PLC0415
+
+    result = root_result(directory, now=now)
+    refusal = result.refusal()
+    if refusal is not None:
+        return error(
+            "directory.signatures",
+            f"directory v{directory.version} would be refused: {refusal}",
+            "use the document the members signed (`borderx directory verify FILE` shows who signed it)",
+        )
+    signed = result.thresholds[0]
+    left = directory.expires - now
+    if left < DIRECTORY_EXPIRY_WARNING:
+        return warning(
+            "directory.signatures",
+            f"directory v{directory.version} expires {format_time(directory.expires)}, in {days(left)}: "
+            "an expired directory is refused at start",
+            "propose and sign its successor (`borderx directory propose`), then `borderx directory publish` it",
+        )
+    return passed(
+        "directory.signatures",
+        f"signed by {len(signed.signed)} of {len(directory.agencies)} agencies (threshold "
+        f"{directory.threshold}); expires {format_time(directory.expires)}",
+    )
 
 
 def _check_endpoint(ctx: Context, agency: Agency) -> Check:

@@ -255,10 +255,14 @@ class PeerLink:
             self.server_certificate = await asyncio.to_thread(self.authenticate_server)
         heads = await asyncio.to_thread(self._store.heads)
         self._syncs = {}
+        directory = self._directory.current
         request = exchange_pb2.SubscribeRequest(
             have={i: h.seq for i, h in heads.items()},
             have_digests={i: h.digest for i, h in heads.items()},
             follow=True,
+            # tell the peer which directory we trust: if it is behind, it fetches ours
+            directory_version=directory.version,
+            directory_digest=directory.digest,
         )
         async with self._channel() as channel:
             call = exchange_pb2_grpc.ExchangeStub(channel).Subscribe(request)

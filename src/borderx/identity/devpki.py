@@ -8,6 +8,7 @@ Layout written by :func:`init_pki` under ``DIR``::
     DIR/<AGENCY>/operator.pem operator.key     client auth; …/operator/admin
     DIR/<AGENCY>/service.pem service.key       client auth; …/service/default
     DIR/<AGENCY>/signing.key                   Ed25519 statement-signing key (PKCS#8 PEM)
+    DIR/<AGENCY>/directory.key                 Ed25519 directory key: signs directory versions
     DIR/<AGENCY>/gateway.toml                  a ready config for `borderx serve`
 
 Private keys are written mode 0600. The certificates follow the Web PKI profile that
@@ -31,7 +32,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from borderx.directory.model import Agency, Directory, SigningKey, build_directory, key_id_for
+from borderx.directory.model import (
+    Agency,
+    Directory,
+    DirectoryKey,
+    SigningKey,
+    build_directory,
+    key_id_for,
+    load_directory_key,
+    sign_document,
+)
 from borderx.errors import ConfigError
 
 DEFAULT_FEDERATION = "border5.test"
@@ -45,6 +55,16 @@ AGENCY_NAMES = {
     "GB-HMRC": "HM Revenue & Customs",
 }
 
+#: the programmes each dev agency owns, written into the directory it signs (DESIGN §4)
+DEV_PROGRAMMES = {
+    "US-CBP": ("CTPAT",),
+    "AU-ABF": ("AU_ATT",),
+    "NZ-CS": ("NZ_SES",),
+    "CA-CBSA": ("CA_PIP",),
+    "GB-HMRC": ("UK_AEO",),
+}
+
+DIRECTORY_LIFETIME = timedelta(days=365)
 CA_LIFETIME = timedelta(days=3650)
 LEAF_LIFETIME = timedelta(days=397)
 KEY_LIFETIME = timedelta(days=730)
@@ -195,11 +215,28 @@ def signing_key_entry(
     )
 
 
+def directory_key_entry(agency: str, key: Ed25519PrivateKey) -> DirectoryKey:
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return DirectoryKey(key_id=key_id_for(raw), agency=agency, public_key=key.public_key(), raw=raw)
+
+
+def sign_as_members(pki: Path, signed: object, agencies: Sequence[str]) -> str:
+    """The document for ``signed`` (a JSON object), signed with ``agencies``' dev directory keys."""
+    from borderx.directory.model import document_text  # noqa: PLC0415
+
+    text = document_text(signed, [])  # type: ignore[arg-type]
+    for agency in agencies:
+        text = sign_document(text, load_directory_key(pki / agency / "directory.key"))
+    return text
+
+
 def gateway_toml(agency: str, port: int) -> str:
     from borderx.screening.policy import seed_recognition  # noqa: PLC0415
 
+    owners = {p: a for a, programmes in DEV_PROGRAMMES.items() for p in programmes}
     recognise = "\n".join(
-        f"{programme} = {json.dumps(levels)}" for programme, levels in seed_recognition(agency).items()
+        f"{programme} = {json.dumps(levels)}"
+        for programme, levels in seed_recognition(agency, owners).items()
     )
     return f"""# borderx gateway configuration for {agency} (dev PKI). Paths are relative to this file.
 agency = "{agency}"
@@ -279,6 +316,8 @@ def init_pki(
             write_private(folder / f"{name}.key", pem_key(key))
         signing = Ed25519PrivateKey.generate()
         write_private(folder / "signing.key", pem_key(signing))
+        directory_key = Ed25519PrivateKey.generate()
+        write_private(folder / "directory.key", pem_key(directory_key))
         port = base_port + index
         (folder / "gateway.toml").write_text(gateway_toml(agency, port))
         members.append(
@@ -292,8 +331,18 @@ def init_pki(
                         agency, signing, valid_from=now - timedelta(days=1), valid_until=now + KEY_LIFETIME
                     ),
                 ),
+                programmes=DEV_PROGRAMMES.get(agency, ()),
+                directory_keys=(directory_key_entry(agency, directory_key),),
             )
         )
-    directory = build_directory(federation=federation, version=1, issued_at=now, agencies=members)
-    (out / "directory.json").write_text(directory.dumps())
-    return directory
+    unsigned = build_directory(
+        federation=federation,
+        version=1,
+        issued_at=now,
+        agencies=members,
+        expires=now + DIRECTORY_LIFETIME,
+        threshold=len(members) // 2 + 1,  # a majority: 3 of 5
+    )
+    text = sign_as_members(out, unsigned.to_json(), agencies)
+    (out / "directory.json").write_text(text)
+    return Directory.loads(text)

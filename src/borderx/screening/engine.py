@@ -81,6 +81,11 @@ class Screener:
     def policy(self) -> ScreeningPolicy:
         return self._policy
 
+    @policy.setter
+    def policy(self, policy: ScreeningPolicy) -> None:
+        # an attribute swap: a Screen under way keeps the policy it read
+        self._policy = policy
+
     def body_of(self, stored: StoredStatement) -> Body | None:
         key = stored.key
         if key in self._bodies:

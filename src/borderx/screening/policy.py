@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from borderx.errors import ConfigError
 from borderx.statements.bodies import Evidence, FlagCategory
-from borderx.statements.rules import DEFAULT_PROGRAMME_OWNERS
+from borderx.statements.rules import PROGRAMME_PATTERN
 
 
 class Recommendation(enum.IntEnum):
@@ -71,12 +71,17 @@ MRA_LEVELS: dict[str, tuple[str, ...]] = {
 }
 
 
-def seed_recognition(agency: str) -> dict[str, list[str]]:
-    """The dev configs' [policy.recognise] table for ``agency``, from the real MRAs."""
-    programmes = {owner: programme for programme, owner in DEFAULT_PROGRAMME_OWNERS.items()}
+def seed_recognition(agency: str, owners: Mapping[str, str]) -> dict[str, list[str]]:
+    """The dev configs' [policy.recognise] table for ``agency``, from the real MRAs.
+
+    ``owners`` maps programme → owning agency (the directory's ``programme_owners()``).
+    """
+    programmes = {owner: programme for programme, owner in owners.items()}
     table: dict[str, list[str]] = {}
     for partner in MRA_PARTNERS.get(agency, ()):
-        programme = programmes[partner]
+        programme = programmes.get(partner)
+        if programme is None:
+            continue
         table[programme] = list(MRA_LEVELS.get(programme, ()))
     return table
 
@@ -90,6 +95,11 @@ class ScreeningPolicy:
         default_factory=lambda: DEFAULT_FLAG_ACTIONS
     )
     own_programmes: frozenset[str] = frozenset()
+
+    def with_owners(self, owners: Mapping[str, str]) -> ScreeningPolicy:
+        """This policy with the home agency's own programmes taken from ``owners`` (the directory)."""
+        own = frozenset(p for p, owner in owners.items() if owner == self.agency)
+        return replace(self, own_programmes=own)
 
     def recognises(self, programme: str, level: str) -> bool:
         if programme in self.own_programmes:
@@ -106,8 +116,11 @@ class ScreeningPolicy:
 
 
 def policy_from_toml(
-    agency: str, table: Any, *, where: str, owners: Mapping[str, str] = DEFAULT_PROGRAMME_OWNERS
+    agency: str, table: Any, *, where: str, owners: Mapping[str, str] | None = None
 ) -> ScreeningPolicy:
+    """The [policy] table. Programme ownership is the directory's: without ``owners`` (the
+    configuration is read before the directory), programme names are checked for form only
+    and ``own_programmes`` is filled in by :meth:`ScreeningPolicy.with_owners`."""
     if table is None:
         table = {}
     if not isinstance(table, dict):
@@ -117,9 +130,10 @@ def policy_from_toml(
         raise ConfigError(f"{where}: [policy.recognise] must map programme = [levels]")
     recognised: dict[str, frozenset[str]] = {}
     for programme, levels in recognise.items():
-        if programme not in owners:
+        if not PROGRAMME_PATTERN.fullmatch(programme) or (owners is not None and programme not in owners):
             raise ConfigError(
-                f"{where}: [policy.recognise] {programme} is not a known programme ({', '.join(sorted(owners))})"
+                f"{where}: [policy.recognise] {programme} is not a known programme"
+                + (f" ({', '.join(sorted(owners))})" if owners is not None else " name like AU_ATT")
             )
         if not isinstance(levels, list) or not all(isinstance(v, str) for v in levels):
             raise ConfigError(f"{where}: [policy.recognise] {programme} must be a list of levels ([] = all)")
@@ -144,5 +158,5 @@ def policy_from_toml(
                     f"{where}: [policy.flags.{category_name}] {evidence_name} = {action!r}: evidence is one of "
                     f"{[e.value for e in Evidence]}, action one of {[r.name for r in Recommendation]}"
                 ) from None
-    own = frozenset(p for p, owner in owners.items() if owner == agency)
-    return ScreeningPolicy(agency=agency, recognised=recognised, flag_actions=actions, own_programmes=own)
+    policy = ScreeningPolicy(agency=agency, recognised=recognised, flag_actions=actions)
+    return policy if owners is None else policy.with_owners(owners)

@@ -163,6 +163,8 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             agency=gw.agency,
             federation=directory.federation,
             directory_version=directory.version,
+            directory_digest=directory.digest,
+            directory_expires=_ts(directory.expires),
             uptime_seconds=round(time.monotonic() - gw.started_monotonic, 3),
             store_location=store.location,
             store_bytes=store.size_bytes(),
@@ -275,6 +277,26 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             directory_changed=changed,
             directory_version=self._gw.directory.current.version,
             tls_generation=generation,
+        )
+
+    async def PublishDirectory(
+        self, request: admin_pb2.PublishDirectoryRequest, context: Any
+    ) -> admin_pb2.PublishDirectoryResponse:
+        from borderx.server.interceptor import current_principal  # noqa: PLC0415
+
+        changed, directory, signed_by = await asyncio.to_thread(self._gw.publish_directory, request.document)
+        audit.info(
+            "audit.directory_published",
+            principal=str(current_principal()),
+            directory_changed=changed,
+            directory_version=directory.version,
+            directory_digest=directory.digest,
+        )
+        return admin_pb2.PublishDirectoryResponse(
+            directory_changed=changed,
+            directory_version=directory.version,
+            directory_digest=directory.digest,
+            signed_by=signed_by,
         )
 
     async def ExportStatements(

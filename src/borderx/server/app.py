@@ -28,6 +28,7 @@ from borderx.directory.expiry import Expiry, expiries, read_certificate
 from borderx.directory.model import Directory, DirectoryHolder
 from borderx.errors import ConfigError
 from borderx.federation.checkpointer import Checkpointer
+from borderx.federation.directory_sync import MAX_DOCUMENTS, DirectorySync
 from borderx.federation.feed import Feed
 from borderx.federation.replicator import Replicator
 from borderx.federation.sigcheck import SignatureChecker
@@ -38,6 +39,7 @@ from borderx.publishing import Publisher
 from borderx.screening.engine import Screener
 from borderx.screening.index import index_effects
 from borderx.server.admin import AdminServicer
+from borderx.server.directory import open_directory, publish_document, reload_from_file
 from borderx.server.exchange import ExchangeServicer
 from borderx.server.interceptor import AuthInterceptor
 from borderx.server.metrics import Metrics
@@ -86,16 +88,26 @@ class Gateway:
     sessions: SessionRegistry
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_monotonic: float = field(default_factory=time.monotonic)
+    directory_sync: DirectorySync | None = None
 
     @classmethod
     def open(cls, config: GatewayConfig) -> Gateway:
-        directory = Directory.load(config.directory_path)
+        store = open_store(config.store_url)
+        try:
+            return cls._assemble(config, store)
+        except BaseException:
+            store.close()
+            raise
+
+    @classmethod
+    def _assemble(cls, config: GatewayConfig, store: Store) -> Gateway:
+        holder = open_directory(config, store)
+        directory = holder.current
         if config.agency not in directory.agencies:
             raise ConfigError(
                 f"agency {config.agency} is not in the directory {config.directory_path} "
                 f"(members: {', '.join(directory.agencies)})"
             )
-        holder = DirectoryHolder(directory, path=config.directory_path)
         signer = None
         if config.signing_key is not None:
             check_private_key_file(config.signing_key, "[signing] key")
@@ -106,7 +118,6 @@ class Gateway:
                     f"[signing] key {config.signing_key} (key id {signer.key_id[:16]}…) is not a key of "
                     f"{config.agency} in the directory; statements it signed would be refused everywhere"
                 )
-        store = open_store(config.store_url)
         feed = Feed()
         checkpointer = (
             Checkpointer(
@@ -134,6 +145,25 @@ class Gateway:
         sessions = SessionRegistry(authenticator)
         # revocation, a removed member or a changed CA ends live streams, not only new calls
         holder.on_change(lambda _new: sessions.recheck())
+        replicator = Replicator(
+            config=config,
+            store=store,
+            directory=holder,
+            feed=feed,
+            policy=intake_policy(config),
+            observer=metrics,
+        )
+        tls = ReloadableTls(cert=config.tls_cert, key=config.tls_key, directory=holder)
+        # a version applied by PublishDirectory or from a partner brings new CAs: the next
+        # handshakes must use them, as after a reload
+        holder.on_change(lambda _new: _refresh_tls(tls))
+        # the home agency's own programmes are the directory's to say
+        screener = Screener(store, config.screening_policy.with_owners(directory.programme_owners()))
+        holder.on_change(
+            lambda new: setattr(
+                screener, "policy", config.screening_policy.with_owners(new.programme_owners())
+            )
+        )
         return cls(
             config=config,
             directory=holder,
@@ -147,21 +177,24 @@ class Gateway:
                 policy=intake_policy(config),
                 on_published=published,
             ),
-            screener=Screener(store, config.screening_policy),
+            screener=screener,
             feed=feed,
             checkpointer=checkpointer,
-            replicator=Replicator(
-                config=config,
-                store=store,
-                directory=holder,
-                feed=feed,
-                policy=intake_policy(config),
-                observer=metrics,
-            ),
+            replicator=replicator,
             sigcheck=SignatureChecker(store=store, directory=holder, feed=feed),
             metrics=metrics,
-            tls=ReloadableTls(cert=config.tls_cert, key=config.tls_key, directory=holder),
+            tls=tls,
             sessions=sessions,
+            directory_sync=DirectorySync(
+                agency=config.agency,
+                store=store,
+                directory=holder,
+                endpoints=replicator.peers,
+                credentials=lambda: (config.tls_cert.read_bytes(), config.tls_key.read_bytes()),
+                restart_links=replicator.restart,
+                enabled=config.federation.enabled,
+                max_message_bytes=config.limits.max_message_bytes,
+            ),
         )
 
     @property
@@ -187,7 +220,7 @@ class Gateway:
         those that no longer authenticate are ended. Raises ConfigError, changing nothing,
         when the new directory is refused or the certificate cannot be read.
         """
-        changed = self.directory.reload()
+        changed = reload_from_file(self.directory, self.store, self.agency)
         generation = self.tls.reload()
         self.sessions.recheck()
         log.info(
@@ -197,6 +230,40 @@ class Gateway:
             tls_generation=generation,
         )
         return changed, generation
+
+    def directory_announced(self, peer: str, version: int, digest: str) -> None:
+        """A partner gateway subscribed trusting ``version``/``digest``: fetch it if it is ahead."""
+        if self.directory_sync is not None:
+            self.directory_sync.announced(peer, version, digest)
+
+    def directory_versions(self, after: int, have_digest: str) -> tuple[int, str, list[bytes], bytes]:
+        """For Exchange.GetDirectory: (our version, digest, versions after ``after``, conflicting)."""
+        current = self.directory.current
+        documents: list[bytes] = []
+        version = after + 1
+        while version <= current.version and len(documents) < MAX_DOCUMENTS:
+            stored = self.store.directory_document(version)
+            if stored is None:
+                break  # first configured at a later version: nothing older to pass on
+            documents.append(stored.document)
+            version += 1
+        conflicting = b""
+        if have_digest and 0 < after <= current.version:
+            ours = self.store.directory_document(after)
+            if ours is not None and ours.digest != have_digest:
+                conflicting = ours.document
+        return current.version, current.digest, documents, conflicting
+
+    def publish_directory(self, document: bytes) -> tuple[bool, Directory, tuple[str, ...]]:
+        """Verify and apply a signed directory document (Admin.PublishDirectory), as reload does."""
+        return publish_document(self.directory, document)
+
+
+def _refresh_tls(tls: ReloadableTls) -> None:
+    try:
+        tls.reload()
+    except ConfigError as exc:  # the directory is in force; the old certificate keeps serving
+        log.error("gateway.tls_reload_failed", reason=str(exc))  # noqa: TRY400 - the reason is the story
 
 
 def _ms(seconds: float) -> int:
@@ -241,6 +308,8 @@ class RunningServer:
             task.cancel()
         await self.gateway.replicator.stop()
         await self.gateway.sigcheck.stop()
+        if self.gateway.directory_sync is not None:
+            await self.gateway.directory_sync.stop()
         await self.server.stop(grace)
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):  # shutting down
@@ -328,6 +397,8 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
         running.tasks.append(loop.create_task(_watch_store(gateway), name="store-changes"))
     gateway.replicator.start()
     gateway.sigcheck.start()
+    if gateway.directory_sync is not None:
+        gateway.directory_sync.bind(loop)
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return running

@@ -38,6 +38,9 @@ RULES: dict[str, Rule] = {
         partner=frozenset({"gateway"}),
         what="partner gateways and this agency's services and operators subscribe",
     ),
+    "/borderx.v1.Exchange/GetDirectory": Rule(
+        home=frozenset(), partner=frozenset({"gateway"}), what="partner gateways fetch directory versions"
+    ),
     "/grpc.health.v1.Health/": _ANYONE,
     "/grpc.reflection.v1alpha.ServerReflection/": _ANYONE,
     "/grpc.reflection.v1.ServerReflection/": _ANYONE,

@@ -10,6 +10,7 @@ interceptor maps them to status codes.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 #: initial metadata of every Subscribe stream: the server's clock, ISO 8601 UTC
 SERVER_TIME_HEADER = "borderx-server-time"
+HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 #: Screen requests of at most this many shipments are screened on the event loop: for a
 #: handful of index reads the hop to a worker thread costs more than the work (measured in
 #: tests/bench/bench_exchange.py: single-shipment Screen calls/s +20-50%); larger batches go
@@ -224,6 +226,20 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
 
     # ------------------------------------------------------------ Subscribe
 
+    async def GetDirectory(
+        self, request: exchange_pb2.GetDirectoryRequest, context: Any
+    ) -> exchange_pb2.GetDirectoryResponse:
+        if request.have_digest and not HEX_DIGEST.fullmatch(request.have_digest):
+            raise InvalidArgument("must be 64 lowercase hex digits (or empty)", field="have_digest")
+        if request.have_version >= 2**63:
+            raise InvalidArgument(f"{request.have_version} is out of range", field="have_version")
+        version, digest, documents, conflicting = await asyncio.to_thread(
+            self._gw.directory_versions, request.have_version, request.have_digest
+        )
+        return exchange_pb2.GetDirectoryResponse(
+            version=version, digest=digest, documents=documents, conflicting=conflicting
+        )
+
     async def Subscribe(
         self, request: exchange_pb2.SubscribeRequest, context: Any
     ) -> AsyncIterator[exchange_pb2.SubscribeEvent]:
@@ -255,7 +271,10 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
             body_types=frozenset(body_types),
             follow=request.follow,
         )
-        principal = str(current_principal())
+        caller = current_principal()
+        if caller.role == "gateway" and request.directory_version:
+            self._gw.directory_announced(caller.agency, request.directory_version, request.directory_digest)
+        principal = str(caller)
         stream = FollowerStream(self._gw.store, self._gw.feed, follow)
         try:
             async for event in stream.events():

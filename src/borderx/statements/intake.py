@@ -55,7 +55,6 @@ from borderx.statements.model import Envelope, SignedCheckpoint
 from borderx.statements.rules import (
     DEFAULT_LIMITS,
     DEFAULT_PROGRAMME_LEVELS,
-    DEFAULT_PROGRAMME_OWNERS,
     BodyLimits,
     check_status_transition,
     validate_body,
@@ -75,12 +74,14 @@ def _no_index(env: Envelope) -> IndexEffects:
 class IntakePolicy:
     """What admission needs besides the directory: who we are, the rules' tables, the skew.
 
+    Programme ownership is not here: it is the directory's (``Directory.programme_owners``),
+    read from the directory each statement is admitted against.
+
     ``home`` is this gateway's agency. ``max_skew`` bounds how far ahead of receipt a
     statement or checkpoint may be dated (clocks of honest gateways differ by less).
     """
 
     home: str
-    owners: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PROGRAMME_OWNERS))
     levels: Mapping[str, frozenset[str]] = field(default_factory=lambda: dict(DEFAULT_PROGRAMME_LEVELS))
     limits: BodyLimits = DEFAULT_LIMITS
     max_skew: timedelta = timedelta(minutes=5)
@@ -192,7 +193,7 @@ def admit(
         _check_time(env, view=view, policy=policy, received_at=received_at, ceiling=ceiling)
         if env.body is None:
             return Admission(env, NO_EFFECTS, audience_breach=breach, verified=not vouched)
-        body = _check_body(env, policy=policy, received_at=received_at)
+        body = _check_body(env, policy=policy, owners=directory.programme_owners(), received_at=received_at)
         effects = _references(env, body, view=view, policy=policy)
     except RuleViolation as violation:
         return Admission(
@@ -256,7 +257,9 @@ def _check_time(
         )
 
 
-def _check_body(env: Envelope, *, policy: IntakePolicy, received_at: datetime) -> Body:
+def _check_body(
+    env: Envelope, *, policy: IntakePolicy, owners: Mapping[str, str], received_at: datetime
+) -> Body:
     assert env.body is not None
     body_type = BodyType(env.header.body_type)
     try:
@@ -275,7 +278,7 @@ def _check_body(env: Envelope, *, policy: IntakePolicy, received_at: datetime) -
         validated = validate_body(
             body,
             issuer=env.issuer,
-            owners=policy.owners,
+            owners=owners,
             levels=policy.levels,
             limits=policy.limits,
             now=received_at,

@@ -46,16 +46,9 @@ from borderx.statements.bodies import (
     WithdrawalReason,
 )
 
-#: programme → the agency that owns it; only the owner designates in it
-DEFAULT_PROGRAMME_OWNERS: Mapping[str, str] = MappingProxyType(
-    {
-        "CTPAT": "US-CBP",
-        "AU_ATT": "AU-ABF",
-        "NZ_SES": "NZ-CS",
-        "CA_PIP": "CA-CBSA",
-        "UK_AEO": "GB-HMRC",
-    }
-)
+#: the form of a programme name; which agency owns which programme is in the directory
+#: (``Directory.programme_owners()``), so a new programme is a signed directory change
+PROGRAMME_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{1,31}$")
 
 #: programme → the levels a designation in it may carry ("" = no level). A programme missing
 #: from the table has no levels. CTPAT tiers apply to importers; other CTPAT partners
@@ -133,15 +126,17 @@ def validate_body(
     body: Body,
     *,
     issuer: str,
-    owners: Mapping[str, str] = DEFAULT_PROGRAMME_OWNERS,
+    owners: Mapping[str, str] | None,
     levels: Mapping[str, frozenset[str]] = DEFAULT_PROGRAMME_LEVELS,
     limits: BodyLimits = DEFAULT_LIMITS,
     now: datetime | None = None,
 ) -> Body:
     """Check ``body`` as a statement of ``issuer`` and return it with identifiers normalised.
 
-    ``owners`` maps programme → owning agency, ``levels`` programme → allowed levels; both
-    come from the gateway's configuration. ``now`` (timezone-aware) turns on the checks that
+    ``owners`` maps programme → owning agency: the directory's ``programme_owners()``, the
+    one source of who may designate where. ``None`` is for a client-side pre-check that has
+    no directory at hand: programme names are then checked for form only, and the gateway
+    decides ownership. ``levels`` maps programme → allowed levels. ``now`` (timezone-aware) turns on the checks that
     depend on the clock (an observation in the future): pass it when publishing, leave it
     out when re-checking a body whose issuer already signed it.
 
@@ -213,7 +208,7 @@ def _designation(
     body: Designation,
     *,
     issuer: str,
-    owners: Mapping[str, str],
+    owners: Mapping[str, str] | None,
     levels: Mapping[str, frozenset[str]],
     limits: BodyLimits,
 ) -> Designation:
@@ -222,7 +217,15 @@ def _designation(
     programme = body.programme
     _text(programme, "programme", max_length=limits.max_short_text_length)
     if not programme:
-        raise InvalidArgument(f"required: one of {_listing(owners)}", field="programme")
+        raise InvalidArgument(f"required: one of {_listing(owners or levels)}", field="programme")
+    if owners is None:
+        if not PROGRAMME_PATTERN.fullmatch(programme):
+            raise InvalidArgument(
+                f"{_quote(programme)} is not a programme name like AU_ATT", field="programme"
+            )
+        return _designation_rest(
+            body, party, issuer=issuer, programme=programme, levels=levels, limits=limits
+        )
     owner = owners.get(programme)
     if owner is None:
         raise InvalidArgument(
@@ -241,7 +244,18 @@ def _designation(
                 f"a CTPAT account number may only appear in designations issued by {by}, not {issuer}",
                 field=f"party.ids[{i}].scheme",
             )
+    return _designation_rest(body, party, issuer=issuer, programme=programme, levels=levels, limits=limits)
 
+
+def _designation_rest(
+    body: Designation,
+    party: Party,
+    *,
+    issuer: str,
+    programme: str,
+    levels: Mapping[str, frozenset[str]],
+    limits: BodyLimits,
+) -> Designation:
     _text(body.member_id, "member_id", max_length=limits.max_short_text_length)
 
     _text(body.level, "level", max_length=limits.max_short_text_length)

@@ -44,7 +44,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from borderx.errors import InvalidArgument
+from borderx.errors import DirectoryRefused, InvalidArgument
 from borderx.statements.chain import ChainHead
 from borderx.statements.model import Envelope, SignedCheckpoint
 
@@ -230,6 +230,50 @@ class Suspension:
     issuer: str
     reason: str
     since: datetime
+
+
+@dataclass(frozen=True)
+class StoredDirectory:
+    """A directory version this gateway accepted: the document as received and its digest."""
+
+    version: int
+    digest: str  # hex SHA-256 of the canonical ``signed`` bytes
+    document: bytes
+    accepted_at: datetime
+
+
+@dataclass(frozen=True)
+class DirectoryConflict:
+    """A partner's signed directory that differs from ours at the same version: evidence."""
+
+    peer: str
+    version: int
+    digest: str  # the partner's document's digest (ours is in directory_document(version))
+    document: bytes
+    seen_at: datetime
+
+
+def check_directory_record(head: StoredDirectory | None, version: int, digest: str) -> bool:
+    """The store's rule for recording an accepted directory; every backend calls it.
+
+    True: record it. False: it is the head already (idempotent). Raises DirectoryRefused for
+    a version below the head, or the head's version with another digest, so that versions
+    only rise: no restart, replica or bug can roll a gateway back.
+    """
+    if head is None or version > head.version:
+        return True
+    if version == head.version and digest == head.digest:
+        return False
+    if version == head.version:
+        raise DirectoryRefused(
+            f"directory v{version} (digest {digest[:16]}…) differs from the recorded v{head.version} "
+            f"(digest {head.digest[:16]}…)",
+            reason="conflict",
+        )
+    raise DirectoryRefused(
+        f"directory version {version} is older than the recorded version {head.version}; refusing a rollback",
+        reason="rollback",
+    )
 
 
 def check_index_effects(env: Envelope, effects: IndexEffects) -> None:
@@ -535,6 +579,38 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def suspended_issuers(self) -> dict[str, Suspension]:
         """Every issuer under suspension."""
+
+    # ------------------------------------------------------------ directory
+
+    @abc.abstractmethod
+    def directory_head(self) -> StoredDirectory | None:
+        """The highest directory version accepted, or None before the first one was recorded."""
+
+    @abc.abstractmethod
+    def record_directory(self, version: int, digest: str, document: bytes) -> StoredDirectory:
+        """Record an accepted directory version and return the head after it.
+
+        MUSTs: atomic (a concurrent recorder of the same database sees one order); applies
+        :func:`check_directory_record`, so it MUST raise DirectoryRefused for a version below
+        the head or the head's version with another digest, and MUST be a no-op for the head
+        itself. Every accepted version stays (evidence of what was trusted when). The caller
+        verifies signatures first: the store keeps versions monotonic, it does not judge them.
+        """
+
+    @abc.abstractmethod
+    def directory_document(self, version: int) -> StoredDirectory | None:
+        """The accepted directory of ``version``, or None when this store never accepted it."""
+
+    @abc.abstractmethod
+    def record_directory_conflict(self, peer: str, version: int, digest: str, document: bytes) -> bool:
+        """Keep ``peer``'s document that conflicts with ours at ``version``; False if already kept.
+
+        MUST keep one record per (version, digest), the first peer that showed it, forever.
+        """
+
+    @abc.abstractmethod
+    def directory_conflicts(self) -> list[DirectoryConflict]:
+        """Every conflicting partner document kept, oldest first."""
 
     # ------------------------------------------------------------ replicas
 

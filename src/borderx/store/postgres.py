@@ -84,6 +84,7 @@ from borderx.store import redact_url
 from borderx.store.base import (
     Alarm,
     AppendResult,
+    DirectoryConflict,
     EquivocationEvidence,
     Evidence,
     IndexEffects,
@@ -91,8 +92,10 @@ from borderx.store.base import (
     PartyKey,
     StatementKey,
     Store,
+    StoredDirectory,
     StoredStatement,
     Suspension,
+    check_directory_record,
     check_index_effects,
 )
 from borderx.store.plan import (
@@ -358,6 +361,33 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             WHERE acknowledged_at IS NULL
         """,
     ),
+    (
+        # v5: every directory version accepted, so a restart resumes from the highest one
+        # (issue 12: a rollback must survive no restart)
+        """
+        CREATE TABLE directory_versions (
+            version     BIGINT      PRIMARY KEY,
+            digest      TEXT        NOT NULL,
+            document    BYTEA       NOT NULL,
+            accepted_at TIMESTAMPTZ NOT NULL
+        )
+        """,
+        # a partner's directory that conflicts with ours at one version: signed evidence
+        """
+        CREATE TABLE directory_conflicts (
+            version  BIGINT NOT NULL,
+            digest   TEXT    NOT NULL,
+            peer     TEXT    NOT NULL,
+            document BYTEA NOT NULL,
+            seen_at  TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (version, digest)
+        )
+        """,
+    ),
+)
+
+_SELECT_DIRECTORY_HEAD: Final = (
+    "SELECT version, digest, document, accepted_at FROM directory_versions ORDER BY version DESC LIMIT 1"
 )
 
 #: The schema version this code writes and reads.
@@ -1291,6 +1321,58 @@ class PostgresStore(Store):
                 "SELECT issuer, reason, since FROM suspended_issuers ORDER BY issuer"
             ).fetchall()
         return {issuer: Suspension(issuer, reason, _utc(since)) for issuer, reason, since in rows}
+
+    # ------------------------------------------------------------ directory
+
+    def directory_head(self) -> StoredDirectory | None:
+        with self._reading() as conn:
+            row = conn.execute(_SELECT_DIRECTORY_HEAD).fetchone()
+        return None if row is None else StoredDirectory(row[0], row[1], bytes(row[2]), _utc(row[3]))
+
+    def record_directory(self, version: int, digest: str, document: bytes) -> StoredDirectory:
+        with self._transaction() as conn:
+            # replicas sharing the database record one at a time: the head read is the one compared
+            conn.execute("LOCK TABLE directory_versions IN EXCLUSIVE MODE")
+            row = conn.execute(_SELECT_DIRECTORY_HEAD).fetchone()
+            head = None if row is None else StoredDirectory(row[0], row[1], bytes(row[2]), _utc(row[3]))
+            if not check_directory_record(head, version, digest) and head is not None:
+                return head  # the head itself: nothing to record
+            row = conn.execute(
+                """
+                INSERT INTO directory_versions (version, digest, document, accepted_at)
+                VALUES (%s, %s, %s, clock_timestamp()) RETURNING accepted_at
+                """,
+                (version, digest, document),
+            ).fetchone()
+        if row is None:  # pragma: no cover - RETURNING gives the row just inserted
+            raise RuntimeError(f"directory v{version} vanished")
+        return StoredDirectory(version, digest, document, _utc(row[0]))
+
+    def directory_document(self, version: int) -> StoredDirectory | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT version, digest, document, accepted_at FROM directory_versions WHERE version = %s",
+                (version,),
+            ).fetchone()
+        return None if row is None else StoredDirectory(row[0], row[1], bytes(row[2]), _utc(row[3]))
+
+    def record_directory_conflict(self, peer: str, version: int, digest: str, document: bytes) -> bool:
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                """
+                INSERT INTO directory_conflicts (version, digest, peer, document, seen_at)
+                VALUES (%s, %s, %s, %s, clock_timestamp()) ON CONFLICT (version, digest) DO NOTHING
+                """,
+                (version, digest, peer, document),
+            )
+        return cursor.rowcount > 0
+
+    def directory_conflicts(self) -> list[DirectoryConflict]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT peer, version, digest, document, seen_at FROM directory_conflicts ORDER BY seen_at, version"
+            ).fetchall()
+        return [DirectoryConflict(p, v, d, bytes(doc), _utc(t)) for p, v, d, doc, t in rows]
 
     # ------------------------------------------------------------ replicas
 

@@ -51,6 +51,7 @@ from borderx.statements.model import Envelope, SignedCheckpoint
 from borderx.store.base import (
     Alarm,
     AppendResult,
+    DirectoryConflict,
     EquivocationEvidence,
     Evidence,
     IndexEffects,
@@ -58,8 +59,10 @@ from borderx.store.base import (
     PartyKey,
     StatementKey,
     Store,
+    StoredDirectory,
     StoredStatement,
     Suspension,
+    check_directory_record,
     check_index_effects,
 )
 from borderx.store.plan import (
@@ -310,6 +313,33 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             WHERE acknowledged_at IS NULL
         """,
     ),
+    (
+        # v5: every directory version accepted, so a restart resumes from the highest one
+        # (issue 12: a rollback must survive no restart)
+        """
+        CREATE TABLE directory_versions (
+            version     INTEGER PRIMARY KEY,
+            digest      TEXT    NOT NULL,
+            document    BLOB    NOT NULL,
+            accepted_at INTEGER NOT NULL
+        )
+        """,
+        # a partner's directory that conflicts with ours at one version: signed evidence
+        """
+        CREATE TABLE directory_conflicts (
+            version  INTEGER NOT NULL,
+            digest   TEXT    NOT NULL,
+            peer     TEXT    NOT NULL,
+            document BLOB NOT NULL,
+            seen_at  INTEGER NOT NULL,
+            PRIMARY KEY (version, digest)
+        )
+        """,
+    ),
+)
+
+_SELECT_DIRECTORY_HEAD: Final = (
+    "SELECT version, digest, document, accepted_at FROM directory_versions ORDER BY version DESC LIMIT 1"
 )
 
 #: The schema version this code writes and reads.
@@ -1164,6 +1194,52 @@ class SQLiteStore(Store):
                 "SELECT issuer, reason, since FROM suspended_issuers ORDER BY issuer"
             ).fetchall()
         return {issuer: Suspension(issuer, reason, _from_us(since)) for issuer, reason, since in rows}
+
+    # ------------------------------------------------------------ directory
+
+    def directory_head(self) -> StoredDirectory | None:
+        with self._reading() as conn:
+            row = conn.execute(_SELECT_DIRECTORY_HEAD).fetchone()
+        return None if row is None else StoredDirectory(row[0], row[1], bytes(row[2]), _from_us(row[3]))
+
+    def record_directory(self, version: int, digest: str, document: bytes) -> StoredDirectory:
+        with self._writing() as conn:
+            row = conn.execute(_SELECT_DIRECTORY_HEAD).fetchone()
+            head = None if row is None else StoredDirectory(row[0], row[1], bytes(row[2]), _from_us(row[3]))
+            if not check_directory_record(head, version, digest) and head is not None:
+                return head  # the head itself: nothing to record
+            now = _now_us()
+            conn.execute(
+                "INSERT INTO directory_versions (version, digest, document, accepted_at) VALUES (?, ?, ?, ?)",
+                (version, digest, document, now),
+            )
+        return StoredDirectory(version, digest, document, _from_us(now))
+
+    def directory_document(self, version: int) -> StoredDirectory | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT version, digest, document, accepted_at FROM directory_versions WHERE version = ?",
+                (version,),
+            ).fetchone()
+        return None if row is None else StoredDirectory(row[0], row[1], bytes(row[2]), _from_us(row[3]))
+
+    def record_directory_conflict(self, peer: str, version: int, digest: str, document: bytes) -> bool:
+        with self._writing() as conn:
+            cursor = conn.execute(
+                """
+                INSERT OR IGNORE INTO directory_conflicts (version, digest, peer, document, seen_at)
+                VALUES (?, ?, ?, ?, ?)
+                """,
+                (version, digest, peer, document, _now_us()),
+            )
+        return cursor.rowcount > 0
+
+    def directory_conflicts(self) -> list[DirectoryConflict]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT peer, version, digest, document, seen_at FROM directory_conflicts ORDER BY seen_at, version"
+            ).fetchall()
+        return [DirectoryConflict(p, v, d, bytes(doc), _from_us(t)) for p, v, d, doc, t in rows]
 
     # ------------------------------------------------------------ replicas
 

@@ -25,7 +25,7 @@ from borderx.cli import csvio, import_cmd, lookup_cmd, publish_cmd, screen_cmd
 from borderx.cli.csvio import CsvHeaderError, CsvKind, ImportRow, RowError
 from borderx.cli.import_cmd import Progress, publish_rows
 from borderx.errors import ConfigError, InvalidArgument
-from borderx.identity.devpki import issue_certificate, make_ca, pem_cert
+from borderx.identity.devpki import DEV_PROGRAMMES, issue_certificate, make_ca, pem_cert
 from borderx.statements.bodies import (
     Address,
     BodyType,
@@ -645,6 +645,10 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> FakeExchange:
     for module in (import_cmd, publish_cmd, screen_cmd, lookup_cmd):
         monkeypatch.setattr(module, "call", lambda args, fn: fn(None, float(args.timeout)))
     monkeypatch.setattr(exchange_pb2_grpc, "ExchangeStub", lambda channel: stub)
+    # CLIENT's --pki folder does not exist: give the pre-check the dev directory's owners
+    owners = {p: a for a, ps in DEV_PROGRAMMES.items() for p in ps}
+    monkeypatch.setattr(publish_cmd, "owners_from_args", lambda args: owners)
+    monkeypatch.setattr(import_cmd, "owners_from_args", lambda args: owners)
     return stub
 
 

@@ -13,6 +13,7 @@ from borderx.cli import csvio
 from borderx.cli.csvio import CellError, CsvHeaderError, CsvKind, RowError
 from borderx.cli.samples import sample_statements
 from borderx.errors import ConfigError
+from borderx.identity.devpki import DEV_PROGRAMMES
 from borderx.statements.bodies import (
     Designation,
     DesignationStatus,
@@ -26,6 +27,9 @@ from borderx.statements.bodies import (
     ViolationFlag,
 )
 from borderx.statements.rules import validate_body
+
+#: programme → owner, as the dev directory lists them
+OWNERS = {p: a for a, ps in DEV_PROGRAMMES.items() for p in ps}
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "csv"
 
@@ -326,7 +330,9 @@ def test_validation_maps_rule_refusals_to_columns() -> None:
         with_cell(D_HEADER, D_ROW, "level", "GOLD"),  # 6: no levels in AU_ATT
         with_cell(D_HEADER, D_ROW, "valid_until", "2024-01-01"),  # 7: ends before it starts
     ]
-    checked = csvio.validate_import(csvio.parse_import(csv_text(D_HEADER, *rows)), issuer="AU-ABF", now=NOW)
+    checked = csvio.validate_import(
+        csvio.parse_import(csv_text(D_HEADER, *rows)), issuer="AU-ABF", owners=OWNERS, now=NOW
+    )
     assert [r.row for r in checked.rows] == [2]
     assert [(e.row, e.column) for e in checked.errors] == [
         (3, "programme"),
@@ -343,7 +349,9 @@ def test_validation_maps_rule_refusals_to_columns() -> None:
 
 def test_validation_normalises_identifiers() -> None:
     row = with_cell(D_HEADER, D_ROW, "identifiers", "abn:51 824 753 556;platform:Amazon:A2X9K")
-    checked = csvio.validate_import(csvio.parse_import(csv_text(D_HEADER, row)), issuer="AU-ABF", now=NOW)
+    checked = csvio.validate_import(
+        csvio.parse_import(csv_text(D_HEADER, row)), issuer="AU-ABF", owners=OWNERS, now=NOW
+    )
     assert isinstance(checked.rows[0].body, Designation)
     assert checked.rows[0].body.party.ids == (
         PartyId("ABN", "51824753556"),
@@ -357,7 +365,9 @@ def test_flag_validation_maps_to_columns() -> None:
         with_cell(F_HEADER, F_ROW, "outcomes", "SEIZURE;SEIZURE"),
         with_cell(F_HEADER, F_ROW, "observed_at", "2027-01-01T00:00:00Z"),
     ]
-    checked = csvio.validate_import(csvio.parse_import(csv_text(F_HEADER, *rows)), issuer="NZ-CS", now=NOW)
+    checked = csvio.validate_import(
+        csvio.parse_import(csv_text(F_HEADER, *rows)), issuer="NZ-CS", owners=OWNERS, now=NOW
+    )
     assert [str(e) for e in checked.errors] == [
         "row 2, column expires_at: 2026-01-01T00:00:00+00:00 is not after observed_at 2026-11-06T09:30:00+00:00",
         "row 3, column outcomes: item 2: SEIZURE is listed twice",
@@ -533,7 +543,7 @@ ISSUERS = {
 @pytest.mark.parametrize("name", sorted(ISSUERS))
 def test_sample_import_files_parse_and_validate_cleanly(name: str) -> None:
     parsed = csvio.parse_import(csvio.read_csv_text(DATA / name))
-    checked = csvio.validate_import(parsed, issuer=ISSUERS[name], now=NOW)
+    checked = csvio.validate_import(parsed, issuer=ISSUERS[name], owners=OWNERS, now=NOW)
     assert checked.errors == ()
     assert len(checked.rows) == parsed.total
 
@@ -566,7 +576,7 @@ def test_sample_screening_file_parses_cleanly() -> None:
 
 def test_sample_file_with_errors_reports_each_row() -> None:
     parsed = csvio.parse_import(csvio.read_csv_text(DATA / "designations_with_errors.csv"))
-    checked = csvio.validate_import(parsed, issuer="US-CBP", now=NOW)
+    checked = csvio.validate_import(parsed, issuer="US-CBP", owners=OWNERS, now=NOW)
     assert [r.row for r in checked.rows] == [2, 9]
     assert [(e.row, e.column) for e in checked.errors] == [
         (3, "valid_from"),
@@ -596,4 +606,4 @@ def test_demo_samples_validate_as_statements_of_their_issuers() -> None:
     samples = sample_statements(now)
     assert len(samples) == 18
     for sample in samples:
-        assert validate_body(sample.body, issuer=sample.issuer, now=now) == sample.body
+        assert validate_body(sample.body, issuer=sample.issuer, owners=OWNERS, now=now) == sample.body

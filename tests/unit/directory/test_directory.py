@@ -1,9 +1,12 @@
-"""Directory loading fails closed on every inconsistency, and reload refuses rollbacks."""
+"""Directory loading fails closed on every inconsistency (``doc`` is the ``signed`` part).
+
+Which versions are trusted (signatures, thresholds, rollback) is tested in test_trust.py."""
 
 from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,23 +14,51 @@ from typing import Any
 
 import pytest
 
-from borderx.directory.model import Directory, DirectoryHolder
+from borderx.directory.model import Directory, canonical_bytes, document_text
 from borderx.errors import ConfigError, KeyNotValid, KeyRevoked, UnknownIssuer, UnknownKey
 
 
 @pytest.fixture
 def doc(pki: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((pki / "directory.json").read_text())
+    data: dict[str, Any] = json.loads((pki / "directory.json").read_text())["signed"]
     return data
 
 
 def load(doc: dict[str, Any]) -> Directory:
-    return Directory.loads(json.dumps(doc))
+    return Directory.loads(document_text(doc, []))
 
 
-def test_round_trip(doc: dict[str, Any]) -> None:
-    directory = load(doc)
-    assert json.loads(directory.dumps()) == doc
+def test_round_trip(doc: dict[str, Any], pki: Path) -> None:
+    directory = Directory.load(pki / "directory.json")
+    assert json.loads(directory.dumps()) == json.loads((pki / "directory.json").read_text())
+    assert directory.to_json() == doc
+
+
+def test_digest_is_over_canonical_signed_bytes_whatever_the_layout(doc: dict[str, Any]) -> None:
+    spaced = Directory.loads(json.dumps({"signatures": [], "signed": doc}, indent=7, sort_keys=True))
+    compact = Directory.loads(json.dumps({"signed": doc, "signatures": []}, separators=(",", ":")))
+    assert spaced.signed_bytes == compact.signed_bytes == canonical_bytes(doc)
+    assert spaced.digest == compact.digest == hashlib.sha256(canonical_bytes(doc)).hexdigest()
+    assert canonical_bytes({"b": 1, "a": ["é", '"']}) == b'{"a":["\xc3\xa9","\\""],"b":1}'
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ('{"format": "borderx-directory/1", "agencies": []}', "unsigned borderx-directory/1 document"),
+        ("[]", "with 'signed' and 'signatures'"),
+        ('{"signed": {}, "signatures": [], "extra": 1}', "unexpected top-level field"),
+        ('{"signed": {}, "signatures": {}}', "signatures: must be a list"),
+        ('{"signed": {}, "signatures": [{"keyid": "ab"}]}', "exactly 'keyid' and 'sig'"),
+        ('{"signed": {}, "signatures": [{"keyid": "AB", "sig": ""}]}', "64 lowercase hex"),
+        ('{"signed": {}, "signatures": [{"keyid": "' + "a" * 64 + '", "sig": "00"}]}', "128 lowercase hex"),
+        ('{"signed": {"x": 1.5}, "signatures": []}', "cannot be put in canonical JSON"),
+        ('{"signed": {"version": 1, "version": 2}, "signatures": []}', "key 'version' appears twice"),
+    ],
+)
+def test_refuses_malformed_envelopes(document: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Directory.loads(document)
 
 
 @pytest.mark.parametrize(
@@ -62,6 +93,29 @@ def test_round_trip(doc: dict[str, Any]) -> None:
             lambda d: d["agencies"][1]["ca_certificates"].append(d["agencies"][0]["ca_certificates"][0]),
             r"agencies\[1\]: ca_certificates\[1\] .* is already listed for US-CBP; each agency needs its own CA",
         ),
+        (lambda d: d.pop("expires"), "expires: expected an ISO 8601"),
+        (lambda d: d.update(expires=d["issued_at"]), "is not after issued_at"),
+        (lambda d: d.update(threshold=0), "threshold must be an integer from 1 to the number of agencies"),
+        (lambda d: d.update(threshold=6), r"threshold must be an integer from 1 .* \(5\), got 6"),
+        (lambda d: d.update(threshold=True), "threshold must be an integer"),
+        (lambda d: d.update(version=2**63), "version must be a positive integer"),
+        (lambda d: d["agencies"][0].update(directory_keys=[]), "directory_keys must list at least one"),
+        (
+            lambda d: d["agencies"][1]["directory_keys"].append(d["agencies"][0]["directory_keys"][0]),
+            "already listed for US-CBP",
+        ),
+        (
+            lambda d: d["agencies"][0]["directory_keys"].append(d["agencies"][0]["signing_keys"][0]),
+            "already listed for US-CBP",
+        ),
+        (lambda d: d["agencies"][0]["directory_keys"][0].update(key_id="00" * 32), "is not the SHA-256"),
+        (
+            lambda d: d["agencies"][1].update(programmes=["CTPAT"]),
+            "programme CTPAT is already owned by US-CBP",
+        ),
+        (lambda d: d["agencies"][0].update(programmes=["ctpat"]), "is not a programme name"),
+        (lambda d: d["agencies"][0].update(programmes=["CTPAT", "CTPAT"]), "lists a programme twice"),
+        (lambda d: d["agencies"][0].update(programmes="CTPAT"), "programmes must be a list"),
     ],
 )
 def test_refuses_inconsistent_documents(doc: dict[str, Any], mutate: Any, message: str) -> None:
@@ -130,35 +184,12 @@ def test_rotation_by_overlapping_windows(doc: dict[str, Any]) -> None:
     assert {k.key_id for k in both} == {old["key_id"], key_id_for(raw)}
 
 
-def test_reload_refuses_rollback_other_federation_and_silent_edits(
-    doc: dict[str, Any], tmp_path: Path
-) -> None:
-    path = tmp_path / "directory.json"
-    doc["version"] = 3
-    path.write_text(json.dumps(doc))
-    holder = DirectoryHolder(Directory.load(path), path=path)
-    assert holder.reload() is False  # same document
-    seen: list[int] = []
-    holder.on_change(lambda d: seen.append(d.version))
-    doc["version"] = 2
-    path.write_text(json.dumps(doc))
-    with pytest.raises(ConfigError, match="older than the loaded version 3; refusing a rollback"):
-        holder.reload()
-    doc["version"] = 3
-    doc["agencies"][0]["name"] = "edited"
-    path.write_text(json.dumps(doc))
-    with pytest.raises(ConfigError, match="changed content without a new version"):
-        holder.reload()
-    doc["version"] = 4
-    path.write_text(json.dumps(doc))
-    assert holder.reload() is True
-    assert holder.current.version == 4 and seen == [4]
-    doc["version"] = 5
-    doc["federation"] = "other.test"
-    path.write_text(json.dumps(doc))
-    with pytest.raises(ConfigError, match=r"is for federation 'other\.test'"):
-        holder.reload()
-    assert holder.current.version == 4
+def test_programme_owners_come_from_the_directory(doc: dict[str, Any]) -> None:
+    doc["agencies"][0]["programmes"] = ["CTPAT", "US_TEST"]
+    owners = load(doc).programme_owners()
+    assert owners["US_TEST"] == "US-CBP" and owners["AU_ATT"] == "AU-ABF"
+    with pytest.raises(TypeError):
+        owners["X"] = "Y"  # type: ignore[index]
 
 
 def test_unreadable_or_invalid_json(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from borderx.directory.model import Directory, key_id_for
+from borderx.directory.trust import verify_root
 from borderx.errors import ConfigError
 from borderx.identity.devpki import DEFAULT_AGENCIES, init_pki
 
@@ -112,8 +114,24 @@ def test_directory_lists_every_agency_with_its_ca_key_and_endpoint(pki: Path) ->
         assert isinstance(signing, Ed25519PrivateKey)
         raw = signing.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         assert [k.key_id for k in entry.signing_keys] == [key_id_for(raw)]
+        dkey = serialization.load_pem_private_key((pki / agency / "directory.key").read_bytes(), None)
+        assert isinstance(dkey, Ed25519PrivateKey)
+        raw = dkey.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        assert [k.key_id for k in entry.directory_keys] == [key_id_for(raw)]
+        assert (pki / agency / "directory.key").stat().st_mode & 0o777 == 0o600
     doc = json.loads((pki / "directory.json").read_text())
-    assert doc["federation"] == "border5.test" and doc["version"] == 1
+    assert doc["signed"]["federation"] == "border5.test" and doc["signed"]["version"] == 1
+    assert doc["signed"]["threshold"] == 3  # a majority of five
+    # signed by all five members, each signature over the canonical bytes
+    assert {s["keyid"] for s in doc["signatures"]} == set(directory.directory_keys)
+    verify_root(directory, now=datetime.now(UTC))
+    assert dict(directory.programme_owners()) == {
+        "CTPAT": "US-CBP",
+        "AU_ATT": "AU-ABF",
+        "NZ_SES": "NZ-CS",
+        "CA_PIP": "CA-CBSA",
+        "UK_AEO": "GB-HMRC",
+    }
 
 
 def test_gateway_toml_listens_on_its_port(pki: Path) -> None:

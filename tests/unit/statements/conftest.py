@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.x509.oid import NameOID
 
 from borderx.directory.model import Agency, Directory, SigningKey, build_directory, key_id_for
+from borderx.identity.devpki import directory_key_entry
 from borderx.statements.model import GENESIS_DIGEST, Envelope, SignedCheckpoint
 from borderx.statements.signing import Signer, sign_checkpoint, sign_statement
 
@@ -88,6 +89,7 @@ def make_directory(keys: dict[str, Iterable[SigningKey]], *, version: int = 1) -
             endpoint="127.0.0.1:0",
             ca_certificates=(ca_certificate(agency),),
             signing_keys=tuple(agency_keys),
+            directory_keys=(directory_key_entry(agency, Ed25519PrivateKey.generate()),),
         )
         for agency, agency_keys in keys.items()
     ]
@@ -96,6 +98,8 @@ def make_directory(keys: dict[str, Iterable[SigningKey]], *, version: int = 1) -
         version=version,
         issued_at=datetime(2026, 1, 1, tzinfo=UTC),
         agencies=agencies,
+        expires=datetime(2036, 1, 1, tzinfo=UTC),
+        threshold=1,
     )
 
 

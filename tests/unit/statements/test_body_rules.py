@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from borderx.errors import InvalidArgument
+from borderx.identity.devpki import DEV_PROGRAMMES
+from borderx.statements import rules
 from borderx.statements.bodies import (
     Address,
     Designation,
@@ -30,12 +32,20 @@ from borderx.statements.bodies import (
 )
 from borderx.statements.rules import (
     DEFAULT_PROGRAMME_LEVELS,
-    DEFAULT_PROGRAMME_OWNERS,
     BodyLimits,
     check_status_transition,
-    validate_body,
     validate_party,
 )
+
+#: programme → owner as the dev directory lists them (ownership lives in the directory)
+DEFAULT_PROGRAMME_OWNERS = MappingProxyType({p: a for a, ps in DEV_PROGRAMMES.items() for p in ps})
+
+
+def validate_body(body: Any, **kwargs: Any) -> Any:
+    """rules.validate_body with the dev directory's owners unless a test gives its own."""
+    kwargs.setdefault("owners", DEFAULT_PROGRAMME_OWNERS)
+    return rules.validate_body(body, **kwargs)
+
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 CERTIFIED, SUSPENDED, REVOKED = (

@@ -21,6 +21,7 @@ from store_helpers import T0, Backend, Chain, new
 from borderx.errors import (
     ChainGap,
     ConfigError,
+    DirectoryRefused,
     Equivocation,
     InvalidArgument,
     IssuerSuspended,
@@ -870,3 +871,44 @@ def test_statements_admitted_on_a_checkpoints_authority_wait_for_their_check(sto
     # the refused one is never verified, so nothing past it is ever relayed
     assert store.verified_heads() == {"AU-ABF": 3}
     assert store.unverified() == []  # settled: never checked again
+
+
+# ---------------------------------------------------------------- directory versions
+
+
+def test_directory_versions_only_rise_and_survive_reopening(backend: Backend) -> None:
+    with open_store(backend.url) as store:
+        assert store.directory_head() is None
+        first = store.record_directory(1, "a" * 64, b'{"v": 1}')
+        assert (first.version, first.digest, first.document) == (1, "a" * 64, b'{"v": 1}')
+        assert store.record_directory(1, "a" * 64, b'{"v": 1}') == first  # the head again: a no-op
+        with pytest.raises(
+            DirectoryRefused, match=r"directory v1 \(digest bbbb.*\) differs from the recorded v1"
+        ) as conflict:
+            store.record_directory(1, "b" * 64, b'{"v": "forged"}')
+        assert conflict.value.reason == "conflict"
+        store.record_directory(3, "c" * 64, b'{"v": 3}')
+    with open_store(backend.url) as store:
+        head = store.directory_head()
+        assert head is not None and (head.version, head.digest, head.document) == (3, "c" * 64, b'{"v": 3}')
+        with pytest.raises(
+            DirectoryRefused, match="version 2 is older than the recorded version 3"
+        ) as rollback:
+            store.record_directory(2, "d" * 64, b'{"v": 2}')
+        assert rollback.value.reason == "rollback"
+        assert store.directory_head() == head
+
+
+def test_directory_documents_and_conflict_evidence(store: Store) -> None:
+    store.record_directory(1, "a" * 64, b"v1")
+    store.record_directory(2, "b" * 64, b"v2")
+    one = store.directory_document(1)
+    assert one is not None and (one.digest, one.document) == ("a" * 64, b"v1")
+    assert store.directory_document(3) is None
+    assert store.directory_conflicts() == []
+    assert store.record_directory_conflict("NZ-CS", 2, "c" * 64, b"their v2") is True
+    assert (
+        store.record_directory_conflict("CA-CBSA", 2, "c" * 64, b"their v2") is False
+    )  # the first peer stays
+    (kept,) = store.directory_conflicts()
+    assert (kept.peer, kept.version, kept.digest, kept.document) == ("NZ-CS", 2, "c" * 64, b"their v2")

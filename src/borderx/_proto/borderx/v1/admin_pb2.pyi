@@ -42,6 +42,24 @@ class ExportEvidenceResponse(_message.Message):
     evidence: _containers.RepeatedCompositeFieldContainer[EvidenceItem]
     def __init__(self, evidence: _Optional[_Iterable[_Union[EvidenceItem, _Mapping]]] = ...) -> None: ...
 
+class PublishDirectoryRequest(_message.Message):
+    __slots__ = ("document",)
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    document: bytes
+    def __init__(self, document: _Optional[bytes] = ...) -> None: ...
+
+class PublishDirectoryResponse(_message.Message):
+    __slots__ = ("directory_changed", "directory_version", "directory_digest", "signed_by")
+    DIRECTORY_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_BY_FIELD_NUMBER: _ClassVar[int]
+    directory_changed: bool
+    directory_version: int
+    directory_digest: str
+    signed_by: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, directory_changed: _Optional[bool] = ..., directory_version: _Optional[int] = ..., directory_digest: _Optional[str] = ..., signed_by: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class ListAlarmsRequest(_message.Message):
     __slots__ = ("include_acknowledged", "page_size", "page_token")
     INCLUDE_ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
@@ -190,7 +208,7 @@ class Alarm(_message.Message):
     def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., issuer: _Optional[str] = ..., detail: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledged: _Optional[bool] = ..., count: _Optional[int] = ..., last_raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., peer: _Optional[str] = ...) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("agency", "federation", "directory_version", "uptime_seconds", "store_location", "statement_count", "started_at", "version", "peers", "issuers", "alarms", "store_bytes", "open_alarms", "expiries")
+    __slots__ = ("agency", "federation", "directory_version", "uptime_seconds", "store_location", "statement_count", "started_at", "version", "peers", "issuers", "alarms", "store_bytes", "open_alarms", "expiries", "directory_digest", "directory_expires")
     AGENCY_FIELD_NUMBER: _ClassVar[int]
     FEDERATION_FIELD_NUMBER: _ClassVar[int]
     DIRECTORY_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -205,6 +223,8 @@ class GetStatusResponse(_message.Message):
     STORE_BYTES_FIELD_NUMBER: _ClassVar[int]
     OPEN_ALARMS_FIELD_NUMBER: _ClassVar[int]
     EXPIRIES_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_EXPIRES_FIELD_NUMBER: _ClassVar[int]
     agency: str
     federation: str
     directory_version: int
@@ -219,7 +239,9 @@ class GetStatusResponse(_message.Message):
     store_bytes: int
     open_alarms: int
     expiries: _containers.RepeatedCompositeFieldContainer[Expiry]
-    def __init__(self, agency: _Optional[str] = ..., federation: _Optional[str] = ..., directory_version: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., store_location: _Optional[str] = ..., statement_count: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[PeerStatus, _Mapping]]] = ..., issuers: _Optional[_Iterable[_Union[IssuerStatus, _Mapping]]] = ..., alarms: _Optional[_Iterable[_Union[Alarm, _Mapping]]] = ..., store_bytes: _Optional[int] = ..., open_alarms: _Optional[int] = ..., expiries: _Optional[_Iterable[_Union[Expiry, _Mapping]]] = ...) -> None: ...
+    directory_digest: str
+    directory_expires: _timestamp_pb2.Timestamp
+    def __init__(self, agency: _Optional[str] = ..., federation: _Optional[str] = ..., directory_version: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., store_location: _Optional[str] = ..., statement_count: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[PeerStatus, _Mapping]]] = ..., issuers: _Optional[_Iterable[_Union[IssuerStatus, _Mapping]]] = ..., alarms: _Optional[_Iterable[_Union[Alarm, _Mapping]]] = ..., store_bytes: _Optional[int] = ..., open_alarms: _Optional[int] = ..., expiries: _Optional[_Iterable[_Union[Expiry, _Mapping]]] = ..., directory_digest: _Optional[str] = ..., directory_expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Expiry(_message.Message):
     __slots__ = ("kind", "agency", "subject", "not_after", "days_left", "status")

@@ -75,6 +75,11 @@ class AdminStub:
                 request_serializer=borderx_dot_v1_dot_admin__pb2.ExportEvidenceRequest.SerializeToString,
                 response_deserializer=borderx_dot_v1_dot_admin__pb2.ExportEvidenceResponse.FromString,
                 _registered_method=True)
+        self.PublishDirectory = channel.unary_unary(
+                '/borderx.v1.Admin/PublishDirectory',
+                request_serializer=borderx_dot_v1_dot_admin__pb2.PublishDirectoryRequest.SerializeToString,
+                response_deserializer=borderx_dot_v1_dot_admin__pb2.PublishDirectoryResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -145,6 +150,16 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PublishDirectory(self, request, context):
+        """Hand the gateway a signed directory document (the next version, signed by a threshold
+        of the current version's directory keys and of its own). The gateway verifies it,
+        records it in its store and applies it as a reload does. Refusals: INVALID_ARGUMENT
+        (document does not parse), FAILED_PRECONDITION (signatures, version or expiry).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -187,6 +202,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ExportEvidence,
                     request_deserializer=borderx_dot_v1_dot_admin__pb2.ExportEvidenceRequest.FromString,
                     response_serializer=borderx_dot_v1_dot_admin__pb2.ExportEvidenceResponse.SerializeToString,
+            ),
+            'PublishDirectory': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishDirectory,
+                    request_deserializer=borderx_dot_v1_dot_admin__pb2.PublishDirectoryRequest.FromString,
+                    response_serializer=borderx_dot_v1_dot_admin__pb2.PublishDirectoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -405,6 +425,33 @@ class Admin:
             '/borderx.v1.Admin/ExportEvidence',
             borderx_dot_v1_dot_admin__pb2.ExportEvidenceRequest.SerializeToString,
             borderx_dot_v1_dot_admin__pb2.ExportEvidenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishDirectory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/borderx.v1.Admin/PublishDirectory',
+            borderx_dot_v1_dot_admin__pb2.PublishDirectoryRequest.SerializeToString,
+            borderx_dot_v1_dot_admin__pb2.PublishDirectoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -169,7 +169,7 @@ class LookupResponse(_message.Message):
     def __init__(self, entries: _Optional[_Iterable[_Union[LookupEntry, _Mapping]]] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("have", "issuers", "body_types", "follow", "have_digests")
+    __slots__ = ("have", "issuers", "body_types", "follow", "have_digests", "directory_version", "directory_digest")
     class HaveEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -189,12 +189,36 @@ class SubscribeRequest(_message.Message):
     BODY_TYPES_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     HAVE_DIGESTS_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_DIGEST_FIELD_NUMBER: _ClassVar[int]
     have: _containers.ScalarMap[str, int]
     issuers: _containers.RepeatedScalarFieldContainer[str]
     body_types: _containers.RepeatedScalarFieldContainer[_statement_pb2.BodyType]
     follow: bool
     have_digests: _containers.ScalarMap[str, bytes]
-    def __init__(self, have: _Optional[_Mapping[str, int]] = ..., issuers: _Optional[_Iterable[str]] = ..., body_types: _Optional[_Iterable[_Union[_statement_pb2.BodyType, str]]] = ..., follow: _Optional[bool] = ..., have_digests: _Optional[_Mapping[str, bytes]] = ...) -> None: ...
+    directory_version: int
+    directory_digest: str
+    def __init__(self, have: _Optional[_Mapping[str, int]] = ..., issuers: _Optional[_Iterable[str]] = ..., body_types: _Optional[_Iterable[_Union[_statement_pb2.BodyType, str]]] = ..., follow: _Optional[bool] = ..., have_digests: _Optional[_Mapping[str, bytes]] = ..., directory_version: _Optional[int] = ..., directory_digest: _Optional[str] = ...) -> None: ...
+
+class GetDirectoryRequest(_message.Message):
+    __slots__ = ("have_version", "have_digest")
+    HAVE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    HAVE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    have_version: int
+    have_digest: str
+    def __init__(self, have_version: _Optional[int] = ..., have_digest: _Optional[str] = ...) -> None: ...
+
+class GetDirectoryResponse(_message.Message):
+    __slots__ = ("version", "digest", "documents", "conflicting")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    CONFLICTING_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    digest: str
+    documents: _containers.RepeatedScalarFieldContainer[bytes]
+    conflicting: bytes
+    def __init__(self, version: _Optional[int] = ..., digest: _Optional[str] = ..., documents: _Optional[_Iterable[bytes]] = ..., conflicting: _Optional[bytes] = ...) -> None: ...
 
 class SubscribeEvent(_message.Message):
     __slots__ = ("statement", "checkpoint", "batch")

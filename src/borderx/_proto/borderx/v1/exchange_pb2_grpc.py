@@ -54,6 +54,11 @@ class ExchangeStub:
                 request_serializer=borderx_dot_v1_dot_exchange__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=borderx_dot_v1_dot_exchange__pb2.SubscribeEvent.FromString,
                 _registered_method=True)
+        self.GetDirectory = channel.unary_unary(
+                '/borderx.v1.Exchange/GetDirectory',
+                request_serializer=borderx_dot_v1_dot_exchange__pb2.GetDirectoryRequest.SerializeToString,
+                response_deserializer=borderx_dot_v1_dot_exchange__pb2.GetDirectoryResponse.FromString,
+                _registered_method=True)
 
 
 class ExchangeServicer:
@@ -89,6 +94,14 @@ class ExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDirectory(self, request, context):
+        """Partner gateways only: the signed directory versions this gateway accepted after
+        `have_version`, oldest first, so a gateway behind can verify and apply them in turn.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +124,11 @@ def add_ExchangeServicer_to_server(servicer, server):
                     servicer.Subscribe,
                     request_deserializer=borderx_dot_v1_dot_exchange__pb2.SubscribeRequest.FromString,
                     response_serializer=borderx_dot_v1_dot_exchange__pb2.SubscribeEvent.SerializeToString,
+            ),
+            'GetDirectory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDirectory,
+                    request_deserializer=borderx_dot_v1_dot_exchange__pb2.GetDirectoryRequest.FromString,
+                    response_serializer=borderx_dot_v1_dot_exchange__pb2.GetDirectoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -221,6 +239,33 @@ class Exchange:
             '/borderx.v1.Exchange/Subscribe',
             borderx_dot_v1_dot_exchange__pb2.SubscribeRequest.SerializeToString,
             borderx_dot_v1_dot_exchange__pb2.SubscribeEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDirectory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/borderx.v1.Exchange/GetDirectory',
+            borderx_dot_v1_dot_exchange__pb2.GetDirectoryRequest.SerializeToString,
+            borderx_dot_v1_dot_exchange__pb2.GetDirectoryResponse.FromString,
             options,
             channel_credentials,
             insecure,
