@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -112,3 +114,29 @@ def channel(target: str, creds: Creds | None, *, ca: bytes | None = None) -> grp
             root_certificates=creds.ca, private_key=creds.key, certificate_chain=creds.cert
         )
     return grpc.secure_channel(target, tls)
+
+
+DEV_AGENCIES = ("US-CBP", "AU-ABF", "NZ-CS", "CA-CBSA", "GB-HMRC")
+
+
+def next_directory(
+    pki: Path, edit: Callable[[dict[str, Any]], None], *, source: Path | None = None, first: bool = False
+) -> str:
+    """The next signed version of the dev directory (or of ``source``), as the members would make it.
+
+    ``edit`` changes the ``signed`` part in place; the version is bumped, the threshold kept
+    within the membership, and every dev agency signs with its directory key (the members'
+    ceremony, which a gateway requires of any successor: DESIGN §2). ``first``: the document
+    will be a gateway's first configuration, so only its own members sign.
+    """
+    from borderx.identity.devpki import sign_as_members
+
+    signed = json.loads((source or pki / "directory.json").read_text())["signed"]
+    before = {entry["id"] for entry in signed["agencies"]}
+    signed["version"] += 1
+    edit(signed)
+    signed["threshold"] = min(signed["threshold"], len(signed["agencies"]))
+    # the members of either version sign (a key neither version lists would refuse the document)
+    members = {entry["id"] for entry in signed["agencies"]} | (set() if first else before)
+    signers = [a for a in DEV_AGENCIES if a in members and (pki / a / "directory.key").exists()]
+    return sign_as_members(pki, signed, signers)

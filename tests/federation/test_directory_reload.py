@@ -23,7 +23,7 @@ from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
 from borderx.config import FederationConfig, GatewayConfig
 from borderx.identity.devpki import issue_certificate, pem_cert, pem_key, spiffe_id, write_private
 from borderx.statements.body_codec import designation_to_proto
-from tests.conftest import GatewayThread, channel, creds_for, gateway_config
+from tests.conftest import GatewayThread, channel, creds_for, gateway_config, next_directory
 from tests.integration.helpers import designation, platform
 from tests.integration.test_gateway_identity import load_ca
 
@@ -56,8 +56,9 @@ class World:
     def __init__(self, pki: Path, tmp: Path) -> None:
         self.pki, self.tmp = pki, tmp
         self.started: list[GatewayThread] = []
-        self.doc: dict[str, Any] = json.loads((pki / "directory.json").read_text())
         self.path = tmp / "us-directory.json"
+        #: the dev federation's signed directory content (every member)
+        self.original: dict[str, Any] = json.loads((pki / "directory.json").read_text())["signed"]
 
     def serve(self, agency: str, config: GatewayConfig | None = None) -> GatewayThread:
         folder = self.tmp / agency
@@ -67,18 +68,22 @@ class World:
         return gw
 
     def write(self, members: dict[str, str]) -> None:
-        """US-CBP's directory: US-CBP plus ``members`` (agency -> endpoint), a new version."""
-        doc = json.loads(json.dumps(self.doc))
-        doc["version"] = self.doc["version"] = self.doc["version"] + 1
-        kept = []
-        for entry in doc["agencies"]:
-            if entry["id"] == US:
-                kept.append(entry)
-            elif entry["id"] in members:
-                entry["endpoint"] = members[entry["id"]]
-                kept.append(entry)
-        doc["agencies"] = kept
-        self.path.write_text(json.dumps(doc))
+        """US-CBP's directory: US-CBP plus ``members`` (agency -> endpoint), the next signed version."""
+
+        def edit(doc: dict[str, Any]) -> None:
+            kept = []
+            # from the federation's full membership, so a member removed earlier can come back
+            for entry in self.original["agencies"]:
+                if entry["id"] == US:
+                    kept.append(entry)
+                elif entry["id"] in members:
+                    entry["endpoint"] = members[entry["id"]]
+                    kept.append(entry)
+            doc["agencies"] = kept
+
+        first = not self.path.exists()
+        source = self.pki / "directory.json" if first else self.path
+        self.path.write_text(next_directory(self.pki, edit, source=source, first=first))
 
     def replicator(self, members: dict[str, str]) -> GatewayThread:
         self.write(members)
@@ -199,7 +204,7 @@ def test_a_revoked_peer_server_certificate_ends_replication_from_it(world: World
     wait_for(lambda: held(us, AU) == 1, "replication from the (still valid) AU-ABF gateway")
     assert len(au.gateway.sessions) == 1
 
-    for entry in world.doc["agencies"]:
+    for entry in world.original["agencies"]:
         if entry["id"] == AU:
             entry["revoked_serials"] = [format(serial, "x")]
     world.write({AU: endpoint(au)})

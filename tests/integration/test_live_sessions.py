@@ -9,7 +9,6 @@ end with UNAUTHENTICATED while a stream that still authenticates keeps being ser
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import threading
 import time
@@ -27,7 +26,7 @@ from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, e
 from borderx.config import Limits
 from borderx.identity.devpki import issue_certificate, pem_cert, pem_key, spiffe_id
 from borderx.statements.body_codec import designation_to_proto
-from tests.conftest import Creds, GatewayThread, channel, creds_for, gateway_config
+from tests.conftest import Creds, GatewayThread, channel, creds_for, gateway_config, next_directory
 from tests.integration.helpers import designation, platform
 from tests.integration.test_gateway_identity import load_ca
 
@@ -92,6 +91,7 @@ class Follower:
 def world(pki: Path, tmp_path: Path) -> Path:
     """A writable copy of the directory (the gateway reloads it from here)."""
     shutil.copy(pki / "directory.json", tmp_path / "directory.json")
+    PKI_OF[tmp_path / "directory.json"] = pki
     return tmp_path / "directory.json"
 
 
@@ -128,11 +128,13 @@ def fresh(pki: Path, agency: str, role: str, name: str = "", **kw: Any) -> tuple
     return cert, Creds(ca=(pki / US / "ca.pem").read_bytes(), cert=pem_cert(cert), key=pem_key(key))
 
 
-def new_version(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
-    doc = json.loads(path.read_text())
-    doc["version"] += 1
-    edit(doc)
-    path.write_text(json.dumps(doc))
+#: the dev PKI whose directory keys sign each test's copy of the directory
+PKI_OF: dict[Path, Path] = {}
+
+
+def new_version(path: Path, edit: Callable[[dict[str, Any]], None], pki: Path | None = None) -> None:
+    """The next version of the directory at ``path``, signed by the members (the ceremony)."""
+    path.write_text(next_directory(pki or PKI_OF[path], edit, source=path))
 
 
 def revoke(serial: int, agency: str) -> Callable[[dict[str, Any]], None]:

@@ -1,8 +1,9 @@
 """certs/README.md's onboarding of a sixth agency (SG-CUSTOMS), followed as written: the
-shell steps run literally (openssl, certs/issue-with-openssl.sh, ``borderx keys id``), the
-page's directory entry validates in the directory model, and ``borderx config init`` plus
-``doctor`` accept the result. (Seeing its statements replicated by running members without
-a restart needs directory-reload reconciliation of links, built on another branch.)"""
+shell steps run literally (openssl, certs/issue-with-openssl.sh, ``borderx keys id``,
+``borderx directory key``), the page's entry validates in a signed directory, the ceremony
+(propose, three members sign, verify) runs as written, and ``borderx config init`` plus
+``doctor`` accept the result. ``tests/federation/test_onboarding_live.py`` follows the same
+page against a running federation."""
 
 from __future__ import annotations
 
@@ -29,24 +30,53 @@ def block(marker: str) -> str:
     return found[1]
 
 
-def add_entry(directory: Path, entry: dict[str, object]) -> None:
-    doc = json.loads(directory.read_text())
-    doc["agencies"].append(entry)
-    doc["version"] += 1
-    directory.write_text(json.dumps(doc, indent=2))
+def test_the_page_s_entry_validates_in_the_directory_model(pki: Path) -> None:
+    from borderx.identity.devpki import sign_as_members
 
-
-def test_the_page_s_entry_validates_in_the_directory_model(pki: Path, tmp_path: Path) -> None:
     entry = json.loads(block("onboarding-entry"))
-    path = tmp_path / "directory.json"
-    shutil.copy(pki / "directory.json", path)
-    add_entry(path, entry)
-    directory = Directory.load(path)
+    signed = json.loads((pki / "directory.json").read_text())["signed"]
+    signed["agencies"].append(entry)
+    signed["version"] += 1
+    directory = Directory.loads(sign_as_members(pki, signed, ["US-CBP", "AU-ABF", "NZ-CS"]))
+    assert directory.programme_owners()["SG_STP"] == SG
     agency = directory.agency(SG)
     assert agency.endpoint == "127.0.0.1:50056"
     key = agency.signing_keys[0]
     assert key.key_id == key_id_for(key.raw) == entry["signing_keys"][0]["key_id"]  # type: ignore[index]
     assert directory.key(key.key_id).agency == SG
+
+
+def write_entry(folder: Path, printed: str) -> dict[str, object]:
+    """Step 4 as the agency does it: the page's entry with its own CA and step 3's two keys."""
+    directory_key, signing_key = (json.loads(line) for line in _json_documents(printed))
+    assert (folder / "signing.key").stat().st_mode & 0o077 == 0
+    entry = json.loads(block("onboarding-entry"))
+    now = datetime.now(UTC)
+    entry["ca_certificates"] = [(folder / "ca.pem").read_text()]
+    entry["directory_keys"] = [directory_key]
+    entry["signing_keys"] = [
+        {
+            **signing_key,
+            "valid_from": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "valid_until": (now + timedelta(days=730)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "status": "active",
+        }
+    ]
+    (folder / "entry.json").write_text(json.dumps(entry, indent=2))
+    return entry
+
+
+def _json_documents(printed: str) -> list[str]:
+    """The JSON documents step 3 printed (one indented, one on a line), each as one string."""
+    decoder = json.JSONDecoder()
+    text, out, pos = printed.strip(), [], 0
+    while pos < len(text):
+        obj, end = decoder.raw_decode(text, pos)
+        out.append(json.dumps(obj))
+        pos = end
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return out
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="the page's steps use the openssl CLI")
@@ -65,24 +95,10 @@ def test_the_page_s_steps_as_written_give_a_config_doctor_accepts(pki: Path, tmp
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    key = json.loads(run.stdout.strip().splitlines()[-1])
     folder = root / "certs" / "sg-customs"
-    assert (folder / "signing.key").stat().st_mode & 0o077 == 0
-    # step 4, as the federation does it: the page's entry with this agency's own CA and key
-    entry = json.loads(block("onboarding-entry"))
-    now = datetime.now(UTC)
-    entry["ca_certificates"] = [(folder / "ca.pem").read_text()]
-    entry["signing_keys"] = [
-        {
-            **key,
-            "valid_from": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "valid_until": (now + timedelta(days=730)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "status": "active",
-        }
-    ]
-    add_entry(root / "certs" / "dev" / "directory.json", entry)
+    write_entry(folder, run.stdout)
     run = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", block("onboarding-config")],
+        ["bash", "-euo", "pipefail", "-c", block("onboarding-ceremony")],
         cwd=root,
         capture_output=True,
         text=True,

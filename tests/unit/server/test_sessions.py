@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -17,6 +17,7 @@ from borderx.identity.devpki import CertificateAuthority, issue_certificate, pem
 from borderx.identity.verifier import PeerAuthenticator
 from borderx.server import sessions as sessions_module
 from borderx.server.sessions import SessionRegistry
+from tests.conftest import next_directory
 
 US = "US-CBP"
 
@@ -35,12 +36,12 @@ def leaf(pki: Path, name: str, *, seconds: float = 3600) -> tuple[int, bytes]:
 
 
 def revoked(pki: Path, serial: int) -> Directory:
-    doc = json.loads((pki / "directory.json").read_text())
-    doc["version"] += 1
-    for entry in doc["agencies"]:
-        if entry["id"] == US:
-            entry["revoked_serials"] = [format(serial, "x")]
-    return Directory.loads(json.dumps(doc))
+    def edit(doc: dict[str, Any]) -> None:
+        for entry in doc["agencies"]:
+            if entry["id"] == US:
+                entry["revoked_serials"] = [format(serial, "x")]
+
+    return Directory.loads(next_directory(pki, edit))
 
 
 def setup(pki: Path) -> tuple[DirectoryHolder, PeerAuthenticator, SessionRegistry]:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.x509.oid import NameOID
 
 from borderx.directory.model import Agency, Directory, SigningKey, build_directory, key_id_for
-from borderx.identity.devpki import directory_key_entry
+from borderx.identity.devpki import DEV_PROGRAMMES, directory_key_entry
 from borderx.statements.model import GENESIS_DIGEST, Envelope, SignedCheckpoint
 from borderx.statements.signing import Signer, sign_checkpoint, sign_statement
 
@@ -90,6 +90,8 @@ def make_directory(keys: dict[str, Iterable[SigningKey]], *, version: int = 1) -
             ca_certificates=(ca_certificate(agency),),
             signing_keys=tuple(agency_keys),
             directory_keys=(directory_key_entry(agency, Ed25519PrivateKey.generate()),),
+            # programme ownership is the directory's (CTPAT → US-CBP, AU_ATT → AU-ABF, …)
+            programmes=tuple(DEV_PROGRAMMES.get(agency, ())),
         )
         for agency, agency_keys in keys.items()
     ]
