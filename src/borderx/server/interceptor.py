@@ -4,7 +4,14 @@ grpc.aio interceptors do not see the servicer context, so this one wraps the met
 handler instead: the wrapper runs inside the call, reads the peer certificate from
 ``context.auth_context()``, authenticates and authorises the principal, exposes it to the
 servicer through a context variable, maps borderx errors to status codes (the one place
-that does), and logs one ``rpc`` event per call.
+that does, with google.rpc details built by ``server.status``), and logs one ``rpc`` event
+per call.
+
+Every handler is registered with no request deserializer: grpc hands the wrapper the raw
+request bytes, and the wrapper parses them inside the guard. A request that does not parse
+(a stray byte, invalid UTF-8 in a string field) is then a client's INVALID_ARGUMENT with its
+``rpc`` event like any other refusal, on every service this server hosts (Exchange, Admin,
+health, reflection), instead of the UNKNOWN grpc would answer before any interceptor ran.
 """
 
 from __future__ import annotations
@@ -18,13 +25,15 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from google.protobuf import descriptor_pool
 
-from borderx.errors import BorderxError, PermissionDenied, Unauthenticated
+from borderx.errors import BorderxError, InvalidArgument, PermissionDenied, Unauthenticated
 from borderx.identity.principal import Principal
 from borderx.identity.verifier import PeerAuthenticator
 from borderx.logging import get_logger
 from borderx.server.authz import authorise
 from borderx.server.metrics import Metrics
+from borderx.server.status import status_of
 
 log = get_logger("borderx.rpc")
 security = get_logger("borderx.security")
@@ -44,8 +53,40 @@ class _Call:
     code: grpc.StatusCode = grpc.StatusCode.OK
 
 
-def status_code_of(exc: BorderxError) -> grpc.StatusCode:
-    return getattr(grpc.StatusCode, exc.grpc_code, grpc.StatusCode.INTERNAL)
+Deserializer = Callable[[bytes], Any]
+
+
+def request_type_name(method: str) -> str:
+    """``borderx.v1.LookupRequest`` for ``/borderx.v1.Exchange/Lookup`` (any registered service)."""
+    try:
+        found = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", "."))
+    except KeyError:
+        return "the method's request message"
+    name: str = found.input_type.full_name
+    return name
+
+
+def _parser(method: str, deserializer: Deserializer | None) -> Callable[[Any], Any]:
+    """Parse raw request bytes with the servicer's own deserializer, refusing what does not parse."""
+    if deserializer is None:
+        return lambda raw: raw
+    type_name = request_type_name(method)
+
+    def parse(raw: Any) -> Any:
+        try:
+            return deserializer(raw)
+        except Exception:  # any failure to decode a caller's bytes is the caller's mistake
+            raise InvalidArgument(
+                f"request does not parse as {type_name}: not a valid protobuf encoding "
+                "(truncated or stray bytes, a wrong wire type, or invalid UTF-8 in a string field)"
+            ) from None
+
+    return parse
+
+
+async def _parsed(requests: AsyncIterator[Any], parse: Callable[[Any], Any]) -> AsyncIterator[Any]:
+    async for raw in requests:
+        yield parse(raw)
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
@@ -75,27 +116,25 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        # no request_deserializer: the wrapper parses inside the guard (see the module docstring)
+        parse = _parser(method, handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_unary(method, handler.unary_unary, parse),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_stream(method, handler.unary_stream, parse),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(
-                self._wrap_stream(method, handler.stream_stream),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_stream(method, handler.stream_stream, parse, streaming_requests=True),
                 response_serializer=handler.response_serializer,
             )
         return grpc.stream_unary_rpc_method_handler(
-            self._wrap_unary(method, handler.stream_unary),
-            request_deserializer=handler.request_deserializer,
+            self._wrap_unary(method, handler.stream_unary, parse, streaming_requests=True),
             response_serializer=handler.response_serializer,
         )
 
@@ -130,8 +169,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             _current_principal.set(call.principal)
             yield call
         except BorderxError as exc:
-            call.code = status_code_of(exc)
-            await context.abort(call.code, str(exc))
+            status = status_of(exc)
+            call.code = status.code
+            await context.abort(status.code, status.details, status.trailing_metadata)
         except grpc.aio.AbortError:
             call.code = context.code() or grpc.StatusCode.UNKNOWN
             raise
@@ -144,16 +184,22 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 call.code = grpc.StatusCode.CANCELLED
             self._log_rpc(method, call.principal, call.code, call.start)
 
-    def _wrap_unary(self, method: str, behaviour: Any) -> Any:
-        async def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    def _wrap_unary(
+        self, method: str, behaviour: Any, parse: Callable[[Any], Any], *, streaming_requests: bool = False
+    ) -> Any:
+        async def wrapper(raw: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             async with self._guard(method, context):
+                request = _parsed(raw, parse) if streaming_requests else parse(raw)
                 return await behaviour(request, context)
 
         return wrapper
 
-    def _wrap_stream(self, method: str, behaviour: Any) -> Any:
-        async def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+    def _wrap_stream(
+        self, method: str, behaviour: Any, parse: Callable[[Any], Any], *, streaming_requests: bool = False
+    ) -> Any:
+        async def wrapper(raw: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             async with self._guard(method, context):
+                request = _parsed(raw, parse) if streaming_requests else parse(raw)
                 async for item in behaviour(request, context):
                     yield item
 
