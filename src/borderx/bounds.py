@@ -21,7 +21,8 @@ _INT64_DIGITS = len(str(INT64_MAX))
 def check_int64(value: int, field: str, *, minimum: int = 0) -> int:
     """``value`` when ``minimum <= value <= 2^63-1``; else InvalidArgument naming ``field``."""
     if not minimum <= value <= INT64_MAX:
-        shown = str(value) if len(str(value)) <= _INT64_DIGITS + 1 else f"a {len(str(value))}-digit number"
+        # str() of a huge int is itself refused by Python (more than 4,300 digits)
+        shown = str(value) if -(2**64) <= value <= 2**64 else f"a number of {value.bit_length()} bits"
         raise InvalidArgument(f"{shown} is not in {minimum}..2^63-1", field=field)
     return value
 

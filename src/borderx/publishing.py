@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from borderx.directory.model import DirectoryHolder
-from borderx.errors import InvalidArgument, PermissionDenied, VerificationError
+from borderx.errors import FailedPrecondition, InvalidArgument, PermissionDenied, VerificationError, quote
 from borderx.logging import get_logger
 from borderx.screening.index import index_effects
 from borderx.statements.bodies import Body, BodyType, Designation, Withdrawal, body_type_of
@@ -125,6 +125,10 @@ class Publisher:
                 ) from None
             except VerificationError as exc:
                 raise InvalidArgument(str(exc), field=f"{where}.envelope") from None
+            except FailedPrecondition as exc:
+                raise FailedPrecondition(
+                    f"{where}.envelope.{exc}", kind=exc.kind, subject=exc.subject
+                ) from None
             seq, prev = env.seq, env.digest
             batch[env.seq] = env
             out.append(env)
@@ -164,10 +168,13 @@ class Publisher:
         if env.body is None:
             raise InvalidArgument("has no body; a published statement carries its body", field="body")
         if env.seq != seq or env.header.prev_digest != prev:
-            raise InvalidArgument(
-                f"has seq {env.seq}; the next statement of {self._agency} is seq {seq} "
+            # the envelope is well formed but does not extend the chain as held now: a state
+            # the caller must catch up with (DESIGN §5: a chain gap is FAILED_PRECONDITION)
+            raise FailedPrecondition(
+                f"header.seq: has seq {env.seq}; the next statement of {self._agency} is seq {seq} "
                 f"with prev_digest {prev.hex()[:16]}…",
-                field="header.seq",
+                kind="CHAIN",
+                subject=self._agency,
             )
         body = decode_body(BodyType(env.header.body_type), env.body)
         try:
@@ -187,7 +194,7 @@ class Publisher:
         for j, agency in enumerate(audience):
             if agency not in directory.agencies:
                 raise InvalidArgument(
-                    f"{agency!r} is not a member of {directory.federation}", field=f"audience[{j}]"
+                    f"{quote(agency)} is not a member of {directory.federation}", field=f"audience[{j}]"
                 )
         if len(set(audience)) != len(audience):
             raise InvalidArgument("lists an agency twice", field="audience")

@@ -13,6 +13,13 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from borderx._proto.borderx.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    exchange_pb2,
+    exchange_pb2_grpc,
+    statement_pb2,
+)
 from tests.conftest import channel, creds_for
 from tests.integration.rpcs import NEVER_PARSES, RPCS, Rpc, raw_call
 
@@ -96,3 +103,143 @@ def test_a_caller_without_a_certificate_of_the_federation_is_refused_before_pars
     with channel(au.target, creds_for(pki, "NZ-CS", "service", server_agency=AU)) as ch:
         code, _, _ = raw_call(ch, lookup, NEVER_PARSES)
     assert code == grpc.StatusCode.PERMISSION_DENIED
+
+
+# ---------------------------------------------------------------- 2. numbers past int64
+
+BIG = 2**63
+
+
+def ack(ch: grpc.Channel, alarm_id: str) -> admin_pb2.Alarm:
+    return admin_pb2_grpc.AdminStub(ch).AcknowledgeAlarm(
+        admin_pb2.AcknowledgeAlarmRequest(id=alarm_id), timeout=10
+    )
+
+
+@pytest.mark.parametrize("alarm_id", ["²", "٣", str(BIG), "9" * 4301, "-1", "0", " 1", ""])
+def test_alarm_ids_that_are_not_int64_are_invalid_argument(au, pki: Path, alarm_id: str) -> None:  # type: ignore[no-untyped-def]
+    with open_channel(au, pki, "operator") as ch, pytest.raises(grpc.RpcError) as info:
+        ack(ch, alarm_id)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (info.value.details() or "").startswith("id: ")
+    assert len(info.value.details() or "") < 200
+    assert [f for f, _ in field_violations(info.value)] == ["id"]
+
+
+def test_the_largest_int64_alarm_id_is_a_well_formed_id_that_does_not_exist(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
+    with open_channel(au, pki, "operator") as ch, pytest.raises(grpc.RpcError) as info:
+        ack(ch, str(BIG - 1))
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def _withdraw(seq: int) -> exchange_pb2.PublishItem:
+    from borderx.statements.body_codec import withdrawal_to_proto
+    from tests.integration.helpers import withdrawal
+
+    msg = withdrawal_to_proto(withdrawal(AU, 1))
+    msg.target.seq = seq
+    return exchange_pb2.PublishItem(draft=exchange_pb2.Draft(withdrawal=msg))
+
+
+def _supersede(seq: int) -> exchange_pb2.PublishItem:
+    from borderx.statements.bodies import StatementRef
+    from borderx.statements.body_codec import designation_to_proto
+    from tests.integration.helpers import designation, platform
+
+    msg = designation_to_proto(designation(AU, (platform("big"),), supersedes=StatementRef(AU, 1)))
+    msg.supersedes.seq = seq
+    return exchange_pb2.PublishItem(draft=exchange_pb2.Draft(designation=msg))
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        (_withdraw(BIG), "items[0].draft.withdrawal.target.seq"),
+        (_withdraw(2**64 - 1), "items[0].draft.withdrawal.target.seq"),
+        (_supersede(BIG), "items[0].draft.designation.supersedes.seq"),
+    ],
+)
+def test_publish_references_past_int64_are_invalid_argument(au, pki: Path, item, field: str) -> None:  # type: ignore[no-untyped-def]
+    with open_channel(au, pki) as ch, pytest.raises(grpc.RpcError) as info:
+        exchange_pb2_grpc.ExchangeStub(ch).Publish(exchange_pb2.PublishRequest(items=[item]), timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (info.value.details() or "").startswith(f"{field}: ")
+    assert [f for f, _ in field_violations(info.value)] == [field]
+    assert au.gateway.store.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (exchange_pb2.SubscribeRequest(have={AU: BIG}), f"have[{AU}]"),
+        (exchange_pb2.SubscribeRequest(have={AU: 2**64 - 1}, have_digests={AU: bytes(32)}), f"have[{AU}]"),
+        (exchange_pb2.SubscribeRequest(have={AU: 1}, have_digests={AU: b"short"}), f"have_digests[{AU}]"),
+    ],
+)
+def test_subscribe_version_vectors_past_int64_are_invalid_argument(
+    au, pki: Path, request_, field: str
+) -> None:  # type: ignore[no-untyped-def]
+    with open_channel(au, pki) as ch, pytest.raises(grpc.RpcError) as info:
+        list(exchange_pb2_grpc.ExchangeStub(ch).Subscribe(request_, timeout=10))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in field_violations(info.value)] == [field]
+
+
+def test_export_after_past_int64_is_invalid_argument(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
+    with open_channel(au, pki, "operator") as ch, pytest.raises(grpc.RpcError) as info:
+        list(
+            admin_pb2_grpc.AdminStub(ch).ExportStatements(
+                admin_pb2.ExportStatementsRequest(after={AU: BIG}), timeout=10
+            )
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in field_violations(info.value)] == [f"after[{AU}]"]
+
+
+# ---------------------------------------------------------------- 3. echoed values stay short
+
+HUGE = "Z" * 60_000
+
+
+@pytest.mark.parametrize(
+    ("method", "role", "request_"),
+    [
+        ("Lookup", "service", exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme=HUGE, value="1"))),
+        (
+            "Lookup",
+            "service",
+            exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme="EORI", value=HUGE)),
+        ),
+        (
+            "Lookup",
+            "service",
+            exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme="ABN", value="€" * 20_000)),
+        ),
+        ("Subscribe", "service", exchange_pb2.SubscribeRequest(issuers=[HUGE])),
+        ("Subscribe", "service", exchange_pb2.SubscribeRequest(have={HUGE: 1})),
+        ("SuspendIssuer", "operator", admin_pb2.SuspendIssuerRequest(issuer=HUGE, reason="r")),
+        ("ResumeIssuer", "operator", admin_pb2.ResumeIssuerRequest(issuer="€" * 30_000)),
+        ("AcknowledgeAlarm", "operator", admin_pb2.AcknowledgeAlarmRequest(id=HUGE)),
+        ("ExportStatements", "operator", admin_pb2.ExportStatementsRequest(issuers=[HUGE])),
+        (
+            "Publish",
+            "service",
+            exchange_pb2.PublishRequest(
+                items=[exchange_pb2.PublishItem(draft=exchange_pb2.Draft(audience=[HUGE]))]
+            ),
+        ),
+        ("Publish", "service", exchange_pb2.PublishRequest(idempotency_key=HUGE)),
+    ],
+)
+def test_refusals_quote_a_short_prefix_of_any_echoed_value(
+    au, pki: Path, method: str, role: str, request_
+) -> None:  # type: ignore[no-untyped-def]
+    service = "Admin" if role == "operator" else "Exchange"
+    rpc = next(r for r in RPCS if r.method == f"/borderx.v1.{service}/{method}")
+    with open_channel(au, pki, role) as ch:
+        code, message, exc = raw_call(ch, rpc, request_.SerializeToString())
+    # before the fix, a value this long passed grpc's metadata limit: RESOURCE_EXHAUSTED "Stream removed"
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, message[:200])
+    assert len(message.encode()) <= 1024
+    assert "ZZZZ" * 20 not in message and "€" * 80 not in message
+    assert exc is not None and details(exc)

@@ -274,7 +274,9 @@ def test_self_signed_envelopes_are_verified_and_chained(au, pki: Path) -> None: 
         code, details = refused(
             lambda: publish(s, exchange_pb2.PublishItem(envelope=envelope_to_proto(wrong_seq)))
         )
-        assert code == grpc.StatusCode.INVALID_ARGUMENT and "next statement of AU-ABF is seq 1" in details
+        # a chain gap is a state to catch up with, not a malformed request (DESIGN §5)
+        assert code == grpc.StatusCode.FAILED_PRECONDITION and "next statement of AU-ABF is seq 1" in details
+        assert "items[0].envelope.header.seq: has seq 5" in details
         code, details = refused(lambda: publish(s, exchange_pb2.PublishItem(envelope=envelope_to_proto(nz))))
         assert code == grpc.StatusCode.PERMISSION_DENIED and "publishes for AU-ABF only" in details
         assert au.gateway.store.count() == 0
@@ -384,9 +386,15 @@ def test_flag_draft_round_trip(au, pki: Path) -> None:  # type: ignore[no-untype
 def test_subscribe_refusals_name_the_field(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
     ch, s = stub(au, pki, "NZ-CS", "gateway")
     with ch:
-        code, details = refused(lambda: list(s.Subscribe(exchange_pb2.SubscribeRequest(have={"nz": 1}), timeout=10)))
-        assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("have: 'nz' is not an agency id")
-        code, details = refused(lambda: list(s.Subscribe(exchange_pb2.SubscribeRequest(issuers=["x"]), timeout=10)))
+        code, details = refused(
+            lambda: list(s.Subscribe(exchange_pb2.SubscribeRequest(have={"nz": 1}), timeout=10))
+        )
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith(
+            "have: 'nz' is not an agency id"
+        )
+        code, details = refused(
+            lambda: list(s.Subscribe(exchange_pb2.SubscribeRequest(issuers=["x"]), timeout=10))
+        )
         assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("issuers:")
         bad_type = exchange_pb2.SubscribeRequest(body_types=[statement_pb2.BODY_TYPE_UNSPECIFIED])
         code, details = refused(lambda: list(s.Subscribe(bad_type, timeout=10)))

@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
+from borderx.bounds import check_int64
 from borderx.directory.model import AGENCY_ID_PATTERN
-from borderx.errors import InvalidArgument, ResourceExhausted
+from borderx.errors import InvalidArgument, ResourceExhausted, quote
 from borderx.federation.subscribe import FollowerStream, FollowRequest
 from borderx.logging import get_logger
 from borderx.parties import normalise_party_id
 from borderx.publishing import Draft, Item
 from borderx.screening.engine import ScreeningOutcome, ShipmentQuery
-from borderx.statements.bodies import BodyType, Designation
+from borderx.statements.bodies import Body, BodyType, Designation, Withdrawal
 from borderx.statements.body_codec import (
     body_from_proto,
     body_type_from_proto,
@@ -78,6 +79,42 @@ def party_keys(ids: Any, field: str) -> tuple[PartyKey, ...]:
     return tuple(dict.fromkeys(keys))
 
 
+def bound_references(body: Body) -> None:
+    """The seqs a draft points at fit the stores' int64 (the wire allows uint64)."""
+    if isinstance(body, Withdrawal) and body.target is not None:
+        check_int64(body.target.seq, "withdrawal.target.seq")
+    if isinstance(body, Designation) and body.supersedes is not None:
+        check_int64(body.supersedes.seq, "designation.supersedes.seq")
+
+
+def subscribe_body_types(request: exchange_pb2.SubscribeRequest) -> list[str]:
+    """Check a SubscribeRequest's fields (agency ids, int64 seqs, digest sizes); its body type filter."""
+    for name, issuers in (
+        ("have", request.have),
+        ("have_digests", request.have_digests),
+        ("issuers", request.issuers),
+    ):
+        for issuer in issuers:
+            if not AGENCY_ID_PATTERN.fullmatch(issuer):
+                raise InvalidArgument(f"{quote(issuer)} is not an agency id like AU-ABF", field=name)
+    for issuer, seq in request.have.items():
+        check_int64(seq, f"have[{issuer}]")
+    for issuer, digest in request.have_digests.items():
+        if len(digest) != 32:
+            raise InvalidArgument(
+                f"is {len(digest)} bytes; a header digest is 32 (SHA-256)", field=f"have_digests[{issuer}]"
+            )
+    body_types = []
+    for i, number in enumerate(request.body_types):
+        try:
+            body_types.append(body_type_from_proto(number, field=f"body_types[{i}]").value)
+        except InvalidArgument:
+            raise InvalidArgument(
+                f"{number} is not designation, flag or withdrawal", field=f"body_types[{i}]"
+            ) from None
+    return body_types
+
+
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     def __init__(self, gateway: Gateway) -> None:
         self._gw = gateway
@@ -107,6 +144,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                     )
                 try:
                     body = body_from_proto(getattr(item.draft, body_kind))
+                    bound_references(body)
                 except InvalidArgument as exc:
                     raise exc.under(f"items[{i}].draft") from None
                 items.append(Draft(body=body, audience=tuple(item.draft.audience)))
@@ -221,22 +259,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     ) -> AsyncIterator[exchange_pb2.SubscribeEvent]:
         from borderx.server.interceptor import current_principal  # noqa: PLC0415
 
-        for name, issuers in (
-            ("have", request.have),
-            ("have_digests", request.have_digests),
-            ("issuers", request.issuers),
-        ):
-            for issuer in issuers:
-                if not AGENCY_ID_PATTERN.fullmatch(issuer):
-                    raise InvalidArgument(f"{issuer!r} is not an agency id like AU-ABF", field=name)
-        body_types = []
-        for i, number in enumerate(request.body_types):
-            try:
-                body_types.append(body_type_from_proto(number, field=f"body_types[{i}]").value)
-            except InvalidArgument:
-                raise InvalidArgument(
-                    f"{number} is not designation, flag or withdrawal", field=f"body_types[{i}]"
-                ) from None
+        body_types = subscribe_body_types(request)
         # partners' `borderx doctor` compares clocks with this (key ids and windows are time-bound)
         await context.send_initial_metadata(((SERVER_TIME_HEADER, datetime.now(UTC).isoformat()),))
         follow = FollowRequest(
