@@ -243,3 +243,112 @@ def test_refusals_quote_a_short_prefix_of_any_echoed_value(
     assert len(message.encode()) <= 1024
     assert "ZZZZ" * 20 not in message and "€" * 80 not in message
     assert exc is not None and details(exc)
+
+
+# ---------------------------------------------------------------- 7. Screen limits and the event loop
+
+
+def shipment(reference: str, n_ids: int = 1, **kw) -> exchange_pb2.Shipment:  # type: ignore[no-untyped-def]
+    ids = [statement_pb2.PartyId(scheme="PLATFORM", value=f"shop:s{reference}-{j}") for j in range(n_ids)]
+    return exchange_pb2.Shipment(reference=reference, shipper_ids=ids, **kw)
+
+
+def screen(ch: grpc.Channel, *shipments: exchange_pb2.Shipment) -> exchange_pb2.ScreenResponse:
+    return exchange_pb2_grpc.ExchangeStub(ch).Screen(
+        exchange_pb2.ScreenRequest(shipments=list(shipments)), timeout=30
+    )
+
+
+def quota_subjects(exc: grpc.RpcError) -> list[str]:
+    return [
+        v.subject for d in details(exc) if isinstance(d, error_details_pb2.QuotaFailure) for v in d.violations
+    ]
+
+
+@pytest.fixture
+def small_limits(start_gateway, pki: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from tests.conftest import gateway_config
+
+    config = gateway_config(pki, AU, tmp_path)
+    limits = dataclasses.replace(
+        config.limits, max_shipment_identifiers=4, max_screen_identifiers=10, max_text_chars=32
+    )
+    return start_gateway(AU, config=dataclasses.replace(config, limits=limits))
+
+
+def test_identifiers_per_shipment_and_per_request_are_limited(small_limits, pki: Path) -> None:  # type: ignore[no-untyped-def]
+    with open_channel(small_limits, pki) as ch:
+        assert len(screen(ch, shipment("a", 4), shipment("b", 4)).results) == 2
+        with pytest.raises(grpc.RpcError) as info:
+            screen(ch, shipment("a", 1), shipment("b", 5))
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "shipments[1]: 5 shipper and consignee identifiers" in (info.value.details() or "")
+        assert quota_subjects(info.value) == ["limits.max_shipment_identifiers"]
+        with pytest.raises(grpc.RpcError) as info:
+            screen(ch, *[shipment(str(i), 3) for i in range(4)])
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "12 identifiers in one request; the limit is 10" in (info.value.details() or "")
+        assert quota_subjects(info.value) == ["limits.max_screen_identifiers"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "field", "fragment"),
+    [
+        (shipment("r" * 33), "shipments[1].reference", "is 33 characters; the limit is 32"),
+        (shipment("ref\x1b[2J"), "shipments[1].reference", "U+001B"),
+        (shipment("r", origin_country="A\x00"), "shipments[1].origin_country", "U+0000"),
+        (shipment("r", platform="p\n"), "shipments[1].platform", "U+000A"),
+        (shipment("r", hs_codes=["6109", "x" * 40]), "shipments[1].hs_codes[1]", "the limit is 32"),
+        (shipment("r", hs_codes=["1"] * 65), "shipments[1].hs_codes", "the limit is 64"),
+    ],
+)
+def test_free_text_fields_are_bounded_and_printable(
+    small_limits, pki: Path, bad, field: str, fragment: str
+) -> None:  # type: ignore[no-untyped-def]
+    with open_channel(small_limits, pki) as ch, pytest.raises(grpc.RpcError) as info:
+        screen(ch, shipment("ok"), bad)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (info.value.details() or "").startswith(f"{field}: ") and fragment in (info.value.details() or "")
+    assert [f for f, _ in field_violations(info.value)] == [field]
+
+
+def test_a_big_screen_does_not_hold_the_event_loop(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
+    """While a large Screen is being worked on, the same gateway answers a health check.
+
+    The screener is held mid-call until the health check has been answered: were the big
+    Screen run on the event loop, the health check could not be served and would end in
+    DEADLINE_EXCEEDED; the order of events, not a timing, is what is asserted.
+    """
+    import threading
+
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    entered, release = threading.Event(), threading.Event()
+    order: list[str] = []
+    screener = au.gateway.screener
+    real = screener.screen
+
+    def held(queries):  # type: ignore[no-untyped-def]
+        entered.set()
+        release.wait(timeout=30)
+        order.append("screened")
+        return real(queries)
+
+    screener.screen = held
+    results: list[object] = []
+    with open_channel(au, pki) as ch:
+        big = [shipment(str(i), 2) for i in range(500)]
+        worker = threading.Thread(target=lambda: results.append(screen(ch, *big)))
+        worker.start()
+        try:
+            assert entered.wait(timeout=30), "the Screen never reached the screener"
+            reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            order.append("health")
+        finally:
+            release.set()
+            worker.join(timeout=30)
+    assert order == ["health", "screened"]
+    assert len(results) == 1 and len(results[0].results) == 500  # type: ignore[attr-defined]

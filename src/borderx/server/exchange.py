@@ -3,7 +3,7 @@
 Thin: protobuf ⇄ domain at the edge, the work in ``publishing``, ``screening`` and
 ``federation.subscribe``, run in
 a worker thread so the event loop keeps serving (a Screen of a few shipments excepted:
-see ``INLINE_SCREEN_MAX``). Errors are raised, not aborted: the
+see ``INLINE_SCREEN_IDENTIFIERS``). Errors are raised, not aborted: the
 interceptor maps them to status codes.
 """
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
-from borderx.bounds import check_int64
+from borderx.bounds import check_int64, check_text
 from borderx.directory.model import AGENCY_ID_PATTERN
 from borderx.errors import InvalidArgument, ResourceExhausted, quote
 from borderx.federation.subscribe import FollowerStream, FollowRequest
@@ -45,11 +45,15 @@ if TYPE_CHECKING:
 
 #: initial metadata of every Subscribe stream: the server's clock, ISO 8601 UTC
 SERVER_TIME_HEADER = "borderx-server-time"
-#: Screen requests of at most this many shipments are screened on the event loop: for a
-#: handful of index reads the hop to a worker thread costs more than the work (measured in
-#: tests/bench/bench_exchange.py: single-shipment Screen calls/s +20-50%); larger batches go
-#: to a thread so that the loop keeps serving other calls meanwhile
-INLINE_SCREEN_MAX = 8
+#: Screen requests of at most this many identifiers in all (shipper + consignee, every
+#: shipment) are checked, normalised and screened on the event loop: for a handful of index
+#: reads the hop to a worker thread costs more than the work (measured in
+#: tests/bench/bench_exchange.py: single-shipment Screen calls/s +20-50%). Anything larger
+#: goes to a thread whole, so that the loop keeps serving other calls (health included)
+#: meanwhile. The count is taken from the request before any per-identifier work.
+INLINE_SCREEN_IDENTIFIERS = 16
+#: at most this many HS codes per shipment
+MAX_HS_CODES = 64
 
 
 def _timestamp(value: Any) -> Timestamp:
@@ -69,6 +73,25 @@ def provenance(stored: StoredStatement) -> exchange_pb2.Provenance:
         received_from=stored.received_from,
         header_digest=env.digest,
     )
+
+
+def check_shipment_text(shipment: exchange_pb2.Shipment, where: str, *, max_chars: int) -> None:
+    """The free-text fields of a shipment: bounded length, no control characters."""
+    check_text(shipment.reference, f"{where}.reference", max_chars=max_chars)
+    check_text(shipment.origin_country, f"{where}.origin_country", max_chars=max_chars)
+    check_text(shipment.platform, f"{where}.platform", max_chars=max_chars)
+    if len(shipment.hs_codes) > MAX_HS_CODES:
+        raise InvalidArgument(
+            f"lists {len(shipment.hs_codes)} codes; the limit is {MAX_HS_CODES}", field=f"{where}.hs_codes"
+        )
+    for j, code in enumerate(shipment.hs_codes):
+        check_text(code, f"{where}.hs_codes[{j}]", max_chars=max_chars)
+    if shipment.HasField("declared_value"):
+        check_text(shipment.declared_value.currency, f"{where}.declared_value.currency", max_chars=max_chars)
+    for field_name, ids in (("shipper_ids", shipment.shipper_ids), ("consignee_ids", shipment.consignee_ids)):
+        for j, pid in enumerate(ids):
+            check_text(pid.scheme, f"{where}.{field_name}[{j}].scheme", max_chars=max_chars)
+            check_text(pid.value, f"{where}.{field_name}[{j}].value", max_chars=max_chars)
 
 
 def party_keys(ids: Any, field: str) -> tuple[PartyKey, ...]:
@@ -129,7 +152,8 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         limit = self._gw.config.limits.max_publish_batch
         if len(request.items) > limit:
             raise ResourceExhausted(
-                f"items: {len(request.items)} statements in one request; the limit is {limit}"
+                f"items: {len(request.items)} statements in one request; the limit is {limit}",
+                limit="limits.max_publish_batch",
             )
         if len(request.idempotency_key) > 256:
             raise InvalidArgument("is longer than 256 characters", field="idempotency_key")
@@ -166,28 +190,50 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     # ------------------------------------------------------------ Screen
 
     async def Screen(self, request: exchange_pb2.ScreenRequest, context: Any) -> exchange_pb2.ScreenResponse:
-        limit = self._gw.config.limits.max_screen_batch
-        if len(request.shipments) > limit:
+        limits = self._gw.config.limits
+        if len(request.shipments) > limits.max_screen_batch:
             raise ResourceExhausted(
-                f"shipments: {len(request.shipments)} in one request; the limit is {limit}"
+                f"shipments: {len(request.shipments)} in one request; the limit is {limits.max_screen_batch}",
+                limit="limits.max_screen_batch",
             )
+        # O(shipments), before any per-identifier work: how much this call asks for
+        total = sum(len(s.shipper_ids) + len(s.consignee_ids) for s in request.shipments)
+        if total > limits.max_screen_identifiers:
+            raise ResourceExhausted(
+                f"shipments: {total} identifiers in one request; the limit is {limits.max_screen_identifiers}",
+                limit="limits.max_screen_identifiers",
+            )
+        if total <= INLINE_SCREEN_IDENTIFIERS:
+            outcomes = self._screen(request)
+        else:
+            outcomes = await asyncio.to_thread(self._screen, request)
+        return exchange_pb2.ScreenResponse(results=[self._result(o) for o in outcomes])
+
+    def _screen(self, request: exchange_pb2.ScreenRequest) -> list[ScreeningOutcome]:
+        """Check, normalise and screen every shipment (on a worker thread unless the call is small)."""
+        limits = self._gw.config.limits
         queries = []
         for i, s in enumerate(request.shipments):
-            shipper = party_keys(s.shipper_ids, f"shipments[{i}].shipper_ids")
+            where = f"shipments[{i}]"
+            count = len(s.shipper_ids) + len(s.consignee_ids)
+            if count > limits.max_shipment_identifiers:
+                raise ResourceExhausted(
+                    f"{where}: {count} shipper and consignee identifiers; "
+                    f"the limit is {limits.max_shipment_identifiers} per shipment",
+                    limit="limits.max_shipment_identifiers",
+                )
+            check_shipment_text(s, where, max_chars=limits.max_text_chars)
+            shipper = party_keys(s.shipper_ids, f"{where}.shipper_ids")
             if not shipper:
-                raise InvalidArgument("needs at least one identifier", field=f"shipments[{i}].shipper_ids")
+                raise InvalidArgument("needs at least one identifier", field=f"{where}.shipper_ids")
             queries.append(
                 ShipmentQuery(
                     reference=s.reference,
                     shipper_ids=shipper,
-                    consignee_ids=party_keys(s.consignee_ids, f"shipments[{i}].consignee_ids"),
+                    consignee_ids=party_keys(s.consignee_ids, f"{where}.consignee_ids"),
                 )
             )
-        if len(queries) <= INLINE_SCREEN_MAX:
-            outcomes = self._gw.screener.screen(queries)
-        else:
-            outcomes = await asyncio.to_thread(self._gw.screener.screen, queries)
-        return exchange_pb2.ScreenResponse(results=[self._result(o) for o in outcomes])
+        return list(self._gw.screener.screen(queries))
 
     @staticmethod
     def _result(outcome: ScreeningOutcome) -> exchange_pb2.ScreeningResult:
