@@ -352,3 +352,56 @@ def test_a_big_screen_does_not_hold_the_event_loop(au, pki: Path) -> None:  # ty
             worker.join(timeout=30)
     assert order == ["health", "screened"]
     assert len(results) == 1 and len(results[0].results) == 500  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- 8. idempotency keys bound to their request
+
+
+def _designation_item(name: str) -> exchange_pb2.PublishItem:
+    from borderx.statements.body_codec import designation_to_proto
+    from tests.integration.helpers import designation, platform
+
+    body = designation_to_proto(designation(AU, (platform(name),)))
+    return exchange_pb2.PublishItem(draft=exchange_pb2.Draft(designation=body))
+
+
+def publish(ch: grpc.Channel, *items: exchange_pb2.PublishItem, key: str) -> exchange_pb2.PublishResponse:
+    request = exchange_pb2.PublishRequest(idempotency_key=key, items=list(items))
+    return exchange_pb2_grpc.ExchangeStub(ch).Publish(request, timeout=10)
+
+
+def test_an_idempotency_key_reused_for_another_request_is_failed_precondition(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
+    with open_channel(au, pki) as ch:
+        first = publish(ch, _designation_item("k1"), key="batch-7")
+        assert not first.replayed
+        again = publish(ch, _designation_item("k1"), key="batch-7")
+        assert again.replayed and [m.header for m in again.statements] == [m.header for m in first.statements]
+        with pytest.raises(grpc.RpcError) as info:
+            publish(ch, _designation_item("k1"), _designation_item("k2"), key="batch-7")
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "idempotency_key 'batch-7' was used before for a different request" in (info.value.details() or "")
+    [failure] = [d for d in details(info.value) if isinstance(d, error_details_pb2.PreconditionFailure)]
+    assert [(v.type, v.subject) for v in failure.violations] == [("IDEMPOTENCY_KEY", "batch-7")]
+    assert au.gateway.store.count() == 1  # the new items were not stored, nor silently dropped
+
+
+def test_receipts_expire_after_the_configured_time(start_gateway, pki: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from tests.conftest import gateway_config
+
+    config = gateway_config(pki, AU, tmp_path)
+    # a receipt older than a microsecond has expired: every retry finds its key free again
+    config = dataclasses.replace(
+        config, limits=dataclasses.replace(config.limits, idempotency_ttl_seconds=1e-6)
+    )
+    gw = start_gateway(AU, config=config)
+    with open_channel(gw, pki) as ch:
+        first = publish(ch, _designation_item("ttl"), key="nightly")
+        second = publish(
+            ch, _designation_item("ttl2"), key="nightly"
+        )  # another request: allowed, key expired
+    assert not first.replayed and not second.replayed
+    assert gw.gateway.store.count() == 2
+    record = gw.gateway.store.receipt_record("nightly", f"spiffe://border5.test/agency/{AU}/service/default")
+    assert record is not None and record.statements == ((AU, 2),)  # the expired receipt was replaced

@@ -14,7 +14,7 @@ import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -118,7 +118,12 @@ class Gateway:
             store=store,
             authenticator=PeerAuthenticator(holder),
             publisher=Publisher(
-                agency=config.agency, store=store, directory=holder, signer=signer, on_published=published
+                agency=config.agency,
+                store=store,
+                directory=holder,
+                signer=signer,
+                on_published=published,
+                receipt_ttl=timedelta(seconds=config.limits.idempotency_ttl_seconds),
             ),
             screener=Screener(store, config.screening_policy),
             feed=feed,

@@ -54,14 +54,18 @@ from borderx.store.base import (
     Alarm,
     AppendResult,
     EquivocationEvidence,
+    Idempotency,
     IndexEffects,
     NewStatement,
     PartyKey,
+    ReceiptRecord,
     StatementKey,
     Store,
     StoredStatement,
     Suspension,
+    as_idempotency,
     check_index_effects,
+    check_receipt_digest,
 )
 
 #: ``PRAGMA application_id`` of a borderx store ("BDX1"), so a foreign SQLite file is refused.
@@ -201,6 +205,13 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         INSERT INTO checkpoint_history (issuer, seq, head_digest, time, wire)
         SELECT issuer, seq, head_digest, time, wire FROM checkpoints
         """,
+    ),
+    (
+        # v3: a receipt is bound to its request (issue 11): the SHA-256 of the canonical
+        # request (empty for receipts stored before v3: not checkable, they expire), and an
+        # index to purge expired receipts
+        "ALTER TABLE receipts ADD COLUMN request_digest BLOB NOT NULL DEFAULT x''",
+        "CREATE INDEX receipts_created ON receipts (created_at)",
     ),
 )
 
@@ -507,8 +518,9 @@ class SQLiteStore(Store):
         self,
         entries: Sequence[NewStatement],
         *,
-        idempotency: tuple[str, str] | None = None,
+        idempotency: tuple[str, str] | Idempotency | None = None,
     ) -> list[AppendResult]:
+        claim = as_idempotency(idempotency)
         entries = list(entries)
         # CPU work outside the write lock: effect checks and serialisation
         for entry in entries:
@@ -520,31 +532,34 @@ class SQLiteStore(Store):
         with self._write_lock:
             try:
                 with self._writing() as conn:
-                    if idempotency is not None:
-                        replay = self._replay_receipt(conn, *idempotency)
+                    if claim is not None:
+                        replay = self._replay_receipt(conn, claim)
                         if replay is not None:
                             return replay
                     results = self._append_in(conn, entries, wires, now)
-                    if idempotency is not None:
-                        key, principal = idempotency
+                    if claim is not None:
                         refs = json.dumps([[r.issuer, r.seq] for r in results])
                         conn.execute(
-                            "INSERT INTO receipts (principal, key, refs, created_at) VALUES (?, ?, ?, ?)",
-                            (principal, key, refs, now),
+                            "INSERT INTO receipts (principal, key, refs, created_at, request_digest) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            (claim.principal, claim.key, refs, now, claim.request_digest),
                         )
             except _Found as found:
                 self._record_equivocation(found, now)
                 raise found.error from None
         return results
 
-    def _replay_receipt(
-        self, conn: sqlite3.Connection, key: str, principal: str
-    ) -> list[AppendResult] | None:
+    def _replay_receipt(self, conn: sqlite3.Connection, claim: Idempotency) -> list[AppendResult] | None:
+        if claim.not_before is not None:
+            # expired receipts free their keys (and stop growing the table)
+            conn.execute("DELETE FROM receipts WHERE created_at < ?", (_to_us(claim.not_before),))
         row = conn.execute(
-            "SELECT refs FROM receipts WHERE principal = ? AND key = ?", (principal, key)
+            "SELECT refs, request_digest FROM receipts WHERE principal = ? AND key = ?",
+            (claim.principal, claim.key),
         ).fetchone()
         if row is None:
             return None
+        check_receipt_digest(claim, bytes(row[1]))
         results = []
         for issuer, seq in json.loads(row[0]):
             found = conn.execute(
@@ -862,6 +877,17 @@ class SQLiteStore(Store):
             )
             for issuer, seq, held, conflicting, detected_at, reported_by in rows
         ]
+
+    def receipt_record(self, key: str, principal: str) -> ReceiptRecord | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT refs, request_digest, created_at FROM receipts WHERE principal = ? AND key = ?",
+                (principal, key),
+            ).fetchone()
+        if row is None:
+            return None
+        refs = tuple((str(issuer), int(seq)) for issuer, seq in json.loads(row[0]))
+        return ReceiptRecord(statements=refs, request_digest=bytes(row[1]), created_at=_from_us(row[2]))
 
     def receipt(self, key: str, principal: str) -> list[StatementKey] | None:
         with self._reading() as conn:
