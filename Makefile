@@ -7,7 +7,7 @@ PKI    ?= certs/dev
 PORT   ?= 50051
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench soak proto lint format clean postgres
+.PHONY: install demo test bench soak fuzz proto lint format clean postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: $(STAMP) $(PKI)/directory.json
 ## make test: install and run the whole test suite (starting the local PostgreSQL if it is down)
 test: $(STAMP) postgres
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration tests/federation $(PYTEST_ARGS)
+
+## make fuzz: the RPC fuzz suite with many more examples per RPC (BORDERX_FUZZ_EXAMPLES, default 2000)
+fuzz: $(STAMP)
+	BORDERX_FUZZ_EXAMPLES=$${BORDERX_FUZZ_EXAMPLES:-2000} $(PY) -m pytest -q -p no:cacheprovider tests/integration/test_fuzz.py $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench

@@ -88,6 +88,17 @@ def test_a_request_that_does_not_parse_is_invalid_argument_with_its_rpc_event(
     assert rpc_count(au, rpc.method, "INVALID_ARGUMENT") == before + 1
 
 
+def test_health_watch_is_served_through_the_guard(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
+    """Watch sends with context.write (a coroutine, not a generator): the guard awaits it."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with open_channel(au, pki) as ch:
+        stream = health_pb2_grpc.HealthStub(ch).Watch(health_pb2.HealthCheckRequest(), timeout=10)
+        first = next(iter(stream))
+        stream.cancel()
+    assert first.status == health_pb2.HealthCheckResponse.SERVING
+
+
 def test_invalid_utf8_in_a_string_field_is_invalid_argument(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
     lookup = next(r for r in RPCS if r.method.endswith("/Lookup"))
     # LookupRequest.id (field 1) holding PartyId.scheme (field 1) = b"\xff"

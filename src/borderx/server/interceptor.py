@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -197,6 +198,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     def _wrap_stream(
         self, method: str, behaviour: Any, parse: Callable[[Any], Any], *, streaming_requests: bool = False
     ) -> Any:
+        if not inspect.isasyncgenfunction(behaviour):
+            # a streaming handler that sends with ``context.write`` (grpc's health Watch):
+            # awaited like a unary one, so its writes go out as they are made
+            return self._wrap_unary(method, behaviour, parse, streaming_requests=streaming_requests)
+
         async def wrapper(raw: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             async with self._guard(method, context):
                 request = _parsed(raw, parse) if streaming_requests else parse(raw)
