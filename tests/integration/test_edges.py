@@ -416,3 +416,36 @@ def test_receipts_expire_after_the_configured_time(start_gateway, pki: Path, tmp
     assert gw.gateway.store.count() == 2
     record = gw.gateway.store.receipt_record("nightly", f"spiffe://border5.test/agency/{AU}/service/default")
     assert record is not None and record.statements == ((AU, 2),)  # the expired receipt was replaced
+
+
+# ---------------------------------------------------------------- 4. the CLI reads the details
+
+
+def test_the_cli_names_the_row_a_gateway_refused_from_the_details(
+    small_limits, pki: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    from borderx.cli import main
+
+    csv = tmp_path / "manifest.csv"
+    long_reference = "SHP-" + "9" * 40  # the gateway's max_text_chars is 32 here; the CLI does not know it
+    csv.write_text(
+        "reference,identifiers,origin,declared_value,currency,hs_codes\n"
+        "SHP-1,ABN:51824753556,AU,10.00,AUD,510111\n"
+        f"{long_reference},ABN:51824753556,AU,10.00,AUD,510111\n"
+    )
+    argv = [
+        "screen",
+        str(csv),
+        "--target",
+        small_limits.target,
+        "--pki",
+        str(pki),
+        "--agency",
+        AU,
+        "--role",
+        "service",
+    ]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "the gateway refused row 3 of manifest.csv" in err
+    assert "INVALID_ARGUMENT: shipments[1].reference: is 44 characters; the limit is 32" in err
