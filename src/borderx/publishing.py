@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from borderx.bounds import check_int64
 from borderx.directory.model import DirectoryHolder
 from borderx.errors import FailedPrecondition, InvalidArgument, PermissionDenied, VerificationError, quote
 from borderx.logging import get_logger
@@ -210,6 +211,7 @@ class Publisher:
                 f"envelope issued by {env.issuer}: this gateway publishes for {self._agency} only"
             )
         verify_statement(env, self._directory.current)
+        check_int64(env.seq, "header.seq")
         if env.body is None:
             raise InvalidArgument("has no body; a published statement carries its body", field="body")
         if env.seq != seq or env.header.prev_digest != prev:
@@ -246,6 +248,9 @@ class Publisher:
         return tuple(audience)
 
     def _target(self, issuer: str, seq: int, batch: dict[int, Envelope], field: str) -> Envelope:
+        # the wire allows uint64; the stores hold int64: refuse here, naming the field, for
+        # drafts and self-signed envelopes alike, before the store sees the number
+        check_int64(seq, f"{field}.seq")
         if issuer == self._agency and seq in batch:
             return batch[seq]
         stored = self._store.get(issuer, seq)

@@ -179,6 +179,41 @@ def test_publish_references_past_int64_are_invalid_argument(au, pki: Path, item,
     assert au.gateway.store.count() == 0
 
 
+def _self_signed(pki: Path, *, seq: int = 1, target_seq: int | None = None) -> exchange_pb2.PublishItem:
+    from borderx.statements.body_codec import encode_body
+    from borderx.statements.encoding import envelope_to_proto
+    from borderx.statements.model import GENESIS_DIGEST
+    from borderx.statements.signing import load_signing_key, sign_statement
+    from tests.integration.helpers import NOW, designation, platform, withdrawal
+
+    body = designation(AU, (platform("selfsigned"),)) if target_seq is None else withdrawal(AU, target_seq)
+    env = sign_statement(
+        load_signing_key(pki / AU / "signing.key"),
+        issuer=AU,
+        seq=seq,
+        prev_digest=GENESIS_DIGEST,
+        issued_at=NOW,
+        body_type="designation" if target_seq is None else "withdrawal",
+        body=encode_body(body),
+    )
+    return exchange_pb2.PublishItem(envelope=envelope_to_proto(env))
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda pki: _self_signed(pki, seq=BIG), "items[0].envelope.header.seq"),
+        (lambda pki: _self_signed(pki, target_seq=BIG), "items[0].envelope.withdrawal.target.seq"),
+    ],
+)
+def test_self_signed_envelopes_past_int64_are_invalid_argument(au, pki: Path, make, field: str) -> None:  # type: ignore[no-untyped-def]
+    with open_channel(au, pki) as ch, pytest.raises(grpc.RpcError) as info:
+        exchange_pb2_grpc.ExchangeStub(ch).Publish(exchange_pb2.PublishRequest(items=[make(pki)]), timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    assert [f for f, _ in field_violations(info.value)] == [field]
+    assert au.gateway.store.count() == 0
+
+
 @pytest.mark.parametrize(
     ("request_", "field"),
     [

@@ -25,7 +25,7 @@ from borderx.logging import get_logger
 from borderx.parties import normalise_party_id
 from borderx.publishing import Draft, Item
 from borderx.screening.engine import ScreeningOutcome, ShipmentQuery
-from borderx.statements.bodies import Body, BodyType, Designation, Withdrawal
+from borderx.statements.bodies import BodyType, Designation
 from borderx.statements.body_codec import (
     body_from_proto,
     body_type_from_proto,
@@ -102,14 +102,6 @@ def party_keys(ids: Any, field: str) -> tuple[PartyKey, ...]:
     return tuple(dict.fromkeys(keys))
 
 
-def bound_references(body: Body) -> None:
-    """The seqs a draft points at fit the stores' int64 (the wire allows uint64)."""
-    if isinstance(body, Withdrawal) and body.target is not None:
-        check_int64(body.target.seq, "withdrawal.target.seq")
-    if isinstance(body, Designation) and body.supersedes is not None:
-        check_int64(body.supersedes.seq, "designation.supersedes.seq")
-
-
 def subscribe_body_types(request: exchange_pb2.SubscribeRequest) -> list[str]:
     """Check a SubscribeRequest's fields (agency ids, int64 seqs, digest sizes); its body type filter."""
     for name, issuers in (
@@ -168,7 +160,6 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                     )
                 try:
                     body = body_from_proto(getattr(item.draft, body_kind))
-                    bound_references(body)
                 except InvalidArgument as exc:
                     raise exc.under(f"items[{i}].draft") from None
                 items.append(Draft(body=body, audience=tuple(item.draft.audience)))
