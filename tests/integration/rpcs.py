@@ -1,7 +1,9 @@
 """Every RPC a gateway serves, called with raw request bytes: for the malformed-input tests and the fuzz suite.
 
 ``RPCS`` lists each method with its kind (unary or server streaming, single or streamed
-requests), who may call it (the role whose certificate the test uses) and one valid request.
+requests), who may call it (the role whose certificate the test uses) and one well-formed
+request (the fuzz suite's seed; Publish's names a programme AU-ABF does not own, so that
+it and most of its mutations are refused and the store stays as it was).
 ``raw_call`` sends bytes as they are, with no client-side serialisation, and returns the
 status code and details the gateway answered.
 """
@@ -16,6 +18,9 @@ from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
 from borderx._proto.borderx.v1 import admin_pb2, exchange_pb2, statement_pb2
+from borderx.statements.bodies import PartyId
+from borderx.statements.body_codec import designation_to_proto
+from tests.integration.helpers import designation
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,22 @@ PID = statement_pb2.PartyId(scheme="PLATFORM", value="shop:fuzz")
 
 RPCS = (
     Rpc(
-        "/borderx.v1.Exchange/Publish", "borderx.v1.PublishRequest", "service", exchange_pb2.PublishRequest()
+        "/borderx.v1.Exchange/Publish",
+        "borderx.v1.PublishRequest",
+        "service",
+        exchange_pb2.PublishRequest(
+            idempotency_key="fuzz",
+            items=[
+                exchange_pb2.PublishItem(
+                    draft=exchange_pb2.Draft(
+                        audience=["NZ-CS"],
+                        designation=designation_to_proto(
+                            designation("NZ-CS", (PartyId("ABN", "51824753556"),))
+                        ),
+                    )
+                )
+            ],
+        ),
     ),
     Rpc(
         "/borderx.v1.Exchange/Screen",
