@@ -55,6 +55,7 @@ class _Call:
 
 
 Deserializer = Callable[[bytes], Any]
+HEALTH_PREFIX = "/grpc.health.v1.Health/"
 
 
 def request_type_name(method: str) -> str:
@@ -90,14 +91,19 @@ async def _parsed(requests: AsyncIterator[Any], parse: Callable[[Any], Any]) -> 
         yield parse(raw)
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(
-        self, authenticator: PeerAuthenticator, *, home_agency: str, metrics: Metrics | None = None
-    ) -> None:
-        self._authenticator = authenticator
-        self._home = home_agency
+class _Guard(grpc.aio.ServerInterceptor):
+    """Wraps every handler: parse inside the call, admit the caller, map errors, log the rpc event.
+
+    Subclasses say who is admitted (``_admit``).
+    """
+
+    def __init__(self, *, metrics: Metrics | None = None) -> None:
         self._metrics = metrics
         self._wrapped: dict[str, tuple[Any, grpc.RpcMethodHandler]] = {}
+
+    def _admit(self, method: str, context: grpc.aio.ServicerContext[Any, Any], call: _Call) -> None:
+        """Raise unless the caller may call ``method``; record who it is in ``call.principal``."""
+        raise NotImplementedError
 
     async def intercept_service(
         self,
@@ -139,25 +145,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             response_serializer=handler.response_serializer,
         )
 
-    # ------------------------------------------------------------ identity
-
-    def _authenticate(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
-        pems = context.auth_context().get("x509_pem_cert") or [b""]
-        try:
-            return self._authenticator.authenticate_pem(pems[0])
-        except Unauthenticated as exc:
-            security.warning("security.unauthenticated", method=method, peer=context.peer(), reason=str(exc))
-            raise
-
-    def _authorise(self, method: str, principal: Principal) -> None:
-        try:
-            authorise(principal, method, home_agency=self._home)
-        except PermissionDenied as exc:
-            security.warning(
-                "security.permission_denied", method=method, principal=str(principal), reason=str(exc)
-            )
-            raise
-
     # ------------------------------------------------------------ wrappers
 
     @contextlib.asynccontextmanager
@@ -165,9 +152,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         """Identity and authorisation before the handler; status mapping and the log event after."""
         call = _Call(start=time.perf_counter())
         try:
-            call.principal = self._authenticate(method, context)
-            self._authorise(method, call.principal)
-            _current_principal.set(call.principal)
+            self._admit(method, context, call)
+            if call.principal is not None:
+                _current_principal.set(call.principal)
             yield call
         except BorderxError as exc:
             status = status_of(exc)
@@ -222,3 +209,51 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         )
         if self._metrics is not None:
             self._metrics.observe_rpc(method, code.name, principal.agency if principal else "", seconds)
+
+
+class AuthInterceptor(_Guard):
+    """The mutual-TLS listener's guard: every call is authenticated and authorised."""
+
+    def __init__(
+        self, authenticator: PeerAuthenticator, *, home_agency: str, metrics: Metrics | None = None
+    ) -> None:
+        super().__init__(metrics=metrics)
+        self._authenticator = authenticator
+        self._home = home_agency
+
+    def _admit(self, method: str, context: grpc.aio.ServicerContext[Any, Any], call: _Call) -> None:
+        # the principal is recorded before authorising: a refusal's rpc event names who was refused
+        call.principal = self._authenticate(method, context)
+        self._authorise(method, call.principal)
+
+    # ------------------------------------------------------------ identity
+
+    def _authenticate(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
+        pems = context.auth_context().get("x509_pem_cert") or [b""]
+        try:
+            return self._authenticator.authenticate_pem(pems[0])
+        except Unauthenticated as exc:
+            security.warning("security.unauthenticated", method=method, peer=context.peer(), reason=str(exc))
+            raise
+
+    def _authorise(self, method: str, principal: Principal) -> None:
+        try:
+            authorise(principal, method, home_agency=self._home)
+        except PermissionDenied as exc:
+            security.warning(
+                "security.permission_denied", method=method, principal=str(principal), reason=str(exc)
+            )
+            raise
+
+
+class HealthListenerGuard(_Guard):
+    """The plaintext health-only listener's guard: no identity, and health methods only.
+
+    It parses, maps errors and logs like the mTLS listener, so a malformed probe gets
+    INVALID_ARGUMENT there too. Anything but the health service is refused (fail closed,
+    should another service ever be registered on that listener by mistake).
+    """
+
+    def _admit(self, method: str, context: grpc.aio.ServicerContext[Any, Any], call: _Call) -> None:
+        if not method.startswith(HEALTH_PREFIX):
+            raise PermissionDenied(f"{method} is not served without a client certificate")
