@@ -34,20 +34,3 @@ def parse_decimal_id(text: str, field: str, *, what: str = "id") -> int:
     if not text or len(text) > _INT64_DIGITS or not (text.isascii() and text.isdigit()):
         raise InvalidArgument(f"{quote(text)} is not an {what} (a decimal number 1..2^63-1)", field=field)
     return check_int64(int(text), field, minimum=1)
-
-
-def check_text(value: str, field: str, *, max_chars: int) -> str:
-    """A free-text field: at most ``max_chars`` characters, no control or other unprintable ones.
-
-    Control characters (NUL, ESC, newlines …) in a value that is echoed, logged or shown on
-    an operator's terminal could forge log lines or terminal output; nothing needs them.
-    """
-    if len(value) > max_chars:
-        raise InvalidArgument(f"is {len(value)} characters; the limit is {max_chars}", field=field)
-    if not value.isprintable():
-        bad = next(c for c in value if not c.isprintable())
-        raise InvalidArgument(
-            f"holds the unprintable character U+{ord(bad):04X}; control characters are not allowed",
-            field=field,
-        )
-    return value

@@ -342,11 +342,24 @@ def test_identifiers_per_shipment_and_per_request_are_limited(small_limits, pki:
 @pytest.mark.parametrize(
     ("bad", "field", "fragment"),
     [
-        (shipment("r" * 33), "shipments[1].reference", "is 33 characters; the limit is 32"),
-        (shipment("ref\x1b[2J"), "shipments[1].reference", "U+001B"),
-        (shipment("r", origin_country="A\x00"), "shipments[1].origin_country", "U+0000"),
-        (shipment("r", platform="p\n"), "shipments[1].platform", "U+000A"),
-        (shipment("r", hs_codes=["6109", "x" * 40]), "shipments[1].hs_codes[1]", "the limit is 32"),
+        (shipment("r" * 33), "shipments[1].reference", "is 33 characters; at most 32 are accepted"),
+        (
+            shipment("ref\x1b[2J"),
+            "shipments[1].reference",
+            "contains control or bidirectional-override characters",
+        ),
+        (
+            shipment("r", origin_country="A\x00"),
+            "shipments[1].origin_country",
+            "contains control or bidirectional-override characters",
+        ),
+        (
+            shipment("r", platform="p\n"),
+            "shipments[1].platform",
+            "contains control or bidirectional-override characters",
+        ),
+        (shipment("r\u202e1gpj"), "shipments[1].reference", "bidirectional-override"),
+        (shipment("r", hs_codes=["6109", "x" * 40]), "shipments[1].hs_codes[1]", "at most 32 are accepted"),
         (shipment("r", hs_codes=["1"] * 65), "shipments[1].hs_codes", "the limit is 64"),
     ],
 )
@@ -483,4 +496,4 @@ def test_the_cli_names_the_row_a_gateway_refused_from_the_details(
     assert main(argv) == 3
     err = capsys.readouterr().err
     assert "the gateway refused row 3 of manifest.csv" in err
-    assert "INVALID_ARGUMENT: shipments[1].reference: is 44 characters; the limit is 32" in err
+    assert "INVALID_ARGUMENT: shipments[1].reference: is 44 characters; at most 32 are accepted" in err

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
-from borderx.bounds import check_int64, check_text
+from borderx.bounds import check_int64
 from borderx.directory.model import AGENCY_ID_PATTERN
 from borderx.errors import InvalidArgument, ResourceExhausted, quote
 from borderx.federation.subscribe import FollowerStream, FollowRequest
@@ -35,6 +35,7 @@ from borderx.statements.body_codec import (
 )
 from borderx.statements.encoding import envelope_from_proto, envelope_to_proto, signed_checkpoint_to_proto
 from borderx.statements.model import Envelope
+from borderx.statements.rules import check_text
 from borderx.store.base import PartyKey, StoredStatement
 
 audit = get_logger("borderx.audit")
@@ -77,21 +78,21 @@ def provenance(stored: StoredStatement) -> exchange_pb2.Provenance:
 
 def check_shipment_text(shipment: exchange_pb2.Shipment, where: str, *, max_chars: int) -> None:
     """The free-text fields of a shipment: bounded length, no control characters."""
-    check_text(shipment.reference, f"{where}.reference", max_chars=max_chars)
-    check_text(shipment.origin_country, f"{where}.origin_country", max_chars=max_chars)
-    check_text(shipment.platform, f"{where}.platform", max_chars=max_chars)
+    check_text(shipment.reference, f"{where}.reference", max_length=max_chars)
+    check_text(shipment.origin_country, f"{where}.origin_country", max_length=max_chars)
+    check_text(shipment.platform, f"{where}.platform", max_length=max_chars)
     if len(shipment.hs_codes) > MAX_HS_CODES:
         raise InvalidArgument(
             f"lists {len(shipment.hs_codes)} codes; the limit is {MAX_HS_CODES}", field=f"{where}.hs_codes"
         )
     for j, code in enumerate(shipment.hs_codes):
-        check_text(code, f"{where}.hs_codes[{j}]", max_chars=max_chars)
+        check_text(code, f"{where}.hs_codes[{j}]", max_length=max_chars)
     if shipment.HasField("declared_value"):
-        check_text(shipment.declared_value.currency, f"{where}.declared_value.currency", max_chars=max_chars)
+        check_text(shipment.declared_value.currency, f"{where}.declared_value.currency", max_length=max_chars)
     for field_name, ids in (("shipper_ids", shipment.shipper_ids), ("consignee_ids", shipment.consignee_ids)):
         for j, pid in enumerate(ids):
-            check_text(pid.scheme, f"{where}.{field_name}[{j}].scheme", max_chars=max_chars)
-            check_text(pid.value, f"{where}.{field_name}[{j}].value", max_chars=max_chars)
+            check_text(pid.scheme, f"{where}.{field_name}[{j}].scheme", max_length=max_chars)
+            check_text(pid.value, f"{where}.{field_name}[{j}].value", max_length=max_chars)
 
 
 def party_keys(ids: Any, field: str) -> tuple[PartyKey, ...]:

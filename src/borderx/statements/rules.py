@@ -403,6 +403,10 @@ def _text(
         raise InvalidArgument("contains control or bidirectional-override characters", field=field)
 
 
+#: the free-text rule, public for the other doors that take text (Screen's shipment fields)
+check_text = _text
+
+
 def _count(items: tuple[object, ...], field: str, maximum: int) -> None:
     if len(items) > maximum:
         raise InvalidArgument(f"has {len(items)} items; at most {maximum} are accepted", field=field)
