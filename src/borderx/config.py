@@ -37,6 +37,7 @@ frozen dataclasses with documented units and defaults, and passed on explicitly.
 
     [federation]                            # replication (see FederationConfig)
     peers = ["NZ-CS", "CA-CBSA"]            # default: every other member of the directory
+    max_clock_skew_seconds = 300            # how far ahead of receipt a statement may be dated
     [federation.endpoints]                  # optional overrides of directory endpoints
     NZ-CS = "127.0.0.1:7001"
 """
@@ -94,6 +95,8 @@ class FederationConfig:
     heartbeat_seconds: float = 30.0
     backoff_initial_seconds: float = 0.2
     backoff_max_seconds: float = 10.0
+    #: how far ahead of its receipt a statement or checkpoint may be dated (seconds)
+    max_clock_skew_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -236,6 +239,9 @@ def _federation(table: dict[str, Any], where: str) -> FederationConfig:
         checkpoint_every=_positive_int(table, "checkpoint_every", defaults.checkpoint_every, where),
         checkpoint_seconds=_positive_float(table, "checkpoint_seconds", defaults.checkpoint_seconds, where),
         heartbeat_seconds=_positive_float(table, "heartbeat_seconds", defaults.heartbeat_seconds, where),
+        max_clock_skew_seconds=_positive_float(
+            table, "max_clock_skew_seconds", defaults.max_clock_skew_seconds, where
+        ),
         backoff_initial_seconds=_positive_float(
             table, "backoff_initial_seconds", defaults.backoff_initial_seconds, where
         ),

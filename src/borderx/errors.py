@@ -265,3 +265,33 @@ class IssuerSuspended(BorderxError):
     """Statements of an issuer that equivocated are refused until an operator resumes it."""
 
     grpc_code = "FAILED_PRECONDITION"
+
+
+class RuleViolation(InvalidArgument):
+    """A signed statement that breaks an admission rule (DESIGN §8): refused at Publish,
+    kept as signed evidence (never indexed) when it arrives from a peer.
+
+    ``rule`` names the rule (``membership.status_transition``, ``time.before_predecessor`` …).
+    """
+
+    def __init__(self, rule: str, message: str, *, field: str = "") -> None:
+        super().__init__(message, field=field)
+        self.rule = rule
+
+    def under(self, prefix: str) -> RuleViolation:
+        moved = super().under(prefix)
+        return RuleViolation(self.rule, str(moved).removeprefix(f"{moved.field}: "), field=moved.field)
+
+
+class OwnChainForged(BorderxError):
+    """A statement or checkpoint in this gateway's own agency's name that it never made.
+
+    It verifies with the home agency's key, so it proves that key is compromised: it is
+    never adopted, always kept as evidence and raised as the loudest alarm.
+    """
+
+    grpc_code = "FAILED_PRECONDITION"
+
+    def __init__(self, issuer: str, seq: int, message: str) -> None:
+        super().__init__(message)
+        self.issuer, self.seq = issuer, seq

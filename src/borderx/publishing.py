@@ -13,24 +13,27 @@ store's chain check is the final arbiter.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 from borderx.bounds import check_int64
 from borderx.directory.model import DirectoryHolder
-from borderx.errors import FailedPrecondition, InvalidArgument, PermissionDenied, VerificationError, quote
+from borderx.errors import ChainError, InvalidArgument, PermissionDenied, VerificationError, quote
 from borderx.logging import get_logger
 from borderx.screening.index import index_effects
-from borderx.statements.bodies import Body, BodyType, Designation, Withdrawal, body_type_of
-from borderx.statements.body_codec import decode_body, encode_body
+from borderx.statements.bodies import Body, body_type_of
+from borderx.statements.body_codec import encode_body
+from borderx.statements.intake import IntakePolicy, StoreView, admit, time_floor
 from borderx.statements.model import GENESIS_DIGEST, Envelope
-from borderx.statements.rules import DEFAULT_PROGRAMME_OWNERS, check_status_transition, validate_body
+from borderx.statements.rules import validate_body
 from borderx.statements.signing import Signer, sign_statement
 from borderx.statements.verify import verify_statement
 from borderx.store.base import Idempotency, NewStatement, Store, check_receipt_digest
 
 audit = get_logger("borderx.audit")
+security = get_logger("borderx.security")
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class Publisher:
         store: Store,
         directory: DirectoryHolder,
         signer: Signer | None,
-        owners: Mapping[str, str] = DEFAULT_PROGRAMME_OWNERS,
+        policy: IntakePolicy | None = None,
         clock: Callable[[], datetime] | None = None,
         on_published: Callable[[Sequence[Envelope]], None] = lambda _envelopes: None,
         receipt_ttl: timedelta = timedelta(days=1),
@@ -100,7 +103,9 @@ class Publisher:
         self._store = store
         self._directory = directory
         self._signer = signer
-        self._owners = owners
+        self._policy = policy or IntakePolicy(home=agency, indexer=index_effects)
+        if self._policy.home != agency:
+            raise ValueError(f"intake policy of {self._policy.home} given to the publisher of {agency}")
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def publish(self, items: Sequence[Item], *, principal: str, idempotency_key: str = "") -> Receipt:
@@ -125,11 +130,10 @@ class Publisher:
                 previous = self._replay(claim)
                 if previous is not None:
                     return previous
-            envelopes = self._prepare(items)
+            entries = self._prepare(items)
             # the store checks the claim again in the append's own transaction
-            self._store.append(
-                [NewStatement(env, "", index_effects(env)) for env in envelopes], idempotency=claim
-            )
+            self._store.append(entries, idempotency=claim)
+        envelopes = [entry.envelope for entry in entries]
         self._on_published(envelopes)
         audit.info(
             "audit.published",
@@ -152,44 +156,55 @@ class Publisher:
 
     # ------------------------------------------------------------ preparation
 
-    def _prepare(self, items: Sequence[Item]) -> list[Envelope]:
+    def _prepare(self, items: Sequence[Item]) -> list[NewStatement]:
+        """Sign or check every item and admit it exactly as a receiving gateway would."""
         head = self._store.head(self._agency)
         seq, prev = (head.seq, head.digest) if head else (0, GENESIS_DIGEST)
         now = self._clock()
-        batch: dict[int, Envelope] = {}
-        out: list[Envelope] = []
+        view = StoreView(self._store)
+        directory = self._directory.current
+        out: list[NewStatement] = []
         for i, item in enumerate(items):
-            where = f"items[{i}]"
+            where = f"items[{i}].draft" if isinstance(item, Draft) else f"items[{i}].envelope"
             try:
                 if isinstance(item, Draft):
-                    env = self._sign_draft(item, seq=seq + 1, prev=prev, now=now, batch=batch)
+                    # never before what this chain already dates (a replica's clock may lag)
+                    issued = max(now, time_floor(view, self._agency, seq + 1, self._policy) or now)
+                    env = self._sign_draft(item, seq=seq + 1, prev=prev, now=issued)
                 else:
-                    env = self._check_envelope(item, seq=seq + 1, prev=prev, now=now, batch=batch)
+                    env = self._check_envelope(item, seq=seq + 1, prev=prev)
+                # the one admission path: a gateway publishes nothing it would refuse from a peer
+                admission = admit(env, directory=directory, policy=self._policy, view=view, received_at=now)
             except InvalidArgument as exc:
-                raise exc.under(
-                    f"{where}.draft" if isinstance(item, Draft) else f"{where}.envelope"
-                ) from None
+                raise exc.under(where) from None
             except VerificationError as exc:
-                raise InvalidArgument(str(exc), field=f"{where}.envelope") from None
-            except FailedPrecondition as exc:
-                raise FailedPrecondition(
-                    f"{where}.envelope.{exc}", kind=exc.kind, subject=exc.subject
-                ) from None
+                raise InvalidArgument(str(exc), field=where) from None
+            except ChainError as exc:
+                # FAILED_PRECONDITION, naming the item like every other refusal
+                raise ChainError(f"{where}.{exc}") from None
+            if admission.violation is not None:
+                raise admission.violation.under(where)
+            view.add(admission, now)
             seq, prev = env.seq, env.digest
-            batch[env.seq] = env
-            out.append(env)
+            out.append(admission.entry(""))
         return out
 
-    def _sign_draft(
-        self, draft: Draft, *, seq: int, prev: bytes, now: datetime, batch: dict[int, Envelope]
-    ) -> Envelope:
+    def _sign_draft(self, draft: Draft, *, seq: int, prev: bytes, now: datetime) -> Envelope:
         if self._signer is None:
             raise PermissionDenied("this gateway has no signing key configured; send signed envelopes")
+        policy = self._policy
         try:
-            body = validate_body(draft.body, issuer=self._agency, owners=self._owners, now=now)
+            # normalise identifiers before signing (admission then checks the signed bytes)
+            body = validate_body(
+                draft.body,
+                issuer=self._agency,
+                owners=policy.owners,
+                levels=policy.levels,
+                limits=policy.limits,
+                now=now,
+            )
         except InvalidArgument as exc:
             raise exc.under(body_type_of(draft.body).value) from None
-        self._check_references(body, batch)
         audience = self._check_audience(draft.audience)
         return sign_statement(
             self._signer,
@@ -202,9 +217,7 @@ class Publisher:
             body=encode_body(body),
         )
 
-    def _check_envelope(
-        self, env: Envelope, *, seq: int, prev: bytes, now: datetime, batch: dict[int, Envelope]
-    ) -> Envelope:
+    def _check_envelope(self, env: Envelope, *, seq: int, prev: bytes) -> Envelope:
         if env.issuer != self._agency:
             # a home service publishes for its own agency only; partners' statements arrive by replication
             raise PermissionDenied(
@@ -214,27 +227,28 @@ class Publisher:
         check_int64(env.seq, "header.seq")
         if env.body is None:
             raise InvalidArgument("has no body; a published statement carries its body", field="body")
+        if env.seq < seq:
+            held = self._store.get(self._agency, env.seq)
+            if held is not None and held.envelope.digest != env.digest:
+                self._conflict(env, held.envelope)
         if env.seq != seq or env.header.prev_digest != prev:
-            # the envelope is well formed but does not extend the chain as held now: a state
-            # the caller must catch up with (DESIGN §5: a chain gap is FAILED_PRECONDITION)
-            raise FailedPrecondition(
+            raise ChainError(
                 f"header.seq: has seq {env.seq}; the next statement of {self._agency} is seq {seq} "
-                f"with prev_digest {prev.hex()[:16]}…",
-                kind="CHAIN",
-                subject=self._agency,
+                f"with prev_digest {prev.hex()[:16]}…"
             )
-        body = decode_body(BodyType(env.header.body_type), env.body)
-        try:
-            validated = validate_body(body, issuer=self._agency, owners=self._owners, now=now)
-        except InvalidArgument as exc:
-            raise exc.under("body") from None
-        if validated != body:
-            raise InvalidArgument(
-                "carries identifiers that are not normalised; normalise before signing", field="body"
-            )
-        self._check_references(body, batch)
         self._check_audience(env.header.audience)
         return env
+
+    def _conflict(self, env: Envelope, held: Envelope) -> NoReturn:
+        """A validly signed second statement for a seq we hold: our key signed two histories."""
+        detail = (
+            f"{self._agency} seq {env.seq} submitted for publishing conflicts with the held statement "
+            f"({held.digest.hex()[:16]}… vs {env.digest.hex()[:16]}…): {self._agency}'s key signed both"
+        )
+        self._store.record_evidence("own_chain", self._agency, env.seq, detail, envelopes=(held, env))
+        self._store.raise_alarm("own_chain", self._agency, detail)
+        security.critical("security.own_chain", issuer=self._agency, seq=env.seq, detail=detail)
+        raise ChainError(f"header.seq: {detail}; kept as evidence, nothing published")
 
     def _check_audience(self, audience: Sequence[str]) -> tuple[str, ...]:
         directory = self._directory.current
@@ -246,34 +260,3 @@ class Publisher:
         if len(set(audience)) != len(audience):
             raise InvalidArgument("lists an agency twice", field="audience")
         return tuple(audience)
-
-    def _target(self, issuer: str, seq: int, batch: dict[int, Envelope], field: str) -> Envelope:
-        # the wire allows uint64; the stores hold int64: refuse here, naming the field, for
-        # drafts and self-signed envelopes alike, before the store sees the number
-        check_int64(seq, f"{field}.seq")
-        if issuer == self._agency and seq in batch:
-            return batch[seq]
-        stored = self._store.get(issuer, seq)
-        if stored is None:
-            raise InvalidArgument(f"{issuer}#{seq} does not exist", field=field)
-        return stored.envelope
-
-    def _check_references(self, body: Body, batch: dict[int, Envelope]) -> None:
-        if isinstance(body, Withdrawal) and body.target is not None:
-            self._target(body.target.issuer, body.target.seq, batch, "withdrawal.target")
-        if isinstance(body, Designation) and body.supersedes is not None:
-            ref = body.supersedes
-            target = self._target(ref.issuer, ref.seq, batch, "designation.supersedes")
-            if target.header.body_type != BodyType.DESIGNATION.value or target.body is None:
-                raise InvalidArgument(
-                    f"{ref.issuer}#{ref.seq} is not a designation", field="designation.supersedes"
-                )
-            if ref.header_digest and ref.header_digest != target.digest:
-                raise InvalidArgument(
-                    f"header_digest does not match {ref.issuer}#{ref.seq}",
-                    field="designation.supersedes.header_digest",
-                )
-            previous = decode_body(BodyType.DESIGNATION, target.body)
-            assert isinstance(previous, Designation)
-            if previous.status is not None and body.status is not None:
-                check_status_transition(previous.status, body.status, field="designation.status")

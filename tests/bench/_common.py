@@ -29,6 +29,12 @@ class Figure:
         return self.ratio >= target if op == ">=" else self.ratio <= target
 
     def line(self) -> str:
+        if not self.goal.startswith(("<", ">")):
+            # a figure reported for information: no goal to judge it against
+            return (
+                f"{self.name}: {self.measured:,.1f} {self.unit} / baseline {self.baseline:,.1f} {self.unit}"
+                f" = ratio {self.ratio:.2f} {self.goal}"
+            )
         verdict = "met" if self.met() else "NOT met"
         return (
             f"{self.name}: {self.measured:,.1f} {self.unit} / baseline {self.baseline:,.1f} {self.unit}"

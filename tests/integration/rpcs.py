@@ -115,6 +115,18 @@ RPCS = (
         streaming=True,
     ),
     Rpc(
+        "/borderx.v1.Admin/ExportEvidence",
+        "borderx.v1.ExportEvidenceRequest",
+        "operator",
+        admin_pb2.ExportEvidenceRequest(issuers=["NZ-CS"]),
+    ),
+    Rpc(
+        "/grpc.health.v1.Health/List",
+        "grpc.health.v1.HealthListRequest",
+        "service",
+        health_pb2.HealthListRequest(),
+    ),
+    Rpc(
         "/grpc.health.v1.Health/Check",
         "grpc.health.v1.HealthCheckRequest",
         "service",

@@ -274,7 +274,7 @@ def test_self_signed_envelopes_are_verified_and_chained(au, pki: Path) -> None: 
         code, details = refused(
             lambda: publish(s, exchange_pb2.PublishItem(envelope=envelope_to_proto(wrong_seq)))
         )
-        # a chain gap is a state to catch up with, not a malformed request (DESIGN §5)
+        # a chain gap is FAILED_PRECONDITION (DESIGN §5): the request is well formed, the chain is not there
         assert code == grpc.StatusCode.FAILED_PRECONDITION and "next statement of AU-ABF is seq 1" in details
         assert "items[0].envelope.header.seq: has seq 5" in details
         code, details = refused(lambda: publish(s, exchange_pb2.PublishItem(envelope=envelope_to_proto(nz))))

@@ -4,7 +4,10 @@
 - ``suspend-issuer ISSUER --reason TEXT``: stop accepting them;
 - ``reload``: re-read the directory and the gateway's TLS certificate (as SIGHUP does);
 - ``export [--issuer ID …] [--dsse]``: every stored envelope, one per line (base64 of the
-  serialised SignedStatement, the format `borderx dsse` reads) or as DSSE JSON lines.
+  serialised SignedStatement, the format `borderx dsse` reads) or as DSSE JSON lines;
+- ``evidence [--issuer ID …]``: every piece of signed evidence the gateway kept
+  (equivocation pairs, own-chain forgeries, bad signatures under a checkpoint, statements
+  that broke an admission rule), redacted to signed headers, to hand to partners.
 """
 
 from __future__ import annotations
@@ -44,7 +47,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--dsse", action="store_true", help="write DSSE JSON lines instead of base64 envelopes"
     )
     export.set_defaults(func=run_export)
-    for parser in (resume, suspend, reload, export):
+    evidence = actions.add_parser(
+        "evidence",
+        help="export the signed evidence kept (equivocation, own chain, bad signatures, rule violations)",
+    )
+    evidence.add_argument(
+        "--issuer", action="append", default=[], metavar="ID", help="only this issuer (repeatable)"
+    )
+    evidence.set_defaults(func=run_evidence)
+    for parser in (resume, suspend, reload, export, evidence):
         add_client_flags(parser)
 
 
@@ -98,3 +109,7 @@ def run_export(args: argparse.Namespace) -> int:
         return rpc.report(exc)
     print(f"exported {count} statements", file=sys.stderr)
     return 0
+
+
+def run_evidence(args: argparse.Namespace) -> int:
+    return _unary(args, "ExportEvidence", admin_pb2.ExportEvidenceRequest(issuers=args.issuer))

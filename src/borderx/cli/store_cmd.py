@@ -4,8 +4,10 @@
   the stored envelopes (the store is the truth; the index is derived).
 - ``migrate --config FILE``: apply pending schema migrations and print the version.
 - ``copy --from URL --to URL --directory FILE``: move a gateway's store to another backend
-  (e.g. SQLite to PostgreSQL), verifying every envelope's signature and chain on the way;
-  checkpoints, suspensions and alarms come along (equivocation evidence stays in the source).
+  (e.g. SQLite to PostgreSQL), admitting every envelope on the way exactly as a live gateway
+  would (signature, key, chain, body rules, memberships, time: DESIGN §8); checkpoints,
+  suspensions, alarms and own-chain/bad-signature evidence come along (equivocation pairs
+  stay in the source).
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from borderx.config import load_config
 from borderx.errors import BorderxError
+
+if TYPE_CHECKING:
+    from borderx.store import Store
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,6 +63,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="federation directory.json, for the keys",
     )
     copy.add_argument(
+        "--agency",
+        metavar="ID",
+        help="the agency whose store this is (default: the issuer of the statements it published itself)",
+    )
+    copy.add_argument(
         "--output", choices=["table", "json"], default="table", help="output format (default table)"
     )
     copy.set_defaults(func=run_copy)
@@ -74,16 +86,30 @@ def _print(args: argparse.Namespace, data: dict[str, object], line: str) -> None
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
-    from borderx.screening.index import index_effects  # noqa: PLC0415
+    from borderx.directory.model import Directory  # noqa: PLC0415
+    from borderx.server.app import intake_policy  # noqa: PLC0415
+    from borderx.statements.intake import Reindexer  # noqa: PLC0415
+    from borderx.store import open_store  # noqa: PLC0415
 
-    with _open(args) as store:
+    config = load_config(args.config).with_overrides(store_url=args.store)
+    directory = Directory.load(config.directory_path)
+    with open_store(config.store_url) as store:
         start = time.perf_counter()
-        count = store.rebuild_index(index_effects)
+        # the same admission as every other door: a statement that no longer passes (a
+        # rule, a revoked key) stays stored as evidence and leaves the index
+        reindexer = Reindexer(store, directory=directory, policy=intake_policy(config))
+        count = store.rebuild_index(reindexer)
         seconds = time.perf_counter() - start
         _print(
             args,
-            {"store": store.location, "indexed": count, "seconds": round(seconds, 3)},
-            f"rebuilt the screening index of {store.location}: {count} statements in {seconds:.2f} s",
+            {
+                "store": store.location,
+                "indexed": count,
+                "violations": len(reindexer.violations),
+                "seconds": round(seconds, 3),
+            },
+            f"rebuilt the screening index of {store.location}: {count} statements in {seconds:.2f} s"
+            + (f"; {len(reindexer.violations)} kept as evidence only" if reindexer.violations else ""),
         )
     return 0
 
@@ -102,17 +128,27 @@ def run_migrate(args: argparse.Namespace) -> int:
 COPY_PAGE = 1000
 
 
+def _home_of(source: Store) -> str:
+    """The agency a store belongs to: the issuer of the statements it published itself."""
+    for issuer in sorted(source.heads()):
+        first = source.get(issuer, 1)
+        if first is not None and first.received_from == "":
+            return issuer
+    return ""
+
+
 def run_copy(args: argparse.Namespace) -> int:
     from borderx.directory.model import Directory  # noqa: PLC0415
     from borderx.screening.index import index_effects  # noqa: PLC0415
+    from borderx.statements.intake import IntakePolicy, StoreView, admit, admit_checkpoint  # noqa: PLC0415
     from borderx.statements.model import GENESIS_DIGEST  # noqa: PLC0415
-    from borderx.statements.verify import verify_statement  # noqa: PLC0415
-    from borderx.store import NewStatement, open_store  # noqa: PLC0415
+    from borderx.store import IndexEffects, NewStatement, open_store  # noqa: PLC0415
 
     directory = Directory.load(args.directory)
     start = time.perf_counter()
-    copied = 0
+    copied = violations = 0
     with open_store(args.source) as source, open_store(args.target) as target:
+        policy = IntakePolicy(home=args.agency or _home_of(source), indexer=index_effects)
         for issuer, head in sorted(source.heads().items()):
             held = target.head(issuer)
             pos, prev = (held.seq, held.digest) if held else (0, GENESIS_DIGEST)
@@ -124,23 +160,67 @@ def run_copy(args: argparse.Namespace) -> int:
                     )
             while pos < head.seq:
                 page = source.read_range(issuer, pos, COPY_PAGE)
+                view = StoreView(target)
                 entries = []
                 for stored in page:
                     env = stored.envelope
-                    # verify, never trust: a store file could have been edited
-                    verify_statement(env, directory)
                     if env.seq != pos + 1 or env.header.prev_digest != prev:
                         raise BorderxError(f"{issuer}: the source chain breaks at seq {env.seq}")
-                    entries.append(NewStatement(env, stored.received_from, index_effects(env)))
+                    if not stored.verified and stored.violation:
+                        # its deferred signature check failed: it stays evidence only
+                        kind = env.header.body_type if env.body is not None else ""
+                        entries.append(
+                            NewStatement(
+                                env,
+                                stored.received_from,
+                                IndexEffects.refused(kind, stored.violation),
+                                verified=False,
+                            )
+                        )
+                        violations += 1
+                        pos, prev = env.seq, env.digest
+                        continue
+                    # the one admission path, never trust: a store file could have been edited
+                    # (a bad signature or a forged own statement refuses the copy)
+                    admission = admit(
+                        env,
+                        directory=directory,
+                        policy=policy,
+                        view=view,
+                        received_at=stored.received_at,
+                        received_from="" if issuer == policy.home else stored.received_from,
+                        # a check still pending at the source stays pending at the destination
+                        vouched=not stored.verified,
+                    )
+                    view.add(admission, stored.received_at)
+                    violations += admission.violation is not None
+                    entries.append(admission.entry(stored.received_from))
                     pos, prev = env.seq, env.digest
                 target.append(entries)
                 copied += len(entries)
             for checkpoint in source.checkpoints_between(issuer, 0, head.seq):
+                admit_checkpoint(
+                    checkpoint,
+                    directory=directory,
+                    policy=policy,
+                    view=StoreView(target),
+                    received_at=datetime.now(UTC),
+                )
                 target.put_checkpoint(checkpoint)
         for issuer, suspension in source.suspended_issuers().items():
             target.suspend_issuer(issuer, suspension.reason)
         for alarm in source.alarms(include_acknowledged=True):
             target.raise_alarm(alarm.kind, alarm.issuer, alarm.detail)
+        for proof in source.evidence():
+            target.record_evidence(
+                proof.kind,
+                proof.issuer,
+                proof.seq,
+                proof.detail,
+                envelopes=proof.envelopes,
+                checkpoints=proof.checkpoints,
+                reported_by=proof.reported_by,
+            )
         seconds = time.perf_counter() - start
         _print(
             args,
@@ -148,8 +228,10 @@ def run_copy(args: argparse.Namespace) -> int:
                 "from": source.location,
                 "to": target.location,
                 "statements": copied,
+                "violations": violations,
                 "seconds": round(seconds, 3),
             },
-            f"copied {copied} verified statements from {source.location} to {target.location} in {seconds:.1f} s",
+            f"copied {copied} verified statements from {source.location} to {target.location} in {seconds:.1f} s"
+            + (f" ({violations} kept as evidence only)" if violations else ""),
         )
     return 0

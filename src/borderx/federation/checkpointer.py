@@ -59,8 +59,13 @@ class Checkpointer:
         return head is not None and head.seq - (last.seq if last else 0) >= self._every
 
     def checkpoint(self, *, heartbeat: bool = False) -> SignedCheckpoint | None:
-        """Sign a checkpoint at the current head if it moved (or always, for a heartbeat)."""
-        with self._lock:
+        """Sign a checkpoint at the current head if it moved (or always, for a heartbeat).
+
+        Signed under the store's publish lock: no replica signs a statement meanwhile, so a
+        checkpoint never postdates a statement above its head that was already being signed
+        (receivers refuse a statement dated before a checkpoint of a lower head, DESIGN §8).
+        """
+        with self._lock, self._store.publish_lock(self._agency):
             head = self._store.head(self._agency)
             last = self._store.checkpoint(self._agency)
             seq = head.seq if head else 0
@@ -73,12 +78,18 @@ class Checkpointer:
             else:
                 digest = signatures_digest_at(self._store, self._agency, seq)
                 self._rolling = (seq, digest) if digest is not None else None
+            when = self._clock()
+            if head is not None:
+                # never before the statement it covers (another replica's clock may lead ours)
+                held = self._store.get(self._agency, head.seq)
+                if held is not None and held.envelope.header.issued_at > when:
+                    when = held.envelope.header.issued_at
             scp = sign_checkpoint(
                 self._signer,
                 issuer=self._agency,
                 seq=seq,
                 head_digest=head.digest if head else GENESIS_DIGEST,
-                time=self._clock(),
+                time=when,
                 signatures_digest=digest or b"",
             )
             self._store.put_checkpoint(scp)

@@ -45,18 +45,21 @@ from borderx.errors import (
     Equivocation,
     IssuerSuspended,
     MalformedHeader,
+    OwnChainForged,
+    RuleViolation,
     VerificationError,
 )
 from borderx.federation.feed import Feed
 from borderx.federation.sigchain import signatures_digest_at
+from borderx.federation.sync import Action, Conflict, IssuerSync, StoreCheckpoint, StoreRun
 from borderx.logging import get_logger
 from borderx.screening.index import index_effects
-from borderx.statements.chain import ChainHead
-from borderx.statements.checkpoints import roll_signatures, verify_run
+from borderx.statements.checkpoints import GENESIS_SIGNATURES
 from borderx.statements.encoding import envelope_from_proto, signed_checkpoint_from_proto
+from borderx.statements.intake import Admission, IntakePolicy, StoreView, admit, admit_checkpoint
 from borderx.statements.model import Envelope, SignedCheckpoint
-from borderx.statements.verify import verify_checkpoint, verify_statement
-from borderx.store.base import NO_EFFECTS, NewStatement, Store
+from borderx.statements.verify import verify_statement
+from borderx.store.base import NO_EFFECTS, Store
 
 log = get_logger("borderx.replicator")
 security = get_logger("borderx.security")
@@ -102,19 +105,6 @@ class PeerStatus:
     known_heads: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
-@dataclass
-class _IssuerSync:
-    head: ChainHead | None
-    signatures: bytes | None
-    pending: list[SignedCheckpoint] = field(default_factory=list)
-    buffer: list[Envelope] = field(default_factory=list)
-    blocked: bool = False  # a body we are entitled to was missing: skip this issuer this session
-
-    @property
-    def next_seq(self) -> int:
-        return (self.head.seq if self.head else 0) + len(self.buffer) + 1
-
-
 class PeerLink:
     def __init__(
         self,
@@ -128,9 +118,11 @@ class PeerLink:
         credentials: Callable[[], tuple[bytes, bytes]],
         backoff: tuple[float, float],
         max_message_bytes: int,
+        policy: IntakePolicy | None = None,
         observer: Observer | None = None,
     ) -> None:
         self._observer = observer or Observer()
+        self._policy = policy or IntakePolicy(home=agency, indexer=index_effects)
         self.agency = agency
         self.peer = peer
         self.status = PeerStatus(agency=peer, endpoint=endpoint)
@@ -140,7 +132,7 @@ class PeerLink:
         self._credentials = credentials
         self._backoff = backoff
         self._max_message = max_message_bytes
-        self._syncs: dict[str, _IssuerSync] = {}
+        self._syncs: dict[str, IssuerSync] = {}
 
     # ------------------------------------------------------------ connection loop
 
@@ -220,7 +212,7 @@ class PeerLink:
             try:
                 first = await (asyncio.wait_for(queue.get(), IDLE_FLUSH_SECONDS) if waiting else queue.get())
             except TimeoutError:
-                await asyncio.to_thread(self._flush_all)
+                await asyncio.to_thread(self._idle)
                 continue
             batch = [first]
             size = _size(first)
@@ -241,19 +233,21 @@ class PeerLink:
                 self.status.last_message_at = datetime.now(UTC)
                 await asyncio.to_thread(self._process, messages)
             if ended:
-                await asyncio.to_thread(self._flush_all)
+                await asyncio.to_thread(self._idle)
                 if failure is not None:
                     raise failure
                 return
 
     # ------------------------------------------------------------ processing (worker thread)
 
-    def _sync(self, issuer: str) -> _IssuerSync:
+    def _sync(self, issuer: str) -> IssuerSync:
         sync = self._syncs.get(issuer)
         if sync is None:
             head = self._store.head(issuer)
-            sigs = signatures_digest_at(self._store, issuer, head.seq) if head else None
-            sync = _IssuerSync(head=head, signatures=sigs if head else roll_signatures(bytes(32), []))
+            sigs = signatures_digest_at(self._store, issuer, head.seq) if head else GENESIS_SIGNATURES
+            sync = IssuerSync(
+                issuer=issuer, me=self.agency, head=head, signatures=sigs, max_buffer=MAX_BUFFER
+            )
             self._syncs[issuer] = sync
         return sync
 
@@ -271,6 +265,10 @@ class PeerLink:
             except (MalformedHeader, VerificationError) as exc:
                 self._refuse("bad_message", getattr(exc, "issuer", ""), f"{exc}")
 
+    def _idle(self) -> None:
+        for sync in self._syncs.values():
+            self._apply(sync, sync.idle())
+
     def _refuse(self, kind: str, issuer: str, detail: str) -> NoReturn:
         text = f"from peer {self.peer}: {detail}"
         self._observer.refused(kind)
@@ -278,26 +276,85 @@ class PeerLink:
         self._store.raise_alarm(kind, issuer, text)
         raise PeerMisbehaved(text)
 
+    def _on_statement(self, env: Envelope) -> None:
+        if env.issuer == self.agency:
+            self._own_statement(env)
+            return
+        sync = self._sync(env.issuer)
+        self._apply(sync, sync.statement(env, self._directory.current))
+
     def _on_checkpoint(self, scp: SignedCheckpoint) -> None:
         issuer = scp.issuer
         try:
-            verify_checkpoint(scp, self._directory.current)
+            admit_checkpoint(
+                scp,
+                directory=self._directory.current,
+                policy=self._policy,
+                view=StoreView(self._store),
+                received_at=datetime.now(UTC),
+                received_from=self.peer,
+            )
         except VerificationError as exc:
             self._refuse("bad_checkpoint", issuer, str(exc))
-        sync = self._sync(issuer)
-        if sync.blocked:
+        except OwnChainForged as exc:
+            self._own_chain(exc, checkpoints=(scp,))
             return
-        cp = scp.checkpoint
+        except RuleViolation as exc:
+            # signed by the issuer, so the issuer's fault, not the relay's: drop it, say so,
+            # and keep replicating everything else this peer sends
+            self._alarm("checkpoint_refused", issuer, f"{exc.rule}: {exc}")
+            return
+        if issuer == self.agency:
+            return  # our own head, as we hold it: we checkpoint our chain ourselves
         known = self.status.known_heads.get(issuer)
-        if known is None or cp.seq > known[0]:
-            self.status.known_heads[issuer] = (cp.seq, time.monotonic())
-        held = sync.head.seq if sync.head else 0
-        if cp.seq <= held:
-            self._store_checkpoint(scp)
-            return
-        if not sync.pending or cp.seq > sync.pending[-1].seq:
-            sync.pending.append(scp)
-        self._flush_covered(issuer, sync)
+        if known is None or scp.seq > known[0]:
+            self.status.known_heads[issuer] = (scp.seq, time.monotonic())
+        sync = self._sync(issuer)
+        self._apply(sync, sync.checkpoint(scp, self._directory.current))
+
+    # ------------------------------------------------------------ applying actions
+
+    def _apply(self, sync: IssuerSync, actions: Sequence[Action]) -> None:
+        for action in actions:
+            if isinstance(action, StoreRun):
+                self._store_run(sync, action)
+            elif isinstance(action, StoreCheckpoint):
+                self._store_checkpoint(action.checkpoint)
+            elif isinstance(action, Conflict):
+                self._conflict(sync, action.envelope)
+            else:
+                self._refuse(action.kind, action.issuer, action.detail)
+
+    def _store_run(self, sync: IssuerSync, action: StoreRun) -> None:
+        cp = action.checkpoint
+        # the checkpoint authenticates the headers; every signature is still verified one
+        # by one before anything is stored (invariant 7.1)
+        # with the issuer's signatures digest, the checkpoint binds every signature byte of
+        # the run: the Ed25519 checks are deferred to federation.sigcheck (invariant 7.1 is
+        # kept: nothing unchecked is relayed, exported or shown as verified)
+        vouched = cp is not None and bool(cp.checkpoint.signatures_digest)
+        admitted, failure = self._admit_run(
+            action.run, ceiling=cp.checkpoint.time if cp else None, vouched=vouched
+        )
+        stored = self._append(sync, admitted)
+        if failure is not None:
+            bad = action.run[len(admitted)]
+            if cp is not None:
+                # the issuer's own checkpoint vouches for these signature bytes: signed
+                # evidence against the issuer, not the relay
+                self._store.record_evidence(
+                    "bad_signature",
+                    sync.issuer,
+                    bad.seq,
+                    str(failure),
+                    envelopes=(bad,),
+                    checkpoints=(cp,),
+                    reported_by=self.peer,
+                )
+            under = f" (under {sync.issuer}'s checkpoint at seq {cp.seq})" if cp is not None else ""
+            self._refuse("bad_statement", sync.issuer, f"{failure}{under}")
+        if stored and cp is not None:
+            self._store_checkpoint(cp)
 
     def _store_checkpoint(self, scp: SignedCheckpoint) -> None:
         try:
@@ -306,41 +363,8 @@ class PeerLink:
         except Equivocation as exc:
             self._equivocation(scp.issuer, str(exc))
 
-    def _on_statement(self, env: Envelope) -> None:
-        issuer = env.issuer
-        sync = self._sync(issuer)
-        if sync.blocked:
-            return
-        if env.seq < sync.next_seq:
-            self._replayed(env, sync)
-            return
-        if env.seq > sync.next_seq:
-            have = sync.next_seq - 1
-            self._flush(issuer, sync)
-            self._refuse(
-                "gap",
-                issuer,
-                f"{issuer} skipped from seq {have} to {env.seq}: seq {have + 1}..{env.seq - 1} withheld",
-            )
-        if env.body is None and env.header.readable_by(self.agency):
-            # the peer cannot (or will not) give us a body we are entitled to; storing the
-            # header alone would lose that body for good, so wait for another peer
-            self._flush(issuer, sync)
-            sync.blocked = True
-            log.info("replicator.body_unavailable", peer=self.peer, issuer=issuer, seq=env.seq)
-            return
-        sync.buffer.append(env)
-        self._flush_covered(issuer, sync)
-        if len(sync.buffer) >= MAX_BUFFER:
-            self._flush(issuer, sync)
-
-    def _replayed(self, env: Envelope, sync: _IssuerSync) -> None:
-        """A statement at or below what we hold or buffer: a duplicate, or equivocation."""
-        held_seq = sync.head.seq if sync.head else 0
-        if env.seq > held_seq:
-            if sync.buffer[env.seq - held_seq - 1].digest != env.digest:
-                self._refuse("bad_message", env.issuer, f"{env.issuer} seq {env.seq} sent twice, differently")
-            return
+    def _conflict(self, sync: IssuerSync, env: Envelope) -> None:
+        """A statement at or below the held head: a duplicate, or equivocation if it verifies."""
         stored = self._store.get(env.issuer, env.seq)
         if stored is not None and stored.envelope.digest == env.digest:
             return
@@ -348,67 +372,88 @@ class PeerLink:
             verify_statement(env, self._directory.current)
         except VerificationError as exc:
             self._refuse("bad_statement", env.issuer, str(exc))
-        self._append(env.issuer, [env])  # the store records equivocation evidence and suspends
+        # the store records both signed headers (redacted) as evidence and suspends the issuer
+        self._append(sync, [Admission(env.redact(), NO_EFFECTS)])
 
-    def _flush_covered(self, issuer: str, sync: _IssuerSync) -> None:
-        """Authenticate and store every buffered run that a pending checkpoint covers."""
-        while sync.pending:
-            cp = sync.pending[0]
-            held = sync.head.seq if sync.head else 0
-            if cp.seq <= held:
-                sync.pending.pop(0)
-                self._store_checkpoint(cp)
-                continue
-            if held + len(sync.buffer) < cp.seq:
-                return
-            run = sync.buffer[: cp.seq - held]
-            try:
-                verify_run(
-                    cp,
-                    run,
-                    directory=self._directory.current,
-                    start=sync.head,
-                    start_signatures=sync.signatures,
-                )
-            except (VerificationError, ChainError) as exc:
-                sync.buffer.clear()
-                self._refuse("bad_run", issuer, str(exc))
-            self._check_audience(run)
-            sync.pending.pop(0)
-            del sync.buffer[: len(run)]
-            if self._append(issuer, run, sync):
-                sync.signatures = cp.checkpoint.signatures_digest or None
-                self._store_checkpoint(cp)
+    def _own_statement(self, env: Envelope) -> None:
+        """A statement in our own agency's name from a peer: an echo of ours, or a forgery."""
+        stored = self._store.get(env.issuer, env.seq)
+        if stored is not None and stored.envelope.digest == env.digest:
+            return  # our own statement relayed back: nothing to do
+        try:
+            admit(
+                env,
+                directory=self._directory.current,
+                policy=self._policy,
+                view=StoreView(self._store),
+                received_at=datetime.now(UTC),
+                received_from=self.peer,
+            )
+        except VerificationError as exc:
+            self._refuse("bad_statement", env.issuer, str(exc))
+        except OwnChainForged as exc:
+            self._own_chain(exc, envelopes=(env,) if stored is None else (stored.envelope, env))
 
-    def _flush_all(self) -> None:
-        for issuer, sync in self._syncs.items():
-            self._flush(issuer, sync)
+    def _own_chain(
+        self,
+        exc: OwnChainForged,
+        *,
+        envelopes: Sequence[Envelope] = (),
+        checkpoints: Sequence[SignedCheckpoint] = (),
+    ) -> None:
+        """Proof that our own key signed what we never made: keep it, and raise the loudest alarm."""
+        detail = f"from peer {self.peer}: {exc}; {exc.issuer}'s signing key may be compromised"
+        self._store.record_evidence(
+            "own_chain",
+            exc.issuer,
+            exc.seq,
+            str(exc),
+            envelopes=envelopes,
+            checkpoints=checkpoints,
+            reported_by=self.peer,
+        )
+        self._observer.refused("own_chain")
+        security.critical(
+            "security.own_chain", peer=self.peer, issuer=exc.issuer, seq=exc.seq, detail=str(exc)
+        )
+        self._store.raise_alarm("own_chain", exc.issuer, detail)
 
-    def _flush(self, issuer: str, sync: _IssuerSync) -> None:
-        """Verify buffered statements one by one and store them (an idle stream, or a full buffer)."""
-        if not sync.buffer:
-            return
-        run, sync.buffer = sync.buffer, []
+    def _alarm(self, kind: str, issuer: str, detail: str) -> None:
+        self._observer.refused(kind)
+        security.warning(f"security.{kind}", peer=self.peer, issuer=issuer, detail=detail)
+        self._store.raise_alarm(kind, issuer, f"from peer {self.peer}: {detail}")
+
+    def _admit_run(
+        self, run: Sequence[Envelope], *, ceiling: datetime | None = None, vouched: bool = False
+    ) -> tuple[list[Admission], VerificationError | None]:
+        """Admit ``run`` in order; stop at the first statement that may not be stored at all."""
+        view = StoreView(self._store)
         directory = self._directory.current
-        failure: VerificationError | None = None
-        for i, env in enumerate(run):
+        now = datetime.now(UTC)
+        out: list[Admission] = []
+        for env in run:
             try:
-                verify_statement(env, directory)
+                admission = admit(
+                    env,
+                    directory=directory,
+                    policy=self._policy,
+                    view=view,
+                    received_at=now,
+                    received_from=self.peer,
+                    ceiling=ceiling,
+                    vouched=vouched,
+                )
             except VerificationError as exc:
-                failure, run = exc, run[:i]  # keep the verified prefix; refuse from here on
-                break
-        if run:
-            self._check_audience(run)
-            if self._append(issuer, run, sync) and sync.signatures is not None:
-                sync.signatures = roll_signatures(sync.signatures, run)
-        if failure is not None:
-            self._refuse("bad_statement", issuer, str(failure))
+                return out, exc
+            view.add(admission, now)
+            out.append(admission)
+        return out, None
 
-    def _check_audience(self, run: list[Envelope]) -> None:
-        for i, env in enumerate(run):
-            if env.body is not None and not env.header.readable_by(self.agency):
-                # invariant 3: never keep a body we were not meant to see; keep the header
-                run[i] = env.redact()
+    def _report(self, admissions: Sequence[Admission]) -> None:
+        """Alarms for what admission found in statements that are stored anyway."""
+        for adm in admissions:
+            env = adm.envelope
+            if adm.audience_breach:
                 detail = (
                     f"{env.issuer} seq {env.seq} arrived with a body for audience {list(env.header.audience)}"
                 )
@@ -416,30 +461,39 @@ class PeerLink:
                     "security.audience_violation", peer=self.peer, issuer=env.issuer, seq=env.seq
                 )
                 self._store.raise_alarm("audience_violation", env.issuer, f"from peer {self.peer}: {detail}")
+            if adm.violation is not None:
+                # signed by the issuer and part of its chain: kept as evidence, never indexed
+                detail = f"{env.issuer} seq {env.seq} broke {adm.violation.rule}: {adm.violation}"
+                self._observer.refused("rule_violation")
+                security.warning(
+                    "security.rule_violation",
+                    peer=self.peer,
+                    issuer=env.issuer,
+                    seq=env.seq,
+                    rule=adm.violation.rule,
+                    detail=str(adm.violation),
+                )
+                self._store.raise_alarm("rule_violation", env.issuer, detail)
 
-    def _append(self, issuer: str, run: list[Envelope], sync: _IssuerSync | None = None) -> bool:
-        entries = [
-            NewStatement(e, self.peer, index_effects(e) if e.body is not None else NO_EFFECTS) for e in run
-        ]
+    def _append(self, sync: IssuerSync, run: Sequence[Admission]) -> bool:
+        if not run:
+            return True
+        issuer = sync.issuer
+        entries = [adm.entry(self.peer) for adm in run]
         try:
             results = self._store.append(entries)
         except IssuerSuspended:
-            if sync is not None:
-                sync.blocked = True
+            sync.block()
             return False
         except Equivocation as exc:
             self._equivocation(issuer, str(exc))
-            if sync is not None:
-                sync.blocked = True
+            sync.block()
             return False
         except ChainError as exc:
-            if sync is not None:
-                sync.head = self._store.head(issuer)
-                sync.blocked = True
+            sync.block()
             self._refuse("chain", issuer, str(exc))
-        if sync is not None and run:
-            sync.head = ChainHead.of(run[-1])
-        fresh = [e for e, r in zip(run, results, strict=True) if not r.duplicate]
+        fresh = [e.envelope for e, r in zip(entries, results, strict=True) if not r.duplicate]
+        self._report([a for a, r in zip(run, results, strict=True) if not r.duplicate])
         self.status.stored += len(fresh)
         if fresh:
             self._observer.stored(fresh, "replicated")
@@ -462,9 +516,11 @@ class Replicator:
         store: Store,
         directory: DirectoryHolder,
         feed: Feed,
+        policy: IntakePolicy | None = None,
         observer: Observer | None = None,
     ) -> None:
         self._observer = observer
+        self._policy = policy or IntakePolicy(home=config.agency, indexer=index_effects)
         self._config = config
         self._store = store
         self._directory = directory
@@ -534,6 +590,7 @@ class Replicator:
                 credentials=self._credentials,
                 backoff=(fed.backoff_initial_seconds, fed.backoff_max_seconds),
                 max_message_bytes=self._config.limits.max_message_bytes,
+                policy=self._policy,
                 observer=self._observer,
             )
             self.links[peer] = link

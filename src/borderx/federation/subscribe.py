@@ -67,7 +67,7 @@ class FollowerStream:
             if seq <= 0 or not self._wanted(issuer):
                 continue
             stored = await asyncio.to_thread(self._store.get, issuer, seq)
-            if stored is not None and stored.envelope.digest != digest:
+            if stored is not None and stored.verified and stored.envelope.digest != digest:
                 env = stored.envelope
                 if env.body is not None and not env.header.readable_by(self._req.reader):
                     env = env.redact()
@@ -77,22 +77,24 @@ class FollowerStream:
         return not self._req.issuers or issuer in self._req.issuers
 
     async def _backlog(self) -> AsyncIterator[Event]:
-        heads = await asyncio.to_thread(self._store.heads)
-        for issuer, head in sorted(heads.items()):
+        # never past what is verified: a statement admitted on a checkpoint's authority is
+        # relayed only once its own signatures checked out (federation.sigcheck)
+        heads = await asyncio.to_thread(self._store.verified_heads)
+        for issuer, head_seq in sorted(heads.items()):
             if not self._wanted(issuer):
                 continue
             pos = self._cursor.get(issuer, 0)
-            if pos < head.seq:
-                checkpoints = await asyncio.to_thread(self._store.checkpoints_between, issuer, pos, head.seq)
+            if pos < head_seq:
+                checkpoints = await asyncio.to_thread(self._store.checkpoints_between, issuer, pos, head_seq)
                 for cp in checkpoints:
                     yield cp
                     self._sent_checkpoint[issuer] = (cp.seq, cp.checkpoint.time)
                     async for run in self._range(issuer, pos, cp.seq):
                         yield run
                     pos = cp.seq
-                async for run in self._range(issuer, pos, head.seq):
+                async for run in self._range(issuer, pos, head_seq):
                     yield run
-                self._cursor[issuer] = head.seq
+                self._cursor[issuer] = head_seq
             latest = await asyncio.to_thread(self._store.checkpoint, issuer)
             if latest is not None and latest.seq <= self._cursor.get(issuer, 0):
                 mark = (latest.seq, latest.checkpoint.time)

@@ -18,10 +18,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from borderx.errors import InvalidArgument
+from borderx.logging import get_logger
 from borderx.screening.policy import Recommendation, ScreeningPolicy
 from borderx.statements.bodies import Body, BodyType, Designation, DesignationStatus, ViolationFlag
 from borderx.statements.body_codec import decode_body
 from borderx.store.base import PartyKey, StatementKey, Store, StoredStatement
+
+log = get_logger("borderx.screening")
 
 _CACHE_SIZE = 200_000
 
@@ -83,7 +87,13 @@ class Screener:
             self._bodies.move_to_end(key)
             return self._bodies[key]
         env = stored.envelope
-        body = None if env.body is None else decode_body(BodyType(env.header.body_type), env.body)
+        try:
+            body = None if env.body is None else decode_body(BodyType(env.header.body_type), env.body)
+        except InvalidArgument:
+            # admission never indexes such a body; one left by an older gateway (until
+            # `borderx store rebuild-index`) must not fail every batch naming this party
+            log.warning("screening.undecodable_body", issuer=key[0], seq=key[1])
+            body = None
         self._bodies[key] = body
         if len(self._bodies) > _CACHE_SIZE:
             self._bodies.popitem(last=False)

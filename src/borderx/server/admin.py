@@ -16,8 +16,8 @@ from borderx.bounds import check_int64, parse_decimal_id
 from borderx.directory.model import AGENCY_ID_PATTERN
 from borderx.errors import InvalidArgument, quote
 from borderx.logging import get_logger
-from borderx.statements.encoding import envelope_to_proto
-from borderx.store.base import Alarm
+from borderx.statements.encoding import envelope_to_proto, signed_checkpoint_to_proto
+from borderx.store.base import Alarm, Store
 
 if TYPE_CHECKING:
     from borderx.server.app import Gateway
@@ -203,15 +203,75 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             check_int64(seq, f"after[{issuer}]")
         audit.info("audit.export", principal=str(current_principal()), issuers=list(request.issuers))
         store = self._gw.store
-        heads = await asyncio.to_thread(store.heads)
+        # invariant 7.1: nothing whose signatures are still to be checked leaves the gateway
+        heads = await asyncio.to_thread(store.verified_heads)
         for issuer in sorted(heads):
             if request.issuers and issuer not in request.issuers:
                 continue
             pos = request.after.get(issuer, 0)
-            while pos < heads[issuer].seq:
-                page = await asyncio.to_thread(store.read_range, issuer, pos, 512)
+            while pos < heads[issuer]:
+                page = await asyncio.to_thread(store.read_range, issuer, pos, min(512, heads[issuer] - pos))
                 if not page:
                     break
                 for stored in page:
                     yield envelope_to_proto(stored.envelope)
                 pos = page[-1].envelope.seq
+
+    async def ExportEvidence(
+        self, request: admin_pb2.ExportEvidenceRequest, context: Any
+    ) -> admin_pb2.ExportEvidenceResponse:
+        from borderx.server.interceptor import current_principal  # noqa: PLC0415
+
+        for i, issuer in enumerate(request.issuers):
+            if not AGENCY_ID_PATTERN.fullmatch(issuer):
+                raise InvalidArgument(
+                    f"{issuer[:40]!r} is not an agency id like AU-ABF", field=f"issuers[{i}]"
+                )
+        audit.info("audit.export_evidence", principal=str(current_principal()), issuers=list(request.issuers))
+        items = await asyncio.to_thread(evidence_items, self._gw.store)
+        wanted = set(request.issuers)
+        return admin_pb2.ExportEvidenceResponse(
+            evidence=[item for item in items if not wanted or item.issuer in wanted]
+        )
+
+
+def evidence_items(store: Store) -> list[admin_pb2.EvidenceItem]:
+    """Every piece of evidence the store keeps, redacted to signed headers, oldest first per kind."""
+    items = [
+        admin_pb2.EvidenceItem(
+            kind="equivocation",
+            issuer=e.issuer,
+            seq=e.seq,
+            detail=f"two signed headers for {e.issuer} seq {e.seq}",
+            statements=[envelope_to_proto(e.held.redact()), envelope_to_proto(e.conflicting.redact())],
+            detected_at=_ts(e.detected_at),
+            reported_by=e.reported_by,
+        )
+        for e in store.equivocations()
+    ]
+    items += [
+        admin_pb2.EvidenceItem(
+            kind=e.kind,
+            issuer=e.issuer,
+            seq=e.seq,
+            detail=e.detail,
+            statements=[envelope_to_proto(env.redact()) for env in e.envelopes],
+            checkpoints=[signed_checkpoint_to_proto(cp) for cp in e.checkpoints],
+            detected_at=_ts(e.detected_at),
+            reported_by=e.reported_by,
+        )
+        for e in store.evidence()
+    ]
+    items += [
+        admin_pb2.EvidenceItem(
+            kind="rule_violation",
+            issuer=s.envelope.issuer,
+            seq=s.envelope.seq,
+            detail=s.violation or "",
+            statements=[envelope_to_proto(s.envelope.redact())],
+            detected_at=_ts(s.received_at),
+            reported_by=s.received_from,
+        )
+        for s in store.violations()
+    ]
+    return items

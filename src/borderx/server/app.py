@@ -29,15 +29,18 @@ from borderx.errors import ConfigError
 from borderx.federation.checkpointer import Checkpointer
 from borderx.federation.feed import Feed
 from borderx.federation.replicator import Replicator
+from borderx.federation.sigcheck import SignatureChecker
 from borderx.identity.verifier import PeerAuthenticator
 from borderx.logging import get_logger
 from borderx.publishing import Publisher
 from borderx.screening.engine import Screener
+from borderx.screening.index import index_effects
 from borderx.server.admin import AdminServicer
 from borderx.server.exchange import ExchangeServicer
 from borderx.server.interceptor import AuthInterceptor, HealthListenerGuard
 from borderx.server.metrics import Metrics
 from borderx.server.tls import ReloadableTls
+from borderx.statements.intake import IntakePolicy
 from borderx.statements.model import Envelope
 from borderx.statements.signing import load_signing_key
 from borderx.store import Store, open_store
@@ -50,6 +53,15 @@ SERVICE_NAMES = (
     health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
 )
 GRACE_SECONDS = 5.0
+
+
+def intake_policy(config: GatewayConfig) -> IntakePolicy:
+    """The admission policy of this gateway (DESIGN §8), the same for every door."""
+    return IntakePolicy(
+        home=config.agency,
+        max_skew=timedelta(seconds=config.federation.max_clock_skew_seconds),
+        indexer=index_effects,
+    )
 
 
 @dataclass
@@ -65,6 +77,7 @@ class Gateway:
     feed: Feed
     checkpointer: Checkpointer | None
     replicator: Replicator
+    sigcheck: SignatureChecker
     metrics: Metrics
     tls: ReloadableTls
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -122,13 +135,22 @@ class Gateway:
                 store=store,
                 directory=holder,
                 signer=signer,
+                policy=intake_policy(config),
                 on_published=published,
                 receipt_ttl=timedelta(seconds=config.limits.idempotency_ttl_seconds),
             ),
             screener=Screener(store, config.screening_policy),
             feed=feed,
             checkpointer=checkpointer,
-            replicator=Replicator(config=config, store=store, directory=holder, feed=feed, observer=metrics),
+            replicator=Replicator(
+                config=config,
+                store=store,
+                directory=holder,
+                feed=feed,
+                policy=intake_policy(config),
+                observer=metrics,
+            ),
+            sigcheck=SignatureChecker(store=store, directory=holder, feed=feed),
             metrics=metrics,
             tls=ReloadableTls(cert=config.tls_cert, key=config.tls_key, directory=holder),
         )
@@ -190,6 +212,7 @@ class RunningServer:
         for task in self.tasks:
             task.cancel()
         await self.gateway.replicator.stop()
+        await self.gateway.sigcheck.stop()
         await self.server.stop(grace)
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):  # shutting down
@@ -272,6 +295,7 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
     if gateway.store.shared:
         running.tasks.append(loop.create_task(_watch_store(gateway), name="store-changes"))
     gateway.replicator.start()
+    gateway.sigcheck.start()
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return running

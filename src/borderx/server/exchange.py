@@ -70,7 +70,8 @@ def provenance(stored: StoredStatement) -> exchange_pb2.Provenance:
         seq=env.seq,
         issued_at=_timestamp(env.header.issued_at),
         key_id=env.signatures[0].key_id if env.signatures else "",
-        verified=True,  # the store holds only verified statements
+        # False only while a statement admitted on a checkpoint's authority awaits its own check
+        verified=stored.verified,
         received_from=stored.received_from,
         header_digest=env.digest,
     )
@@ -276,16 +277,22 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
             )
         return exchange_pb2.LookupResponse(entries=entries)
 
-    def _currency(self, s: StoredStatement, now: Any) -> tuple[bool, str]:
+    def _currency(self, s: StoredStatement, now: Any) -> tuple[bool, str]:  # noqa: PLR0911 - one return per reason
         if s.withdrawn_by:
             return False, f"withdrawn by {s.withdrawn_by[0]}#{s.withdrawn_by[1]}"
         if s.superseded_by:
             return False, f"superseded by {s.superseded_by[0]}#{s.superseded_by[1]}"
         if s.expires_at is not None and s.expires_at <= now:
             return False, f"expired {s.expires_at:%Y-%m-%dT%H:%M:%SZ}"
+        if s.violation is not None:
+            return False, f"kept as evidence only ({s.violation.split(':', 1)[0]})"
         env = s.envelope
         if env.body is not None and env.header.body_type == BodyType.DESIGNATION.value:
-            body = decode_body(BodyType.DESIGNATION, env.body)
+            try:
+                body = decode_body(BodyType.DESIGNATION, env.body)
+            except InvalidArgument:
+                # never indexed by admission; left by an older gateway until rebuild-index
+                return False, "undecodable body"
             if isinstance(body, Designation) and body.status is not None and body.status.value != "CERTIFIED":
                 return False, body.status.value.lower()
         return True, "current"

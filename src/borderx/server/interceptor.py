@@ -163,6 +163,11 @@ class _Guard(grpc.aio.ServerInterceptor):
         except grpc.aio.AbortError:
             call.code = context.code() or grpc.StatusCode.UNKNOWN
             raise
+        except NotImplementedError:
+            # a generated base servicer's method that the library does not implement (grpc's
+            # aio health service has no List): the caller asked for something not served
+            call.code = grpc.StatusCode.UNIMPLEMENTED
+            await context.abort(call.code, f"{method} is not implemented by this gateway")
         except Exception:
             call.code = grpc.StatusCode.INTERNAL
             log.exception("rpc.internal_error", method=method, principal=str(call.principal or ""))

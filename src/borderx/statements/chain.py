@@ -23,7 +23,7 @@ the same statements (DESIGN §7.2).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -32,7 +32,6 @@ from borderx.errors import (
     ChainGap,
     Equivocation,
     IssuerMismatch,
-    IssuerSuspended,
     PrevDigestMismatch,
 )
 from borderx.statements.model import GENESIS_DIGEST, Envelope
@@ -104,75 +103,3 @@ def check_extends(head: ChainHead | None, env: Envelope, *, held_digest: HeldDig
         return Outcome.DUPLICATE
     # two signed headers for one (issuer, seq): a faulty issuer or a stolen key
     raise Equivocation(issuer, seq, held, env.digest)
-
-
-class ChainState:
-    """In-memory chains of every issuer, under the rules of ``check_extends``.
-
-    For tests and the bulk path. Keeps every accepted envelope (per issuer, index seq-1),
-    each equivocation as a pair ``(held, received)`` of envelopes, and refuses further
-    statements of an issuer that equivocated (``IssuerSuspended``) until ``resume``.
-    """
-
-    def __init__(self) -> None:
-        self._chains: dict[str, list[Envelope]] = {}
-        self._suspended: set[str] = set()
-        self.equivocations: list[tuple[Envelope, Envelope]] = []
-
-    def head(self, issuer: str) -> ChainHead | None:
-        chain = self._chains.get(issuer)
-        return ChainHead.of(chain[-1]) if chain else None
-
-    def version_vector(self) -> dict[str, int]:
-        """``{issuer: last seq held}``, as a Subscribe request carries it."""
-        return {issuer: len(chain) for issuer, chain in self._chains.items() if chain}
-
-    def held(self, issuer: str, seq: int) -> Envelope | None:
-        chain = self._chains.get(issuer)
-        if chain is None or not 1 <= seq <= len(chain):
-            return None
-        return chain[seq - 1]
-
-    def held_digest(self, issuer: str, seq: int) -> bytes | None:
-        env = self.held(issuer, seq)
-        return None if env is None else env.digest
-
-    def suspended(self, issuer: str) -> bool:
-        return issuer in self._suspended
-
-    def resume(self, issuer: str) -> None:
-        """An operator's decision to take statements of ``issuer`` again after an equivocation."""
-        self._suspended.discard(issuer)
-
-    def accept(self, env: Envelope) -> Outcome:
-        """Apply ``check_extends``; on ACCEPT the envelope becomes the issuer's head.
-
-        On Equivocation both envelopes are kept in ``equivocations``, the issuer is
-        suspended, and the error is raised for the caller to alarm on.
-        """
-        issuer = env.issuer
-        # after proof of a fault or stolen key nothing more from that issuer can be trusted
-        if issuer in self._suspended:
-            raise IssuerSuspended(f"{issuer} is suspended after equivocation; an operator must resume it")
-        chain = self._chains.get(issuer)
-        head = ChainHead.of(chain[-1]) if chain else None
-        try:
-            outcome = check_extends(head, env, held_digest=self.held_digest)
-        except Equivocation as exc:
-            held = self.held(issuer, exc.seq)
-            if held is not None and not any(
-                a.digest == held.digest and b.digest == env.digest for a, b in self.equivocations
-            ):
-                self.equivocations.append((held, env))
-            self._suspended.add(issuer)
-            raise
-        if outcome is Outcome.ACCEPT:
-            if chain is None:
-                self._chains[issuer] = [env]
-            else:
-                chain.append(env)
-        return outcome
-
-    def accept_all(self, envs: Iterable[Envelope]) -> int:
-        """Accept each in order; returns how many were new (ACCEPT). Stops at the first error."""
-        return sum(self.accept(env) is Outcome.ACCEPT for env in envs)

@@ -74,11 +74,23 @@ class IndexEffects:
     supersedes: StatementKey | None = None
     withdraws: StatementKey | None = None
     expires_at: datetime | None = None
+    #: (programme, member id, status) of a designation: the membership it becomes the latest of
+    membership: tuple[str, str, str] | None = None
+    #: the admission rule the statement broke ("" = none): kept as signed evidence, never indexed
+    violation: str = ""
 
     def __post_init__(self) -> None:
         # A typo in kind would silently make a statement unscreenable; refuse it here.
         if self.kind not in INDEX_KINDS:
             raise ValueError(f"IndexEffects.kind must be one of {sorted(INDEX_KINDS)}, got {self.kind!r}")
+        # a statement that broke a rule changes nobody's screening (DESIGN §8)
+        if self.violation and (self.ids or self.supersedes or self.withdraws or self.membership):
+            raise ValueError("IndexEffects of a rule-breaking statement must carry no index effects")
+
+    @classmethod
+    def refused(cls, kind: str, violation: str) -> IndexEffects:
+        """The effects of a statement kept as evidence only: the rule it broke, nothing else."""
+        return cls(kind=kind, violation=violation)
 
 
 #: the effects of a redacted envelope, or of a body that names no party
@@ -96,6 +108,10 @@ class NewStatement:
     envelope: Envelope
     received_from: str = ""
     index: IndexEffects = NO_EFFECTS
+    #: False: admitted on a checkpoint's authority (its signature bytes are vouched for by
+    #: the issuer's signatures digest); the Ed25519 check is still to be done, and until it
+    #: is the statement is neither relayed nor exported (see ``Store.unverified``)
+    verified: bool = True
 
 
 @dataclass(frozen=True)
@@ -128,6 +144,10 @@ class StoredStatement:
     superseded_by: StatementKey | None = None
     withdrawn_by: StatementKey | None = None
     expires_at: datetime | None = None
+    #: the admission rule this statement broke (None: it conforms); derived, like the index
+    violation: str | None = None
+    #: every signature verified (False: admitted on a checkpoint's authority, check pending)
+    verified: bool = True
 
     @property
     def key(self) -> StatementKey:
@@ -135,8 +155,8 @@ class StoredStatement:
 
     @property
     def current(self) -> bool:
-        """Neither superseded nor withdrawn (expiry is for the caller to judge)."""
-        return self.superseded_by is None and self.withdrawn_by is None
+        """Neither superseded nor withdrawn nor refused (expiry is for the caller to judge)."""
+        return self.superseded_by is None and self.withdrawn_by is None and self.violation is None
 
 
 @dataclass(frozen=True)
@@ -152,6 +172,27 @@ class EquivocationEvidence:
     seq: int
     held: Envelope
     conflicting: Envelope
+    detected_at: datetime
+    reported_by: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Signed proof kept for operators and partners: what was seen, redacted to its headers.
+
+    ``kind`` is ``own_chain`` (a statement or checkpoint in this gateway's own agency's name
+    that this gateway never made: proof its key is compromised) or ``bad_signature`` (a
+    statement whose signature fails under a checkpoint its issuer signed). ``envelopes`` are
+    the signed headers (bodies removed), ``checkpoints`` any signed checkpoints involved.
+    """
+
+    id: int
+    kind: str
+    issuer: str
+    seq: int
+    detail: str
+    envelopes: tuple[Envelope, ...]
+    checkpoints: tuple[SignedCheckpoint, ...]
     detected_at: datetime
     reported_by: str
 
@@ -235,7 +276,7 @@ def check_index_effects(env: Envelope, effects: IndexEffects) -> None:
     or one that is not earlier in the chain).
     """
     # a redacted envelope's body was never seen here: any effects would be invented
-    if env.body is None and effects != NO_EFFECTS:
+    if env.body is None and effects != NO_EFFECTS and not effects.violation:
         raise ValueError(f"{env.issuer} seq {env.seq} is redacted, so its index effects must be empty")
     for what, ref in (("supersede", effects.supersedes), ("withdraw", effects.withdraws)):
         if ref is None:
@@ -359,12 +400,51 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def rebuild_index(self, indexer: Callable[[Envelope], IndexEffects]) -> int:
+    def rebuild_index(self, indexer: Callable[[StoredStatement], IndexEffects]) -> int:
         """Drop the derived index and recompute it from the stored envelopes, in one transaction.
 
-        Envelopes are fed to ``indexer`` per issuer in seq order (a redacted envelope is
-        given empty effects without calling it). Returns how many statements were indexed.
+        The derived data is the party index, the supersede/withdraw marks, the memberships,
+        each statement's expiry and its violation. Every stored statement is fed to
+        ``indexer`` (redacted ones too: the time rules apply to headers), per issuer in seq
+        order; admission is stateful (a membership's latest statement, an issuer's time
+        floor), so the indexer keeps its own state across calls. Returns how many
+        statements were indexed.
         """
+
+    @abc.abstractmethod
+    def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None:
+        """The (seq, status) of the latest conforming designation of a membership, if any.
+
+        A membership is (issuer, programme, member id) (DESIGN §8): one current designation
+        each. Derived data, written with the index effects' ``membership``.
+        """
+
+    @abc.abstractmethod
+    def violations(self, *, limit: int = 1000) -> list[StoredStatement]:
+        """Stored statements that verified but broke an admission rule, oldest first."""
+
+    # ------------------------------------------------------------ deferred signature checks
+
+    @abc.abstractmethod
+    def unverified(self, *, limit: int = 4096) -> list[StoredStatement]:
+        """Statements whose signatures are still to be checked, per issuer in seq order."""
+
+    @abc.abstractmethod
+    def mark_verified(self, keys: Sequence[StatementKey]) -> None:
+        """Record that every signature of these statements verified."""
+
+    @abc.abstractmethod
+    def verified_heads(self) -> dict[str, int]:
+        """Per issuer, the highest seq up to which every statement is verified.
+
+        Followers and exports are served no further: nothing unverified is relayed.
+        """
+
+    @abc.abstractmethod
+    def refuse_unverified(self, key: StatementKey, violation: str) -> None:
+        """A deferred signature check failed: the statement keeps its place in the chain as
+        evidence (``violation``), loses every index effect it had, and its issuer is
+        suspended (its own checkpoint vouched for a signature that does not verify)."""
 
     # ------------------------------------------------------------ checkpoints
 
@@ -422,7 +502,34 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def equivocations(self) -> list[EquivocationEvidence]:
-        """Every recorded equivocation, oldest first; one record per distinct conflicting header."""
+        """Every recorded equivocation, oldest first; one record per distinct conflicting header.
+
+        Both envelopes are kept redacted (headers and signatures, no body): the signed
+        headers are the whole proof, and a body must never reach a member outside its
+        audience through the evidence (DESIGN §8).
+        """
+
+    @abc.abstractmethod
+    def record_evidence(
+        self,
+        kind: str,
+        issuer: str,
+        seq: int,
+        detail: str,
+        *,
+        envelopes: Sequence[Envelope] = (),
+        checkpoints: Sequence[SignedCheckpoint] = (),
+        reported_by: str = "",
+    ) -> bool:
+        """Keep signed proof (redacted to headers) in a durable transaction of its own.
+
+        Returns False when the same proof (kind, issuer, seq and the same signed bytes) was
+        already kept. Evidence is never deleted.
+        """
+
+    @abc.abstractmethod
+    def evidence(self) -> list[Evidence]:
+        """Every piece of evidence kept by :meth:`record_evidence`, oldest first."""
 
     @abc.abstractmethod
     def receipt(self, key: str, principal: str) -> list[StatementKey] | None:

@@ -68,14 +68,11 @@ from psycopg.rows import TupleRow
 from borderx.errors import (
     BorderxError,
     ConfigError,
-    Equivocation,
-    InvalidArgument,
-    IssuerSuspended,
     NotFound,
     ResourceExhausted,
 )
 from borderx.logging import get_logger
-from borderx.statements.chain import ChainHead, Outcome, check_extends
+from borderx.statements.chain import ChainHead
 from borderx.statements.encoding import (
     envelope_from_wire,
     envelope_to_wire,
@@ -85,10 +82,10 @@ from borderx.statements.encoding import (
 from borderx.statements.model import GENESIS_DIGEST, Envelope, SignedCheckpoint
 from borderx.store import redact_url
 from borderx.store.base import (
-    NO_EFFECTS,
     Alarm,
     AppendResult,
     EquivocationEvidence,
+    Evidence,
     Idempotency,
     IndexEffects,
     NewStatement,
@@ -101,6 +98,19 @@ from borderx.store.base import (
     as_idempotency,
     check_index_effects,
     check_receipt_digest,
+)
+from borderx.store.plan import (
+    MAX_INT64,
+    AppendPlan,
+    EquivocationFound,
+    clamp_seq,
+    evidence_fingerprint,
+    index_rows,
+    pack_evidence,
+    plan_append,
+    plan_checkpoint,
+    redacted_wire,
+    unpack_evidence,
 )
 
 log = get_logger("borderx.store")
@@ -257,8 +267,48 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
     ),
     (
-        # v3: a receipt is bound to its request (issue 11): the SHA-256 of the canonical
-        # request (empty for receipts stored before v3: not checkable, they expire), and an
+        # v3 (one admission path): the rule a statement broke, if any (derived, like
+        # expires_at: such a statement is kept as signed evidence and never indexed) …
+        "ALTER TABLE statements ADD COLUMN violation TEXT",
+        # … whether every signature was checked (FALSE: admitted on a checkpoint's authority,
+        # the Ed25519 check pending; never relayed or exported until it is done) …
+        "ALTER TABLE statements ADD COLUMN verified BOOLEAN NOT NULL DEFAULT TRUE",
+        "CREATE INDEX statements_unverified ON statements (issuer, seq) WHERE NOT verified",
+        # … the latest conforming designation of each membership (derived) …
+        """
+        CREATE TABLE memberships (
+            issuer    TEXT   NOT NULL,
+            programme TEXT   NOT NULL,
+            member_id TEXT   NOT NULL,
+            seq       BIGINT NOT NULL,
+            status    TEXT   NOT NULL,
+            PRIMARY KEY (issuer, programme, member_id)
+        )
+        """,
+        # … and signed proof that is not a statement of the chain (own-chain forgeries,
+        # bad signatures under a checkpoint), kept forever
+        """
+        CREATE TABLE evidence (
+            id          BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            kind        TEXT        NOT NULL,
+            issuer      TEXT        NOT NULL,
+            seq         BIGINT      NOT NULL,
+            detail      TEXT        NOT NULL,
+            wires       BYTEA       NOT NULL,
+            fingerprint BYTEA       NOT NULL,
+            reported_by TEXT        NOT NULL,
+            detected_at TIMESTAMPTZ NOT NULL,
+            UNIQUE (kind, issuer, seq, fingerprint)
+        )
+        """,
+        """
+        CREATE TRIGGER evidence_kept BEFORE DELETE ON evidence
+            FOR EACH ROW EXECUTE FUNCTION borderx_refuse_change('never deleted')
+        """,
+    ),
+    (
+        # v4: a receipt is bound to its request (issue 11): the SHA-256 of the canonical
+        # request (empty for receipts stored before v4: not checkable, they expire), and an
         # index to purge expired receipts
         "ALTER TABLE receipts ADD COLUMN request_digest BYTEA NOT NULL DEFAULT ''::bytea",
         "CREATE INDEX receipts_created ON receipts (created_at)",
@@ -278,8 +328,7 @@ _BOOTSTRAP: Final = """
 
 #: A schema name we accept in the URL: an unquoted PostgreSQL identifier, lower case.
 _SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-#: The largest value a BIGINT column holds (seqs are bound as signed 64-bit integers).
-_MAX_INT64: Final = 2**63 - 1
+_MAX_INT64: Final = MAX_INT64
 #: Idle connections kept per pool; more are opened while more threads call at once.
 _MAX_IDLE: Final = 4
 #: Rows read per step while rebuilding the index (bounds memory during a rebuild).
@@ -295,11 +344,13 @@ _SELECT_STORED: Final = """
            (SELECT by_seq FROM marks
              WHERE issuer = s.issuer AND target_seq = s.seq AND kind = 'superseded'),
            (SELECT by_seq FROM marks
-             WHERE issuer = s.issuer AND target_seq = s.seq AND kind = 'withdrawn')
+             WHERE issuer = s.issuer AND target_seq = s.seq AND kind = 'withdrawn'),
+           s.violation, s.verified
 """
-# a current statement has no mark, so its mark columns are NULL without looking
+# a current statement has no mark and no violation (only conforming ones are indexed), so
+# those columns are NULL without looking
 _SELECT_CURRENT: Final = """
-    SELECT s.issuer, s.seq, s.wire, s.received_from, s.received_at, s.expires_at, NULL, NULL
+    SELECT s.issuer, s.seq, s.wire, s.received_from, s.received_at, s.expires_at, NULL, NULL, NULL, s.verified
 """
 _NOT_MARKED: Final = """
     NOT EXISTS (SELECT 1 FROM marks AS m WHERE m.issuer = s.issuer AND m.target_seq = s.seq)
@@ -319,7 +370,7 @@ _LOOKUP_ALL: Final = f"""
 # every requested id in one query (one snapshot): the ids arrive as two parallel arrays.
 # (S608: the f-string joins constants of this module; values are always bound parameters.)
 _LOOKUP_MANY: Final = f"""
-    SELECT q.scheme, q.value, s.issuer, s.seq, s.wire, s.received_from, s.received_at, s.expires_at
+    SELECT q.scheme, q.value, s.issuer, s.seq, s.wire, s.received_from, s.received_at, s.expires_at, s.verified
       FROM unnest(%s::text[], %s::text[]) AS q (scheme, value)
       JOIN party_index AS p ON p.scheme = q.scheme AND p.value = q.value
       JOIN statements AS s ON s.issuer = p.issuer AND s.seq = p.seq
@@ -333,8 +384,12 @@ _READ_RANGE: Final = (
 _HEAD_FOR_UPDATE: Final = "SELECT seq, digest FROM heads WHERE issuer = %s FOR UPDATE"
 _INSERT_STATEMENT: Final = """
     INSERT INTO statements
-        (issuer, seq, digest, body_type, received_from, received_at, expires_at, wire)
-    VALUES (%s, %s, %s, %s, %s, now(), %s, %s)
+        (issuer, seq, digest, body_type, received_from, received_at, expires_at, wire, violation, verified)
+    VALUES (%s, %s, %s, %s, %s, now(), %s, %s, %s, %s)
+"""
+_UPSERT_MEMBERSHIP: Final = """
+    INSERT INTO memberships (issuer, programme, member_id, seq, status) VALUES (%s, %s, %s, %s, %s)
+    ON CONFLICT (issuer, programme, member_id) DO UPDATE SET seq = excluded.seq, status = excluded.status
 """
 _INSERT_INDEX: Final = """
     INSERT INTO party_index (scheme, value, issuer, seq) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING
@@ -446,24 +501,36 @@ class _Pool:
             conn.close()
 
 
-class _Found(Exception):
-    """An equivocation found while checking a batch, with both envelopes' bytes for the evidence."""
+class _Reader:
+    """The plan's view of the chain, read inside the append's transaction (heads already locked)."""
 
-    def __init__(self, error: Equivocation, held: bytes, conflicting: bytes, reported_by: str) -> None:
-        super().__init__(str(error))
-        self.error, self.held, self.conflicting, self.reported_by = error, held, conflicting, reported_by
+    def __init__(self, conn: Connection, heads: dict[str, ChainHead | None]) -> None:
+        self._conn, self._heads = conn, heads
 
+    def head(self, issuer: str) -> ChainHead | None:
+        return self._heads[issuer]
 
-def _index_rows(
-    env: Envelope, effects: IndexEffects
-) -> tuple[list[tuple[str, str, str, int]], list[tuple[str, int, str, int]]]:
-    ids = [(scheme, value, env.issuer, env.seq) for scheme, value in dict.fromkeys(effects.ids)]
-    marks = []
-    if effects.supersedes is not None:
-        marks.append((env.issuer, effects.supersedes[1], "superseded", env.seq))
-    if effects.withdraws is not None:
-        marks.append((env.issuer, effects.withdraws[1], "withdrawn", env.seq))
-    return ids, marks
+    def held_digest(self, issuer: str, seq: int) -> bytes | None:
+        row = self._conn.execute(
+            "SELECT digest FROM statements WHERE issuer = %s AND seq = %s", (issuer, seq)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def held_wire(self, issuer: str, seq: int) -> bytes:
+        row = self._conn.execute(
+            "SELECT wire FROM statements WHERE issuer = %s AND seq = %s", (issuer, seq)
+        ).fetchone()
+        if row is None:  # pragma: no cover - check_extends found a digest at this seq
+            raise RuntimeError(f"{issuer} seq {seq}: held statement missing")
+        return bytes(row[0])
+
+    def suspension(self, issuer: str) -> tuple[str, datetime] | None:
+        # read after the head lock: a suspension committed by the batch that held the lock
+        # before us is seen here
+        row = self._conn.execute(
+            "SELECT reason, since FROM suspended_issuers WHERE issuer = %s", (issuer,)
+        ).fetchone()
+        return None if row is None else (row[0], _utc(row[1]))
 
 
 class PostgresStore(Store):
@@ -565,7 +632,18 @@ class PostgresStore(Store):
     @staticmethod
     def _stored(row: Sequence[Any]) -> StoredStatement:
         """A StoredStatement from a ``_SELECT_STORED`` row."""
-        issuer, _, wire, received_from, received_at, expires_at, superseded_by, withdrawn_by = row
+        (
+            issuer,
+            _,
+            wire,
+            received_from,
+            received_at,
+            expires_at,
+            superseded_by,
+            withdrawn_by,
+            violation,
+            verified,
+        ) = row
         return StoredStatement(
             envelope=envelope_from_wire(wire),
             wire=bytes(wire),
@@ -574,6 +652,8 @@ class PostgresStore(Store):
             superseded_by=None if superseded_by is None else (issuer, superseded_by),
             withdrawn_by=None if withdrawn_by is None else (issuer, withdrawn_by),
             expires_at=_opt_utc(expires_at),
+            violation=violation,
+            verified=bool(verified),
         )
 
     # ------------------------------------------------------------ statements
@@ -586,29 +666,71 @@ class PostgresStore(Store):
     ) -> list[AppendResult]:
         claim = as_idempotency(idempotency)
         entries = list(entries)
-        # CPU work before taking any lock: effect checks and serialisation
-        for entry in entries:
-            check_index_effects(entry.envelope, entry.index)
+        # CPU work before taking any lock: serialisation
         wires = [envelope_to_wire(entry.envelope) for entry in entries]
         with self._transaction() as conn:
             if claim is not None:
                 replay = self._claim_receipt(conn, claim)
                 if replay is not None:
                     return replay
+            # heads in issuer order: two batches naming the same issuers lock them in the
+            # same order, so they queue instead of deadlocking
+            heads = {
+                issuer: self._lock_head(conn, issuer)
+                for issuer in sorted({e.envelope.issuer for e in entries})
+            }
             try:
-                results = self._append_in(conn, entries, wires)
-            except _Found as found:
+                plan = plan_append(entries, wires, _Reader(conn, heads))
+            except EquivocationFound as found:
                 # committed while this batch still holds the issuer's head lock: no replica
                 # can append for the equivocating issuer before it is suspended
                 self._record_equivocation(found)
                 raise found.error from None
+            self._write_plan(conn, plan)
             if claim is not None:
-                refs = json.dumps([[r.issuer, r.seq] for r in results])
+                refs = json.dumps([[r.issuer, r.seq] for r in plan.results])
                 conn.execute(
                     "UPDATE receipts SET refs = %s WHERE principal = %s AND key = %s",
                     (refs, claim.principal, claim.key),
                 )
-        return results
+        return plan.results
+
+    def _write_plan(self, conn: Connection, plan: AppendPlan) -> None:
+        """Execute an append plan inside the caller's transaction, in one pipeline."""
+        if not plan.statements:
+            return
+        statement_rows = [
+            (
+                entry.envelope.issuer,
+                entry.envelope.seq,
+                entry.envelope.digest,
+                entry.envelope.header.body_type,
+                entry.received_from,
+                entry.index.expires_at,
+                wire,
+                entry.index.violation or None,
+                entry.verified,
+            )
+            for entry, wire in plan.statements
+        ]
+        # one pipeline: every write of the batch in one network round trip
+        with conn.pipeline(), conn.cursor() as cur:
+            cur.executemany(_INSERT_STATEMENT, statement_rows)
+            if plan.ids:
+                cur.executemany(_INSERT_INDEX, plan.ids)
+            if plan.marks:
+                cur.executemany(_INSERT_MARK, plan.marks)
+            if plan.memberships:
+                cur.executemany(_UPSERT_MEMBERSHIP, plan.memberships)
+            cur.executemany(
+                "UPDATE heads SET seq = %s, digest = %s WHERE issuer = %s",
+                [(h.seq, h.digest, h.issuer) for h in plan.heads.values()],
+            )
+            # delivered to every LISTENing replica when (and only if) this commits
+            cur.executemany(
+                "SELECT pg_notify(%s, %s)",
+                [(self.notify_channel, f"{h.issuer}:{h.seq}") for h in plan.heads.values()],
+            )
 
     def _claim_receipt(self, conn: Connection, claim: Idempotency) -> list[AppendResult] | None:
         """Claim (key, principal) for this batch, or return the receipt of the batch that has it.
@@ -666,118 +788,14 @@ class PostgresStore(Store):
         seq, digest = row
         return None if seq == 0 else ChainHead(issuer, int(seq), bytes(digest))
 
-    def _append_in(
-        self,
-        conn: Connection,
-        entries: list[NewStatement],
-        wires: list[bytes],
-    ) -> list[AppendResult]:
-        """Check and write a batch inside the caller's transaction. Raises before writing anything."""
-        heads: dict[str, ChainHead | None] = {}
-        # heads in issuer order: two batches naming the same issuers lock them in the same
-        # order, so they queue instead of deadlocking
-        for issuer in sorted({entry.envelope.issuer for entry in entries}):
-            heads[issuer] = self._lock_head(conn, issuer)
-        # accepted earlier in this batch: "held" for duplicate and equivocation checks
-        pending: dict[StatementKey, tuple[Envelope, bytes]] = {}
-        checked_issuers: set[str] = set()
-
-        def held_digest(issuer: str, seq: int) -> bytes | None:
-            got = pending.get((issuer, seq))
-            if got is not None:
-                return got[0].digest
-            row = conn.execute(
-                "SELECT digest FROM statements WHERE issuer = %s AND seq = %s", (issuer, seq)
-            ).fetchone()
-            return None if row is None else bytes(row[0])
-
-        results: list[AppendResult] = []
-        statement_rows: list[tuple[Any, ...]] = []
-        index_rows: list[tuple[str, str, str, int]] = []
-        mark_rows: list[tuple[str, int, str, int]] = []
-        accepted: dict[str, ChainHead] = {}
-        for entry, wire in zip(entries, wires, strict=True):
-            env = entry.envelope
-            issuer = env.issuer
-            if issuer not in checked_issuers:
-                # read after the head lock: a suspension committed by the batch that held
-                # the lock before us is seen here
-                self._refuse_suspended(conn, issuer)
-                checked_issuers.add(issuer)
-            try:
-                outcome = check_extends(heads[issuer], env, held_digest=held_digest)
-            except Equivocation as exc:
-                held = pending.get((issuer, env.seq))
-                held_wire = held[1] if held is not None else self._held_wire(conn, issuer, env.seq)
-                raise _Found(exc, held_wire, wire, entry.received_from) from None
-            if outcome is Outcome.DUPLICATE:
-                results.append(AppendResult(issuer, env.seq, env.digest, duplicate=True))
-                continue
-            head = ChainHead.of(env)
-            heads[issuer] = accepted[issuer] = head
-            pending[(issuer, env.seq)] = (env, wire)
-            effects = entry.index
-            statement_rows.append(
-                (
-                    issuer,
-                    env.seq,
-                    env.digest,
-                    env.header.body_type,
-                    entry.received_from,
-                    effects.expires_at,
-                    wire,
-                )
-            )
-            ids, marks = _index_rows(env, effects)
-            index_rows.extend(ids)
-            mark_rows.extend(marks)
-            results.append(AppendResult(issuer, env.seq, env.digest, duplicate=False))
-        if statement_rows:
-            # one pipeline: every write of the batch in one network round trip
-            with conn.pipeline(), conn.cursor() as cur:
-                cur.executemany(_INSERT_STATEMENT, statement_rows)
-                if index_rows:
-                    cur.executemany(_INSERT_INDEX, index_rows)
-                if mark_rows:
-                    cur.executemany(_INSERT_MARK, mark_rows)
-                cur.executemany(
-                    "UPDATE heads SET seq = %s, digest = %s WHERE issuer = %s",
-                    [(h.seq, h.digest, h.issuer) for h in accepted.values()],
-                )
-                # delivered to every LISTENing replica when (and only if) this commits
-                cur.executemany(
-                    "SELECT pg_notify(%s, %s)",
-                    [(self.notify_channel, f"{h.issuer}:{h.seq}") for h in accepted.values()],
-                )
-        return results
-
-    def _refuse_suspended(self, conn: Connection, issuer: str) -> None:
-        row = conn.execute(
-            "SELECT reason, since FROM suspended_issuers WHERE issuer = %s", (issuer,)
-        ).fetchone()
-        # after proof of a fault or a stolen key, nothing more signed by that issuer is trusted
-        if row is not None:
-            raise IssuerSuspended(
-                f"{issuer} is suspended since {_utc(row[1]).isoformat()} ({row[0]}); "
-                "an operator must resume it before its statements are accepted"
-            )
-
-    @staticmethod
-    def _held_wire(conn: Connection, issuer: str, seq: int) -> bytes:
-        row = conn.execute(
-            "SELECT wire FROM statements WHERE issuer = %s AND seq = %s", (issuer, seq)
-        ).fetchone()
-        if row is None:  # pragma: no cover - check_extends found a digest at this seq
-            raise RuntimeError(f"{issuer} seq {seq}: held statement missing")
-        return bytes(row[0])
-
-    def _record_equivocation(self, found: _Found) -> None:
-        """Keep both envelopes and suspend the issuer, in a transaction on a second connection.
+    def _record_equivocation(self, found: EquivocationFound) -> None:
+        """Keep both headers (redacted) and suspend the issuer, in a transaction on a second connection.
 
         The batch that revealed the equivocation is rolled back, but the evidence must
         survive it: it is signed proof of a fault or a stolen key.
         """
         err = found.error
+        held, conflicting = redacted_wire(found.held_wire), redacted_wire(found.conflicting_wire)
         try:
             with self._pool.connection() as conn, conn.transaction():
                 conn.execute(
@@ -792,8 +810,8 @@ class PostgresStore(Store):
                         err.seq,
                         err.held_digest,
                         err.got_digest,
-                        found.held,
-                        found.conflicting,
+                        held,
+                        conflicting,
                         found.reported_by,
                     ),
                 )
@@ -863,10 +881,11 @@ class PostgresStore(Store):
                 _LOOKUP_MANY, ([scheme for scheme, _ in out], [value for _, value in out])
             ).fetchall()
         for scheme, value, *stored in rows:
-            out[(scheme, value)].append(self._stored((*stored, None, None)))
+            *fields, verified = stored
+            out[(scheme, value)].append(self._stored((*fields, None, None, None, verified)))
         return out
 
-    def rebuild_index(self, indexer: Callable[[Envelope], IndexEffects]) -> int:
+    def rebuild_index(self, indexer: Callable[[StoredStatement], IndexEffects]) -> int:
         indexed = 0
         with self._transaction() as conn:
             # no statement may be added while the index is recomputed: its index rows would
@@ -874,71 +893,144 @@ class PostgresStore(Store):
             conn.execute("LOCK TABLE statements IN SHARE MODE")
             conn.execute("DELETE FROM party_index")
             conn.execute("DELETE FROM marks")
-            conn.execute("UPDATE statements SET expires_at = NULL WHERE expires_at IS NOT NULL")
+            conn.execute("DELETE FROM memberships")
+            conn.execute(
+                "UPDATE statements SET expires_at = NULL, violation = NULL "
+                "WHERE expires_at IS NOT NULL OR violation IS NOT NULL"
+            )
             last: tuple[str, int] = ("", 0)
             while True:
                 # chunks in (issuer, seq) order, fetched whole so that no cursor is open on
                 # ``statements`` while it is updated
                 rows = conn.execute(
                     """
-                    SELECT issuer, seq, wire FROM statements WHERE (issuer, seq) > (%s, %s)
-                     ORDER BY issuer, seq LIMIT %s
+                    SELECT issuer, seq, wire, received_from, received_at FROM statements
+                     WHERE (issuer, seq) > (%s, %s) ORDER BY issuer, seq LIMIT %s
                     """,
                     (*last, _REBUILD_CHUNK),
                 ).fetchall()
                 if not rows:
                     break
-                index_rows: list[tuple[str, str, str, int]] = []
-                mark_rows: list[tuple[str, int, str, int]] = []
-                expiries: list[tuple[datetime, str, int]] = []
-                for issuer, seq, wire in rows:
+                plan = AppendPlan()
+                updates: list[tuple[datetime | None, str | None, str, int]] = []
+                for issuer, seq, wire, received_from, received_at in rows:
                     env = envelope_from_wire(wire)
-                    effects = NO_EFFECTS if env.body is None else indexer(env)
+                    effects = indexer(StoredStatement(env, bytes(wire), received_from, _utc(received_at)))
                     check_index_effects(env, effects)
-                    ids, marks = _index_rows(env, effects)
-                    index_rows.extend(ids)
-                    mark_rows.extend(marks)
-                    if effects.expires_at is not None:
-                        expiries.append((effects.expires_at, issuer, seq))
+                    ids, marks, members = index_rows(env, NewStatement(env, received_from, effects))
+                    plan.ids.extend(ids)
+                    plan.marks.extend(marks)
+                    plan.memberships.extend(members)
+                    if effects.expires_at is not None or effects.violation:
+                        updates.append((effects.expires_at, effects.violation or None, issuer, seq))
                 last = (rows[-1][0], int(rows[-1][1]))
                 indexed += len(rows)
                 with conn.cursor() as cur:
-                    if index_rows:
-                        cur.executemany(_INSERT_INDEX, index_rows)
-                    if mark_rows:
-                        cur.executemany(_INSERT_MARK, mark_rows)
-                    if expiries:
+                    if plan.ids:
+                        cur.executemany(_INSERT_INDEX, plan.ids)
+                    if plan.marks:
+                        cur.executemany(_INSERT_MARK, plan.marks)
+                    if plan.memberships:
+                        cur.executemany(_UPSERT_MEMBERSHIP, plan.memberships)
+                    if updates:
                         cur.executemany(
-                            "UPDATE statements SET expires_at = %s WHERE issuer = %s AND seq = %s", expiries
+                            "UPDATE statements SET expires_at = %s, violation = %s WHERE issuer = %s AND seq = %s",
+                            updates,
                         )
         return indexed
+
+    def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT seq, status FROM memberships WHERE issuer = %s AND programme = %s AND member_id = %s",
+                (issuer, programme, member_id),
+            ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def violations(self, *, limit: int = 1000) -> list[StoredStatement]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_SELECT_STORED} FROM statements AS s WHERE s.violation IS NOT NULL "
+                "ORDER BY s.received_at, s.issuer, s.seq LIMIT %s",
+                (max(limit, 0),),
+            ).fetchall()
+        return [self._stored(row) for row in rows]
+
+    # ------------------------------------------------------------ deferred signature checks
+
+    def unverified(self, *, limit: int = 4096) -> list[StoredStatement]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_SELECT_STORED} FROM statements AS s WHERE NOT s.verified AND s.violation IS NULL ORDER BY s.issuer, s.seq LIMIT %s",
+                (max(limit, 0),),
+            ).fetchall()
+        return [self._stored(row) for row in rows]
+
+    def mark_verified(self, keys: Sequence[StatementKey]) -> None:
+        with self._transaction() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE statements SET verified = TRUE WHERE issuer = %s AND seq = %s", list(keys)
+            )
+
+    def verified_heads(self) -> dict[str, int]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                """
+                SELECT h.issuer, COALESCE(
+                    (SELECT MIN(s.seq) - 1 FROM statements AS s WHERE s.issuer = h.issuer AND NOT s.verified),
+                    h.seq)
+                  FROM heads AS h WHERE h.seq > 0
+                """
+            ).fetchall()
+        return {issuer: int(seq) for issuer, seq in rows}
+
+    def refuse_unverified(self, key: StatementKey, violation: str) -> None:
+        issuer, seq = key
+        with self._transaction() as conn:
+            found = conn.execute(
+                "UPDATE statements SET violation = %s WHERE issuer = %s AND seq = %s RETURNING 1",
+                (violation, issuer, seq),
+            ).fetchone()
+            if found is None:
+                raise NotFound(f"{issuer} seq {seq} is not held")
+            conn.execute("DELETE FROM party_index WHERE issuer = %s AND seq = %s", key)
+            conn.execute("DELETE FROM marks WHERE issuer = %s AND by_seq = %s", key)
+            conn.execute("DELETE FROM memberships WHERE issuer = %s AND seq = %s", key)
+            conn.execute(
+                """
+                INSERT INTO suspended_issuers (issuer, reason, since) VALUES (%s, %s, now())
+                ON CONFLICT (issuer) DO NOTHING
+                """,
+                (issuer, f"bad signature at seq {seq} under its own checkpoint"),
+            )
 
     # ------------------------------------------------------------ checkpoints
 
     def put_checkpoint(self, checkpoint: SignedCheckpoint) -> bool:
         cp = checkpoint.checkpoint
         wire = signed_checkpoint_to_wire(checkpoint)
-        # a seq no statement can have (beyond BIGINT) is refused like any other bad input
-        if cp.seq > _MAX_INT64:
-            raise InvalidArgument(
-                f"{cp.issuer} checkpoint seq {cp.seq} is beyond 2^63-1, the largest seq stored"
-            )
+        seq = clamp_seq(cp.seq)
         with self._transaction() as conn:
             # replicas storing checkpoints of one issuer at once take turns, so the checks
             # below and the writes see the same history (the rows may not exist yet)
             self._advisory_lock(conn, f"checkpoint/{cp.issuer}")
             statement = conn.execute(
-                "SELECT digest FROM statements WHERE issuer = %s AND seq = %s", (cp.issuer, cp.seq)
+                "SELECT digest FROM statements WHERE issuer = %s AND seq = %s", (cp.issuer, seq)
             ).fetchone()
-            # a checkpoint naming another header at a seq held here is the issuer signing two
-            # histories; keeping it would tell followers a fork is fresh
-            if statement is not None and bytes(statement[0]) != cp.head_digest:
-                raise Equivocation(cp.issuer, cp.seq, bytes(statement[0]), cp.head_digest)
-            in_history = conn.execute(
+            history = conn.execute(
                 "SELECT head_digest, time FROM checkpoint_history WHERE issuer = %s AND seq = %s",
-                (cp.issuer, cp.seq),
+                (cp.issuer, seq),
             ).fetchone()
-            if in_history is None:
+            latest = conn.execute(
+                "SELECT seq, time FROM checkpoints WHERE issuer = %s", (cp.issuer,)
+            ).fetchone()
+            plan = plan_checkpoint(
+                checkpoint,
+                held_statement_digest=None if statement is None else bytes(statement[0]),
+                history=None if history is None else (bytes(history[0]), _utc(history[1])),
+                latest=None if latest is None else (int(latest[0]), _utc(latest[1])),
+            )
+            if plan.insert_history:
                 conn.execute(
                     """
                     INSERT INTO checkpoint_history (issuer, seq, head_digest, time, wire)
@@ -946,22 +1038,12 @@ class PostgresStore(Store):
                     """,
                     (cp.issuer, cp.seq, cp.head_digest, cp.time, wire),
                 )
-            else:
-                held_digest, held_time = in_history
-                # two signed heads for one seq: the same proof of a fault as two headers;
-                # the latest checkpoint is always in the history, so this covers it too
-                if bytes(held_digest) != cp.head_digest:
-                    raise Equivocation(cp.issuer, cp.seq, bytes(held_digest), cp.head_digest)
-                if cp.time > held_time:
-                    conn.execute(
-                        "UPDATE checkpoint_history SET time = %s, wire = %s WHERE issuer = %s AND seq = %s",
-                        (cp.time, wire, cp.issuer, cp.seq),
-                    )
-            latest = conn.execute(
-                "SELECT seq, time FROM checkpoints WHERE issuer = %s", (cp.issuer,)
-            ).fetchone()
-            # never backwards: a replayed old checkpoint must not make a stale copy look fresh
-            if latest is not None and (cp.seq, cp.time) <= (latest[0], latest[1]):
+            elif plan.refresh_history:
+                conn.execute(
+                    "UPDATE checkpoint_history SET time = %s, wire = %s WHERE issuer = %s AND seq = %s",
+                    (cp.time, wire, cp.issuer, cp.seq),
+                )
+            if not plan.set_latest:
                 return False
             conn.execute(
                 """
@@ -987,7 +1069,7 @@ class PostgresStore(Store):
         if after_seq >= upto_seq:
             return []
         # seqs are stored as BIGINT; a wider bound only means "all of them"
-        after_seq, upto_seq = max(after_seq, -1), min(upto_seq, _MAX_INT64)
+        after_seq, upto_seq = clamp_seq(after_seq), clamp_seq(upto_seq)
         with self._reading() as conn:
             rows = conn.execute(_CHECKPOINTS_BETWEEN, (issuer, after_seq, upto_seq)).fetchall()
         return [signed_checkpoint_from_wire(bytes(row[0])) for row in rows]
@@ -996,7 +1078,7 @@ class PostgresStore(Store):
         if seq < 0:
             return None
         with self._reading() as conn:
-            row = conn.execute(_CHECKPOINT_AT_OR_BEFORE, (issuer, min(seq, _MAX_INT64))).fetchone()
+            row = conn.execute(_CHECKPOINT_AT_OR_BEFORE, (issuer, clamp_seq(seq))).fetchone()
         return None if row is None else signed_checkpoint_from_wire(bytes(row[0]))
 
     # ------------------------------------------------------------ evidence, receipts, alarms
@@ -1020,6 +1102,55 @@ class PostgresStore(Store):
             )
             for issuer, seq, held, conflicting, detected_at, reported_by in rows
         ]
+
+    def record_evidence(
+        self,
+        kind: str,
+        issuer: str,
+        seq: int,
+        detail: str,
+        *,
+        envelopes: Sequence[Envelope] = (),
+        checkpoints: Sequence[SignedCheckpoint] = (),
+        reported_by: str = "",
+    ) -> bool:
+        blob = pack_evidence(
+            [envelope_to_wire(e.redact()) for e in envelopes],
+            [signed_checkpoint_to_wire(c) for c in checkpoints],
+        )
+        with self._transaction() as conn:
+            row = conn.execute(
+                """
+                INSERT INTO evidence (kind, issuer, seq, detail, wires, fingerprint, reported_by, detected_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, now())
+                ON CONFLICT (kind, issuer, seq, fingerprint) DO NOTHING RETURNING id
+                """,
+                (kind, issuer, clamp_seq(seq), detail, blob, evidence_fingerprint(blob), reported_by),
+            ).fetchone()
+        return row is not None
+
+    def evidence(self) -> list[Evidence]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT id, kind, issuer, seq, detail, wires, reported_by, detected_at FROM evidence ORDER BY id"
+            ).fetchall()
+        out = []
+        for evidence_id, kind, issuer, seq, detail, blob, reported_by, detected_at in rows:
+            envs, cps = unpack_evidence(bytes(blob))
+            out.append(
+                Evidence(
+                    id=int(evidence_id),
+                    kind=kind,
+                    issuer=issuer,
+                    seq=int(seq),
+                    detail=detail,
+                    envelopes=tuple(envelope_from_wire(w) for w in envs),
+                    checkpoints=tuple(signed_checkpoint_from_wire(w) for w in cps),
+                    detected_at=_utc(detected_at),
+                    reported_by=reported_by,
+                )
+            )
+        return out
 
     def receipt_record(self, key: str, principal: str) -> ReceiptRecord | None:
         with self._reading() as conn:

@@ -36,12 +36,10 @@ from typing import Any, Final
 from borderx.errors import (
     BorderxError,
     ConfigError,
-    Equivocation,
-    IssuerSuspended,
     NotFound,
     ResourceExhausted,
 )
-from borderx.statements.chain import ChainHead, Outcome, check_extends
+from borderx.statements.chain import ChainHead
 from borderx.statements.encoding import (
     envelope_from_wire,
     envelope_to_wire,
@@ -50,10 +48,10 @@ from borderx.statements.encoding import (
 )
 from borderx.statements.model import Envelope, SignedCheckpoint
 from borderx.store.base import (
-    NO_EFFECTS,
     Alarm,
     AppendResult,
     EquivocationEvidence,
+    Evidence,
     Idempotency,
     IndexEffects,
     NewStatement,
@@ -66,6 +64,18 @@ from borderx.store.base import (
     as_idempotency,
     check_index_effects,
     check_receipt_digest,
+)
+from borderx.store.plan import (
+    AppendPlan,
+    EquivocationFound,
+    clamp_seq,
+    evidence_fingerprint,
+    index_rows,
+    pack_evidence,
+    plan_append,
+    plan_checkpoint,
+    redacted_wire,
+    unpack_evidence,
 )
 
 #: ``PRAGMA application_id`` of a borderx store ("BDX1"), so a foreign SQLite file is refused.
@@ -207,8 +217,48 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
     ),
     (
-        # v3: a receipt is bound to its request (issue 11): the SHA-256 of the canonical
-        # request (empty for receipts stored before v3: not checkable, they expire), and an
+        # v3 (one admission path): the rule a statement broke, if any (derived, like
+        # expires_at: such a statement is kept as signed evidence and never indexed) …
+        "ALTER TABLE statements ADD COLUMN violation TEXT",
+        # … whether every signature was checked (0: admitted on a checkpoint's authority,
+        # the Ed25519 check pending; never relayed or exported until it is done) …
+        "ALTER TABLE statements ADD COLUMN verified INTEGER NOT NULL DEFAULT 1",
+        "CREATE INDEX statements_unverified ON statements (issuer, seq) WHERE verified = 0",
+        # … the latest conforming designation of each membership (derived) …
+        """
+        CREATE TABLE memberships (
+            issuer    TEXT    NOT NULL,
+            programme TEXT    NOT NULL,
+            member_id TEXT    NOT NULL,
+            seq       INTEGER NOT NULL,
+            status    TEXT    NOT NULL,
+            PRIMARY KEY (issuer, programme, member_id)
+        ) WITHOUT ROWID
+        """,
+        # … and signed proof that is not a statement of the chain (own-chain forgeries,
+        # bad signatures under a checkpoint), kept forever
+        """
+        CREATE TABLE evidence (
+            id          INTEGER PRIMARY KEY,
+            kind        TEXT    NOT NULL,
+            issuer      TEXT    NOT NULL,
+            seq         INTEGER NOT NULL,
+            detail      TEXT    NOT NULL,
+            wires       BLOB    NOT NULL,
+            fingerprint BLOB    NOT NULL,
+            reported_by TEXT    NOT NULL,
+            detected_at INTEGER NOT NULL,
+            UNIQUE (kind, issuer, seq, fingerprint)
+        )
+        """,
+        """
+        CREATE TRIGGER evidence_kept BEFORE DELETE ON evidence
+        BEGIN SELECT RAISE(ABORT, 'borderx: evidence is never deleted'); END
+        """,
+    ),
+    (
+        # v4: a receipt is bound to its request (issue 11): the SHA-256 of the canonical
+        # request (empty for receipts stored before v4: not checkable, they expire), and an
         # index to purge expired receipts
         "ALTER TABLE receipts ADD COLUMN request_digest BLOB NOT NULL DEFAULT x''",
         "CREATE INDEX receipts_created ON receipts (created_at)",
@@ -220,7 +270,6 @@ SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 #: The largest value an INTEGER column holds (seqs are bound as signed 64-bit integers).
-_MAX_INT64: Final = 2**63 - 1
 
 # Page caches are per connection; fixed sizes keep resident memory independent of how
 # many statements are held. Negative values are KiB (SQLite's convention).
@@ -237,7 +286,8 @@ _SELECT_STORED: Final = """
            (SELECT by_seq FROM marks
              WHERE issuer = s.issuer AND target_seq = s.seq AND kind = 'superseded'),
            (SELECT by_seq FROM marks
-             WHERE issuer = s.issuer AND target_seq = s.seq AND kind = 'withdrawn')
+             WHERE issuer = s.issuer AND target_seq = s.seq AND kind = 'withdrawn'),
+           s.violation, s.verified
 """
 _NOT_MARKED: Final = """
     NOT EXISTS (SELECT 1 FROM marks WHERE issuer = s.issuer AND target_seq = s.seq)
@@ -260,8 +310,12 @@ _READ_RANGE: Final = (
 )
 _INSERT_STATEMENT: Final = """
     INSERT INTO statements
-        (id, issuer, seq, digest, body_type, received_from, received_at, expires_at, wire)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        (id, issuer, seq, digest, body_type, received_from, received_at, expires_at, wire, violation, verified)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_UPSERT_MEMBERSHIP: Final = """
+    INSERT INTO memberships (issuer, programme, member_id, seq, status) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (issuer, programme, member_id) DO UPDATE SET seq = excluded.seq, status = excluded.status
 """
 _INSERT_INDEX: Final = "INSERT OR IGNORE INTO party_index (scheme, value, statement_id) VALUES (?, ?, ?)"
 # the first mark wins: a later statement cannot re-point an earlier supersede or withdrawal
@@ -342,24 +396,33 @@ class _EnvelopeCache:
         self._slots[slot] = (key, env)
 
 
-class _Found(Exception):
-    """An equivocation found while planning a batch, with both envelopes for the evidence."""
+class _Reader:
+    """The plan's view of the chain, read inside the writer's transaction."""
 
-    def __init__(self, error: Equivocation, held: Envelope, conflicting: Envelope, reported_by: str) -> None:
-        super().__init__(str(error))
-        self.error, self.held, self.conflicting, self.reported_by = error, held, conflicting, reported_by
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
 
+    def head(self, issuer: str) -> ChainHead | None:
+        row = self._conn.execute("SELECT seq, digest FROM heads WHERE issuer = ?", (issuer,)).fetchone()
+        return None if row is None else ChainHead(issuer, row[0], bytes(row[1]))
 
-def _index_rows(
-    statement_id: int, env: Envelope, effects: IndexEffects
-) -> tuple[list[tuple[str, str, int]], list[tuple[str, int, str, int]]]:
-    ids = [(scheme, value, statement_id) for scheme, value in dict.fromkeys(effects.ids)]
-    marks = []
-    if effects.supersedes is not None:
-        marks.append((env.issuer, effects.supersedes[1], "superseded", env.seq))
-    if effects.withdraws is not None:
-        marks.append((env.issuer, effects.withdraws[1], "withdrawn", env.seq))
-    return ids, marks
+    def held_digest(self, issuer: str, seq: int) -> bytes | None:
+        row = self._conn.execute(
+            "SELECT digest FROM statements WHERE issuer = ? AND seq = ?", (issuer, seq)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def held_wire(self, issuer: str, seq: int) -> bytes:
+        row = self._conn.execute(
+            "SELECT wire FROM statements WHERE issuer = ? AND seq = ?", (issuer, seq)
+        ).fetchone()
+        return bytes(row[0])
+
+    def suspension(self, issuer: str) -> tuple[str, datetime] | None:
+        row = self._conn.execute(
+            "SELECT reason, since FROM suspended_issuers WHERE issuer = ?", (issuer,)
+        ).fetchone()
+        return None if row is None else (row[0], _from_us(row[1]))
 
 
 class SQLiteStore(Store):
@@ -495,7 +558,18 @@ class SQLiteStore(Store):
         Only lookups fill the LRU: a scan (a follower's bulk read_range) would otherwise
         evict the parties screening keeps asking about, for envelopes read once.
         """
-        issuer, seq, wire, received_from, received_at, expires_at, superseded_by, withdrawn_by = row
+        (
+            issuer,
+            seq,
+            wire,
+            received_from,
+            received_at,
+            expires_at,
+            superseded_by,
+            withdrawn_by,
+            violation,
+            verified,
+        ) = row
         key = (issuer, seq)
         env = self._cache.get(key)
         if env is None:
@@ -510,6 +584,8 @@ class SQLiteStore(Store):
             superseded_by=None if superseded_by is None else (issuer, superseded_by),
             withdrawn_by=None if withdrawn_by is None else (issuer, withdrawn_by),
             expires_at=_opt_from_us(expires_at),
+            violation=violation,
+            verified=bool(verified),
         )
 
     # ------------------------------------------------------------ statements
@@ -522,9 +598,7 @@ class SQLiteStore(Store):
     ) -> list[AppendResult]:
         claim = as_idempotency(idempotency)
         entries = list(entries)
-        # CPU work outside the write lock: effect checks and serialisation
-        for entry in entries:
-            check_index_effects(entry.envelope, entry.index)
+        # CPU work outside the write lock: serialisation
         wires = [envelope_to_wire(entry.envelope) for entry in entries]
         now = _now_us()
         # one lock over the batch and, on equivocation, the evidence: no other append can
@@ -536,18 +610,19 @@ class SQLiteStore(Store):
                         replay = self._replay_receipt(conn, claim)
                         if replay is not None:
                             return replay
-                    results = self._append_in(conn, entries, wires, now)
+                    plan = plan_append(entries, wires, _Reader(conn))
+                    self._write_plan(conn, plan, now)
                     if claim is not None:
-                        refs = json.dumps([[r.issuer, r.seq] for r in results])
+                        refs = json.dumps([[r.issuer, r.seq] for r in plan.results])
                         conn.execute(
                             "INSERT INTO receipts (principal, key, refs, created_at, request_digest) "
                             "VALUES (?, ?, ?, ?, ?)",
                             (claim.principal, claim.key, refs, now, claim.request_digest),
                         )
-            except _Found as found:
+            except EquivocationFound as found:
                 self._record_equivocation(found, now)
                 raise found.error from None
-        return results
+        return plan.results
 
     def _replay_receipt(self, conn: sqlite3.Connection, claim: Idempotency) -> list[AppendResult] | None:
         if claim.not_before is not None:
@@ -568,58 +643,21 @@ class SQLiteStore(Store):
             results.append(AppendResult(issuer, seq, found[0] if found else b"", duplicate=True))
         return results
 
-    def _append_in(
-        self,
-        conn: sqlite3.Connection,
-        entries: list[NewStatement],
-        wires: list[bytes],
-        now: int,
-    ) -> list[AppendResult]:
-        """Check and write a batch inside the caller's transaction. Raises before writing anything."""
-        heads: dict[str, ChainHead | None] = {}
-        # accepted earlier in this batch: "held" for duplicate and equivocation checks
-        pending: dict[StatementKey, Envelope] = {}
-        checked_issuers: set[str] = set()
-
-        def held_digest(issuer: str, seq: int) -> bytes | None:
-            env = pending.get((issuer, seq))
-            if env is not None:
-                return env.digest
-            row = conn.execute(
-                "SELECT digest FROM statements WHERE issuer = ? AND seq = ?", (issuer, seq)
-            ).fetchone()
-            return None if row is None else bytes(row[0])
-
+    def _write_plan(self, conn: sqlite3.Connection, plan: AppendPlan, now: int) -> None:
+        """Execute an append plan inside the caller's transaction."""
+        if not plan.statements:
+            return
         row = conn.execute("SELECT IFNULL(MAX(id), 0) FROM statements").fetchone()
         next_id = int(row[0]) + 1
-        results: list[AppendResult] = []
-        statement_rows: list[tuple[Any, ...]] = []
-        index_rows: list[tuple[str, str, int]] = []
-        mark_rows: list[tuple[str, int, str, int]] = []
-        for entry, wire in zip(entries, wires, strict=True):
-            env = entry.envelope
-            issuer = env.issuer
-            if issuer not in checked_issuers:
-                self._refuse_suspended(conn, issuer)
-                checked_issuers.add(issuer)
-            if issuer not in heads:
-                found = conn.execute("SELECT seq, digest FROM heads WHERE issuer = ?", (issuer,)).fetchone()
-                heads[issuer] = None if found is None else ChainHead(issuer, found[0], bytes(found[1]))
-            try:
-                outcome = check_extends(heads[issuer], env, held_digest=held_digest)
-            except Equivocation as exc:
-                held = pending.get((issuer, env.seq)) or self._held_envelope(conn, issuer, env.seq)
-                raise _Found(exc, held, env, entry.received_from) from None
-            if outcome is Outcome.DUPLICATE:
-                results.append(AppendResult(issuer, env.seq, env.digest, duplicate=True))
-                continue
-            heads[issuer] = ChainHead.of(env)
-            pending[(issuer, env.seq)] = env
-            effects = entry.index
+        ids_of: dict[StatementKey, int] = {}
+        statement_rows = []
+        for entry, wire in plan.statements:
+            env, effects = entry.envelope, entry.index
+            ids_of[(env.issuer, env.seq)] = next_id
             statement_rows.append(
                 (
                     next_id,
-                    issuer,
+                    env.issuer,
                     env.seq,
                     env.digest,
                     env.header.body_type,
@@ -627,47 +665,25 @@ class SQLiteStore(Store):
                     now,
                     None if effects.expires_at is None else _to_us(effects.expires_at),
                     wire,
+                    effects.violation or None,
+                    int(entry.verified),
                 )
             )
-            ids, marks = _index_rows(next_id, env, effects)
-            index_rows.extend(ids)
-            mark_rows.extend(marks)
             next_id += 1
-            results.append(AppendResult(issuer, env.seq, env.digest, duplicate=False))
-        if statement_rows:
-            conn.executemany(_INSERT_STATEMENT, statement_rows)
-            conn.executemany(_INSERT_INDEX, index_rows)
-            conn.executemany(_INSERT_MARK, mark_rows)
-            conn.executemany(
-                _UPSERT_HEAD,
-                [(h.issuer, h.seq, h.digest) for h in heads.values() if h is not None],
-            )
-        return results
+        conn.executemany(_INSERT_STATEMENT, statement_rows)
+        conn.executemany(_INSERT_INDEX, [(sc, v, ids_of[(i, q)]) for sc, v, i, q in plan.ids])
+        conn.executemany(_INSERT_MARK, plan.marks)
+        conn.executemany(_UPSERT_MEMBERSHIP, plan.memberships)
+        conn.executemany(_UPSERT_HEAD, [(h.issuer, h.seq, h.digest) for h in plan.heads.values()])
 
-    def _refuse_suspended(self, conn: sqlite3.Connection, issuer: str) -> None:
-        row = conn.execute(
-            "SELECT reason, since FROM suspended_issuers WHERE issuer = ?", (issuer,)
-        ).fetchone()
-        # after proof of a fault or a stolen key, nothing more signed by that issuer is trusted
-        if row is not None:
-            raise IssuerSuspended(
-                f"{issuer} is suspended since {_from_us(row[1]).isoformat()} ({row[0]}); "
-                "an operator must resume it before its statements are accepted"
-            )
-
-    def _held_envelope(self, conn: sqlite3.Connection, issuer: str, seq: int) -> Envelope:
-        row = conn.execute(
-            "SELECT wire FROM statements WHERE issuer = ? AND seq = ?", (issuer, seq)
-        ).fetchone()
-        return envelope_from_wire(row[0])
-
-    def _record_equivocation(self, found: _Found, now: int) -> None:
-        """Keep both envelopes and suspend the issuer, in a transaction of its own.
+    def _record_equivocation(self, found: EquivocationFound, now: int) -> None:
+        """Keep both headers (redacted) and suspend the issuer, in a transaction of its own.
 
         The batch that revealed the equivocation is rolled back, but the evidence must
         survive it: it is signed proof of a fault or a stolen key.
         """
         err = found.error
+        held, conflicting = redacted_wire(found.held_wire), redacted_wire(found.conflicting_wire)
         try:
             with self._writing() as conn:
                 conn.execute(
@@ -679,10 +695,10 @@ class SQLiteStore(Store):
                     (
                         err.issuer,
                         err.seq,
-                        found.held.digest,
-                        found.conflicting.digest,
-                        envelope_to_wire(found.held),
-                        envelope_to_wire(found.conflicting),
+                        err.held_digest,
+                        err.got_digest,
+                        held,
+                        conflicting,
                         now,
                         found.reported_by,
                     ),
@@ -748,40 +764,105 @@ class SQLiteStore(Store):
                     ]
         return out
 
-    def rebuild_index(self, indexer: Callable[[Envelope], IndexEffects]) -> int:
+    def rebuild_index(self, indexer: Callable[[StoredStatement], IndexEffects]) -> int:
         indexed = 0
         with self._writing() as conn:
             conn.execute("DELETE FROM party_index")
             conn.execute("DELETE FROM marks")
-            conn.execute("UPDATE statements SET expires_at = NULL WHERE expires_at IS NOT NULL")
+            conn.execute("DELETE FROM memberships")
+            conn.execute(
+                "UPDATE statements SET expires_at = NULL, violation = NULL "
+                "WHERE expires_at IS NOT NULL OR violation IS NOT NULL"
+            )
             last_id = 0
             while True:
                 # chunks by id (= per-issuer seq order), fetched whole so that no cursor
                 # is open on ``statements`` while it is updated
                 rows = conn.execute(
-                    "SELECT id, issuer, seq, wire FROM statements WHERE id > ? ORDER BY id LIMIT ?",
+                    "SELECT id, issuer, seq, wire, received_from, received_at FROM statements "
+                    "WHERE id > ? ORDER BY id LIMIT ?",
                     (last_id, _REBUILD_CHUNK),
                 ).fetchall()
                 if not rows:
                     break
-                index_rows: list[tuple[str, str, int]] = []
-                mark_rows: list[tuple[str, int, str, int]] = []
-                expiries: list[tuple[int, int]] = []
-                for statement_id, issuer, seq, wire in rows:
+                plan = AppendPlan()
+                updates: list[tuple[int | None, str | None, int]] = []
+                ids_of: dict[StatementKey, int] = {}
+                for statement_id, issuer, seq, wire, received_from, received_at in rows:
                     env = self._cache.get((issuer, seq)) or envelope_from_wire(wire)
-                    effects = NO_EFFECTS if env.body is None else indexer(env)
+                    stored = StoredStatement(env, wire, received_from, _from_us(received_at))
+                    effects = indexer(stored)
                     check_index_effects(env, effects)
-                    ids, marks = _index_rows(statement_id, env, effects)
-                    index_rows.extend(ids)
-                    mark_rows.extend(marks)
-                    if effects.expires_at is not None:
-                        expiries.append((_to_us(effects.expires_at), statement_id))
+                    ids, marks, members = index_rows(env, NewStatement(env, received_from, effects))
+                    ids_of[(issuer, seq)] = statement_id
+                    plan.ids.extend(ids)
+                    plan.marks.extend(marks)
+                    plan.memberships.extend(members)
+                    if effects.expires_at is not None or effects.violation:
+                        expiry = None if effects.expires_at is None else _to_us(effects.expires_at)
+                        updates.append((expiry, effects.violation or None, statement_id))
                 last_id = rows[-1][0]
                 indexed += len(rows)
-                conn.executemany(_INSERT_INDEX, index_rows)
-                conn.executemany(_INSERT_MARK, mark_rows)
-                conn.executemany("UPDATE statements SET expires_at = ? WHERE id = ?", expiries)
+                conn.executemany(_INSERT_INDEX, [(sc, v, ids_of[(i, q)]) for sc, v, i, q in plan.ids])
+                conn.executemany(_INSERT_MARK, plan.marks)
+                conn.executemany(_UPSERT_MEMBERSHIP, plan.memberships)
+                conn.executemany("UPDATE statements SET expires_at = ?, violation = ? WHERE id = ?", updates)
         return indexed
+
+    def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT seq, status FROM memberships WHERE issuer = ? AND programme = ? AND member_id = ?",
+                (issuer, programme, member_id),
+            ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def violations(self, *, limit: int = 1000) -> list[StoredStatement]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_SELECT_STORED} FROM statements AS s WHERE s.violation IS NOT NULL ORDER BY s.id LIMIT ?",
+                (max(limit, 0),),
+            ).fetchall()
+        return [self._stored(row, cache=False) for row in rows]
+
+    # ------------------------------------------------------------ deferred signature checks
+
+    def unverified(self, *, limit: int = 4096) -> list[StoredStatement]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_SELECT_STORED} FROM statements AS s WHERE s.verified = 0 AND s.violation IS NULL ORDER BY s.issuer, s.seq LIMIT ?",
+                (max(limit, 0),),
+            ).fetchall()
+        return [self._stored(row, cache=False) for row in rows]
+
+    def mark_verified(self, keys: Sequence[StatementKey]) -> None:
+        with self._writing() as conn:
+            conn.executemany("UPDATE statements SET verified = 1 WHERE issuer = ? AND seq = ?", keys)
+
+    def verified_heads(self) -> dict[str, int]:
+        with self._reading(snapshot=True) as conn:
+            heads = dict(conn.execute("SELECT issuer, seq FROM heads").fetchall())
+            pending = conn.execute(
+                "SELECT issuer, MIN(seq) FROM statements WHERE verified = 0 GROUP BY issuer"
+            ).fetchall()
+        for issuer, first in pending:
+            heads[issuer] = int(first) - 1
+        return {issuer: int(seq) for issuer, seq in heads.items()}
+
+    def refuse_unverified(self, key: StatementKey, violation: str) -> None:
+        issuer, seq = key
+        with self._writing() as conn:
+            row = conn.execute("SELECT id FROM statements WHERE issuer = ? AND seq = ?", key).fetchone()
+            if row is None:
+                raise NotFound(f"{issuer} seq {seq} is not held")
+            conn.execute("DELETE FROM party_index WHERE statement_id = ?", (row[0],))
+            conn.execute("DELETE FROM marks WHERE issuer = ? AND by_seq = ?", key)
+            conn.execute("DELETE FROM memberships WHERE issuer = ? AND seq = ?", key)
+            conn.execute("UPDATE statements SET violation = ? WHERE id = ?", (violation, row[0]))
+            conn.execute(
+                "INSERT OR IGNORE INTO suspended_issuers (issuer, reason, since) VALUES (?, ?, ?)",
+                (issuer, f"bad signature at seq {seq} under its own checkpoint", _now_us()),
+            )
 
     # ------------------------------------------------------------ checkpoints
 
@@ -791,34 +872,29 @@ class SQLiteStore(Store):
         time = _to_us(cp.time)
         with self._writing() as conn:
             statement = conn.execute(
-                "SELECT digest FROM statements WHERE issuer = ? AND seq = ?", (cp.issuer, cp.seq)
+                "SELECT digest FROM statements WHERE issuer = ? AND seq = ?", (cp.issuer, clamp_seq(cp.seq))
             ).fetchone()
-            # a checkpoint naming another header at a seq held here is the issuer signing two
-            # histories; keeping it would tell followers a fork is fresh
-            if statement is not None and bytes(statement[0]) != cp.head_digest:
-                raise Equivocation(cp.issuer, cp.seq, bytes(statement[0]), cp.head_digest)
-            in_history = conn.execute(
+            history = conn.execute(
                 "SELECT head_digest, time FROM checkpoint_history WHERE issuer = ? AND seq = ?",
-                (cp.issuer, cp.seq),
+                (cp.issuer, clamp_seq(cp.seq)),
             ).fetchone()
-            if in_history is None:
-                conn.execute(_INSERT_CHECKPOINT_HISTORY, (cp.issuer, cp.seq, cp.head_digest, time, wire))
-            else:
-                held_digest, held_time = in_history
-                # two signed heads for one seq: the same proof of a fault as two headers;
-                # the latest checkpoint is always in the history, so this covers it too
-                if bytes(held_digest) != cp.head_digest:
-                    raise Equivocation(cp.issuer, cp.seq, bytes(held_digest), cp.head_digest)
-                if time > held_time:
-                    conn.execute(
-                        "UPDATE checkpoint_history SET time = ?, wire = ? WHERE issuer = ? AND seq = ?",
-                        (time, wire, cp.issuer, cp.seq),
-                    )
             latest = conn.execute(
                 "SELECT seq, time FROM checkpoints WHERE issuer = ?", (cp.issuer,)
             ).fetchone()
-            # never backwards: a replayed old checkpoint must not make a stale copy look fresh
-            if latest is not None and (cp.seq, time) <= (latest[0], latest[1]):
+            plan = plan_checkpoint(
+                checkpoint,
+                held_statement_digest=None if statement is None else bytes(statement[0]),
+                history=None if history is None else (bytes(history[0]), _from_us(history[1])),
+                latest=None if latest is None else (int(latest[0]), _from_us(latest[1])),
+            )
+            if plan.insert_history:
+                conn.execute(_INSERT_CHECKPOINT_HISTORY, (cp.issuer, cp.seq, cp.head_digest, time, wire))
+            elif plan.refresh_history:
+                conn.execute(
+                    "UPDATE checkpoint_history SET time = ?, wire = ? WHERE issuer = ? AND seq = ?",
+                    (time, wire, cp.issuer, cp.seq),
+                )
+            if not plan.set_latest:
                 return False
             conn.execute(
                 """
@@ -844,7 +920,7 @@ class SQLiteStore(Store):
         if after_seq >= upto_seq:
             return []
         # seqs are stored as signed 64-bit integers; a wider bound only means "all of them"
-        after_seq, upto_seq = max(after_seq, -1), min(upto_seq, _MAX_INT64)
+        after_seq, upto_seq = clamp_seq(after_seq), clamp_seq(upto_seq)
         with self._reading() as conn:
             rows = conn.execute(_CHECKPOINTS_BETWEEN, (issuer, after_seq, upto_seq)).fetchall()
         return [signed_checkpoint_from_wire(row[0]) for row in rows]
@@ -853,7 +929,7 @@ class SQLiteStore(Store):
         if seq < 0:
             return None
         with self._reading() as conn:
-            row = conn.execute(_CHECKPOINT_AT_OR_BEFORE, (issuer, min(seq, _MAX_INT64))).fetchone()
+            row = conn.execute(_CHECKPOINT_AT_OR_BEFORE, (issuer, clamp_seq(seq))).fetchone()
         return None if row is None else signed_checkpoint_from_wire(row[0])
 
     # ------------------------------------------------------------ evidence, receipts, alarms
@@ -877,6 +953,64 @@ class SQLiteStore(Store):
             )
             for issuer, seq, held, conflicting, detected_at, reported_by in rows
         ]
+
+    def record_evidence(
+        self,
+        kind: str,
+        issuer: str,
+        seq: int,
+        detail: str,
+        *,
+        envelopes: Sequence[Envelope] = (),
+        checkpoints: Sequence[SignedCheckpoint] = (),
+        reported_by: str = "",
+    ) -> bool:
+        blob = pack_evidence(
+            [envelope_to_wire(e.redact()) for e in envelopes],
+            [signed_checkpoint_to_wire(c) for c in checkpoints],
+        )
+        with self._writing() as conn:
+            cursor = conn.execute(
+                """
+                INSERT OR IGNORE INTO evidence
+                    (kind, issuer, seq, detail, wires, fingerprint, reported_by, detected_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (
+                    kind,
+                    issuer,
+                    clamp_seq(seq),
+                    detail,
+                    blob,
+                    evidence_fingerprint(blob),
+                    reported_by,
+                    _now_us(),
+                ),
+            )
+        return cursor.rowcount > 0
+
+    def evidence(self) -> list[Evidence]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT id, kind, issuer, seq, detail, wires, reported_by, detected_at FROM evidence ORDER BY id"
+            ).fetchall()
+        out = []
+        for evidence_id, kind, issuer, seq, detail, blob, reported_by, detected_at in rows:
+            envs, cps = unpack_evidence(bytes(blob))
+            out.append(
+                Evidence(
+                    id=evidence_id,
+                    kind=kind,
+                    issuer=issuer,
+                    seq=seq,
+                    detail=detail,
+                    envelopes=tuple(envelope_from_wire(w) for w in envs),
+                    checkpoints=tuple(signed_checkpoint_from_wire(w) for w in cps),
+                    detected_at=_from_us(detected_at),
+                    reported_by=reported_by,
+                )
+            )
+        return out
 
     def receipt_record(self, key: str, principal: str) -> ReceiptRecord | None:
         with self._reading() as conn:

@@ -12,10 +12,9 @@ from borderx.errors import (
     ChainGap,
     Equivocation,
     IssuerMismatch,
-    IssuerSuspended,
     PrevDigestMismatch,
 )
-from borderx.statements.chain import ChainHead, ChainState, Outcome, check_extends
+from borderx.statements.chain import ChainHead, Outcome, check_extends
 
 if TYPE_CHECKING:
     from conftest import World
@@ -103,69 +102,3 @@ def test_equivocation_carries_both_digests(world: World) -> None:
     with pytest.raises(Equivocation, match="equivocation at seq 1") as caught:
         check_extends(ChainHead.of(two), fork1, held_digest=lambda issuer, seq: one.digest)
     assert caught.value.held_digest == one.digest
-
-
-# ---------------------------------------------------------------- ChainState
-
-
-def test_state_accepts_in_order_and_ignores_replays(world: World) -> None:
-    state = ChainState()
-    chain = world.chain(4)
-    assert state.accept_all(chain) == 4
-    assert state.head("AU-ABF") == ChainHead.of(chain[-1])
-    assert state.version_vector() == {"AU-ABF": 4}
-    # replay of everything, in any order: nothing changes
-    for env in reversed(chain + chain):
-        assert state.accept(env) is Outcome.DUPLICATE
-    assert state.version_vector() == {"AU-ABF": 4}
-    assert state.held("AU-ABF", 2) is chain[1]
-    assert state.held("AU-ABF", 5) is None
-    assert state.held("US-CBP", 1) is None
-    assert state.head("US-CBP") is None
-
-
-def test_state_refuses_gaps_and_recovers_from_reordering(world: World) -> None:
-    state = ChainState()
-    one, two, three = world.chain(3)
-    state.accept(one)
-    with pytest.raises(ChainGap, match=r"missing seq 2..2"):
-        state.accept(three)
-    assert state.version_vector() == {"AU-ABF": 1}
-    assert state.accept(two) is Outcome.ACCEPT
-    assert state.accept(three) is Outcome.ACCEPT
-    assert state.head("AU-ABF") == ChainHead.of(three)
-
-
-def test_state_keeps_issuers_apart(world: World) -> None:
-    state = ChainState()
-    state.accept_all(world.chain(2))
-    state.accept_all(world.chain(3, signer="us"))
-    assert state.version_vector() == {"AU-ABF": 2, "US-CBP": 3}
-
-
-def test_state_keeps_equivocation_evidence_and_suspends_the_issuer(world: World) -> None:
-    state = ChainState()
-    one, two, three = world.chain(3)
-    state.accept_all([one, two, three])
-    fork = world.statement(seq=2, prev_digest=one.digest, body=b"a second seq 2")
-    with pytest.raises(Equivocation):
-        state.accept(fork)
-    assert state.equivocations == [(two, fork)]
-    # both envelopes are kept whole: each still verifies on its own, as evidence
-    held, received = state.equivocations[0]
-    assert held.signatures
-    assert received.signatures
-    assert held.seq == received.seq == 2
-    # nothing more from that issuer until an operator resumes it
-    assert state.suspended("AU-ABF")
-    (four,) = world.chain(1, start=three)
-    with pytest.raises(IssuerSuspended, match="AU-ABF is suspended after equivocation"):
-        state.accept(four)
-    state.resume("AU-ABF")
-    assert state.accept(four) is Outcome.ACCEPT
-    # the same fork again is recorded once
-    with pytest.raises(Equivocation):
-        state.accept(fork)
-    assert len(state.equivocations) == 1
-    # the chain itself was never changed by the fork
-    assert state.held("AU-ABF", 2) is two

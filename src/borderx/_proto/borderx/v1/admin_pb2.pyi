@@ -10,6 +10,38 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ExportEvidenceRequest(_message.Message):
+    __slots__ = ("issuers",)
+    ISSUERS_FIELD_NUMBER: _ClassVar[int]
+    issuers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, issuers: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class EvidenceItem(_message.Message):
+    __slots__ = ("kind", "issuer", "seq", "detail", "statements", "checkpoints", "detected_at", "reported_by")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    STATEMENTS_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    DETECTED_AT_FIELD_NUMBER: _ClassVar[int]
+    REPORTED_BY_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    issuer: str
+    seq: int
+    detail: str
+    statements: _containers.RepeatedCompositeFieldContainer[_statement_pb2.SignedStatement]
+    checkpoints: _containers.RepeatedCompositeFieldContainer[_statement_pb2.SignedCheckpoint]
+    detected_at: _timestamp_pb2.Timestamp
+    reported_by: str
+    def __init__(self, kind: _Optional[str] = ..., issuer: _Optional[str] = ..., seq: _Optional[int] = ..., detail: _Optional[str] = ..., statements: _Optional[_Iterable[_Union[_statement_pb2.SignedStatement, _Mapping]]] = ..., checkpoints: _Optional[_Iterable[_Union[_statement_pb2.SignedCheckpoint, _Mapping]]] = ..., detected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reported_by: _Optional[str] = ...) -> None: ...
+
+class ExportEvidenceResponse(_message.Message):
+    __slots__ = ("evidence",)
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    evidence: _containers.RepeatedCompositeFieldContainer[EvidenceItem]
+    def __init__(self, evidence: _Optional[_Iterable[_Union[EvidenceItem, _Mapping]]] = ...) -> None: ...
+
 class ListAlarmsRequest(_message.Message):
     __slots__ = ("include_acknowledged",)
     INCLUDE_ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]

@@ -70,6 +70,11 @@ class AdminStub:
                 request_serializer=borderx_dot_v1_dot_admin__pb2.ExportStatementsRequest.SerializeToString,
                 response_deserializer=borderx_dot_v1_dot_statement__pb2.SignedStatement.FromString,
                 _registered_method=True)
+        self.ExportEvidence = channel.unary_unary(
+                '/borderx.v1.Admin/ExportEvidence',
+                request_serializer=borderx_dot_v1_dot_admin__pb2.ExportEvidenceRequest.SerializeToString,
+                response_deserializer=borderx_dot_v1_dot_admin__pb2.ExportEvidenceResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -127,6 +132,16 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportEvidence(self, request, context):
+        """Every piece of signed evidence this gateway kept, to hand to partners: equivocation
+        pairs, statements in this agency's own name that it never made (own_chain), bad
+        signatures under an issuer's checkpoint, and statements kept because they broke an
+        admission rule (rule_violation). Statements are redacted: signed headers only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -164,6 +179,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ExportStatements,
                     request_deserializer=borderx_dot_v1_dot_admin__pb2.ExportStatementsRequest.FromString,
                     response_serializer=borderx_dot_v1_dot_statement__pb2.SignedStatement.SerializeToString,
+            ),
+            'ExportEvidence': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportEvidence,
+                    request_deserializer=borderx_dot_v1_dot_admin__pb2.ExportEvidenceRequest.FromString,
+                    response_serializer=borderx_dot_v1_dot_admin__pb2.ExportEvidenceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -355,6 +375,33 @@ class Admin:
             '/borderx.v1.Admin/ExportStatements',
             borderx_dot_v1_dot_admin__pb2.ExportStatementsRequest.SerializeToString,
             borderx_dot_v1_dot_statement__pb2.SignedStatement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportEvidence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/borderx.v1.Admin/ExportEvidence',
+            borderx_dot_v1_dot_admin__pb2.ExportEvidenceRequest.SerializeToString,
+            borderx_dot_v1_dot_admin__pb2.ExportEvidenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

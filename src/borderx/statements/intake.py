@@ -1,0 +1,537 @@
+"""The one admission path (DESIGN §8): what a gateway accepts, whatever door a statement uses.
+
+Publish (drafts and pre-signed envelopes), replication, ``borderx store copy`` and
+``borderx store rebuild-index`` all call :func:`admit` for each statement and
+:func:`admit_checkpoint` for each checkpoint. Nothing else decides what a signed
+statement means for screening. The checks, in order:
+
+1. **signatures and keys** on the exact bytes (``verify.verify_statement``) — a failure is
+   a refusal: nothing is stored;
+2. **own chain**: a statement in this gateway's own agency's name arriving from a peer is
+   never adopted; a statement this gateway did not make proves its key is compromised
+   (``OwnChainForged``);
+3. **audience**: a body that reached a member outside its audience is dropped (the header
+   is kept, redacted), and the delivery is reported;
+4. **time**: a statement is issued no earlier than its predecessor (as far as the
+   predecessor's own date was believable: never later than its receipt plus the skew) and
+   no earlier than any checkpoint of a lower seq — so the issuer's heartbeat checkpoints
+   bound what a retired key can still sign — no later than receipt plus the skew, and no
+   later than a checkpoint that covers it;
+5. **body**: strict decode, canonical bytes (re-encoding gives the signed bytes back), the
+   DESIGN §4 rules applied with the issuer (programme ownership, identifier normal forms …);
+6. **references and memberships**: a withdrawal targets an earlier statement of its own
+   issuer and reads no wider than it; a designation becomes the one current designation of
+   its membership (issuer, programme, member id), superseding the latest automatically (or
+   naming it), with the status move CERTIFIED ⇄ SUSPENDED → REVOKED checked against it.
+
+A statement that passes 1–3 but breaks a rule of 4–6 is still part of its issuer's chain:
+it is stored as **signed evidence** with no index effect (``IndexEffects.violation``), and
+the caller raises an alarm naming issuer, seq and rule. Publish refuses it instead.
+
+Everything here is pure: the chain, checkpoints and memberships are read through a
+:class:`ChainView`, which the caller backs with the store, the current batch, or (for an
+index rebuild) state accumulated in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from borderx.directory.model import Directory
+from borderx.errors import InvalidArgument, OwnChainForged, RuleViolation, VerificationError
+from borderx.statements.bodies import (
+    Body,
+    BodyType,
+    Designation,
+    DesignationStatus,
+    StatementRef,
+    Withdrawal,
+)
+from borderx.statements.body_codec import decode_body, encode_body
+from borderx.statements.model import Envelope, SignedCheckpoint
+from borderx.statements.rules import (
+    DEFAULT_LIMITS,
+    DEFAULT_PROGRAMME_LEVELS,
+    DEFAULT_PROGRAMME_OWNERS,
+    BodyLimits,
+    check_status_transition,
+    validate_body,
+)
+from borderx.statements.verify import verify_checkpoint, verify_statement
+from borderx.store.base import NO_EFFECTS, IndexEffects, NewStatement, StoredStatement
+
+#: the indexer a gateway screens with (``screening.index.index_effects``): body → ids, expiry
+Indexer = Callable[[Envelope], IndexEffects]
+
+
+def _no_index(env: Envelope) -> IndexEffects:
+    return IndexEffects(kind=env.header.body_type) if env.body is not None else NO_EFFECTS
+
+
+@dataclass(frozen=True)
+class IntakePolicy:
+    """What admission needs besides the directory: who we are, the rules' tables, the skew.
+
+    ``home`` is this gateway's agency. ``max_skew`` bounds how far ahead of receipt a
+    statement or checkpoint may be dated (clocks of honest gateways differ by less).
+    """
+
+    home: str
+    owners: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PROGRAMME_OWNERS))
+    levels: Mapping[str, frozenset[str]] = field(default_factory=lambda: dict(DEFAULT_PROGRAMME_LEVELS))
+    limits: BodyLimits = DEFAULT_LIMITS
+    max_skew: timedelta = timedelta(minutes=5)
+    indexer: Indexer = _no_index
+
+
+class ChainView(Protocol):
+    """What admission reads about what is already held (or admitted earlier in a batch)."""
+
+    def statement(self, issuer: str, seq: int) -> tuple[Envelope, datetime] | None:
+        """The held envelope at (issuer, seq) and when it was received, if held."""
+
+    def checkpoint_floor(self, issuer: str, seq: int) -> datetime | None:
+        """The latest time of a held checkpoint of ``issuer`` at a seq below ``seq``."""
+
+    def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None:
+        """(seq, status) of the membership's latest conforming designation, if any."""
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The verdict on one statement that may be stored.
+
+    ``envelope`` is what to store (redacted when a body reached us outside its audience:
+    ``audience_breach`` is then True). ``violation`` is the rule broken, if any; then
+    ``effects`` carry only that. ``body`` is the decoded body of a conforming statement.
+    """
+
+    envelope: Envelope
+    effects: IndexEffects
+    violation: RuleViolation | None = None
+    audience_breach: bool = False
+    body: Body | None = None
+    #: False: admitted on a checkpoint's authority, the Ed25519 check still to be done
+    verified: bool = True
+
+    def entry(self, received_from: str) -> NewStatement:
+        return NewStatement(self.envelope, received_from, self.effects, verified=self.verified)
+
+    @property
+    def membership(self) -> tuple[str, str, str] | None:
+        return self.effects.membership
+
+
+def membership_key(body: Designation) -> str:
+    """The member id a membership is keyed by; without one, the party's identifiers."""
+    if body.member_id:
+        return body.member_id
+    return "ids:" + ";".join(sorted(f"{i.scheme}:{i.value}" for i in body.party.ids))
+
+
+def _at(when: datetime) -> str:
+    return when.isoformat(timespec="seconds")
+
+
+def _audience_within(audience: Sequence[str], target: Sequence[str]) -> bool:
+    """Whether ``audience`` reads no wider than ``target`` (empty = every member)."""
+    if not target:
+        return True
+    return bool(audience) and set(audience) <= set(target)
+
+
+# ---------------------------------------------------------------- statements
+
+
+def admit(
+    env: Envelope,
+    *,
+    directory: Directory,
+    policy: IntakePolicy,
+    view: ChainView,
+    received_at: datetime,
+    received_from: str = "",
+    ceiling: datetime | None = None,
+    vouched: bool = False,
+) -> Admission:
+    """Admit ``env`` (see the module docstring). ``ceiling``: time of a checkpoint covering it.
+
+    ``vouched``: the signature bytes are already bound to a checkpoint the issuer signed
+    (its signatures digest, checked by ``checkpoints.verify_run``), so the Ed25519
+    arithmetic may wait: everything else is checked now, and the statement is admitted
+    with ``verified=False`` — stored and screened on the checkpoint's authority, but never
+    relayed, exported or shown as verified until ``federation.sigcheck`` has checked every
+    signature (a failure there is signed evidence against the issuer).
+
+    Raises VerificationError (bad signature, key, body digest: nothing may be stored) or
+    OwnChainForged (a peer sent a statement in our own name). A broken rule is returned as
+    ``Admission.violation``, never raised.
+    """
+    verify_statement(env, directory, cryptography=not vouched)
+    issuer, seq = env.issuer, env.seq
+    if received_from and issuer == policy.home:
+        held = view.statement(issuer, seq)
+        detail = (
+            "a different statement at a seq this gateway holds" if held else "a seq this gateway never issued"
+        )
+        # our own chain is made here and nowhere else: anything else signed with our key
+        # is proof the key is compromised, never a statement to adopt
+        raise OwnChainForged(
+            issuer,
+            seq,
+            f"{issuer} seq {seq} arrived from {received_from}, signed with {issuer}'s key: {detail}",
+        )
+    breach = False
+    if env.body is not None and not env.header.readable_by(policy.home) and issuer != policy.home:
+        # invariant 3: never keep a body we were not meant to see; keep the signed header
+        env, breach = env.redact(), True
+    try:
+        _check_time(env, view=view, policy=policy, received_at=received_at, ceiling=ceiling)
+        if env.body is None:
+            return Admission(env, NO_EFFECTS, audience_breach=breach, verified=not vouched)
+        body = _check_body(env, policy=policy, received_at=received_at)
+        effects = _references(env, body, view=view, policy=policy)
+    except RuleViolation as violation:
+        return Admission(
+            env,
+            IndexEffects.refused(env.header.body_type, f"{violation.rule}: {violation}"),
+            violation=violation,
+            audience_breach=breach,
+            verified=not vouched,
+        )
+    return Admission(env, effects, audience_breach=breach, body=body, verified=not vouched)
+
+
+def time_floor(view: ChainView, issuer: str, seq: int, policy: IntakePolicy) -> datetime | None:
+    """The earliest time statement ``seq`` of ``issuer`` may be dated (None: no bound yet)."""
+    return _floor(view, issuer, seq, policy)[0]
+
+
+def _floor(view: ChainView, issuer: str, seq: int, policy: IntakePolicy) -> tuple[datetime | None, str]:
+    floor: datetime | None = None
+    why = ""
+    if seq > 1:
+        held = view.statement(issuer, seq - 1)
+        if held is not None:
+            prev, prev_received = held
+            # a predecessor dated in the future must not push every later statement out
+            floor = min(prev.header.issued_at, prev_received + policy.max_skew)
+            why = f"its predecessor seq {seq - 1} ({_at(prev.header.issued_at)})"
+    checkpointed = view.checkpoint_floor(issuer, seq)
+    if checkpointed is not None and (floor is None or checkpointed > floor):
+        floor = checkpointed
+        why = f"a checkpoint {issuer} signed at {_at(checkpointed)} for a head below seq {seq}"
+    return floor, why
+
+
+def _check_time(
+    env: Envelope, *, view: ChainView, policy: IntakePolicy, received_at: datetime, ceiling: datetime | None
+) -> None:
+    issued = env.header.issued_at
+    issuer, seq = env.issuer, env.seq
+    floor, why = _floor(view, issuer, seq, policy)
+    if floor is not None and issued < floor:
+        # stops a retired key backdating statements into its window: what the issuer
+        # already published (its chain, its heartbeats) dates everything after it
+        raise RuleViolation(
+            "time.before_predecessor",
+            f"{issuer} seq {seq} is dated {_at(issued)}, before {why}",
+            field="header.issued_at",
+        )
+    if issued > received_at + policy.max_skew:
+        raise RuleViolation(
+            "time.future",
+            f"{issuer} seq {seq} is dated {_at(issued)}, more than {policy.max_skew} after it was "
+            f"received ({_at(received_at)})",
+            field="header.issued_at",
+        )
+    if ceiling is not None and issued > ceiling:
+        raise RuleViolation(
+            "time.after_checkpoint",
+            f"{issuer} seq {seq} is dated {_at(issued)}, after the checkpoint covering it ({_at(ceiling)})",
+            field="header.issued_at",
+        )
+
+
+def _check_body(env: Envelope, *, policy: IntakePolicy, received_at: datetime) -> Body:
+    assert env.body is not None
+    body_type = BodyType(env.header.body_type)
+    try:
+        body = decode_body(body_type, env.body)
+    except InvalidArgument as exc:
+        raise RuleViolation("body.decode", str(exc).removeprefix(f"{exc.field}: "), field=exc.field) from None
+    # one meaning per signed body: bytes that re-encode differently (unknown fields,
+    # non-canonical order) could be read differently by another verifier
+    if encode_body(body) != env.body:
+        raise RuleViolation(
+            "body.canonical",
+            "is not the canonical encoding of its content (unknown fields or non-deterministic order)",
+            field="body",
+        )
+    try:
+        validated = validate_body(
+            body,
+            issuer=env.issuer,
+            owners=policy.owners,
+            levels=policy.levels,
+            limits=policy.limits,
+            now=received_at,
+        )
+    except InvalidArgument as exc:
+        rule = "body.programme_owner" if exc.field == "programme" else "body.rule"
+        raise RuleViolation(rule, str(exc).removeprefix(f"{exc.field}: "), field=exc.field) from None
+    if validated != body:
+        raise RuleViolation(
+            "body.normal_form", "carries identifiers that are not in their normal form", field="body"
+        )
+    return body
+
+
+def _target(view: ChainView, env: Envelope, ref: StatementRef, field: str) -> Envelope:
+    issuer, seq = env.issuer, env.seq
+    if ref.issuer != issuer or not 1 <= ref.seq < seq:
+        raise RuleViolation(
+            "reference.not_earlier",
+            f"{ref.issuer}#{ref.seq} does not exist before {issuer}#{seq}",
+            field=field,
+        )
+    held = view.statement(ref.issuer, ref.seq)
+    if held is None:
+        raise RuleViolation("reference.missing", f"{ref.issuer}#{ref.seq} does not exist here", field=field)
+    target = held[0]
+    if ref.header_digest and ref.header_digest != target.digest:
+        raise RuleViolation(
+            "reference.digest",
+            f"header_digest does not match {ref.issuer}#{ref.seq}",
+            field=f"{field}.header_digest",
+        )
+    return target
+
+
+def _check_audience(env: Envelope, target: Envelope, field: str) -> None:
+    if not _audience_within(env.header.audience, target.header.audience):
+        # stops a withdrawal (with its reason and note) or a superseding designation from
+        # telling members outside the target's audience about a restricted statement
+        raise RuleViolation(
+            "audience.wider_than_target",
+            f"audience {list(env.header.audience) or 'every member'} reads wider than "
+            f"{target.issuer}#{target.seq}'s {list(target.header.audience)}",
+            field="header.audience",
+        )
+
+
+def _references(env: Envelope, body: Body, *, view: ChainView, policy: IntakePolicy) -> IndexEffects:
+    base = policy.indexer(env)
+    issuer = env.issuer
+    if isinstance(body, Withdrawal):
+        assert body.target is not None
+        target = _target(view, env, body.target, "withdrawal.target")
+        _check_audience(env, target, "withdrawal.target")
+        return replace(base, supersedes=None, withdraws=(issuer, target.seq), membership=None)
+    if not isinstance(body, Designation):
+        return replace(base, supersedes=None, withdraws=None, membership=None)
+    assert body.status is not None
+    member = membership_key(body)
+    latest = view.membership(issuer, body.programme, member)
+    supersedes: int | None = None
+    if body.supersedes is not None:
+        target = _target(view, env, body.supersedes, "designation.supersedes")
+        if target.header.body_type != BodyType.DESIGNATION.value:
+            raise RuleViolation(
+                "membership.supersedes_other",
+                f"{issuer}#{target.seq} is not a designation",
+                field="designation.supersedes",
+            )
+        if latest is None or target.seq != latest[0]:
+            # one current designation per membership: a statement may only replace the
+            # membership's latest, never revive an older one or another membership's
+            now_latest = f"the latest is {issuer}#{latest[0]}" if latest else "it has no designation yet"
+            raise RuleViolation(
+                "membership.supersedes_not_latest",
+                f"names {issuer}#{target.seq}, but in membership {body.programme}/{member} {now_latest}",
+                field="designation.supersedes",
+            )
+        supersedes = target.seq
+    if latest is not None:
+        latest_seq, latest_status = latest
+        try:
+            check_status_transition(DesignationStatus(latest_status), body.status, field="designation.status")
+        except InvalidArgument as exc:
+            raise RuleViolation(
+                "membership.status_transition",
+                f"{issuer}#{latest_seq} made membership {body.programme}/{member} {latest_status}; "
+                + str(exc).removeprefix(f"{exc.field}: "),
+                field="designation.status",
+            ) from None
+        held = view.statement(issuer, latest_seq)
+        if held is not None:
+            _check_audience(env, held[0], "designation.supersedes")
+        supersedes = latest_seq
+    return replace(
+        base,
+        supersedes=None if supersedes is None else (issuer, supersedes),
+        withdraws=None,
+        membership=(body.programme, member, body.status.value),
+    )
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def admit_checkpoint(
+    scp: SignedCheckpoint,
+    *,
+    directory: Directory,
+    policy: IntakePolicy,
+    view: ChainView,
+    received_at: datetime,
+    received_from: str = "",
+) -> None:
+    """Admit a checkpoint: signature and key, own chain, time. Raises; returns nothing.
+
+    VerificationError for a bad signature or key, OwnChainForged for a checkpoint in our
+    own name from a peer that does not match what we hold, RuleViolation for a time rule.
+    """
+    verify_checkpoint(scp, directory)
+    cp = scp.checkpoint
+    if received_from and cp.issuer == policy.home:
+        held = view.statement(cp.issuer, cp.seq)
+        if held is None or held[0].digest != cp.head_digest:
+            raise OwnChainForged(
+                cp.issuer,
+                cp.seq,
+                f"a checkpoint of {cp.issuer} at seq {cp.seq} arrived from {received_from}, signed with "
+                f"{cp.issuer}'s key, for a head this gateway never had",
+            )
+    if cp.time > received_at + policy.max_skew:
+        # a checkpoint dated ahead would pin "latest" and make a stale copy look fresh
+        raise RuleViolation(
+            "time.future",
+            f"{cp.issuer} checkpoint at seq {cp.seq} is dated {_at(cp.time)}, more than {policy.max_skew} "
+            f"after it was received ({_at(received_at)})",
+            field="checkpoint.time",
+        )
+    held = view.statement(cp.issuer, cp.seq)
+    if held is not None and cp.time < held[0].header.issued_at:
+        raise RuleViolation(
+            "time.before_statement",
+            f"{cp.issuer} checkpoint at seq {cp.seq} is dated {_at(cp.time)}, before that statement "
+            f"({_at(held[0].header.issued_at)})",
+            field="checkpoint.time",
+        )
+
+
+# ---------------------------------------------------------------- views
+
+
+class StoreView:
+    """A :class:`ChainView` over a store plus what a batch admitted before (not yet stored)."""
+
+    def __init__(self, store: _StoreReads) -> None:
+        self._store = store
+        self._pending: dict[tuple[str, int], tuple[Envelope, datetime]] = {}
+        self._members: dict[tuple[str, str, str], tuple[int, str] | None] = {}
+        self._floors: dict[str, tuple[int, datetime | None]] = {}
+
+    def add(self, admission: Admission, received_at: datetime) -> None:
+        """Count ``admission`` as held for the rest of the batch."""
+        env = admission.envelope
+        self._pending[(env.issuer, env.seq)] = (env, received_at)
+        if admission.membership is not None:
+            programme, member, status = admission.membership
+            self._members[(env.issuer, programme, member)] = (env.seq, status)
+
+    def statement(self, issuer: str, seq: int) -> tuple[Envelope, datetime] | None:
+        got = self._pending.get((issuer, seq))
+        if got is not None:
+            return got
+        stored = self._store.get(issuer, seq)
+        return None if stored is None else (stored.envelope, stored.received_at)
+
+    def checkpoint_floor(self, issuer: str, seq: int) -> datetime | None:
+        if seq <= 1:
+            return None
+        # one read per issuer and batch: a batch is a contiguous run above the held head,
+        # and the checkpoints covering it are stored after it, so the floor read for its
+        # first statement holds for the rest (a floor missed here could only be lower)
+        cached = self._floors.get(issuer)
+        if cached is None or cached[0] > seq - 1:
+            cp = self._store.checkpoint_at_or_before(issuer, seq - 1)
+            cached = (seq - 1, None if cp is None else cp.checkpoint.time)
+            self._floors[issuer] = cached
+        return cached[1]
+
+    def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None:
+        key = (issuer, programme, member_id)
+        got = self._members.get(key)
+        if got is None and key not in self._members:
+            got = self._members[key] = self._store.membership(issuer, programme, member_id)
+        return got
+
+
+class _StoreReads(Protocol):
+    def get(self, issuer: str, seq: int) -> StoredStatement | None: ...
+
+    def checkpoint_at_or_before(self, issuer: str, seq: int) -> SignedCheckpoint | None: ...
+
+    def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None: ...
+
+
+class Reindexer:
+    """The indexer ``Store.rebuild_index`` replays: admission over every stored statement.
+
+    Memberships are rebuilt in memory as the statements go by (the store's own table is
+    being recomputed in the same transaction); statements and checkpoints are read from
+    the store, which the rebuild does not change. A statement that no longer verifies (its
+    key was revoked since) or breaks a rule is kept, with its violation and no effects.
+    """
+
+    def __init__(self, store: _StoreReads, *, directory: Directory, policy: IntakePolicy) -> None:
+        self._store, self._directory, self._policy = store, directory, policy
+        self._members: dict[tuple[str, str, str], tuple[int, str]] = {}
+        self.violations: list[tuple[str, int, str]] = []
+
+    def statement(self, issuer: str, seq: int) -> tuple[Envelope, datetime] | None:
+        stored = self._store.get(issuer, seq)
+        return None if stored is None else (stored.envelope, stored.received_at)
+
+    def checkpoint_floor(self, issuer: str, seq: int) -> datetime | None:
+        if seq <= 1:
+            return None
+        cp = self._store.checkpoint_at_or_before(issuer, seq - 1)
+        return None if cp is None else cp.checkpoint.time
+
+    def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None:
+        return self._members.get((issuer, programme, member_id))
+
+    def __call__(self, stored: StoredStatement) -> IndexEffects:
+        env = stored.envelope
+        try:
+            admission = admit(
+                env,
+                directory=self._directory,
+                policy=self._policy,
+                view=self,
+                received_at=stored.received_at,
+                # our own statements were made here: they are re-checked, not refused
+                received_from="" if env.issuer == self._policy.home else stored.received_from,
+                # a deferred signature check stays deferred (federation.sigcheck does it)
+                vouched=not stored.verified,
+            )
+        except (VerificationError, OwnChainForged) as exc:
+            # held, so part of the chain, but no longer admissible (its key was revoked since)
+            rule = "signature" if isinstance(exc, VerificationError) else "own_chain"
+            self.violations.append((env.issuer, env.seq, rule))
+            return IndexEffects.refused("" if env.body is None else env.header.body_type, f"{rule}: {exc}")
+        if admission.violation is not None:
+            self.violations.append((env.issuer, env.seq, admission.violation.rule))
+        if admission.audience_breach:
+            # the body stays in the store as received; it is simply never indexed
+            return NO_EFFECTS
+        if admission.membership is not None:
+            programme, member, status = admission.membership
+            self._members[(env.issuer, programme, member)] = (env.seq, status)
+        return admission.effects
