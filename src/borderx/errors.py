@@ -226,6 +226,11 @@ class ChainError(BorderxError):
     grpc_code = "FAILED_PRECONDITION"
     reason = "chain"
 
+    def __init__(self, *args: object, issuer: str = "") -> None:
+        super().__init__(*args)
+        if issuer:  # subclasses that know the issuer set it themselves
+            self.issuer = issuer
+
     def violations(self) -> tuple[Violation, ...]:
         issuer = getattr(self, "issuer", "")
         return (PreconditionViolation("CHAIN", str(issuer), str(self)),)

@@ -181,7 +181,7 @@ class Publisher:
                 raise InvalidArgument(str(exc), field=where) from None
             except ChainError as exc:
                 # FAILED_PRECONDITION, naming the item like every other refusal
-                raise ChainError(f"{where}.{exc}") from None
+                raise ChainError(f"{where}.{exc}", issuer=self._agency) from None
             if admission.violation is not None:
                 raise admission.violation.under(where)
             view.add(admission, now)

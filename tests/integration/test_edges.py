@@ -238,6 +238,19 @@ def test_self_signed_envelopes_past_int64_are_invalid_argument(au, pki: Path, ma
     assert au.gateway.store.count() == 0
 
 
+def test_a_chain_gap_at_publish_is_failed_precondition_with_its_details(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
+    with open_channel(au, pki) as ch, pytest.raises(grpc.RpcError) as info:
+        exchange_pb2_grpc.ExchangeStub(ch).Publish(
+            exchange_pb2.PublishRequest(items=[_self_signed(pki, seq=3)]), timeout=10
+        )
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert (info.value.details() or "").startswith(
+        "items[0].envelope.header.seq: has seq 3; the next statement"
+    )
+    [failure] = [d for d in details(info.value) if isinstance(d, error_details_pb2.PreconditionFailure)]
+    assert [(v.type, v.subject) for v in failure.violations] == [("CHAIN", AU)]
+
+
 @pytest.mark.parametrize(
     ("request_", "field"),
     [
