@@ -3,34 +3,49 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-PKI    ?= certs/dev
 PORT   ?= 50051
+# the default port's PKI is certs/dev; another port gets a PKI of its own whose directory and
+# configs list that port, so CLI defaults and `doctor` point at the demo's gateways
+PKI    ?= $(if $(filter 50051,$(PORT)),certs/dev,certs/dev-$(PORT))
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench soak fuzz proto lint format clean postgres
+LOCKS  := requirements/build.txt requirements/dev.txt requirements/runtime.txt
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11
 
-$(STAMP): pyproject.toml
+.PHONY: install demo test bench soak fuzz proto lint format clean postgres promtool lock
+
+# every dependency comes from the hash-locked files (requirements/README.md); the project
+# itself after them, with no dependency resolution and no build isolation
+$(STAMP): pyproject.toml $(LOCKS)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dev]'
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/build.txt
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
 $(PKI)/directory.json: | $(STAMP)
-	$(VENV)/bin/borderx pki init --out $(PKI)
+	$(VENV)/bin/borderx pki init --out $(PKI) --base-port $(PORT)
 
-## make demo: install, make a dev PKI if absent, run the five-agency federation
+## make demo [PORT=N]: install, make a dev PKI if absent (ports N..N+4), run the five-agency federation
 demo: $(STAMP) $(PKI)/directory.json
 	$(VENV)/bin/borderx demo --pki $(PKI) --base-port $(PORT)
 
 ## make test: install and run the whole test suite (starting the local PostgreSQL if it is down)
-test: $(STAMP) postgres
+test: $(STAMP) postgres promtool
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration tests/federation $(PYTEST_ARGS)
 
 ## make fuzz: the RPC fuzz suite with many more examples per RPC (BORDERX_FUZZ_EXAMPLES, default 2000)
 fuzz: $(STAMP)
 	BORDERX_FUZZ_EXAMPLES=$${BORDERX_FUZZ_EXAMPLES:-2000} $(PY) -m pytest -q -p no:cacheprovider tests/integration/test_fuzz.py $(PYTEST_ARGS)
+
+## make lock: regenerate the hash-locked requirements/*.txt from pyproject.toml (uv pip compile)
+lock: $(STAMP)
+	$(UV_COMPILE) pyproject.toml -o requirements/runtime.txt
+	$(UV_COMPILE) pyproject.toml requirements/build.in --extra test --extra dev \
+	  --constraint requirements/runtime.txt -o requirements/dev.txt
+	$(UV_COMPILE) requirements/build.in --constraint requirements/dev.txt -o requirements/build.txt
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
@@ -59,3 +74,14 @@ postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start 2>/dev/null; \
 	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; } || true
+
+# The alert rule tests need promtool (Debian's prometheus package): install it when absent,
+# if this is a Debian machine and we are root; otherwise those tests skip and say why.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    { apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || \
+	      { apt-get update -qq >/dev/null 2>&1 && \
+	        apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1; }; } || \
+	    echo "make: could not install Debian's prometheus package; the promtool tests will skip"; \
+	  else echo "make: promtool is absent (Debian: apt-get install prometheus); the promtool tests will skip"; fi; }

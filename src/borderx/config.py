@@ -20,6 +20,8 @@ frozen dataclasses with documented units and defaults, and passed on explicitly.
     max_message_bytes = 16777216            # per message, bytes
     max_screen_batch = 10000                # shipments per Screen call
     max_publish_batch = 1000                # statements per Publish call
+    max_connection_age_seconds = 3600       # connections re-handshake at least this often
+    max_connection_age_grace_seconds = 300  # then open streams get this long to finish
     max_shipment_identifiers = 64           # shipper + consignee identifiers per shipment
     max_screen_identifiers = 100000         # identifiers per Screen call, all shipments
     max_text_chars = 256                    # reference and other free-text Screen fields, characters
@@ -58,12 +60,17 @@ from borderx.screening.policy import ScreeningPolicy, policy_from_toml
 class Limits:
     """``[limits]``: what one call may ask of a gateway. docs/operators.md lists each with the
     status a client gets past it (RESOURCE_EXHAUSTED naming the limit, or INVALID_ARGUMENT
-    naming the field for text).
+    naming the field for text). ``max_connection_age_seconds``: a client connection is
+    closed (GOAWAY) after about this long, so every peer re-handshakes with current TLS
+    material; ``max_connection_age_grace_seconds``: how long its open streams then get to
+    finish.
     """
 
     max_message_bytes: int = 16 * 1024 * 1024
     max_screen_batch: int = 10_000
     max_publish_batch: int = 1_000
+    max_connection_age_seconds: float = 3600.0
+    max_connection_age_grace_seconds: float = 300.0
     #: shipper + consignee identifiers of one shipment
     max_shipment_identifiers: int = 64
     #: identifiers of all shipments of one Screen call (bounds its total work)
@@ -202,15 +209,12 @@ def _positive_float(table: dict[str, Any], key: str, default: float, where: str)
 
 
 def _limits(table: dict[str, Any], where: str) -> Limits:
-    known = {f.name for f in fields(Limits)}
-    values: dict[str, Any] = {
-        name: _positive_int(table, name, getattr(Limits, name), where)
-        for name in known
-        if name != "idempotency_ttl_seconds"
-    }
-    values["idempotency_ttl_seconds"] = _positive_float(
-        table, "idempotency_ttl_seconds", Limits.idempotency_ttl_seconds, where
-    )
+    """Every ``[limits]`` setting: a positive integer, or a positive number of seconds (the float ones)."""
+    values: dict[str, Any] = {}
+    for f in fields(Limits):
+        default = getattr(Limits, f.name)
+        read = _positive_float if isinstance(default, float) else _positive_int
+        values[f.name] = read(table, f.name, default, where)
     return Limits(**values)
 
 

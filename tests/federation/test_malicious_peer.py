@@ -282,3 +282,31 @@ def fake_restart(fake: FakePeer, gw: GatewayThread) -> None:
     before = fake.subscriptions
     asyncio.run_coroutine_threadsafe(gw.gateway.replicator.restart(), gw.loop).result(10)
     wait(lambda: fake.subscriptions > before)
+
+
+def test_a_peer_misbehaving_at_every_reconnect_stays_one_alarm(world) -> None:  # type: ignore[no-untyped-def]
+    fake, victim, nz = world
+    chain = [nz.next() for _ in range(8)]
+    sessions: list[int] = []
+
+    class EverySessionAnotherGap(list):  # type: ignore[type-arg]
+        """FakePeer reads its events once per subscription: each withholds a different run."""
+
+        def __iter__(self) -> Iterator[exchange_pb2.SubscribeEvent]:
+            sessions.append(len(sessions))
+            return iter([stmt(chain[0]), stmt(chain[min(2 + len(sessions), 7)])])
+
+    fake.events = EverySessionAnotherGap()
+    gw = victim()
+    wait(lambda: len(sessions) >= 4)
+    [gap] = wait(lambda: [a for a in alarms(gw, "gap") if a.count >= 3])
+    assert gap.peer == NZ and gap.issuer == NZ
+    assert len(gw.gateway.store.alarms(include_acknowledged=True)) == 1
+    with channel(gw.target, creds_for(pki_of(gw), AU, "operator", server_agency=AU)) as ch:
+        status = admin_pb2_grpc.AdminStub(ch).GetStatus(admin_pb2.GetStatusRequest(), timeout=10)
+    assert status.open_alarms == 1 and [a.peer for a in status.alarms] == [NZ]
+    assert status.alarms[0].count >= 3
+
+
+def pki_of(gw: GatewayThread) -> Path:
+    return gw.config.directory_path.parent

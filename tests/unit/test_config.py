@@ -58,6 +58,31 @@ def test_every_limit_can_be_set(tmp_path: Path) -> None:
     assert limits.max_publish_batch == Limits.max_publish_batch
 
 
+def test_connection_age_limits_are_read_and_become_server_options(tmp_path: Path) -> None:
+    from borderx.server.app import server_options
+
+    assert Limits().max_connection_age_seconds == 3600 and Limits().max_connection_age_grace_seconds == 300
+    text = GOOD.replace(
+        "[signing]",
+        "[limits]\nmax_connection_age_seconds = 90\nmax_connection_age_grace_seconds = 2.5\n[signing]",
+    )
+    config = load_config(write(tmp_path, text))
+    assert (config.limits.max_connection_age_seconds, config.limits.max_connection_age_grace_seconds) == (
+        90,
+        2.5,
+    )
+    options = dict(server_options(config))
+    assert options["grpc.max_connection_age_ms"] == 90_000
+    assert options["grpc.max_connection_age_grace_ms"] == 2_500
+    # grpc takes an int32 of milliseconds: a year is served as the largest it can hold
+    year = load_config(
+        write(
+            tmp_path, GOOD.replace("[signing]", "[limits]\nmax_connection_age_seconds = 31536000\n[signing]")
+        )
+    )
+    assert dict(server_options(year))["grpc.max_connection_age_ms"] == 2**31 - 1
+
+
 def test_postgres_url_is_kept(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, GOOD.replace("sqlite:///au.db", "postgresql://127.0.0.1/test")))
     assert config.store_url == "postgresql://127.0.0.1/test"
@@ -88,6 +113,16 @@ def test_postgres_url_is_kept(tmp_path: Path) -> None:
             "'idempotency_ttl_seconds' must be a positive number of seconds",
         ),
         ("[tls]", "tls = 3\n[x]", r"\[tls\] must be a table"),
+        (
+            "[signing]",
+            "[limits]\nmax_connection_age_seconds = 0\n[signing]",
+            "'max_connection_age_seconds' must be a positive number of seconds",
+        ),
+        (
+            "[signing]",
+            '[limits]\nmax_connection_age_grace_seconds = "5m"\n[signing]',
+            "'max_connection_age_grace_seconds' must be a positive number of seconds",
+        ),
     ],
 )
 def test_refusals_name_the_setting(tmp_path: Path, old: str, new: str, message: str) -> None:

@@ -21,6 +21,35 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_REMOTE = 3
 
+#: What every command's --help says of its exit status when its module says nothing more precise.
+EXIT_CODES_LOCAL = "Exit status: 0 ok; 1 the command ran and found a failure; 2 usage or configuration error."
+EXIT_CODES_CLIENT = (
+    "Exit status: 0 ok; 1 the command ran and found a failure; 2 usage or configuration error; "
+    "3 the gateway refused the call or could not be reached."
+)
+
+
+def _mentions_exit_codes(parser: argparse.ArgumentParser) -> bool:
+    text = f"{parser.description or ''} {parser.epilog or ''}"
+    return "Exit status:" in text or "Exit:" in text
+
+
+def name_exit_codes(parser: argparse.ArgumentParser) -> None:
+    """Give every parser that does not name its exit codes the ones :func:`main` maps to.
+
+    A command that talks to a gateway (it has ``--target``) also names 3. Commands with
+    codes of their own (doctor, demo, import …) say so in their description or epilog.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                name_exit_codes(child)
+    if parser.prog == "borderx" or _mentions_exit_codes(parser):
+        return
+    client = any("--target" in a.option_strings for a in parser._actions)
+    codes = EXIT_CODES_CLIENT if client else EXIT_CODES_LOCAL
+    parser.epilog = f"{parser.epilog}\n{codes}" if parser.epilog else codes
+
 
 def build_parser() -> argparse.ArgumentParser:
     from borderx.cli import commands  # noqa: PLC0415 - keeps `borderx --version` fast
@@ -40,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in commands.MODULES:
         module.register(sub)
+    name_exit_codes(parser)
+    parser.epilog = EXIT_CODES_CLIENT
     return parser
 
 

@@ -6,10 +6,12 @@ from types import ModuleType
 
 from borderx.cli import (
     admin_cmd,
+    config_cmd,
     demo_cmd,
     doctor_cmd,
     dsse_cmd,
     import_cmd,
+    keys_cmd,
     lookup_cmd,
     pki_cmd,
     publish_cmd,
@@ -21,6 +23,8 @@ from borderx.cli import (
 
 MODULES: list[ModuleType] = [
     pki_cmd,
+    config_cmd,
+    keys_cmd,
     serve_cmd,
     demo_cmd,
     status_cmd,

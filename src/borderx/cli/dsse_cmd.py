@@ -3,9 +3,10 @@
 ``borderx dsse export --in FILE [--out FILE]``
     reads an *envelope file* and writes a JSON list of DSSE objects (stdout by default).
 
-``borderx dsse verify --directory directory.json FILE...``
+``borderx dsse verify --directory directory.json [--output table|json] FILE...``
     reads DSSE JSON files (each a list of DSSE objects, or one object), verifies every
-    envelope against the directory, prints one line per envelope, and exits 1 if any fails.
+    envelope against the directory, prints one line per envelope (or, with ``--output
+    json``, one JSON document with a result per envelope), and exits 1 if any fails.
 
 An envelope file is text: one envelope per line, each the standard base64 (with padding)
 of a serialised ``borderx.v1.SignedStatement``; blank lines and lines starting with ``#``
@@ -46,6 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "export",
         help="envelope file -> JSON list of DSSE envelopes",
         description="Read an envelope file (one base64 SignedStatement per line) and write DSSE JSON.",
+        epilog="Exit status: 0 written; 2 the envelope file cannot be read or parsed, or the output written.",
     )
     export.add_argument("--in", dest="input", type=Path, required=True, metavar="FILE", help="envelope file")
     export.add_argument("--out", type=Path, metavar="FILE", help="output file (default: stdout)")
@@ -53,7 +55,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verify = actions.add_parser(
         "verify",
         help="verify DSSE JSON envelopes against a directory",
-        description="Verify every envelope in the DSSE JSON files; exit 1 if any fails.",
+        description="Verify every envelope in the DSSE JSON files against the directory, with the "
+        "checks a gateway applies (signature over the exact bytes, key and its window, body digest).",
+        epilog="Exit status: 0 every envelope verified; 1 an envelope failed; 2 a file cannot be read, "
+        "is not JSON, or the directory is invalid.",
+    )
+    verify.add_argument(
+        "--output",
+        choices=["table", "json"],
+        default="table",
+        help="table: one line per envelope; json: one document with a result per envelope (default table)",
     )
     verify.add_argument("--directory", type=Path, required=True, metavar="FILE", help="directory.json")
     verify.add_argument(
@@ -68,7 +79,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.dsse_action == "export":
         return _export(args.input, args.out)
-    return _verify(Directory.load(args.directory), args.files, args.body_type)
+    return _verify(Directory.load(args.directory), args.files, args.body_type, output=args.output)
 
 
 # ---------------------------------------------------------------- envelope files
@@ -120,8 +131,8 @@ def _export(source: Path, out: Path | None) -> int:
 # ---------------------------------------------------------------- verify
 
 
-def _verify(directory: Directory, files: list[Path], body_type: str | None) -> int:
-    failed = total = 0
+def _verify(directory: Directory, files: list[Path], body_type: str | None, *, output: str = "table") -> int:
+    results: list[dict[str, Any]] = []
     for path in files:
         try:
             doc: Any = json.loads(_read_text(path))
@@ -129,20 +140,55 @@ def _verify(directory: Directory, files: list[Path], body_type: str | None) -> i
             raise InvalidArgument(f"{path}: not JSON ({exc})") from None
         items = doc if isinstance(doc, list) else [doc]
         for i, item in enumerate(items):
-            total += 1
-            where = f"{path}[{i}]"
-            try:
-                env = from_dsse_json(item)
-            except VerificationError as exc:
-                failed += 1
-                print(f"FAIL {where}: {exc.reason}: {exc}")
+            results.append(_verify_one(directory, item, f"{path}[{i}]", body_type))
+    failed = sum(1 for r in results if not r["ok"])
+    if output == "json":
+        print(
+            json.dumps(
+                {
+                    "ok": failed == 0,
+                    "directory": {"federation": directory.federation, "version": directory.version},
+                    "total": len(results),
+                    "verified": len(results) - failed,
+                    "failed": failed,
+                    "results": results,
+                },
+                indent=2,
+            )
+        )
+    else:
+        for r in results:
+            if r["issuer"] is None:
+                print(f"FAIL {r['where']}: {r['reason']}: {r['message']}")
                 continue
-            result = statement_result(env, directory, expected_body_type=body_type)
-            what = f"{env.issuer} seq {env.seq} {env.header.body_type}{' (redacted)' if env.redacted else ''}"
-            if result.ok:
-                print(f"ok   {where}: {what}: {result.message}")
+            redacted = " (redacted)" if r["redacted"] else ""
+            what = f"{r['issuer']} seq {r['seq']} {r['body_type']}{redacted}"
+            if r["ok"]:
+                print(f"ok   {r['where']}: {what}: {r['message']}")
             else:
-                failed += 1
-                print(f"FAIL {where}: {what}: {result.reason}: {result.message}")
-    print(f"{total - failed} of {total} envelope(s) verified", file=sys.stderr)
+                print(f"FAIL {r['where']}: {what}: {r['reason']}: {r['message']}")
+    print(f"{len(results) - failed} of {len(results)} envelope(s) verified", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _verify_one(directory: Directory, item: Any, where: str, body_type: str | None) -> dict[str, Any]:
+    """One envelope's result; ``issuer`` is None when the DSSE object itself is malformed."""
+    try:
+        env = from_dsse_json(item)
+    except VerificationError as exc:
+        return {
+            "where": where, "ok": False, "issuer": None, "seq": None, "body_type": None,
+            "redacted": None, "key_ids": [], "reason": exc.reason, "message": str(exc),
+        }  # fmt: skip
+    result = statement_result(env, directory, expected_body_type=body_type)
+    return {
+        "where": where,
+        "ok": result.ok,
+        "issuer": env.issuer,
+        "seq": env.seq,
+        "body_type": env.header.body_type,
+        "redacted": env.redacted,
+        "key_ids": [sig.key_id for sig in env.signatures],
+        "reason": "" if result.ok else result.reason,
+        "message": result.message,
+    }

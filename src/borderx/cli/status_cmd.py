@@ -18,7 +18,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = sub.add_parser(
         "status",
         help="show a gateway's status (Admin.GetStatus)",
-        description="Show a gateway's status: directory, store, per-issuer heads and freshness, peers, alarms.",
+        description=(
+            "Show a gateway's status: directory, store, per-issuer heads and freshness, peers, "
+            "days left on this gateway's certificate and on every member's CA certificates and "
+            "signing keys, alarms."
+        ),
     )
     add_client_flags(status)
     status.set_defaults(func=run_status)
@@ -100,9 +104,33 @@ def run_status(args: argparse.Namespace) -> int:
     if status.peers:
         print()
         _print_peers(status)
-    open_alarms = [a for a in status.alarms if not a.acknowledged]
-    print(f"\n{len(open_alarms)} open alarm(s)" + (": see `borderx alarms`" if open_alarms else ""))
+    if status.expiries:
+        print()
+        _print_expiries(status)
+    # open_alarms counts them all (a gateway older than it sends 0: count the list)
+    opened = status.open_alarms or sum(not a.acknowledged for a in status.alarms)
+    print(f"\n{opened} open alarm(s)" + (": see `borderx alarms`" if opened else ""))
     return 0
+
+
+#: Below this many days left, an expiry is marked for attention (the alert rules fire at 14).
+EXPIRY_ATTENTION_DAYS = 30
+
+
+def _print_expiries(status: admin_pb2.GetStatusResponse) -> None:
+    rows = []
+    for e in status.expiries:
+        if e.HasField("days_left"):
+            left = f"{e.days_left:.0f}"
+            until = e.not_after.ToDatetime().strftime("%Y-%m-%d")
+            mark = "EXPIRED" if e.days_left < 0 else ("SOON" if e.days_left < EXPIRY_ATTENTION_DAYS else "")
+        else:
+            left, until, mark = "-", "no end", ""
+        if e.status == "revoked":
+            mark = "REVOKED"
+        subject = e.subject if e.kind != "signing_key" else f"{e.subject[:16]}…"
+        rows.append([e.agency, e.kind, subject, until, left, mark])
+    _table(rows, ["AGENCY", "EXPIRES", "SUBJECT", "UNTIL", "DAYS LEFT", ""])
 
 
 def _print_peers(status: admin_pb2.GetStatusResponse) -> None:
@@ -144,7 +172,15 @@ def run_alarms(args: argparse.Namespace) -> int:
         stub = admin_pb2_grpc.AdminStub(channel)
         for alarm_id in args.ack:
             stub.AcknowledgeAlarm(admin_pb2.AcknowledgeAlarmRequest(id=alarm_id), timeout=timeout)
-        return stub.ListAlarms(admin_pb2.ListAlarmsRequest(include_acknowledged=args.all), timeout=timeout)
+        # every page: ListAlarms serves at most 1000 alarms a call
+        request = admin_pb2.ListAlarmsRequest(include_acknowledged=args.all, page_size=1000)
+        whole = admin_pb2.ListAlarmsResponse()
+        while True:
+            page = stub.ListAlarms(request, timeout=timeout)
+            whole.alarms.extend(page.alarms)
+            if not page.next_page_token:
+                return whole
+            request.page_token = page.next_page_token
 
     try:
         response = call(args, fn)

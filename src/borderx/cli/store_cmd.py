@@ -210,7 +210,7 @@ def run_copy(args: argparse.Namespace) -> int:
         for issuer, suspension in source.suspended_issuers().items():
             target.suspend_issuer(issuer, suspension.reason)
         for alarm in source.alarms(include_acknowledged=True):
-            target.raise_alarm(alarm.kind, alarm.issuer, alarm.detail)
+            target.raise_alarm(alarm.kind, alarm.issuer, alarm.detail, peer=alarm.peer)
         for proof in source.evidence():
             target.record_evidence(
                 proof.kind,

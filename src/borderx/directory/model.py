@@ -253,10 +253,25 @@ class Directory:
             raise ConfigError(f"{source}: agencies must be a non-empty list")
         agencies: dict[str, Agency] = {}
         keys: dict[str, SigningKey] = {}
+        ca_owners: dict[bytes, str] = {}
         for i, entry in enumerate(entries):
             agency = _parse_agency(entry, f"{source}: agencies[{i}]")
             if agency.id in agencies:
                 raise ConfigError(f"{source}: agencies[{i}]: agency {agency.id} is listed twice")
+            for j, ca in enumerate(agency.ca_certificates):
+                # one CA under two agencies could mint either agency's identities, which
+                # breaks "an agency's certificates chain to that agency's own CA"; compared
+                # by public key, so a re-issued or renamed copy of the same CA is caught too
+                owner_key = ca.public_key().public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+                owner = ca_owners.get(owner_key)
+                if owner is not None and owner != agency.id:
+                    raise ConfigError(
+                        f"{source}: agencies[{i}]: ca_certificates[{j}] ({ca.subject.rfc4514_string()}) "
+                        f"is already listed for {owner}; each agency needs its own CA"
+                    )
+                ca_owners[owner_key] = agency.id
             for key in agency.signing_keys:
                 if key.key_id in keys:
                     # one key id must name exactly one agency, or a statement could be

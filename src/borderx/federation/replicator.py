@@ -27,14 +27,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import socket
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 import grpc
 import grpc.aio
+from cryptography import x509
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
 from borderx.config import GatewayConfig
@@ -47,11 +51,13 @@ from borderx.errors import (
     MalformedHeader,
     OwnChainForged,
     RuleViolation,
+    Unauthenticated,
     VerificationError,
 )
 from borderx.federation.feed import Feed
 from borderx.federation.sigchain import signatures_digest_at
 from borderx.federation.sync import Action, Conflict, IssuerSync, StoreCheckpoint, StoreRun
+from borderx.identity.verifier import authenticate_server_certificate
 from borderx.logging import get_logger
 from borderx.screening.index import index_effects
 from borderx.statements.checkpoints import GENESIS_SIGNATURES
@@ -68,6 +74,7 @@ LEADER_POLL = 1.0  # seconds between replicas' checks of who replicates
 MAX_BUFFER = 1024  # statements held per issuer awaiting a checkpoint
 IDLE_FLUSH_SECONDS = 0.01  # an idle stream flushes its buffers by individual verification
 BATCH = 1024  # statements (about) handed to the worker thread at once
+PREFLIGHT_TIMEOUT = 10.0  # seconds for the handshake that authenticates a peer's server certificate
 QUEUE = 16  # messages (each up to a page of statements) read ahead; then gRPC flow control pushes back
 
 
@@ -120,11 +127,19 @@ class PeerLink:
         max_message_bytes: int,
         policy: IntakePolicy | None = None,
         observer: Observer | None = None,
+        tls_files: tuple[Path, Path] | None = None,
     ) -> None:
         self._observer = observer or Observer()
         self._policy = policy or IntakePolicy(home=agency, indexer=index_effects)
         self.agency = agency
         self.peer = peer
+        self.endpoint = endpoint
+        #: the peer's CA bundle this link trusts (a directory change of it re-points the link)
+        self.ca_pem = directory.current.agency(peer).ca_pem
+        #: our certificate and key files, for authenticating the peer's server certificate
+        self._tls_files = tls_files
+        #: the peer's server certificate, as authenticated before the current session
+        self.server_certificate: x509.Certificate | None = None
         self.status = PeerStatus(agency=peer, endpoint=endpoint)
         self._store = store
         self._directory = directory
@@ -149,6 +164,20 @@ class PeerLink:
                 self.status.last_error = f"{exc.code().name}: {exc.details()}"
             except PeerMisbehaved as exc:
                 self.status.last_error = str(exc)
+            except Unauthenticated as exc:
+                self.status.last_error = f"UNAUTHENTICATED: {exc}"
+                security.warning("security.peer_unauthenticated", peer=self.peer, reason=str(exc))
+                # one alarm per peer, counted at every refused reconnect
+                with contextlib.suppress(Exception):  # the store's trouble must not end the link
+                    await asyncio.to_thread(
+                        self._store.raise_alarm,
+                        "peer_unauthenticated",
+                        self.peer,
+                        f"the server at {self.endpoint}: {exc}",
+                        peer=self.peer,
+                    )
+            except OSError as exc:  # the pre-flight handshake could not reach or verify the peer
+                self.status.last_error = f"UNAVAILABLE: {self.endpoint}: {exc}"
             except Exception as exc:  # a bug must not end replication for good
                 self.status.last_error = f"internal error: {exc!r}"
                 log.exception("replicator.session_failed", peer=self.peer)
@@ -160,10 +189,56 @@ class PeerLink:
             await asyncio.sleep(random.uniform(0, delay))  # noqa: S311 - jitter, not cryptography
             delay = min(delay * 2, self._backoff[1])
 
+    def authenticate_server(self) -> x509.Certificate:
+        """Fetch the peer's server certificate and authenticate it as that agency's gateway.
+
+        Runs in a worker thread before each session. gRPC's channel checks the chain to the
+        peer's CA and the host name, but cannot show the certificate to Python; this TLS
+        handshake, with the same certificate, CA and host, lets the replicator apply the
+        server-side rules to the server: that agency's gateway SPIFFE ID, its own CA,
+        server-auth usage, not revoked. Raises Unauthenticated, or OSError when the peer
+        cannot be reached.
+        """
+        if self._tls_files is None:
+            raise Unauthenticated("no certificate files to authenticate the peer's server with")
+        host, _, port = self.endpoint.rpartition(":")
+        context = ssl.create_default_context(cadata=self.ca_pem.decode())
+        context.load_cert_chain(str(self._tls_files[0]), str(self._tls_files[1]))
+        context.set_alpn_protocols(["h2"])
+        with (
+            socket.create_connection((host.strip("[]"), int(port)), timeout=PREFLIGHT_TIMEOUT) as raw,
+            context.wrap_socket(raw, server_hostname=host.strip("[]")) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+        if der is None:
+            raise Unauthenticated(f"the server at {self.endpoint} presented no certificate")
+        cert = x509.load_der_x509_certificate(der)
+        authenticate_server_certificate(
+            cert, self._directory.current, agency=self.peer, host=host.strip("[]"), now=datetime.now(UTC)
+        )
+        return cert
+
+    def server_still_authenticates(self) -> bool:
+        """Whether the peer's last authenticated server certificate passes the current directory."""
+        cert = self.server_certificate
+        if cert is None:
+            return True
+        try:
+            authenticate_server_certificate(
+                cert,
+                self._directory.current,
+                agency=self.peer,
+                host=self.endpoint.rpartition(":")[0].strip("[]"),
+                now=datetime.now(UTC),
+            )
+        except Unauthenticated:
+            return False
+        return True
+
     def _channel(self) -> grpc.aio.Channel:
         cert, key = self._credentials()
         # trust only the peer agency's own CA: the server must be that agency's gateway
-        roots = self._directory.current.agency(self.peer).ca_pem
+        roots = self.ca_pem
         tls = grpc.ssl_channel_credentials(root_certificates=roots, private_key=key, certificate_chain=cert)
         options = [
             ("grpc.keepalive_time_ms", 10_000),
@@ -176,6 +251,8 @@ class PeerLink:
         return grpc.aio.secure_channel(self.status.endpoint, tls, options=options)
 
     async def _session(self) -> None:
+        if self._tls_files is not None:
+            self.server_certificate = await asyncio.to_thread(self.authenticate_server)
         heads = await asyncio.to_thread(self._store.heads)
         self._syncs = {}
         request = exchange_pb2.SubscribeRequest(
@@ -273,7 +350,7 @@ class PeerLink:
         text = f"from peer {self.peer}: {detail}"
         self._observer.refused(kind)
         security.warning(f"security.{kind}", peer=self.peer, issuer=issuer, detail=detail)
-        self._store.raise_alarm(kind, issuer, text)
+        self._store.raise_alarm(kind, issuer, text, peer=self.peer)
         raise PeerMisbehaved(text)
 
     def _on_statement(self, env: Envelope) -> None:
@@ -416,12 +493,12 @@ class PeerLink:
         security.critical(
             "security.own_chain", peer=self.peer, issuer=exc.issuer, seq=exc.seq, detail=str(exc)
         )
-        self._store.raise_alarm("own_chain", exc.issuer, detail)
+        self._store.raise_alarm("own_chain", exc.issuer, detail, peer=self.peer)
 
     def _alarm(self, kind: str, issuer: str, detail: str) -> None:
         self._observer.refused(kind)
         security.warning(f"security.{kind}", peer=self.peer, issuer=issuer, detail=detail)
-        self._store.raise_alarm(kind, issuer, f"from peer {self.peer}: {detail}")
+        self._store.raise_alarm(kind, issuer, f"from peer {self.peer}: {detail}", peer=self.peer)
 
     def _admit_run(
         self, run: Sequence[Envelope], *, ceiling: datetime | None = None, vouched: bool = False
@@ -460,7 +537,9 @@ class PeerLink:
                 security.warning(
                     "security.audience_violation", peer=self.peer, issuer=env.issuer, seq=env.seq
                 )
-                self._store.raise_alarm("audience_violation", env.issuer, f"from peer {self.peer}: {detail}")
+                self._store.raise_alarm(
+                    "audience_violation", env.issuer, f"from peer {self.peer}: {detail}", peer=self.peer
+                )
             if adm.violation is not None:
                 # signed by the issuer and part of its chain: kept as evidence, never indexed
                 detail = f"{env.issuer} seq {env.seq} broke {adm.violation.rule}: {adm.violation}"
@@ -473,7 +552,7 @@ class PeerLink:
                     rule=adm.violation.rule,
                     detail=str(adm.violation),
                 )
-                self._store.raise_alarm("rule_violation", env.issuer, detail)
+                self._store.raise_alarm("rule_violation", env.issuer, detail, peer=self.peer)
 
     def _append(self, sync: IssuerSync, run: Sequence[Admission]) -> bool:
         if not run:
@@ -503,7 +582,7 @@ class PeerLink:
     def _equivocation(self, issuer: str, detail: str) -> None:
         text = f"seen via peer {self.peer}: {detail}; {issuer} is suspended until an operator resumes it"
         security.error("security.equivocation", peer=self.peer, issuer=issuer, detail=detail)
-        self._store.raise_alarm("equivocation", issuer, text)
+        self._store.raise_alarm("equivocation", issuer, text, peer=self.peer)
 
 
 class Replicator:
@@ -528,8 +607,12 @@ class Replicator:
         self.links: dict[str, PeerLink] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._links_lock: asyncio.Lock | None = None
         #: whether this replica runs the replicator (always, unless replicas share the database)
         self.leader = False
+        # a reload that adds, removes or re-points a member reconciles the links
+        directory.on_change(lambda _new: self._directory_changed())
 
     def _credentials(self) -> tuple[bytes, bytes]:
         return self._config.tls_cert.read_bytes(), self._config.tls_key.read_bytes()
@@ -556,7 +639,62 @@ class Replicator:
         """Replicate from every peer, on one replica only when several share the database."""
         if not self._config.federation.enabled:
             return
-        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="replicator-leader")
+        self._loop = asyncio.get_running_loop()
+        self._links_lock = asyncio.Lock()
+        self._supervisor = self._loop.create_task(self._supervise(), name="replicator-leader")
+
+    def _directory_changed(self) -> None:
+        """Directory listener (any thread): reconcile the links on the server's loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+
+        def schedule() -> None:
+            loop.create_task(self.reconcile(), name="replicator-reconcile")
+
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            schedule()
+        else:
+            loop.call_soon_threadsafe(schedule)
+
+    async def reconcile(self) -> dict[str, list[str]]:
+        """Make the links match the directory: start added peers, stop removed ones, re-point changed.
+
+        A link is re-pointed (stopped and started afresh) when its endpoint or the peer's CA
+        bundle changed, or when the server certificate it authenticated no longer passes
+        (revoked, or its agency's CA replaced). Returns what was done, by action.
+        """
+        done: dict[str, list[str]] = {"started": [], "stopped": [], "repointed": []}
+        if not self.leader or self._links_lock is None:
+            return done
+        async with self._links_lock:
+            if not self.leader:
+                return done
+            wanted = self.peers()
+            directory = self._directory.current
+            for peer, link in list(self.links.items()):
+                if peer not in wanted:
+                    await self._stop_link(peer)
+                    done["stopped"].append(peer)
+                elif (
+                    link.endpoint != wanted[peer]
+                    or link.ca_pem != directory.agency(peer).ca_pem
+                    or not link.server_still_authenticates()
+                ):
+                    await self._stop_link(peer)
+                    done["repointed"].append(peer)
+            for peer, endpoint in wanted.items():
+                if peer not in self.links:
+                    self._start_link(peer, endpoint)
+                    if peer not in done["repointed"]:
+                        done["started"].append(peer)
+        if any(done.values()):
+            log.info("replicator.reconciled", agency=self._config.agency, **done)
+        return done
 
     async def _supervise(self) -> None:
         # The store grants "replicator" to one replica at a time and releases it when that
@@ -567,40 +705,54 @@ class Replicator:
             except Exception:  # a database hiccup: try again, keep what runs
                 log.exception("replicator.leadership_check_failed")
                 leader = self.leader
-            if leader and not self.leader:
-                self.leader = True
-                log.info("replicator.leader", agency=self._config.agency)
-                self._start_links()
-            elif not leader and self.leader:
-                self.leader = False
-                log.warning("replicator.leadership_lost", agency=self._config.agency)
-                await self._stop_links()
+            async with self._links_lock or contextlib.nullcontext():  # not amid a reconcile
+                if leader and not self.leader:
+                    self.leader = True
+                    log.info("replicator.leader", agency=self._config.agency)
+                    self._start_links()
+                elif not leader and self.leader:
+                    self.leader = False
+                    log.warning("replicator.leadership_lost", agency=self._config.agency)
+                    await self._stop_links()
             await asyncio.sleep(LEADER_POLL)
 
     def _start_links(self) -> None:
-        fed = self._config.federation
         for peer, endpoint in self.peers().items():
-            link = PeerLink(
-                agency=self._config.agency,
-                peer=peer,
-                endpoint=endpoint,
-                store=self._store,
-                directory=self._directory,
-                feed=self._feed,
-                credentials=self._credentials,
-                backoff=(fed.backoff_initial_seconds, fed.backoff_max_seconds),
-                max_message_bytes=self._config.limits.max_message_bytes,
-                policy=self._policy,
-                observer=self._observer,
-            )
-            self.links[peer] = link
-            self._tasks[peer] = asyncio.get_running_loop().create_task(link.run(), name=f"replicate-{peer}")
+            self._start_link(peer, endpoint)
+
+    def _start_link(self, peer: str, endpoint: str) -> None:
+        fed = self._config.federation
+        link = PeerLink(
+            agency=self._config.agency,
+            peer=peer,
+            endpoint=endpoint,
+            store=self._store,
+            directory=self._directory,
+            feed=self._feed,
+            credentials=self._credentials,
+            backoff=(fed.backoff_initial_seconds, fed.backoff_max_seconds),
+            max_message_bytes=self._config.limits.max_message_bytes,
+            policy=self._policy,
+            observer=self._observer,
+            tls_files=(self._config.tls_cert, self._config.tls_key),
+        )
+        self.links[peer] = link
+        self._tasks[peer] = asyncio.get_running_loop().create_task(link.run(), name=f"replicate-{peer}")
+
+    async def _stop_link(self, peer: str) -> None:
+        task = self._tasks.pop(peer, None)
+        self.links.pop(peer, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # stopping it
+                await task
 
     async def restart(self) -> None:
         """Drop every session and reconnect (after an operator resumed an issuer, say)."""
         if self.leader:
-            await self._stop_links()
-            self._start_links()
+            async with self._links_lock or contextlib.nullcontext():
+                await self._stop_links()
+                self._start_links()
 
     async def _stop_links(self) -> None:
         for task in self._tasks.values():

@@ -41,6 +41,8 @@ BATCH = 8192
 POOL_THRESHOLD = 2048
 #: how long an idle checker waits before looking again (it is also woken by the feed)
 IDLE_SECONDS = 1.0
+#: rounds a failed check waits for its checkpoint before it is settled without it
+MAX_WAIT_ROUNDS = 20
 
 
 class SignatureChecker:
@@ -61,6 +63,8 @@ class SignatureChecker:
         #: statements checked since start, for the status page and benchmarks
         self.checked = 0
         self.refused = 0
+        #: failed checks waiting for their vouching checkpoint to be stored: rounds waited
+        self._waiting: dict[tuple[str, int], int] = {}
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="signature-checks")
@@ -103,13 +107,15 @@ class SignatureChecker:
         good_keys = [s.key for s, fine in zip(pending, ok, strict=True) if fine]
         if good_keys:
             await asyncio.to_thread(self._store.mark_verified, good_keys)
+        settled = len(good_keys)
         for index, reason in sorted(reasons.items()):
-            await asyncio.to_thread(self._refuse, pending[index], reason)
+            if await asyncio.to_thread(self._refuse, pending[index], reason):
+                settled += 1
+                self.refused += 1
         self.checked += len(good_keys)
-        self.refused += len(reasons)
-        self._on_checked(len(pending))
+        self._on_checked(settled)
         self._feed.notify()  # followers may now be served further
-        return len(pending)
+        return settled
 
     def _items(
         self, pending: Sequence[StoredStatement]
@@ -151,8 +157,17 @@ class SignatureChecker:
         parts = await asyncio.gather(*(loop.run_in_executor(self._pool, check_many, c) for c in chunks))
         return [v for part in parts for v in part]
 
-    def _refuse(self, stored: StoredStatement, reason: str) -> None:
+    def _refuse(self, stored: StoredStatement, reason: str) -> bool:
+        """Settle a failed check; False to look again next round (its checkpoint is not stored yet)."""
         env = stored.envelope
+        # the checkpoint that vouched for it (the first at or above its seq) is the other half
+        # of the evidence; the replicator stores it just after the run it covers
+        vouching = tuple(self._store.checkpoints_between(env.issuer, env.seq - 1, MAX_INT64)[:1])
+        tries = self._waiting.get(stored.key, 0)
+        if not vouching and tries < MAX_WAIT_ROUNDS:
+            self._waiting[stored.key] = tries + 1
+            return False
+        self._waiting.pop(stored.key, None)
         detail = f"{reason}, though {env.issuer}'s own checkpoint vouched for it; {env.issuer} is suspended"
         self._store.refuse_unverified(stored.key, f"signature: {reason}")
         self._store.record_evidence(
@@ -161,9 +176,9 @@ class SignatureChecker:
             env.seq,
             reason,
             envelopes=(env,),
-            # the checkpoint that vouched for it: the first at or above its seq
-            checkpoints=tuple(self._store.checkpoints_between(env.issuer, env.seq - 1, MAX_INT64)[:1]),
+            checkpoints=vouching,
             reported_by=stored.received_from,
         )
         security.error("security.bad_signature", issuer=env.issuer, seq=env.seq, detail=reason)
-        self._store.raise_alarm("bad_signature", env.issuer, detail)
+        self._store.raise_alarm("bad_signature", env.issuer, detail, peer=stored.received_from)
+        return True

@@ -14,13 +14,14 @@ certificate expires, and the cache is dropped whenever the directory changes.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import threading
 from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from borderx.directory.model import Directory, DirectoryHolder, format_time
+from borderx.directory.model import Agency, Directory, DirectoryHolder, format_time
 from borderx.errors import Unauthenticated
 from borderx.identity.principal import Principal, parse_spiffe_id
 
@@ -70,8 +71,75 @@ def spiffe_ids_of(cert: x509.Certificate) -> list[str]:
     return [u for u in san.get_values_for_type(x509.UniformResourceIdentifier) if u.startswith("spiffe://")]
 
 
+def uri_sans_of(cert: x509.Certificate) -> list[str]:
+    """Every URI in the certificate's SAN (SPIFFE or not)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return list(san.get_values_for_type(x509.UniformResourceIdentifier))
+
+
 def authenticate_certificate(cert: x509.Certificate, directory: Directory, *, now: datetime) -> Principal:
-    """The full check, uncached. Every refusal says what was wrong."""
+    """The full check of a client certificate, uncached. Every refusal says what was wrong."""
+    principal, agency, serial = _identity(cert, directory, now=now)
+    verifier = PolicyBuilder().store(Store(list(agency.ca_certificates))).time(now).build_client_verifier()
+    try:
+        verifier.verify(cert, [])
+    except VerificationError as exc:
+        # this is the cross-agency guard: chaining to another member's CA is not enough
+        raise Unauthenticated(
+            f"certificate {principal} (serial {serial}) is not valid for {agency.id}: "
+            f"it must chain to {agency.id}'s own CA and allow client auth ({exc})"
+        ) from None
+    _check_revocation(cert, principal, agency, serial)
+    return principal
+
+
+def authenticate_server_certificate(
+    cert: x509.Certificate, directory: Directory, *, agency: str, host: str, now: datetime
+) -> Principal:
+    """The replicator's check of a peer's server certificate: the same rules as for clients.
+
+    The certificate must be ``agency``'s gateway (its SPIFFE ID), chain to that agency's
+    own CA with server-auth usage and a SAN for ``host`` (the endpoint dialled), and not be
+    revoked. Raises Unauthenticated saying what was wrong.
+    """
+    principal, member, serial = _identity(cert, directory, now=now)
+    if principal.agency != agency or principal.role != "gateway":
+        # the endpoint answered with another identity: a misrouted or hijacked endpoint
+        raise Unauthenticated(
+            f"the server at {host} presented {principal} (serial {serial}); "
+            f"expected {agency}'s gateway, spiffe://{directory.federation}/agency/{agency}/gateway"
+        )
+    subject: x509.DNSName | x509.IPAddress
+    try:
+        subject = x509.IPAddress(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        subject = x509.DNSName(host)
+    verifier = (
+        PolicyBuilder().store(Store(list(member.ca_certificates))).time(now).build_server_verifier(subject)
+    )
+    try:
+        verifier.verify(cert, [])
+    except VerificationError as exc:
+        raise Unauthenticated(
+            f"server certificate {principal} (serial {serial}) is not valid for {agency} at {host}: "
+            f"it must chain to {agency}'s own CA, allow server auth and name {host} ({exc})"
+        ) from None
+    _check_revocation(cert, principal, member, serial)
+    return principal
+
+
+def _check_revocation(cert: x509.Certificate, principal: Principal, agency: Agency, serial: str) -> None:
+    if cert.serial_number in agency.revoked_serials:
+        raise Unauthenticated(f"certificate {principal} (serial {serial}) is revoked by {agency.id}")
+
+
+def _identity(
+    cert: x509.Certificate, directory: Directory, *, now: datetime
+) -> tuple[Principal, Agency, str]:
+    """The checks shared by clients and servers: one SPIFFE ID, a member, within validity."""
     serial = format(cert.serial_number, "x")
     ids = spiffe_ids_of(cert)
     if not ids:
@@ -80,6 +148,14 @@ def authenticate_certificate(cert: x509.Certificate, directory: Directory, *, no
         # two identities in one certificate would let the holder pick whichever suits
         raise Unauthenticated(
             f"certificate serial {serial} carries {len(ids)} SPIFFE IDs; exactly one is allowed"
+        )
+    uris = uri_sans_of(cert)
+    if len(uris) != 1:
+        # X.509-SVID §2: exactly one URI SAN. A second, non-SPIFFE URI would be an identity
+        # other relying parties (or a later check here) might read instead of ours.
+        raise Unauthenticated(
+            f"certificate serial {serial} carries {len(uris)} URI SANs; an X.509-SVID carries exactly one, "
+            "its SPIFFE ID"
         )
     principal = parse_spiffe_id(ids[0])
     if principal.federation != directory.federation:
@@ -101,15 +177,4 @@ def authenticate_certificate(cert: x509.Certificate, directory: Directory, *, no
         raise Unauthenticated(
             f"certificate {principal} (serial {serial}) expired {format_time(cert.not_valid_after_utc)}"
         )
-    verifier = PolicyBuilder().store(Store(list(agency.ca_certificates))).time(now).build_client_verifier()
-    try:
-        verifier.verify(cert, [])
-    except VerificationError as exc:
-        # this is the cross-agency guard: chaining to another member's CA is not enough
-        raise Unauthenticated(
-            f"certificate {principal} (serial {serial}) is not valid for {agency.id}: "
-            f"it must chain to {agency.id}'s own CA and allow client auth ({exc})"
-        ) from None
-    if cert.serial_number in agency.revoked_serials:
-        raise Unauthenticated(f"certificate {principal} (serial {serial}) is revoked by {agency.id}")
-    return principal
+    return principal, agency, serial

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 import time
+import unicodedata
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -12,7 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from borderx import __version__
 from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc
-from borderx.bounds import check_int64, parse_decimal_id
+from borderx.bounds import INT64_MAX, check_int64, parse_decimal_id
 from borderx.directory.model import AGENCY_ID_PATTERN
 from borderx.errors import InvalidArgument, quote
 from borderx.logging import get_logger
@@ -43,7 +47,61 @@ def alarm_to_proto(alarm: Alarm) -> admin_pb2.Alarm:
         acknowledged=not alarm.open,
         count=alarm.count,
         last_raised_at=_ts(alarm.last_raised_at),
+        peer=alarm.peer,
     )
+
+
+#: alarms in a GetStatus reply (the oldest open ones; ListAlarms pages through all)
+STATUS_ALARMS = 100
+#: ListAlarms page size when the request gives none, and the largest served (AIP-158)
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+#: the longest SuspendIssuer reason, in characters
+MAX_REASON_CHARS = 500
+_MAX_INT64 = INT64_MAX
+# bidirectional overrides and isolates reorder how a log line reads (Trojan Source)
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def check_one_line(value: str, *, field: str, limit: int) -> None:
+    """Refuse text an audit log could be forged with: control characters, bidi overrides, overlong."""
+    if len(value) > limit:
+        raise InvalidArgument(f"{len(value)} characters; at most {limit}", field=field)
+    for i, char in enumerate(value):
+        if unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI:
+            # NUL truncates C readers, ESC drives terminals, CR/LF forge log lines
+            raise InvalidArgument(
+                f"character {i} is U+{ord(char):04X}, a control character; give one line of printable text",
+                field=field,
+            )
+
+
+def page_token(after_id: int, *, include_acknowledged: bool) -> str:
+    doc = json.dumps({"after": after_id, "all": include_acknowledged}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(doc.encode()).decode().rstrip("=")
+
+
+def read_page_token(token: str, *, include_acknowledged: bool) -> int:
+    """The alarm id a page token resumes after; InvalidArgument naming page_token otherwise."""
+    if not token:
+        return 0
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        after, kept = doc["after"], doc["all"]
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise InvalidArgument(
+            "not a token this gateway issued; pass next_page_token from the previous reply",
+            field="page_token",
+        ) from None
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= _MAX_INT64:
+        raise InvalidArgument("not a token this gateway issued", field="page_token")
+    if kept is not include_acknowledged:
+        # AIP-158: a token continues the listing it came from, not another one
+        raise InvalidArgument(
+            f"this token continues a listing with include_acknowledged={str(kept).lower()}",
+            field="page_token",
+        )
+    return after
 
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):
@@ -114,7 +172,19 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             version=__version__,
             peers=peers,
             issuers=issuers,
-            alarms=[alarm_to_proto(a) for a in store.alarms()],
+            alarms=[alarm_to_proto(a) for a in store.alarms(limit=STATUS_ALARMS)],
+            open_alarms=store.alarm_count(),
+            expiries=[
+                admin_pb2.Expiry(
+                    kind=e.kind,
+                    agency=e.agency,
+                    subject=e.subject,
+                    not_after=_ts(e.not_after) if e.not_after else None,
+                    days_left=e.days_left(now),
+                    status=e.status,
+                )
+                for e in gw.expiries()
+            ],
         )
 
     async def ResumeIssuer(
@@ -151,10 +221,18 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     async def ListAlarms(
         self, request: admin_pb2.ListAlarmsRequest, context: Any
     ) -> admin_pb2.ListAlarmsResponse:
+        everything = request.include_acknowledged
+        after = read_page_token(request.page_token, include_acknowledged=everything)
+        size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        # one more than the page: whether another page follows, without a second query
         alarms = await asyncio.to_thread(
-            self._gw.store.alarms, include_acknowledged=request.include_acknowledged
+            self._gw.store.alarms, include_acknowledged=everything, after_id=after, limit=size + 1
         )
-        return admin_pb2.ListAlarmsResponse(alarms=[alarm_to_proto(a) for a in alarms])
+        page, more = alarms[:size], len(alarms) > size
+        return admin_pb2.ListAlarmsResponse(
+            alarms=[alarm_to_proto(a) for a in page],
+            next_page_token=page_token(page[-1].id, include_acknowledged=everything) if more else "",
+        )
 
     async def SuspendIssuer(
         self, request: admin_pb2.SuspendIssuerRequest, context: Any
@@ -163,8 +241,16 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
 
         if not AGENCY_ID_PATTERN.fullmatch(request.issuer):
             raise InvalidArgument(f"{quote(request.issuer)} is not an agency id like AU-ABF", field="issuer")
+        directory = self._gw.directory.current
+        if request.issuer not in directory.agencies:
+            raise InvalidArgument(
+                f"{request.issuer} is not a member of {directory.federation} (directory v{directory.version}); "
+                f"members: {', '.join(sorted(directory.agencies))}",
+                field="issuer",
+            )
         if not request.reason.strip():
             raise InvalidArgument("required: say why, for the audit trail", field="reason")
+        check_one_line(request.reason, field="reason", limit=MAX_REASON_CHARS)
         if request.issuer == self._gw.agency:
             raise InvalidArgument(
                 "a gateway does not suspend its own agency; stop publishing instead", field="issuer"

@@ -24,12 +24,14 @@ from grpc_reflection.v1alpha import reflection
 
 from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc
 from borderx.config import GatewayConfig
+from borderx.directory.expiry import Expiry, expiries, read_certificate
 from borderx.directory.model import Directory, DirectoryHolder
 from borderx.errors import ConfigError
 from borderx.federation.checkpointer import Checkpointer
 from borderx.federation.feed import Feed
 from borderx.federation.replicator import Replicator
 from borderx.federation.sigcheck import SignatureChecker
+from borderx.identity.keyfile import check_private_key_file
 from borderx.identity.verifier import PeerAuthenticator
 from borderx.logging import get_logger
 from borderx.publishing import Publisher
@@ -39,6 +41,7 @@ from borderx.server.admin import AdminServicer
 from borderx.server.exchange import ExchangeServicer
 from borderx.server.interceptor import AuthInterceptor, HealthListenerGuard
 from borderx.server.metrics import Metrics
+from borderx.server.sessions import SessionRegistry
 from borderx.server.tls import ReloadableTls
 from borderx.statements.intake import IntakePolicy
 from borderx.statements.model import Envelope
@@ -80,6 +83,7 @@ class Gateway:
     sigcheck: SignatureChecker
     metrics: Metrics
     tls: ReloadableTls
+    sessions: SessionRegistry
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_monotonic: float = field(default_factory=time.monotonic)
 
@@ -94,6 +98,7 @@ class Gateway:
         holder = DirectoryHolder(directory, path=config.directory_path)
         signer = None
         if config.signing_key is not None:
+            check_private_key_file(config.signing_key, "[signing] key")
             signer = load_signing_key(config.signing_key)
             owned = {k.key_id for k in directory.agency(config.agency).signing_keys}
             if signer.key_id not in owned:
@@ -125,11 +130,15 @@ class Gateway:
             if checkpointer is not None and checkpointer.due():
                 checkpointer.checkpoint()
 
+        authenticator = PeerAuthenticator(holder)
+        sessions = SessionRegistry(authenticator)
+        # revocation, a removed member or a changed CA ends live streams, not only new calls
+        holder.on_change(lambda _new: sessions.recheck())
         return cls(
             config=config,
             directory=holder,
             store=store,
-            authenticator=PeerAuthenticator(holder),
+            authenticator=authenticator,
             publisher=Publisher(
                 agency=config.agency,
                 store=store,
@@ -153,11 +162,20 @@ class Gateway:
             sigcheck=SignatureChecker(store=store, directory=holder, feed=feed),
             metrics=metrics,
             tls=ReloadableTls(cert=config.tls_cert, key=config.tls_key, directory=holder),
+            sessions=sessions,
         )
 
     @property
     def agency(self) -> str:
         return self.config.agency
+
+    def expiries(self) -> tuple[Expiry, ...]:
+        """This gateway's certificate (as on disk now, so a renewal shows at once) and the directory's."""
+        try:
+            own = read_certificate(self.config.tls_cert.read_bytes())
+        except OSError:
+            own = None
+        return expiries(self.directory.current, own_agency=self.agency, own_certificate=own)
 
     def close(self) -> None:
         self.store.close()
@@ -165,12 +183,14 @@ class Gateway:
     def reload(self) -> tuple[bool, int]:
         """Reload the directory (a newer version only) and the TLS certificate and key.
 
-        Returns (directory changed, TLS generation). Open streams keep their connections;
-        new handshakes use the new certificate and CA bundle. Raises ConfigError, changing
-        nothing, when the new directory is refused or the certificate cannot be read.
+        Returns (directory changed, TLS generation). New handshakes use the new certificate
+        and CA bundle; open streams keep their connections but are re-authenticated, and
+        those that no longer authenticate are ended. Raises ConfigError, changing nothing,
+        when the new directory is refused or the certificate cannot be read.
         """
         changed = self.directory.reload()
         generation = self.tls.reload()
+        self.sessions.recheck()
         log.info(
             "gateway.reloaded",
             directory_changed=changed,
@@ -178,6 +198,11 @@ class Gateway:
             tls_generation=generation,
         )
         return changed, generation
+
+
+def _ms(seconds: float) -> int:
+    """Seconds as a grpc channel-argument of milliseconds (an int32: about 24 days at most)."""
+    return min(int(seconds * 1000), 2**31 - 1)
 
 
 def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:
@@ -190,6 +215,10 @@ def server_options(config: GatewayConfig) -> list[tuple[str, Any]]:
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.keepalive_permit_without_calls", 1),
+        # a connection is re-handshaken at least this often (grpc adds ±10% jitter), so new
+        # TLS material and CA bundles reach every client; streams get the grace to finish
+        ("grpc.max_connection_age_ms", _ms(config.limits.max_connection_age_seconds)),
+        ("grpc.max_connection_age_grace_ms", _ms(config.limits.max_connection_age_grace_seconds)),
     ]
 
 
@@ -253,7 +282,12 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
     """Build, bind and start the server; returns it with the bound port (listen may end in :0)."""
     server = grpc.aio.server(
         interceptors=[
-            AuthInterceptor(gateway.authenticator, home_agency=gateway.agency, metrics=gateway.metrics)
+            AuthInterceptor(
+                gateway.authenticator,
+                home_agency=gateway.agency,
+                metrics=gateway.metrics,
+                sessions=gateway.sessions,
+            )
         ],
         options=server_options(gateway.config),
     )
@@ -271,6 +305,7 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
         raise ConfigError(f"cannot listen on {address}: the address is in use or not local")
     await server.start()
     gateway.feed.bind(asyncio.get_running_loop())
+    gateway.sessions.bind(asyncio.get_running_loop())
     running = RunningServer(server=server, port=port, health=health_servicer, gateway=gateway)
     obs = gateway.config.observability
     if obs.health_listen:

@@ -200,6 +200,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
             outcomes = self._screen(request)
         else:
             outcomes = await asyncio.to_thread(self._screen, request)
+        self._gw.metrics.screened([o.recommendation.name for o in outcomes])
         return exchange_pb2.ScreenResponse(results=[self._result(o) for o in outcomes])
 
     def _screen(self, request: exchange_pb2.ScreenRequest) -> list[ScreeningOutcome]:

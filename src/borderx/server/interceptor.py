@@ -16,6 +16,7 @@ health, reflection), instead of the UNKNOWN grpc would answer before any interce
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import inspect
@@ -34,6 +35,7 @@ from borderx.identity.verifier import PeerAuthenticator
 from borderx.logging import get_logger
 from borderx.server.authz import authorise
 from borderx.server.metrics import Metrics
+from borderx.server.sessions import LiveSession, SessionRegistry
 from borderx.server.status import status_of
 
 log = get_logger("borderx.rpc")
@@ -52,6 +54,7 @@ class _Call:
     start: float
     principal: Principal | None = None
     code: grpc.StatusCode = grpc.StatusCode.OK
+    pem: bytes = b""
 
 
 Deserializer = Callable[[bytes], Any]
@@ -91,14 +94,48 @@ async def _parsed(requests: AsyncIterator[Any], parse: Callable[[Any], Any]) -> 
         yield parse(raw)
 
 
+async def _until_ended(items: AsyncIterator[Any], session: LiveSession) -> AsyncIterator[Any]:
+    """``items``, until the session is ended; then raise its Unauthenticated.
+
+    Each step of the handler runs as a task raced against the session's end, so a follower
+    waiting for news is stopped as soon as its certificate stops authenticating.
+    """
+    ended = asyncio.ensure_future(session.ended.wait())
+    step: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            step = asyncio.ensure_future(anext(items))
+            await asyncio.wait((step, ended), return_when=asyncio.FIRST_COMPLETED)
+            if not step.done():
+                raise session.refusal()
+            try:
+                item = step.result()
+            except StopAsyncIteration:
+                return
+            if session.ended.is_set():
+                raise session.refusal()
+            yield item
+    finally:
+        ended.cancel()
+        if step is not None and not step.done():
+            # the session ended, or the call was cancelled, while the handler was waiting
+            step.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await step
+        with contextlib.suppress(Exception):  # the handler's own error was already raised
+            await items.aclose()  # type: ignore[attr-defined]
+
+
 class _Guard(grpc.aio.ServerInterceptor):
     """Wraps every handler: parse inside the call, admit the caller, map errors, log the rpc event.
 
-    Subclasses say who is admitted (``_admit``).
+    Subclasses say who is admitted (``_admit``); streams of an admitted principal are
+    registered with ``sessions`` (when given) so that they end when it stops authenticating.
     """
 
-    def __init__(self, *, metrics: Metrics | None = None) -> None:
+    def __init__(self, *, metrics: Metrics | None = None, sessions: SessionRegistry | None = None) -> None:
         self._metrics = metrics
+        self._sessions = sessions
         self._wrapped: dict[str, tuple[Any, grpc.RpcMethodHandler]] = {}
 
     def _admit(self, method: str, context: grpc.aio.ServicerContext[Any, Any], call: _Call) -> None:
@@ -196,10 +233,22 @@ class _Guard(grpc.aio.ServerInterceptor):
             return self._wrap_unary(method, behaviour, parse, streaming_requests=streaming_requests)
 
         async def wrapper(raw: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-            async with self._guard(method, context):
+            async with self._guard(method, context) as call:
                 request = _parsed(raw, parse) if streaming_requests else parse(raw)
-                async for item in behaviour(request, context):
-                    yield item
+                if self._sessions is None or call.principal is None:
+                    async for item in behaviour(request, context):
+                        yield item
+                    return
+                # a stream can outlive its certificate: keep it registered, so that a
+                # revocation, an expiry or a member leaving ends it (server/sessions.py)
+                session = self._sessions.open(
+                    method=method, peer=context.peer(), principal=call.principal, pem=call.pem
+                )
+                try:
+                    async for item in _until_ended(behaviour(request, context), session):
+                        yield item
+                finally:
+                    self._sessions.close(session)
 
         return wrapper
 
@@ -220,21 +269,29 @@ class AuthInterceptor(_Guard):
     """The mutual-TLS listener's guard: every call is authenticated and authorised."""
 
     def __init__(
-        self, authenticator: PeerAuthenticator, *, home_agency: str, metrics: Metrics | None = None
+        self,
+        authenticator: PeerAuthenticator,
+        *,
+        home_agency: str,
+        metrics: Metrics | None = None,
+        sessions: SessionRegistry | None = None,
     ) -> None:
-        super().__init__(metrics=metrics)
+        super().__init__(metrics=metrics, sessions=sessions)
         self._authenticator = authenticator
         self._home = home_agency
 
     def _admit(self, method: str, context: grpc.aio.ServicerContext[Any, Any], call: _Call) -> None:
         # the principal is recorded before authorising: a refusal's rpc event names who was refused
-        call.principal = self._authenticate(method, context)
+        call.principal = self._authenticate(method, context, call)
         self._authorise(method, call.principal)
 
     # ------------------------------------------------------------ identity
 
-    def _authenticate(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
+    def _authenticate(
+        self, method: str, context: grpc.aio.ServicerContext[Any, Any], call: _Call
+    ) -> Principal:
         pems = context.auth_context().get("x509_pem_cert") or [b""]
+        call.pem = pems[0]
         try:
             return self._authenticator.authenticate_pem(pems[0])
         except Unauthenticated as exc:

@@ -15,6 +15,7 @@ import grpc
 
 from borderx.directory.model import DirectoryHolder
 from borderx.errors import ConfigError
+from borderx.identity.keyfile import check_private_key_file
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -35,6 +36,7 @@ class ReloadableTls:
 
     def _configuration(self) -> grpc.ServerCertificateConfiguration:
         cert = _read(self._cert_path, "[tls] cert")
+        check_private_key_file(self._key_path, "[tls] key")
         key = _read(self._key_path, "[tls] key")
         roots = self._directory.current.trust_bundle_pem()
         return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=roots)

@@ -201,8 +201,11 @@ class Evidence:
 class Alarm:
     """An operator-visible condition (gap, equivocation, stale peer …).
 
-    Raising an alarm identical (kind, issuer, detail) to one still open does not open a
-    second one: it bumps ``count`` and ``last_raised_at`` of the open one.
+    Alarms are deduplicated per (kind, issuer, peer): raising one while an alarm with the
+    same three is open does not open a second one, it bumps ``count`` and
+    ``last_raised_at`` of the open one and keeps the newest ``detail``. A misbehaving peer
+    that reconnects and misbehaves again (its details carry times and seqs) stays one alarm.
+    ``peer`` is the peer agency it came through ("" when it came from no peer).
     """
 
     id: int
@@ -213,6 +216,7 @@ class Alarm:
     last_raised_at: datetime
     count: int
     acknowledged_at: datetime | None = None
+    peer: str = ""
 
     @property
     def open(self) -> bool:
@@ -548,12 +552,26 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def raise_alarm(self, kind: str, issuer: str, detail: str) -> Alarm:
-        """Open an alarm, or bump the identical one still open (dedup); returns it."""
+    def raise_alarm(self, kind: str, issuer: str, detail: str, *, peer: str = "") -> Alarm:
+        """Open an alarm, or bump the one still open for (kind, issuer, peer); returns it.
+
+        MUST keep at most one open alarm per (kind, issuer, peer), also when replicas
+        sharing the database raise it at once; a bump MUST add one to ``count``, set
+        ``last_raised_at`` to now and ``detail`` to the new detail.
+        """
 
     @abc.abstractmethod
-    def alarms(self, *, include_acknowledged: bool = False) -> list[Alarm]:
-        """Alarms, oldest first; open ones only unless ``include_acknowledged``."""
+    def alarms(
+        self, *, include_acknowledged: bool = False, after_id: int = 0, limit: int | None = None
+    ) -> list[Alarm]:
+        """Alarms in id order (oldest first); open ones only unless ``include_acknowledged``.
+
+        Paged: only alarms with ``id > after_id``, at most ``limit`` of them (None: all).
+        """
+
+    def alarm_count(self, *, include_acknowledged: bool = False) -> int:
+        """How many alarms ``alarms()`` would return unpaged. Backends count without reading rows."""
+        return len(self.alarms(include_acknowledged=include_acknowledged))
 
     @abc.abstractmethod
     def acknowledge_alarm(self, alarm_id: int) -> Alarm:

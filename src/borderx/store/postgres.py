@@ -307,8 +307,64 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
     ),
     (
-        # v4: a receipt is bound to its request (issue 11): the SHA-256 of the canonical
-        # request (empty for receipts stored before v4: not checkable, they expire), and an
+        # v4: alarms are deduplicated per (kind, issuer, peer), not per detail (details carry
+        # times and seqs, so a peer misbehaving at every reconnect opened a new alarm each
+        # time). The peer is recovered from the details v2 wrote, then the open alarms of
+        # one (kind, issuer, peer) are merged into the oldest: counts summed, newest detail.
+        "ALTER TABLE alarms ADD COLUMN peer TEXT NOT NULL DEFAULT ''",
+        # the per-detail rule goes first: merging gives the kept alarm another's detail
+        "DROP INDEX alarms_open",
+        """
+        UPDATE alarms SET peer = substr(detail, 11, strpos(detail, ':') - 11)
+         WHERE detail LIKE 'from peer %:%'
+        """,
+        """
+        UPDATE alarms SET peer = substr(detail, 15, strpos(detail, ':') - 15)
+         WHERE detail LIKE 'seen via peer %:%'
+        """,
+        """
+        UPDATE alarms SET
+            count = (
+                SELECT sum(b.count) FROM alarms AS b
+                 WHERE b.acknowledged_at IS NULL
+                   AND b.kind = alarms.kind AND b.issuer = alarms.issuer AND b.peer = alarms.peer
+            ),
+            last_raised_at = (
+                SELECT max(b.last_raised_at) FROM alarms AS b
+                 WHERE b.acknowledged_at IS NULL
+                   AND b.kind = alarms.kind AND b.issuer = alarms.issuer AND b.peer = alarms.peer
+            ),
+            detail = (
+                SELECT b.detail FROM alarms AS b
+                 WHERE b.acknowledged_at IS NULL
+                   AND b.kind = alarms.kind AND b.issuer = alarms.issuer AND b.peer = alarms.peer
+                 ORDER BY b.last_raised_at DESC, b.id DESC LIMIT 1
+            )
+         WHERE acknowledged_at IS NULL
+           AND id = (
+                SELECT min(b.id) FROM alarms AS b
+                 WHERE b.acknowledged_at IS NULL
+                   AND b.kind = alarms.kind AND b.issuer = alarms.issuer AND b.peer = alarms.peer
+           )
+        """,
+        """
+        DELETE FROM alarms
+         WHERE acknowledged_at IS NULL
+           AND id <> (
+                SELECT min(b.id) FROM alarms AS b
+                 WHERE b.acknowledged_at IS NULL
+                   AND b.kind = alarms.kind AND b.issuer = alarms.issuer AND b.peer = alarms.peer
+           )
+        """,
+        # at most one open alarm per (kind, issuer, peer): the dedup rule, kept by the schema
+        """
+        CREATE UNIQUE INDEX alarms_open_per_peer ON alarms (kind, issuer, peer)
+            WHERE acknowledged_at IS NULL
+        """,
+    ),
+    (
+        # v5: a receipt is bound to its request (issue 11): the SHA-256 of the canonical
+        # request (empty for receipts stored before v5: not checkable, they expire), and an
         # index to purge expired receipts
         "ALTER TABLE receipts ADD COLUMN request_digest BYTEA NOT NULL DEFAULT ''::bytea",
         "CREATE INDEX receipts_created ON receipts (created_at)",
@@ -405,8 +461,10 @@ _CHECKPOINT_AT_OR_BEFORE: Final = """
     SELECT wire FROM checkpoint_history WHERE issuer = %s AND seq <= %s ORDER BY seq DESC LIMIT 1
 """
 _SELECT_ALARM: Final = (
-    "SELECT id, kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at FROM alarms"
+    "SELECT id, kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at, peer FROM alarms"
 )
+_COUNT_ALARMS: Final = "SELECT count(*) FROM alarms"
+_COUNT_OPEN_ALARMS: Final = "SELECT count(*) FROM alarms WHERE acknowledged_at IS NULL"
 _ADVISORY_LOCK: Final = "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))"
 
 
@@ -1174,7 +1232,7 @@ class PostgresStore(Store):
 
     @staticmethod
     def _alarm(row: Sequence[Any]) -> Alarm:
-        alarm_id, kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at = row
+        alarm_id, kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at, peer = row
         return Alarm(
             id=int(alarm_id),
             kind=kind,
@@ -1184,31 +1242,44 @@ class PostgresStore(Store):
             last_raised_at=_utc(last_raised_at),
             count=int(count),
             acknowledged_at=_opt_utc(acknowledged_at),
+            peer=peer,
         )
 
-    def raise_alarm(self, kind: str, issuer: str, detail: str) -> Alarm:
+    def raise_alarm(self, kind: str, issuer: str, detail: str, *, peer: str = "") -> Alarm:
         with self._transaction() as conn:
-            # the partial unique index alarms_open makes this the one open alarm of its kind,
+            # the partial unique index alarms_open_per_peer makes this the one open alarm,
             # even when two replicas raise it at once
             row = conn.execute(
                 """
-                INSERT INTO alarms (kind, issuer, detail, raised_at, last_raised_at, count)
-                VALUES (%s, %s, %s, clock_timestamp(), clock_timestamp(), 1)
-                ON CONFLICT (kind, issuer, detail) WHERE acknowledged_at IS NULL
-                DO UPDATE SET count = alarms.count + 1, last_raised_at = excluded.last_raised_at
-                RETURNING id, kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at
+                INSERT INTO alarms (kind, issuer, peer, detail, raised_at, last_raised_at, count)
+                VALUES (%s, %s, %s, %s, clock_timestamp(), clock_timestamp(), 1)
+                ON CONFLICT (kind, issuer, peer) WHERE acknowledged_at IS NULL
+                DO UPDATE SET count = alarms.count + 1, last_raised_at = excluded.last_raised_at,
+                              detail = excluded.detail
+                RETURNING id, kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at, peer
                 """,
-                (kind, issuer, detail),
+                (kind, issuer, peer, detail),
             ).fetchone()
         if row is None:  # pragma: no cover - INSERT … RETURNING always returns the row
             raise RuntimeError("raising an alarm returned no row")
         return self._alarm(row)
 
-    def alarms(self, *, include_acknowledged: bool = False) -> list[Alarm]:
-        where = "" if include_acknowledged else " WHERE acknowledged_at IS NULL"
+    def alarms(
+        self, *, include_acknowledged: bool = False, after_id: int = 0, limit: int | None = None
+    ) -> list[Alarm]:
+        where = "id > %s" if include_acknowledged else "id > %s AND acknowledged_at IS NULL"
+        params = (
+            max(0, min(after_id, _MAX_INT64)),
+            None if limit is None else max(0, min(limit, _MAX_INT64)),
+        )
         with self._reading() as conn:
-            rows = conn.execute(f"{_SELECT_ALARM}{where} ORDER BY id").fetchall()
+            rows = conn.execute(f"{_SELECT_ALARM} WHERE {where} ORDER BY id LIMIT %s", params).fetchall()
         return [self._alarm(row) for row in rows]
+
+    def alarm_count(self, *, include_acknowledged: bool = False) -> int:
+        with self._reading() as conn:
+            row = conn.execute(_COUNT_ALARMS if include_acknowledged else _COUNT_OPEN_ALARMS).fetchone()
+        return int(row[0]) if row else 0
 
     def acknowledge_alarm(self, alarm_id: int) -> Alarm:
         row = None

@@ -25,6 +25,7 @@ it; it implements the MUSTs of :class:`borderx.store.base.Store`. What it adds:
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -66,6 +67,7 @@ from borderx.store.base import (
     check_receipt_digest,
 )
 from borderx.store.plan import (
+    MAX_INT64,
     AppendPlan,
     EquivocationFound,
     clamp_seq,
@@ -257,8 +259,64 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
     ),
     (
-        # v4: a receipt is bound to its request (issue 11): the SHA-256 of the canonical
-        # request (empty for receipts stored before v4: not checkable, they expire), and an
+        # v4: alarms are deduplicated per (kind, issuer, peer), not per detail (details carry
+        # times and seqs, so a peer misbehaving at every reconnect opened a new alarm each
+        # time). The peer is recovered from the details v2 wrote, then the open alarms of
+        # one (kind, issuer, peer) are merged into the oldest: counts summed, newest detail.
+        "ALTER TABLE alarms ADD COLUMN peer TEXT NOT NULL DEFAULT ''",
+        # the per-detail rule goes first: merging gives the kept alarm another's detail
+        "DROP INDEX alarms_open",
+        """
+        UPDATE alarms SET peer = substr(detail, 11, instr(detail, ':') - 11)
+         WHERE detail LIKE 'from peer %:%'
+        """,
+        """
+        UPDATE alarms SET peer = substr(detail, 15, instr(detail, ':') - 15)
+         WHERE detail LIKE 'seen via peer %:%'
+        """,
+        """
+        UPDATE alarms SET
+            count = (
+                SELECT sum(b.count) FROM alarms AS b
+                 WHERE b.acknowledged_at IS NULL
+                   AND b.kind = alarms.kind AND b.issuer = alarms.issuer AND b.peer = alarms.peer
+            ),
+            last_raised_at = (
+                SELECT max(b.last_raised_at) FROM alarms AS b
+                 WHERE b.acknowledged_at IS NULL
+                   AND b.kind = alarms.kind AND b.issuer = alarms.issuer AND b.peer = alarms.peer
+            ),
+            detail = (
+                SELECT b.detail FROM alarms AS b
+                 WHERE b.acknowledged_at IS NULL
+                   AND b.kind = alarms.kind AND b.issuer = alarms.issuer AND b.peer = alarms.peer
+                 ORDER BY b.last_raised_at DESC, b.id DESC LIMIT 1
+            )
+         WHERE acknowledged_at IS NULL
+           AND id = (
+                SELECT min(b.id) FROM alarms AS b
+                 WHERE b.acknowledged_at IS NULL
+                   AND b.kind = alarms.kind AND b.issuer = alarms.issuer AND b.peer = alarms.peer
+           )
+        """,
+        """
+        DELETE FROM alarms
+         WHERE acknowledged_at IS NULL
+           AND id <> (
+                SELECT min(b.id) FROM alarms AS b
+                 WHERE b.acknowledged_at IS NULL
+                   AND b.kind = alarms.kind AND b.issuer = alarms.issuer AND b.peer = alarms.peer
+           )
+        """,
+        # at most one open alarm per (kind, issuer, peer): the dedup rule, kept by the schema
+        """
+        CREATE UNIQUE INDEX alarms_open_per_peer ON alarms (kind, issuer, peer)
+            WHERE acknowledged_at IS NULL
+        """,
+    ),
+    (
+        # v5: a receipt is bound to its request (issue 11): the SHA-256 of the canonical
+        # request (empty for receipts stored before v5: not checkable, they expire), and an
         # index to purge expired receipts
         "ALTER TABLE receipts ADD COLUMN request_digest BLOB NOT NULL DEFAULT x''",
         "CREATE INDEX receipts_created ON receipts (created_at)",
@@ -334,10 +392,11 @@ _CHECKPOINT_AT_OR_BEFORE: Final = """
     SELECT wire FROM checkpoint_history WHERE issuer = ? AND seq <= ? ORDER BY seq DESC LIMIT 1
 """
 _SELECT_ALARM: Final = (
-    "SELECT id, kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at FROM alarms"
+    "SELECT id, kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at, peer FROM alarms"
 )
-_ALL_ALARMS: Final = f"{_SELECT_ALARM} ORDER BY id"
-_OPEN_ALARMS: Final = f"{_SELECT_ALARM} WHERE acknowledged_at IS NULL ORDER BY id"
+_COUNT_OPEN_ALARMS: Final = "SELECT count(*) FROM alarms WHERE acknowledged_at IS NULL"
+_ALL_ALARMS: Final = f"{_SELECT_ALARM} WHERE id > ? ORDER BY id LIMIT ?"
+_OPEN_ALARMS: Final = f"{_SELECT_ALARM} WHERE id > ? AND acknowledged_at IS NULL ORDER BY id LIMIT ?"
 
 
 def _to_us(when: datetime) -> int:
@@ -425,6 +484,22 @@ class _Reader:
         return None if row is None else (row[0], _from_us(row[1]))
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only, when it does not exist yet.
+
+    The store holds bodies addressed to restricted audiences. SQLite gives the -wal and
+    -shm files it creates the mode of the database file, so making the file 0600 from
+    creation (no window with the umask's mode) keeps all three private.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"store {path}: cannot create it ({exc.strerror})") from exc
+    os.close(fd)
+
+
 class SQLiteStore(Store):
     """A :class:`Store` in one SQLite file (WAL mode). See the module docstring."""
 
@@ -448,6 +523,7 @@ class SQLiteStore(Store):
         self._idle_readers: list[sqlite3.Connection] = []
         self._closed = False
         self._cache = _EnvelopeCache(envelope_cache)
+        _create_private(self._path)
         self._writer = self._connect(writer=True)
         try:
             # identify the file before changing anything in it (journal mode included)
@@ -1034,7 +1110,7 @@ class SQLiteStore(Store):
 
     @staticmethod
     def _alarm(row: Sequence[Any]) -> Alarm:
-        alarm_id, kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at = row
+        alarm_id, kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at, peer = row
         return Alarm(
             id=alarm_id,
             kind=kind,
@@ -1044,32 +1120,42 @@ class SQLiteStore(Store):
             last_raised_at=_from_us(last_raised_at),
             count=count,
             acknowledged_at=_opt_from_us(acknowledged_at),
+            peer=peer,
         )
 
-    def raise_alarm(self, kind: str, issuer: str, detail: str) -> Alarm:
+    def raise_alarm(self, kind: str, issuer: str, detail: str, *, peer: str = "") -> Alarm:
         now = _now_us()
         with self._writing() as conn:
-            # the partial unique index alarms_open makes this the one open alarm of its kind
+            # the partial unique index alarms_open_per_peer makes this the one open alarm
             conn.execute(
                 """
-                INSERT INTO alarms (kind, issuer, detail, raised_at, last_raised_at, count)
-                VALUES (?, ?, ?, ?, ?, 1)
-                ON CONFLICT (kind, issuer, detail) WHERE acknowledged_at IS NULL
-                DO UPDATE SET count = count + 1, last_raised_at = excluded.last_raised_at
+                INSERT INTO alarms (kind, issuer, peer, detail, raised_at, last_raised_at, count)
+                VALUES (?, ?, ?, ?, ?, ?, 1)
+                ON CONFLICT (kind, issuer, peer) WHERE acknowledged_at IS NULL
+                DO UPDATE SET count = count + 1, last_raised_at = excluded.last_raised_at,
+                              detail = excluded.detail
                 """,
-                (kind, issuer, detail, now, now),
+                (kind, issuer, peer, detail, now, now),
             )
             row = conn.execute(
-                f"{_SELECT_ALARM} WHERE kind = ? AND issuer = ? AND detail = ? AND acknowledged_at IS NULL",
-                (kind, issuer, detail),
+                f"{_SELECT_ALARM} WHERE kind = ? AND issuer = ? AND peer = ? AND acknowledged_at IS NULL",
+                (kind, issuer, peer),
             ).fetchone()
         return self._alarm(row)
 
-    def alarms(self, *, include_acknowledged: bool = False) -> list[Alarm]:
+    def alarms(
+        self, *, include_acknowledged: bool = False, after_id: int = 0, limit: int | None = None
+    ) -> list[Alarm]:
         sql = _ALL_ALARMS if include_acknowledged else _OPEN_ALARMS
+        bounds = (max(0, min(after_id, MAX_INT64)), -1 if limit is None else max(0, min(limit, MAX_INT64)))
         with self._reading() as conn:
-            rows = conn.execute(sql).fetchall()
+            rows = conn.execute(sql, bounds).fetchall()
         return [self._alarm(row) for row in rows]
+
+    def alarm_count(self, *, include_acknowledged: bool = False) -> int:
+        with self._reading() as conn:
+            sql = "SELECT count(*) FROM alarms" if include_acknowledged else _COUNT_OPEN_ALARMS
+            return int(conn.execute(sql).fetchone()[0])
 
     def acknowledge_alarm(self, alarm_id: int) -> Alarm:
         with self._writing() as conn:

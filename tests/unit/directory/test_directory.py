@@ -58,6 +58,10 @@ def test_round_trip(doc: dict[str, Any]) -> None:
             "already listed for US-CBP",
         ),
         (lambda d: d["agencies"][0].update(revoked_serials=["xyz"]), "is not a hex serial"),
+        (
+            lambda d: d["agencies"][1]["ca_certificates"].append(d["agencies"][0]["ca_certificates"][0]),
+            r"agencies\[1\]: ca_certificates\[1\] .* is already listed for US-CBP; each agency needs its own CA",
+        ),
     ],
 )
 def test_refuses_inconsistent_documents(doc: dict[str, Any], mutate: Any, message: str) -> None:

@@ -99,6 +99,21 @@ def test_refuses_missing_or_several_spiffe_ids(pki: Path, directory: Directory) 
         check(two, directory)
 
 
+def test_refuses_a_second_non_spiffe_uri_san(pki: Path, directory: Directory) -> None:
+    # X.509-SVID: exactly one URI SAN, whatever the scheme of the others
+    extra, _ = issue_certificate(
+        ca_of(pki, "US-CBP"),
+        common_name="x",
+        uris=[spiffe_id(FED, "US-CBP", "operator", "a"), "https://ops.example/jsmith"],
+    )
+    with pytest.raises(Unauthenticated, match=r"carries 2 URI SANs; an X\.509-SVID carries exactly one"):
+        check(extra, directory)
+    alone, _ = issue_certificate(
+        ca_of(pki, "US-CBP"), common_name="x", uris=[spiffe_id(FED, "US-CBP", "operator", "a")]
+    )
+    assert check(alone, directory).name == "a"
+
+
 def test_refuses_wrong_trust_domain_and_unknown_agency(pki: Path, directory: Directory) -> None:
     ca = ca_of(pki, "US-CBP")
     other, _ = issue_certificate(ca, common_name="x", uris=[spiffe_id("evil.test", "US-CBP", "gateway")])

@@ -627,7 +627,7 @@ def test_an_expired_receipt_frees_its_key(store: Store, au: Chain) -> None:
 def test_alarms_are_deduplicated_while_open_and_acknowledged(store: Store) -> None:
     first = store.raise_alarm("gap", "AU-ABF", "missing seq 5..9 from NZ-CS")
     again = store.raise_alarm("gap", "AU-ABF", "missing seq 5..9 from NZ-CS")
-    other = store.raise_alarm("gap", "AU-ABF", "missing seq 12..12 from NZ-CS")
+    other = store.raise_alarm("gap", "AU-ABF", "missing seq 12..12 from CA-CBSA", peer="CA-CBSA")
 
     assert again.id == first.id
     assert again.count == 2
@@ -646,6 +646,44 @@ def test_alarms_are_deduplicated_while_open_and_acknowledged(store: Store) -> No
     reopened = store.raise_alarm("gap", "AU-ABF", "missing seq 5..9 from NZ-CS")
     assert reopened.id not in (first.id, other.id)
     assert reopened.count == 1
+
+
+def test_alarms_are_one_per_kind_issuer_and_peer_whatever_the_detail(store: Store) -> None:
+    # a peer that misbehaves at every reconnect: each detail differs (times, seqs)
+    raised = [
+        store.raise_alarm("bad_checkpoint", "NZ-CS", f"from peer NZ-CS: checkpoint at 09:0{i}", peer="NZ-CS")
+        for i in range(5)
+    ]
+    assert len({a.id for a in raised}) == 1
+    [alarm] = store.alarms()
+    assert alarm.count == 5 and alarm.peer == "NZ-CS"
+    assert alarm.detail == "from peer NZ-CS: checkpoint at 09:04"  # the newest detail
+    assert alarm.raised_at == raised[0].raised_at <= alarm.last_raised_at
+    assert alarm.last_raised_at >= raised[3].last_raised_at
+    # another peer, another issuer or another kind is another alarm
+    by_peer = store.raise_alarm("bad_checkpoint", "NZ-CS", "via AU", peer="AU-ABF")
+    by_issuer = store.raise_alarm("bad_checkpoint", "GB-HMRC", "x", peer="NZ-CS")
+    by_kind = store.raise_alarm("gap", "NZ-CS", "x", peer="NZ-CS")
+    local = store.raise_alarm("bad_checkpoint", "NZ-CS", "no peer")
+    assert len({alarm.id, by_peer.id, by_issuer.id, by_kind.id, local.id}) == 5
+    assert local.peer == ""
+    assert store.alarm_count() == 5
+
+
+def test_alarms_are_paged_in_id_order(store: Store) -> None:
+    made = [store.raise_alarm("gap", f"issuer-{i}", "d") for i in range(7)]
+    store.acknowledge_alarm(made[2].id)
+    ids = [a.id for a in made]
+    open_ids = [i for i in ids if i != made[2].id]
+    assert [a.id for a in store.alarms(limit=3)] == open_ids[:3]
+    assert [a.id for a in store.alarms(after_id=open_ids[2], limit=3)] == open_ids[3:6]
+    assert [a.id for a in store.alarms(after_id=open_ids[5], limit=3)] == open_ids[6:]
+    assert store.alarms(after_id=ids[-1]) == []
+    assert [a.id for a in store.alarms(include_acknowledged=True, after_id=ids[0], limit=2)] == ids[1:3]
+    assert store.alarms(limit=0) == []
+    assert store.alarms(after_id=2**70) == []  # past int64: nothing, not an error
+    assert store.alarm_count() == 6
+    assert store.alarm_count(include_acknowledged=True) == 7
 
     with pytest.raises(NotFound, match="no alarm with id 999"):
         store.acknowledge_alarm(999)

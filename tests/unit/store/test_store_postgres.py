@@ -233,6 +233,50 @@ def test_a_version_1_schema_is_migrated_to_version_2_with_its_data(
         store.close()
 
 
+def test_a_version_2_schema_merges_its_alarms_per_peer(
+    pg: PostgresBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from test_store_sqlite import V2_ALARMS
+
+    def at(us: int | None) -> datetime | None:
+        return None if us is None else datetime.fromtimestamp(us, UTC)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(backend, "MIGRATIONS", backend.MIGRATIONS[:2])
+        patch.setattr(backend, "SCHEMA_VERSION", 2)
+        PostgresStore(pg.url).close()
+    with pg_admin() as conn:
+        for kind, issuer, detail, raised, last, count, acked in V2_ALARMS:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.alarms (kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                ).format(sql.Identifier(pg.schema)),
+                (kind, issuer, detail, at(raised), at(last), count, at(acked)),
+            )
+
+    store = PostgresStore(pg.url)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION
+        merged = {(a.kind, a.issuer, a.peer): a for a in store.alarms()}
+        assert set(merged) == {
+            ("bad_checkpoint", "NZ-CS", "NZ-CS"),
+            ("bad_checkpoint", "NZ-CS", "AU-ABF"),
+            ("equivocation", "GB-HMRC", "CA-CBSA"),
+            ("gap", "US-CBP", ""),
+        }
+        nz = merged["bad_checkpoint", "NZ-CS", "NZ-CS"]
+        assert (nz.count, nz.detail) == (3, "from peer NZ-CS: checkpoint time 09:02")
+        assert (nz.raised_at, nz.last_raised_at) == (at(10), at(21))
+        assert store.alarm_count(include_acknowledged=True) == 5
+        again = store.raise_alarm("bad_checkpoint", "NZ-CS", "from peer NZ-CS: 09:05", peer="NZ-CS")
+        assert (again.id, again.count) == (nz.id, 4)
+    finally:
+        store.close()
+
+
 # ---------------------------------------------------------------- schema guards and plans
 
 

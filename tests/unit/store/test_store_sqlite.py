@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
 
@@ -101,6 +103,31 @@ def test_the_file_is_wal_marked_and_versioned(tmp_path: Path) -> None:
         assert store._writer.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     finally:
         store.close()
+
+
+def test_the_database_wal_and_shm_are_created_owner_only(tmp_path: Path) -> None:
+    # whatever the umask: bodies for restricted audiences live in these files
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "gw.db"
+        store = SQLiteStore(path)
+        try:
+            store.append([new(e) for e in Chain("AU-ABF").many(2)])
+            files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        finally:
+            store.close()
+    finally:
+        os.umask(old)
+    assert {"gw.db", "gw.db-wal", "gw.db-shm"} <= set(files)
+    assert files == dict.fromkeys(files, 0o600)
+
+
+def test_an_existing_database_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "gw.db"
+    SQLiteStore(path).close()
+    path.chmod(0o640)  # the operator's choice (e.g. a backup group) is not undone
+    SQLiteStore(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 def test_stored_statements_cannot_be_changed_or_deleted(tmp_path: Path) -> None:
@@ -228,7 +255,7 @@ def test_a_version_1_store_is_migrated_to_version_2_with_its_data(
         assert [s.key for s in store.lookup("ABN", "51824753556")] == [("AU-ABF", s) for s in (1, 2, 3, 4)]
         assert store.receipt("k", "p") == [("AU-ABF", s) for s in (1, 2, 3, 4)]
         record = store.receipt_record("k", "p")
-        assert record is not None and record.request_digest == b""  # v4: not known for old receipts
+        assert record is not None and record.request_digest == b""  # v5: not known for old receipts
         held = store.checkpoint("AU-ABF")
         assert held is not None
         assert signed_checkpoint_to_wire(held) == signed_checkpoint_to_wire(latest)
@@ -239,6 +266,55 @@ def test_a_version_1_store_is_migrated_to_version_2_with_its_data(
         store.append([new(chain.next())])
         assert store.put_checkpoint(chain.checkpoint(5))
         assert [c.seq for c in store.checkpoints_between("AU-ABF", 0, 5)] == [4, 5]
+    finally:
+        store.close()
+
+
+#: alarms as a version 2 store held them: deduplicated by detail, the peer inside the detail
+V2_ALARMS = [
+    # (kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at)
+    ("bad_checkpoint", "NZ-CS", "from peer NZ-CS: checkpoint time 09:01", 10, 11, 2, None),
+    ("bad_checkpoint", "NZ-CS", "from peer NZ-CS: checkpoint time 09:02", 20, 21, 1, None),
+    ("bad_checkpoint", "NZ-CS", "from peer NZ-CS: checkpoint time 09:00", 5, 6, 1, 7),
+    ("bad_checkpoint", "NZ-CS", "from peer AU-ABF: checkpoint time 09:03", 30, 31, 1, None),
+    ("equivocation", "GB-HMRC", "seen via peer CA-CBSA: seq 4 twice; GB-HMRC is suspended", 40, 41, 1, None),
+    ("gap", "US-CBP", "seq 3..4 withheld", 50, 51, 3, None),
+]
+
+
+def test_a_version_2_store_merges_its_alarms_per_peer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "gw.db"
+    with monkeypatch.context() as patch:
+        patch.setattr(backend, "MIGRATIONS", MIGRATIONS[:2])
+        patch.setattr(backend, "SCHEMA_VERSION", 2)
+        SQLiteStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO alarms (kind, issuer, detail, raised_at, last_raised_at, count, acknowledged_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            V2_ALARMS,
+        )
+    conn.close()
+
+    store = SQLiteStore(path)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION
+        merged = {(a.kind, a.issuer, a.peer): a for a in store.alarms()}
+        assert set(merged) == {
+            ("bad_checkpoint", "NZ-CS", "NZ-CS"),
+            ("bad_checkpoint", "NZ-CS", "AU-ABF"),
+            ("equivocation", "GB-HMRC", "CA-CBSA"),
+            ("gap", "US-CBP", ""),
+        }
+        nz = merged["bad_checkpoint", "NZ-CS", "NZ-CS"]
+        assert (nz.id, nz.count, nz.detail) == (1, 3, "from peer NZ-CS: checkpoint time 09:02")
+        assert (backend._to_us(nz.raised_at), backend._to_us(nz.last_raised_at)) == (10, 21)
+        assert merged["gap", "US-CBP", ""].count == 3
+        assert store.alarm_count(include_acknowledged=True) == 5  # the acknowledged one is kept
+        again = store.raise_alarm("bad_checkpoint", "NZ-CS", "from peer NZ-CS: 09:05", peer="NZ-CS")
+        assert (again.id, again.count) == (nz.id, 4)
     finally:
         store.close()
 

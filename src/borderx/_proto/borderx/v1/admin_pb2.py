@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from borderx._proto.borderx.v1 import statement_pb2 as borderx_dot_v1_dot_statement__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x62orderx/v1/admin.proto\x12\nborderx.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1a\x62orderx/v1/statement.proto\"(\n\x15\x45xportEvidenceRequest\x12\x0f\n\x07issuers\x18\x01 \x03(\t\"\xf3\x01\n\x0c\x45videnceItem\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06issuer\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12/\n\nstatements\x18\x05 \x03(\x0b\x32\x1b.borderx.v1.SignedStatement\x12\x31\n\x0b\x63heckpoints\x18\x06 \x03(\x0b\x32\x1c.borderx.v1.SignedCheckpoint\x12/\n\x0b\x64\x65tected_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0breported_by\x18\x08 \x01(\t\"D\n\x16\x45xportEvidenceResponse\x12*\n\x08\x65vidence\x18\x01 \x03(\x0b\x32\x18.borderx.v1.EvidenceItem\"1\n\x11ListAlarmsRequest\x12\x1c\n\x14include_acknowledged\x18\x01 \x01(\x08\"7\n\x12ListAlarmsResponse\x12!\n\x06\x61larms\x18\x01 \x03(\x0b\x32\x11.borderx.v1.Alarm\"6\n\x14SuspendIssuerRequest\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"B\n\x15SuspendIssuerResponse\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x18\n\x16ReloadDirectoryRequest\"g\n\x17ReloadDirectoryResponse\x12\x19\n\x11\x64irectory_changed\x18\x01 \x01(\x08\x12\x19\n\x11\x64irectory_version\x18\x02 \x01(\x04\x12\x16\n\x0etls_generation\x18\x03 \x01(\x04\"\x97\x01\n\x17\x45xportStatementsRequest\x12\x0f\n\x07issuers\x18\x01 \x03(\t\x12=\n\x05\x61\x66ter\x18\x02 \x03(\x0b\x32..borderx.v1.ExportStatementsRequest.AfterEntry\x1a,\n\nAfterEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"%\n\x13ResumeIssuerRequest\x12\x0e\n\x06issuer\x18\x01 \x01(\t\"-\n\x14ResumeIssuerResponse\x12\x15\n\rwas_suspended\x18\x01 \x01(\x08\"%\n\x17\x41\x63knowledgeAlarmRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x12\n\x10GetStatusRequest\"\xd9\x01\n\nPeerStatus\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\x12\x11\n\tconnected\x18\x03 \x01(\x08\x12\x33\n\x0flast_message_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0elag_statements\x18\x05 \x01(\x04\x12\x13\n\x0blag_seconds\x18\x06 \x01(\x01\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12\x10\n\x08received\x18\x08 \x01(\x04\x12\x0e\n\x06stored\x18\t \x01(\x04\"\xde\x01\n\x0cIssuerStatus\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\x12\x13\n\x0bhead_digest\x18\x03 \x01(\x0c\x12\x33\n\x0f\x63heckpoint_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16\x63heckpoint_age_seconds\x18\x05 \x01(\x01\x12\x11\n\tsuspended\x18\x06 \x01(\x08\x12\x16\n\x0e\x63heckpoint_seq\x18\x07 \x01(\x04\x12\x17\n\x0fstatement_count\x18\x08 \x01(\x04\"\xc9\x01\n\x05\x41larm\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06issuer\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12-\n\traised_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61\x63knowledged\x18\x06 \x01(\x08\x12\r\n\x05\x63ount\x18\x07 \x01(\x04\x12\x32\n\x0elast_raised_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe6\x02\n\x11GetStatusResponse\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12\x12\n\nfederation\x18\x02 \x01(\t\x12\x19\n\x11\x64irectory_version\x18\x03 \x01(\x04\x12\x16\n\x0euptime_seconds\x18\x04 \x01(\x01\x12\x16\n\x0estore_location\x18\x05 \x01(\t\x12\x17\n\x0fstatement_count\x18\x06 \x01(\x04\x12.\n\nstarted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x08 \x01(\t\x12%\n\x05peers\x18\t \x03(\x0b\x32\x16.borderx.v1.PeerStatus\x12)\n\x07issuers\x18\n \x03(\x0b\x32\x18.borderx.v1.IssuerStatus\x12!\n\x06\x61larms\x18\x0b \x03(\x0b\x32\x11.borderx.v1.Alarm\x12\x13\n\x0bstore_bytes\x18\x0c \x01(\x04\x32\xa0\x05\n\x05\x41\x64min\x12H\n\tGetStatus\x12\x1c.borderx.v1.GetStatusRequest\x1a\x1d.borderx.v1.GetStatusResponse\x12Q\n\x0cResumeIssuer\x12\x1f.borderx.v1.ResumeIssuerRequest\x1a .borderx.v1.ResumeIssuerResponse\x12J\n\x10\x41\x63knowledgeAlarm\x12#.borderx.v1.AcknowledgeAlarmRequest\x1a\x11.borderx.v1.Alarm\x12K\n\nListAlarms\x12\x1d.borderx.v1.ListAlarmsRequest\x1a\x1e.borderx.v1.ListAlarmsResponse\x12T\n\rSuspendIssuer\x12 .borderx.v1.SuspendIssuerRequest\x1a!.borderx.v1.SuspendIssuerResponse\x12Z\n\x0fReloadDirectory\x12\".borderx.v1.ReloadDirectoryRequest\x1a#.borderx.v1.ReloadDirectoryResponse\x12V\n\x10\x45xportStatements\x12#.borderx.v1.ExportStatementsRequest\x1a\x1b.borderx.v1.SignedStatement0\x01\x12W\n\x0e\x45xportEvidence\x12!.borderx.v1.ExportEvidenceRequest\x1a\".borderx.v1.ExportEvidenceResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x62orderx/v1/admin.proto\x12\nborderx.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1a\x62orderx/v1/statement.proto\"(\n\x15\x45xportEvidenceRequest\x12\x0f\n\x07issuers\x18\x01 \x03(\t\"\xf3\x01\n\x0c\x45videnceItem\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06issuer\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12/\n\nstatements\x18\x05 \x03(\x0b\x32\x1b.borderx.v1.SignedStatement\x12\x31\n\x0b\x63heckpoints\x18\x06 \x03(\x0b\x32\x1c.borderx.v1.SignedCheckpoint\x12/\n\x0b\x64\x65tected_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0breported_by\x18\x08 \x01(\t\"D\n\x16\x45xportEvidenceResponse\x12*\n\x08\x65vidence\x18\x01 \x03(\x0b\x32\x18.borderx.v1.EvidenceItem\"X\n\x11ListAlarmsRequest\x12\x1c\n\x14include_acknowledged\x18\x01 \x01(\x08\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"P\n\x12ListAlarmsResponse\x12!\n\x06\x61larms\x18\x01 \x03(\x0b\x32\x11.borderx.v1.Alarm\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"6\n\x14SuspendIssuerRequest\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"B\n\x15SuspendIssuerResponse\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x18\n\x16ReloadDirectoryRequest\"g\n\x17ReloadDirectoryResponse\x12\x19\n\x11\x64irectory_changed\x18\x01 \x01(\x08\x12\x19\n\x11\x64irectory_version\x18\x02 \x01(\x04\x12\x16\n\x0etls_generation\x18\x03 \x01(\x04\"\x97\x01\n\x17\x45xportStatementsRequest\x12\x0f\n\x07issuers\x18\x01 \x03(\t\x12=\n\x05\x61\x66ter\x18\x02 \x03(\x0b\x32..borderx.v1.ExportStatementsRequest.AfterEntry\x1a,\n\nAfterEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"%\n\x13ResumeIssuerRequest\x12\x0e\n\x06issuer\x18\x01 \x01(\t\"-\n\x14ResumeIssuerResponse\x12\x15\n\rwas_suspended\x18\x01 \x01(\x08\"%\n\x17\x41\x63knowledgeAlarmRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x12\n\x10GetStatusRequest\"\xd9\x01\n\nPeerStatus\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\x12\x11\n\tconnected\x18\x03 \x01(\x08\x12\x33\n\x0flast_message_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0elag_statements\x18\x05 \x01(\x04\x12\x13\n\x0blag_seconds\x18\x06 \x01(\x01\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12\x10\n\x08received\x18\x08 \x01(\x04\x12\x0e\n\x06stored\x18\t \x01(\x04\"\xde\x01\n\x0cIssuerStatus\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\x12\x13\n\x0bhead_digest\x18\x03 \x01(\x0c\x12\x33\n\x0f\x63heckpoint_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16\x63heckpoint_age_seconds\x18\x05 \x01(\x01\x12\x11\n\tsuspended\x18\x06 \x01(\x08\x12\x16\n\x0e\x63heckpoint_seq\x18\x07 \x01(\x04\x12\x17\n\x0fstatement_count\x18\x08 \x01(\x04\"\xd7\x01\n\x05\x41larm\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06issuer\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12-\n\traised_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61\x63knowledged\x18\x06 \x01(\x08\x12\r\n\x05\x63ount\x18\x07 \x01(\x04\x12\x32\n\x0elast_raised_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04peer\x18\t \x01(\t\"\xa1\x03\n\x11GetStatusResponse\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12\x12\n\nfederation\x18\x02 \x01(\t\x12\x19\n\x11\x64irectory_version\x18\x03 \x01(\x04\x12\x16\n\x0euptime_seconds\x18\x04 \x01(\x01\x12\x16\n\x0estore_location\x18\x05 \x01(\t\x12\x17\n\x0fstatement_count\x18\x06 \x01(\x04\x12.\n\nstarted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x08 \x01(\t\x12%\n\x05peers\x18\t \x03(\x0b\x32\x16.borderx.v1.PeerStatus\x12)\n\x07issuers\x18\n \x03(\x0b\x32\x18.borderx.v1.IssuerStatus\x12!\n\x06\x61larms\x18\x0b \x03(\x0b\x32\x11.borderx.v1.Alarm\x12\x13\n\x0bstore_bytes\x18\x0c \x01(\x04\x12\x13\n\x0bopen_alarms\x18\r \x01(\x04\x12$\n\x08\x65xpiries\x18\x0e \x03(\x0b\x32\x12.borderx.v1.Expiry\"\x9c\x01\n\x06\x45xpiry\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12-\n\tnot_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\tdays_left\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06status\x18\x06 \x01(\tB\x0c\n\n_days_left2\xa0\x05\n\x05\x41\x64min\x12H\n\tGetStatus\x12\x1c.borderx.v1.GetStatusRequest\x1a\x1d.borderx.v1.GetStatusResponse\x12Q\n\x0cResumeIssuer\x12\x1f.borderx.v1.ResumeIssuerRequest\x1a .borderx.v1.ResumeIssuerResponse\x12J\n\x10\x41\x63knowledgeAlarm\x12#.borderx.v1.AcknowledgeAlarmRequest\x1a\x11.borderx.v1.Alarm\x12K\n\nListAlarms\x12\x1d.borderx.v1.ListAlarmsRequest\x1a\x1e.borderx.v1.ListAlarmsResponse\x12T\n\rSuspendIssuer\x12 .borderx.v1.SuspendIssuerRequest\x1a!.borderx.v1.SuspendIssuerResponse\x12Z\n\x0fReloadDirectory\x12\".borderx.v1.ReloadDirectoryRequest\x1a#.borderx.v1.ReloadDirectoryResponse\x12V\n\x10\x45xportStatements\x12#.borderx.v1.ExportStatementsRequest\x1a\x1b.borderx.v1.SignedStatement0\x01\x12W\n\x0e\x45xportEvidence\x12!.borderx.v1.ExportEvidenceRequest\x1a\".borderx.v1.ExportEvidenceResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,37 +42,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPORTEVIDENCERESPONSE']._serialized_start=387
   _globals['_EXPORTEVIDENCERESPONSE']._serialized_end=455
   _globals['_LISTALARMSREQUEST']._serialized_start=457
-  _globals['_LISTALARMSREQUEST']._serialized_end=506
-  _globals['_LISTALARMSRESPONSE']._serialized_start=508
-  _globals['_LISTALARMSRESPONSE']._serialized_end=563
-  _globals['_SUSPENDISSUERREQUEST']._serialized_start=565
-  _globals['_SUSPENDISSUERREQUEST']._serialized_end=619
-  _globals['_SUSPENDISSUERRESPONSE']._serialized_start=621
-  _globals['_SUSPENDISSUERRESPONSE']._serialized_end=687
-  _globals['_RELOADDIRECTORYREQUEST']._serialized_start=689
-  _globals['_RELOADDIRECTORYREQUEST']._serialized_end=713
-  _globals['_RELOADDIRECTORYRESPONSE']._serialized_start=715
-  _globals['_RELOADDIRECTORYRESPONSE']._serialized_end=818
-  _globals['_EXPORTSTATEMENTSREQUEST']._serialized_start=821
-  _globals['_EXPORTSTATEMENTSREQUEST']._serialized_end=972
-  _globals['_EXPORTSTATEMENTSREQUEST_AFTERENTRY']._serialized_start=928
-  _globals['_EXPORTSTATEMENTSREQUEST_AFTERENTRY']._serialized_end=972
-  _globals['_RESUMEISSUERREQUEST']._serialized_start=974
-  _globals['_RESUMEISSUERREQUEST']._serialized_end=1011
-  _globals['_RESUMEISSUERRESPONSE']._serialized_start=1013
-  _globals['_RESUMEISSUERRESPONSE']._serialized_end=1058
-  _globals['_ACKNOWLEDGEALARMREQUEST']._serialized_start=1060
-  _globals['_ACKNOWLEDGEALARMREQUEST']._serialized_end=1097
-  _globals['_GETSTATUSREQUEST']._serialized_start=1099
-  _globals['_GETSTATUSREQUEST']._serialized_end=1117
-  _globals['_PEERSTATUS']._serialized_start=1120
-  _globals['_PEERSTATUS']._serialized_end=1337
-  _globals['_ISSUERSTATUS']._serialized_start=1340
-  _globals['_ISSUERSTATUS']._serialized_end=1562
-  _globals['_ALARM']._serialized_start=1565
-  _globals['_ALARM']._serialized_end=1766
-  _globals['_GETSTATUSRESPONSE']._serialized_start=1769
-  _globals['_GETSTATUSRESPONSE']._serialized_end=2127
-  _globals['_ADMIN']._serialized_start=2130
-  _globals['_ADMIN']._serialized_end=2802
+  _globals['_LISTALARMSREQUEST']._serialized_end=545
+  _globals['_LISTALARMSRESPONSE']._serialized_start=547
+  _globals['_LISTALARMSRESPONSE']._serialized_end=627
+  _globals['_SUSPENDISSUERREQUEST']._serialized_start=629
+  _globals['_SUSPENDISSUERREQUEST']._serialized_end=683
+  _globals['_SUSPENDISSUERRESPONSE']._serialized_start=685
+  _globals['_SUSPENDISSUERRESPONSE']._serialized_end=751
+  _globals['_RELOADDIRECTORYREQUEST']._serialized_start=753
+  _globals['_RELOADDIRECTORYREQUEST']._serialized_end=777
+  _globals['_RELOADDIRECTORYRESPONSE']._serialized_start=779
+  _globals['_RELOADDIRECTORYRESPONSE']._serialized_end=882
+  _globals['_EXPORTSTATEMENTSREQUEST']._serialized_start=885
+  _globals['_EXPORTSTATEMENTSREQUEST']._serialized_end=1036
+  _globals['_EXPORTSTATEMENTSREQUEST_AFTERENTRY']._serialized_start=992
+  _globals['_EXPORTSTATEMENTSREQUEST_AFTERENTRY']._serialized_end=1036
+  _globals['_RESUMEISSUERREQUEST']._serialized_start=1038
+  _globals['_RESUMEISSUERREQUEST']._serialized_end=1075
+  _globals['_RESUMEISSUERRESPONSE']._serialized_start=1077
+  _globals['_RESUMEISSUERRESPONSE']._serialized_end=1122
+  _globals['_ACKNOWLEDGEALARMREQUEST']._serialized_start=1124
+  _globals['_ACKNOWLEDGEALARMREQUEST']._serialized_end=1161
+  _globals['_GETSTATUSREQUEST']._serialized_start=1163
+  _globals['_GETSTATUSREQUEST']._serialized_end=1181
+  _globals['_PEERSTATUS']._serialized_start=1184
+  _globals['_PEERSTATUS']._serialized_end=1401
+  _globals['_ISSUERSTATUS']._serialized_start=1404
+  _globals['_ISSUERSTATUS']._serialized_end=1626
+  _globals['_ALARM']._serialized_start=1629
+  _globals['_ALARM']._serialized_end=1844
+  _globals['_GETSTATUSRESPONSE']._serialized_start=1847
+  _globals['_GETSTATUSRESPONSE']._serialized_end=2264
+  _globals['_EXPIRY']._serialized_start=2267
+  _globals['_EXPIRY']._serialized_end=2423
+  _globals['_ADMIN']._serialized_start=2426
+  _globals['_ADMIN']._serialized_end=3098
 # @@protoc_insertion_point(module_scope)

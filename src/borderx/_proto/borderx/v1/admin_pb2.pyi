@@ -43,16 +43,22 @@ class ExportEvidenceResponse(_message.Message):
     def __init__(self, evidence: _Optional[_Iterable[_Union[EvidenceItem, _Mapping]]] = ...) -> None: ...
 
 class ListAlarmsRequest(_message.Message):
-    __slots__ = ("include_acknowledged",)
+    __slots__ = ("include_acknowledged", "page_size", "page_token")
     INCLUDE_ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     include_acknowledged: bool
-    def __init__(self, include_acknowledged: _Optional[bool] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, include_acknowledged: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListAlarmsResponse(_message.Message):
-    __slots__ = ("alarms",)
+    __slots__ = ("alarms", "next_page_token")
     ALARMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     alarms: _containers.RepeatedCompositeFieldContainer[Alarm]
-    def __init__(self, alarms: _Optional[_Iterable[_Union[Alarm, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, alarms: _Optional[_Iterable[_Union[Alarm, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class SuspendIssuerRequest(_message.Message):
     __slots__ = ("issuer", "reason")
@@ -162,7 +168,7 @@ class IssuerStatus(_message.Message):
     def __init__(self, issuer: _Optional[str] = ..., head_seq: _Optional[int] = ..., head_digest: _Optional[bytes] = ..., checkpoint_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkpoint_age_seconds: _Optional[float] = ..., suspended: _Optional[bool] = ..., checkpoint_seq: _Optional[int] = ..., statement_count: _Optional[int] = ...) -> None: ...
 
 class Alarm(_message.Message):
-    __slots__ = ("id", "kind", "issuer", "detail", "raised_at", "acknowledged", "count", "last_raised_at")
+    __slots__ = ("id", "kind", "issuer", "detail", "raised_at", "acknowledged", "count", "last_raised_at", "peer")
     ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +177,7 @@ class Alarm(_message.Message):
     ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     LAST_RAISED_AT_FIELD_NUMBER: _ClassVar[int]
+    PEER_FIELD_NUMBER: _ClassVar[int]
     id: str
     kind: str
     issuer: str
@@ -179,10 +186,11 @@ class Alarm(_message.Message):
     acknowledged: bool
     count: int
     last_raised_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., issuer: _Optional[str] = ..., detail: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledged: _Optional[bool] = ..., count: _Optional[int] = ..., last_raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    peer: str
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., issuer: _Optional[str] = ..., detail: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledged: _Optional[bool] = ..., count: _Optional[int] = ..., last_raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., peer: _Optional[str] = ...) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("agency", "federation", "directory_version", "uptime_seconds", "store_location", "statement_count", "started_at", "version", "peers", "issuers", "alarms", "store_bytes")
+    __slots__ = ("agency", "federation", "directory_version", "uptime_seconds", "store_location", "statement_count", "started_at", "version", "peers", "issuers", "alarms", "store_bytes", "open_alarms", "expiries")
     AGENCY_FIELD_NUMBER: _ClassVar[int]
     FEDERATION_FIELD_NUMBER: _ClassVar[int]
     DIRECTORY_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -195,6 +203,8 @@ class GetStatusResponse(_message.Message):
     ISSUERS_FIELD_NUMBER: _ClassVar[int]
     ALARMS_FIELD_NUMBER: _ClassVar[int]
     STORE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    OPEN_ALARMS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRIES_FIELD_NUMBER: _ClassVar[int]
     agency: str
     federation: str
     directory_version: int
@@ -207,4 +217,22 @@ class GetStatusResponse(_message.Message):
     issuers: _containers.RepeatedCompositeFieldContainer[IssuerStatus]
     alarms: _containers.RepeatedCompositeFieldContainer[Alarm]
     store_bytes: int
-    def __init__(self, agency: _Optional[str] = ..., federation: _Optional[str] = ..., directory_version: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., store_location: _Optional[str] = ..., statement_count: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[PeerStatus, _Mapping]]] = ..., issuers: _Optional[_Iterable[_Union[IssuerStatus, _Mapping]]] = ..., alarms: _Optional[_Iterable[_Union[Alarm, _Mapping]]] = ..., store_bytes: _Optional[int] = ...) -> None: ...
+    open_alarms: int
+    expiries: _containers.RepeatedCompositeFieldContainer[Expiry]
+    def __init__(self, agency: _Optional[str] = ..., federation: _Optional[str] = ..., directory_version: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., store_location: _Optional[str] = ..., statement_count: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[PeerStatus, _Mapping]]] = ..., issuers: _Optional[_Iterable[_Union[IssuerStatus, _Mapping]]] = ..., alarms: _Optional[_Iterable[_Union[Alarm, _Mapping]]] = ..., store_bytes: _Optional[int] = ..., open_alarms: _Optional[int] = ..., expiries: _Optional[_Iterable[_Union[Expiry, _Mapping]]] = ...) -> None: ...
+
+class Expiry(_message.Message):
+    __slots__ = ("kind", "agency", "subject", "not_after", "days_left", "status")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    DAYS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    agency: str
+    subject: str
+    not_after: _timestamp_pb2.Timestamp
+    days_left: float
+    status: str
+    def __init__(self, kind: _Optional[str] = ..., agency: _Optional[str] = ..., subject: _Optional[str] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., days_left: _Optional[float] = ..., status: _Optional[str] = ...) -> None: ...

@@ -103,14 +103,15 @@ class AdminServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAlarms(self, request, context):
-        """Alarms, open ones only unless include_acknowledged.
+        """Alarms in id order, open ones only unless include_acknowledged; paged (AIP-158).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SuspendIssuer(self, request, context):
-        """Stop accepting an issuer's statements (e.g. while its key compromise is investigated).
+        """Stop accepting a member's statements (e.g. while its key compromise is investigated).
+        The issuer must be a member of the directory; the reason is one line of printable text.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -118,7 +119,9 @@ class AdminServicer:
 
     def ReloadDirectory(self, request, context):
         """Re-read the directory file (a newer version only) and this gateway's TLS certificate,
-        key and CA bundle. Open streams are not dropped; new connections use the new ones.
+        key and CA bundle. New connections use the new ones; open streams are re-authenticated
+        and those that no longer authenticate (revoked, expired, member removed) end with
+        UNAUTHENTICATED. Replication links are reconciled with the new membership.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
