@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 LOCKS  := requirements/build.txt requirements/dev.txt requirements/runtime.txt
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11
 
-.PHONY: install demo test bench soak proto lint format clean postgres promtool lock
+.PHONY: install demo test bench soak fuzz proto lint format clean postgres promtool lock
 
 # every dependency comes from the hash-locked files (requirements/README.md); the project
 # itself after them, with no dependency resolution and no build isolation
@@ -35,6 +35,10 @@ demo: $(STAMP) $(PKI)/directory.json
 ## make test: install and run the whole test suite (starting the local PostgreSQL if it is down)
 test: $(STAMP) postgres promtool
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration tests/federation $(PYTEST_ARGS)
+
+## make fuzz: the RPC fuzz suite with many more examples per RPC (BORDERX_FUZZ_EXAMPLES, default 2000)
+fuzz: $(STAMP)
+	BORDERX_FUZZ_EXAMPLES=$${BORDERX_FUZZ_EXAMPLES:-2000} $(PY) -m pytest -q -p no:cacheprovider tests/integration/test_fuzz.py $(PYTEST_ARGS)
 
 ## make lock: regenerate the hash-locked requirements/*.txt from pyproject.toml (uv pip compile)
 lock: $(STAMP)

@@ -22,6 +22,10 @@ frozen dataclasses with documented units and defaults, and passed on explicitly.
     max_publish_batch = 1000                # statements per Publish call
     max_connection_age_seconds = 3600       # connections re-handshake at least this often
     max_connection_age_grace_seconds = 300  # then open streams get this long to finish
+    max_shipment_identifiers = 64           # shipper + consignee identifiers per shipment
+    max_screen_identifiers = 100000         # identifiers per Screen call, all shipments
+    max_text_chars = 256                    # reference and other free-text Screen fields, characters
+    idempotency_ttl_seconds = 86400         # how long a Publish receipt replays its idempotency key
 
     [policy.recognise]                      # partner programmes recognised (see screening/policy.py)
     NZ_SES = []
@@ -43,7 +47,7 @@ frozen dataclasses with documented units and defaults, and passed on explicitly.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +58,28 @@ from borderx.screening.policy import ScreeningPolicy, policy_from_toml
 
 @dataclass(frozen=True)
 class Limits:
-    """``[limits]``. ``max_connection_age_seconds``: a client connection is closed (GOAWAY)
-    after about this long, so every peer re-handshakes with current TLS material;
-    ``max_connection_age_grace_seconds``: how long its open streams then get to finish."""
+    """``[limits]``: what one call may ask of a gateway. docs/operators.md lists each with the
+    status a client gets past it (RESOURCE_EXHAUSTED naming the limit, or INVALID_ARGUMENT
+    naming the field for text). ``max_connection_age_seconds``: a client connection is
+    closed (GOAWAY) after about this long, so every peer re-handshakes with current TLS
+    material; ``max_connection_age_grace_seconds``: how long its open streams then get to
+    finish.
+    """
 
     max_message_bytes: int = 16 * 1024 * 1024
     max_screen_batch: int = 10_000
     max_publish_batch: int = 1_000
     max_connection_age_seconds: float = 3600.0
     max_connection_age_grace_seconds: float = 300.0
+    #: shipper + consignee identifiers of one shipment
+    max_shipment_identifiers: int = 64
+    #: identifiers of all shipments of one Screen call (bounds its total work)
+    max_screen_identifiers: int = 100_000
+    #: characters of a shipment's reference, origin, platform and each HS code
+    max_text_chars: int = 256
+    #: seconds a Publish receipt answers a retry with the same idempotency key; after
+    #: that the key is free again
+    idempotency_ttl_seconds: float = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -191,6 +208,16 @@ def _positive_float(table: dict[str, Any], key: str, default: float, where: str)
     return float(value)
 
 
+def _limits(table: dict[str, Any], where: str) -> Limits:
+    """Every ``[limits]`` setting: a positive integer, or a positive number of seconds (the float ones)."""
+    values: dict[str, Any] = {}
+    for f in fields(Limits):
+        default = getattr(Limits, f.name)
+        read = _positive_float if isinstance(default, float) else _positive_int
+        values[f.name] = read(table, f.name, default, where)
+    return Limits(**values)
+
+
 def _federation(table: dict[str, Any], where: str) -> FederationConfig:
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
@@ -263,26 +290,7 @@ def load_config(path: str | Path) -> GatewayConfig:
         tls_cert=base / _str(tls, "cert", f"{where} [tls]"),
         tls_key=base / _str(tls, "key", f"{where} [tls]"),
         signing_key=base / signing_key if signing_key else None,
-        limits=Limits(
-            max_message_bytes=_positive_int(
-                limits, "max_message_bytes", Limits.max_message_bytes, f"{where} [limits]"
-            ),
-            max_screen_batch=_positive_int(
-                limits, "max_screen_batch", Limits.max_screen_batch, f"{where} [limits]"
-            ),
-            max_publish_batch=_positive_int(
-                limits, "max_publish_batch", Limits.max_publish_batch, f"{where} [limits]"
-            ),
-            max_connection_age_seconds=_positive_float(
-                limits, "max_connection_age_seconds", Limits.max_connection_age_seconds, f"{where} [limits]"
-            ),
-            max_connection_age_grace_seconds=_positive_float(
-                limits,
-                "max_connection_age_grace_seconds",
-                Limits.max_connection_age_grace_seconds,
-                f"{where} [limits]",
-            ),
-        ),
+        limits=_limits(limits, f"{where} [limits]"),
         policy=policy_from_toml(agency, doc.get("policy"), where=where),
         federation=_federation(_table(doc, "federation", source), f"{where} [federation]"),
         observability=_observability(_table(doc, "observability", source), f"{where} [observability]"),

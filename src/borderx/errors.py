@@ -9,12 +9,62 @@ wrong and what to fix, with the numbers ("key 3f2a… expired 2026-01-01, statem
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+#: longest prefix of a caller's value that a message echoes: a refusal quoting a 20,000
+#: character value whole would pass grpc's metadata limit and never reach the caller
+QUOTE_LIMIT = 40
+
+
+def quote(value: object, *, limit: int = QUOTE_LIMIT, plain: bool = False) -> str:
+    """``value`` for a message: at most ``limit`` characters of it, repr-quoted unless ``plain``.
+
+    Every message that echoes a caller's value goes through here, so no message grows
+    with its input. A cut value ends in "…" and says how long it was.
+    """
+    text = value if isinstance(value, str) else str(value)
+    cut = text[:limit]
+    shown = cut if plain and cut.isprintable() else repr(cut)
+    return shown + (f"… ({len(text)} characters)" if len(text) > limit else "")
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """A bad field: its path in the request (``items[3].draft.designation.party.ids[0].value``)."""
+
+    field: str
+    description: str
+
+
+@dataclass(frozen=True)
+class PreconditionViolation:
+    """A state the request needs and did not find; ``type`` is a short upper-case kind (``CHAIN``)."""
+
+    type: str
+    subject: str
+    description: str
+
+
+@dataclass(frozen=True)
+class QuotaViolation:
+    """A limit the request passed; ``subject`` names the limit (``limits.max_screen_batch``)."""
+
+    subject: str
+    description: str
+
+
+Violation = FieldViolation | PreconditionViolation | QuotaViolation
+
 
 class BorderxError(Exception):
     """Root of every error borderx raises on purpose."""
 
     #: name of the grpc.StatusCode this error maps to
     grpc_code: str = "INTERNAL"
+
+    def violations(self) -> tuple[Violation, ...]:
+        """What a machine can read about this error (sent as google.rpc details); () = nothing."""
+        return ()
 
 
 # ---------------------------------------------------------------- input
@@ -27,7 +77,11 @@ class InvalidArgument(BorderxError):
 
     def __init__(self, message: str, *, field: str = "") -> None:
         self.field = field
+        self.description = message
         super().__init__(f"{field}: {message}" if field else message)
+
+    def violations(self) -> tuple[Violation, ...]:
+        return (FieldViolation(self.field, self.description),)
 
     def under(self, prefix: str) -> InvalidArgument:
         """The same error with its field path placed under ``prefix`` (e.g. ``items[3].draft``)."""
@@ -62,9 +116,45 @@ class DirectoryRefused(ConfigError):
 
 
 class ResourceExhausted(BorderxError):
-    """A configured limit was exceeded (batch size, message size, …)."""
+    """A configured limit was exceeded (batch size, message size, …); ``limit`` names it."""
 
     grpc_code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, *, limit: str = "") -> None:
+        self.limit = limit
+        super().__init__(message)
+
+    def violations(self) -> tuple[Violation, ...]:
+        return (QuotaViolation(self.limit, str(self)),) if self.limit else ()
+
+
+class FailedPrecondition(BorderxError):
+    """The request is well formed but the gateway's state does not allow it (yet).
+
+    ``kind`` and ``subject`` say which state: ``("CHAIN", "AU-ABF")``,
+    ``("IDEMPOTENCY_KEY", "batch-7")``.
+    """
+
+    grpc_code = "FAILED_PRECONDITION"
+
+    def __init__(self, message: str, *, kind: str = "", subject: str = "") -> None:
+        self.kind, self.subject = kind, subject
+        super().__init__(message)
+
+    def violations(self) -> tuple[Violation, ...]:
+        return (PreconditionViolation(self.kind, self.subject, str(self)),) if self.kind else ()
+
+
+class IdempotencyKeyReused(FailedPrecondition):
+    """An idempotency key came back with a different request than the one it receipted."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"idempotency_key {quote(key)} was used before for a different request; "
+            "use a new key for a new request (a retry must resend the same items)",
+            kind="IDEMPOTENCY_KEY",
+            subject=key[:256],
+        )
 
 
 class NotFound(BorderxError):
@@ -148,6 +238,15 @@ class ChainError(BorderxError):
 
     grpc_code = "FAILED_PRECONDITION"
     reason = "chain"
+
+    def __init__(self, *args: object, issuer: str = "") -> None:
+        super().__init__(*args)
+        if issuer:  # subclasses that know the issuer set it themselves
+            self.issuer = issuer
+
+    def violations(self) -> tuple[Violation, ...]:
+        issuer = getattr(self, "issuer", "")
+        return (PreconditionViolation("CHAIN", str(issuer), str(self)),)
 
 
 class ChainGap(ChainError):

@@ -12,13 +12,15 @@ store's chain check is the final arbiter.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
+from borderx.bounds import check_int64
 from borderx.directory.model import DirectoryHolder
-from borderx.errors import ChainError, InvalidArgument, PermissionDenied, VerificationError
+from borderx.errors import ChainError, InvalidArgument, PermissionDenied, VerificationError, quote
 from borderx.logging import get_logger
 from borderx.screening.index import index_effects
 from borderx.statements.bodies import Body, body_type_of
@@ -28,7 +30,7 @@ from borderx.statements.model import GENESIS_DIGEST, Envelope
 from borderx.statements.rules import validate_body
 from borderx.statements.signing import Signer, sign_statement
 from borderx.statements.verify import verify_statement
-from borderx.store.base import NewStatement, Store
+from borderx.store.base import Idempotency, NewStatement, Store, check_receipt_digest
 
 audit = get_logger("borderx.audit")
 security = get_logger("borderx.security")
@@ -41,6 +43,39 @@ class Draft:
 
 
 Item = Draft | Envelope
+
+
+def request_digest(items: Sequence[Item]) -> bytes:
+    """SHA-256 of the canonical form of a Publish request's items, what its receipt is bound to.
+
+    Canonical: each item's kind, then length-prefixed parts: a draft's body type, its body
+    as ``encode_body`` writes it (deterministic protobuf) and its audience; an envelope's
+    header bytes, signatures and body bytes as received. Two requests with the same items
+    have the same digest however their protobuf was laid out on the wire.
+    """
+    h = hashlib.sha256(b"borderx/publish-request/v1")
+
+    def part(data: bytes) -> None:
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+
+    for item in items:
+        if isinstance(item, Draft):
+            part(b"draft")
+            part(body_type_of(item.body).value.encode())
+            part(encode_body(item.body))
+            part(len(item.audience).to_bytes(8, "big"))
+            for agency in item.audience:
+                part(agency.encode())
+        else:
+            part(b"envelope")
+            part(item.header_bytes)
+            part(len(item.signatures).to_bytes(8, "big"))
+            for sig in item.signatures:
+                part(sig.key_id.encode())
+                part(sig.sig)
+            part(b"" if item.body is None else item.body)
+    return h.digest()
 
 
 @dataclass(frozen=True)
@@ -60,7 +95,9 @@ class Publisher:
         policy: IntakePolicy | None = None,
         clock: Callable[[], datetime] | None = None,
         on_published: Callable[[Sequence[Envelope]], None] = lambda _envelopes: None,
+        receipt_ttl: timedelta = timedelta(days=1),
     ) -> None:
+        self._receipt_ttl = receipt_ttl
         self._on_published = on_published
         self._agency = agency
         self._store = store
@@ -75,19 +112,27 @@ class Publisher:
         """Publish ``items``; raise a BorderxError naming ``items[i]…`` on the first refusal."""
         if not items:
             raise InvalidArgument("is empty; send at least one draft or envelope", field="items")
+        claim = None
         if idempotency_key:
-            previous = self._replay(idempotency_key, principal)
+            claim = Idempotency(
+                idempotency_key,
+                principal,
+                request_digest=request_digest(items),
+                not_before=self._clock() - self._receipt_ttl,
+            )
+            previous = self._replay(claim)
             if previous is not None:
                 return previous
         # across replicas sharing a database, the store's lock decides who signs the next seq
         with self._store.publish_lock(self._agency):
-            if idempotency_key:
+            if claim is not None:
                 # a retry that raced the first attempt waits for it here, then replays
-                previous = self._replay(idempotency_key, principal)
+                previous = self._replay(claim)
                 if previous is not None:
                     return previous
             entries = self._prepare(items)
-            self._store.append(entries, idempotency=(idempotency_key, principal) if idempotency_key else None)
+            # the store checks the claim again in the append's own transaction
+            self._store.append(entries, idempotency=claim)
         envelopes = [entry.envelope for entry in entries]
         self._on_published(envelopes)
         audit.info(
@@ -100,11 +145,13 @@ class Publisher:
         )
         return Receipt(tuple(envelopes), replayed=False)
 
-    def _replay(self, key: str, principal: str) -> Receipt | None:
-        keys = self._store.receipt(key, principal)
-        if keys is None:
-            return None
-        stored = [self._store.get(issuer, seq) for issuer, seq in keys]
+    def _replay(self, claim: Idempotency) -> Receipt | None:
+        """The first receipt of this request's key, if it holds; refuses a key reused for another request."""
+        record = self._store.receipt_record(claim.key, claim.principal)
+        if record is None or (claim.not_before is not None and record.created_at < claim.not_before):
+            return None  # never used, or expired: the key is free
+        check_receipt_digest(claim, record.request_digest)
+        stored = [self._store.get(issuer, seq) for issuer, seq in record.statements]
         return Receipt(tuple(s.envelope for s in stored if s is not None), replayed=True)
 
     # ------------------------------------------------------------ preparation
@@ -132,6 +179,9 @@ class Publisher:
                 raise exc.under(where) from None
             except VerificationError as exc:
                 raise InvalidArgument(str(exc), field=where) from None
+            except ChainError as exc:
+                # FAILED_PRECONDITION, naming the item like every other refusal
+                raise ChainError(f"{where}.{exc}", issuer=self._agency) from None
             if admission.violation is not None:
                 raise admission.violation.under(where)
             view.add(admission, now)
@@ -175,6 +225,7 @@ class Publisher:
                 f"envelope issued by {env.issuer}: this gateway publishes for {self._agency} only"
             )
         verify_statement(env, self._directory.current)
+        check_int64(env.seq, "header.seq")
         if env.body is None:
             raise InvalidArgument("has no body; a published statement carries its body", field="body")
         if env.seq < seq:
@@ -205,7 +256,7 @@ class Publisher:
         for j, agency in enumerate(audience):
             if agency not in directory.agencies:
                 raise InvalidArgument(
-                    f"{agency!r} is not a member of {directory.federation}", field=f"audience[{j}]"
+                    f"{quote(agency)} is not a member of {directory.federation}", field=f"audience[{j}]"
                 )
         if len(set(audience)) != len(audience):
             raise InvalidArgument("lists an agency twice", field="audience")

@@ -276,6 +276,7 @@ def test_self_signed_envelopes_are_verified_and_chained(au, pki: Path) -> None: 
         )
         # a chain gap is FAILED_PRECONDITION (DESIGN §5): the request is well formed, the chain is not there
         assert code == grpc.StatusCode.FAILED_PRECONDITION and "next statement of AU-ABF is seq 1" in details
+        assert "items[0].envelope.header.seq: has seq 5" in details
         code, details = refused(lambda: publish(s, exchange_pb2.PublishItem(envelope=envelope_to_proto(nz))))
         assert code == grpc.StatusCode.PERMISSION_DENIED and "publishes for AU-ABF only" in details
         assert au.gateway.store.count() == 0

@@ -48,6 +48,10 @@ def test_logs_one_event_per_rpc_and_security_events_then_stops_gracefully(pki: P
     gw = start(pki, tmp_path)
     with channel(gw.target, creds_for(pki, AU, "operator", server_agency=AU)) as ch:
         admin_pb2_grpc.AdminStub(ch).GetStatus(admin_pb2.GetStatusRequest(), timeout=10)
+        # a request that does not parse still gets its rpc event (issue 11 item 1)
+        with pytest.raises(grpc.RpcError) as info:
+            ch.unary_unary("/borderx.v1.Admin/GetStatus")(b"\x0f", timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     with (
         channel(gw.target, creds_for(pki, "NZ-CS", "operator", server_agency=AU)) as ch,
         pytest.raises(grpc.RpcError),
@@ -58,6 +62,7 @@ def test_logs_one_event_per_rpc_and_security_events_then_stops_gracefully(pki: P
     rpcs = [e for e in events if e.get("event") == "rpc"]
     assert {(e["principal"], e["code"]) for e in rpcs} == {
         (f"spiffe://border5.test/agency/{AU}/operator/admin", "OK"),
+        (f"spiffe://border5.test/agency/{AU}/operator/admin", "INVALID_ARGUMENT"),
         ("spiffe://border5.test/agency/NZ-CS/operator/admin", "PERMISSION_DENIED"),
     }
     for e in rpcs:

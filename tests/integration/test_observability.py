@@ -94,3 +94,10 @@ def test_plaintext_listener_serves_health_and_nothing_else(observed) -> None:  #
         with pytest.raises(grpc.RpcError) as info:
             admin_pb2_grpc.AdminStub(ch).GetStatus(admin_pb2.GetStatusRequest(), timeout=10)
         assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        # a malformed probe is a client error there too (issue 11 item 1), with its rpc record
+        with pytest.raises(grpc.RpcError) as info:
+            ch.unary_unary("/grpc.health.v1.Health/Check")(b"\x0f", timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert (info.value.details() or "").startswith(
+            "request does not parse as grpc.health.v1.HealthCheckRequest"
+        )

@@ -42,6 +42,22 @@ def test_paths_resolve_against_the_file_and_defaults_apply(tmp_path: Path) -> No
     assert over.listen == "127.0.0.1:0" and over.store_url == "sqlite:////tmp/x.db"
 
 
+def test_every_limit_can_be_set(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "[signing]",
+        "[limits]\nmax_shipment_identifiers = 8\nmax_screen_identifiers = 99\nmax_text_chars = 64\n"
+        "idempotency_ttl_seconds = 60\n[signing]",
+    )
+    limits = load_config(write(tmp_path, text)).limits
+    assert (limits.max_shipment_identifiers, limits.max_screen_identifiers, limits.max_text_chars) == (
+        8,
+        99,
+        64,
+    )
+    assert limits.idempotency_ttl_seconds == 60.0
+    assert limits.max_publish_batch == Limits.max_publish_batch
+
+
 def test_connection_age_limits_are_read_and_become_server_options(tmp_path: Path) -> None:
     from borderx.server.app import server_options
 
@@ -90,6 +106,11 @@ def test_postgres_url_is_kept(tmp_path: Path) -> None:
             "[signing]",
             "[limits]\nmax_message_bytes = true\n[signing]",
             "'max_message_bytes' must be a positive integer",
+        ),
+        (
+            "[signing]",
+            "[limits]\nidempotency_ttl_seconds = -1\n[signing]",
+            "'idempotency_ttl_seconds' must be a positive number of seconds",
         ),
         ("[tls]", "tls = 3\n[x]", r"\[tls\] must be a table"),
         (

@@ -21,7 +21,8 @@ from typing import Any
 import grpc
 
 from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc
-from borderx.cli.client import add_client_flags, call, print_message, report_rpc_error
+from borderx.cli import rpc
+from borderx.cli.client import add_client_flags, call, print_message
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,7 +65,7 @@ def _unary(args: argparse.Namespace, method: str, request: Any) -> int:
             args, lambda ch, timeout: getattr(admin_pb2_grpc.AdminStub(ch), method)(request, timeout=timeout)
         )
     except grpc.RpcError as exc:
-        return report_rpc_error(exc)
+        return rpc.report(exc)
     print_message(response, args.output)
     return 0
 
@@ -105,7 +106,7 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         count = call(args, fn)
     except grpc.RpcError as exc:
-        return report_rpc_error(exc)
+        return rpc.report(exc)
     print(f"exported {count} statements", file=sys.stderr)
     return 0
 

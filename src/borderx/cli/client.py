@@ -124,10 +124,3 @@ def print_table(data: dict[str, Any]) -> None:
     for key, value in data.items():
         shown = (json.dumps(value) if value else "-") if isinstance(value, (list, dict)) else value
         print(f"{key.ljust(width)}  {shown}")
-
-
-def report_rpc_error(exc: grpc.RpcError) -> int:
-    code = exc.code() if hasattr(exc, "code") else None
-    details = exc.details() if hasattr(exc, "details") else str(exc)
-    print(f"borderx: {code.name if code else 'ERROR'}: {details}", file=sys.stderr)
-    return 3

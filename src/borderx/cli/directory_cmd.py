@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc
-from borderx.cli.client import add_client_flags, call, print_message, report_rpc_error
+from borderx.cli.client import add_client_flags, call, print_message
+from borderx.cli.rpc import report as report_rpc_error
 from borderx.directory.model import (
     Directory,
     document_text,

@@ -32,7 +32,8 @@ from typing import Any, TextIO
 import grpc
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
-from borderx.cli.client import add_client_flags, call, report_rpc_error
+from borderx.cli import rpc
+from borderx.cli.client import add_client_flags, call
 from borderx.cli.csvio import (
     DESIGNATION_COLUMNS,
     FLAG_COLUMNS,
@@ -296,7 +297,7 @@ def run(args: argparse.Namespace) -> int:
             "(batches already published are replayed, not published twice)",
             file=sys.stderr,
         )
-        return report_rpc_error(outcome.failure)
+        return rpc.report(outcome.failure)
     return 1 if summary.refused else 0
 
 

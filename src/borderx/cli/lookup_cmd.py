@@ -20,7 +20,8 @@ from typing import Any, Protocol, TextIO
 import grpc
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc, statement_pb2
-from borderx.cli.client import add_client_flags, call, report_rpc_error, to_dict
+from borderx.cli import rpc
+from borderx.cli.client import add_client_flags, call, to_dict
 from borderx.cli.csvio import CellError, parse_identifier
 from borderx.errors import BorderxError
 from borderx.statements.bodies import Body, BodyType, Designation, PartyId, ViolationFlag
@@ -218,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
             ),
         )
     except grpc.RpcError as exc:
-        return report_rpc_error(exc)
+        return rpc.report(exc)
     views = [entry_view(e) for e in response.entries]
     if args.output == "json":
         json.dump([v.as_json() for v in views], sys.stdout, indent=2, ensure_ascii=False)

@@ -26,7 +26,8 @@ import grpc
 from cryptography import x509
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
-from borderx.cli.client import add_client_flags, call, report_rpc_error
+from borderx.cli import rpc
+from borderx.cli.client import add_client_flags, call
 from borderx.cli.csvio import (
     CellError,
     bare_message,
@@ -66,8 +67,6 @@ MAX_IDEMPOTENCY_KEY = 256
 #: longest ``--idempotency-prefix``; the rest of the key is the kind and a 64-digit hash
 MAX_IDEMPOTENCY_PREFIX = 160
 
-# "items[3].draft.designation.party.ids[0].value: ABN … fails its mod-89 check"
-_ITEM_REFUSAL = re.compile(r"items\[([0-9]+)\](?:\.draft|\.envelope)?\.?(\S*?):? (.*)", re.DOTALL)
 _PRINTABLE = re.compile(r"[\x21-\x7e]*")
 
 
@@ -177,16 +176,6 @@ def receipts_of(response: Any, expected: int) -> list[Receipt]:
     return receipts
 
 
-def rpc_code(exc: grpc.RpcError) -> Any:
-    code = getattr(exc, "code", None)
-    return code() if callable(code) else None
-
-
-def rpc_details(exc: grpc.RpcError) -> str:
-    details = getattr(exc, "details", None)
-    return str(details()) if callable(details) else str(exc)
-
-
 @dataclass(frozen=True, slots=True)
 class ItemRefusal:
     """The gateway refused item ``index`` of a request; ``field`` is the path inside the draft."""
@@ -197,13 +186,15 @@ class ItemRefusal:
 
 
 def refused_item(exc: grpc.RpcError, count: int) -> ItemRefusal | None:
-    """The item an INVALID_ARGUMENT refusal names (``items[3].draft.designation.level: …``), if any."""
-    if rpc_code(exc) != grpc.StatusCode.INVALID_ARGUMENT:
+    """The item an INVALID_ARGUMENT refusal names, read from its google.rpc field violations."""
+    found = rpc.refused_index(exc, "items", count)
+    if found is None:
         return None
-    match = _ITEM_REFUSAL.fullmatch(rpc_details(exc).strip())
-    if match is None or not 0 <= int(match.group(1)) < count:
-        return None
-    return ItemRefusal(int(match.group(1)), match.group(2), match.group(3))
+    inside = found.field
+    for kind in ("draft", "envelope"):
+        if inside == kind or inside.startswith(kind + "."):
+            inside = inside[len(kind) :].removeprefix(".")
+    return ItemRefusal(found.index, inside, found.message)
 
 
 def publish_one(stub: PublishStub, body: Body, *, audience: Sequence[str], key: str, timeout: float) -> Any:
@@ -461,10 +452,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except grpc.RpcError as exc:
         refusal = refused_item(exc, 1)
-        if refusal is None:
-            return report_rpc_error(exc)
-        print(f"borderx: INVALID_ARGUMENT: {explain(refusal.field, refusal.message)}", file=sys.stderr)
-        return 3
+        return rpc.report(exc, message=explain(refusal.field, refusal.message) if refusal else None)
     (receipt,) = receipts_of(response, 1)
     print_receipt(
         receipt, kind=body_type_of(body).value, replayed=bool(response.replayed), output=args.output

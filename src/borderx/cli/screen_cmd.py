@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,15 +20,13 @@ from typing import Any, Protocol, TextIO
 import grpc
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc, statement_pb2
-from borderx.cli.client import add_client_flags, call, report_rpc_error
+from borderx.cli import rpc
+from borderx.cli.client import add_client_flags, call
 from borderx.cli.csvio import SCREENING_COLUMNS, ScreeningRow, Shipment, parse_screening, read_csv_text
 from borderx.cli.import_cmd import Progress, positive_int
-from borderx.cli.publish_cmd import rpc_code, rpc_details
 from borderx.errors import BorderxError
 
 DEFAULT_BATCH_SIZE = 1000
-
-_SHIPMENT_INDEX = re.compile(r"shipments\[([0-9]+)\]")
 
 
 class ScreenStub(Protocol):
@@ -43,7 +40,7 @@ class ScreenFailed(Exception):
     """The gateway refused a batch; ``row`` is the file row its message names, if it names one."""
 
     def __init__(self, error: grpc.RpcError, row: int | None) -> None:
-        super().__init__(rpc_details(error))
+        super().__init__(rpc.failure_of(error).message)
         self.error = error
         self.row = row
 
@@ -97,12 +94,8 @@ def screen_rows(
 
 
 def _row_named(exc: grpc.RpcError, batch: Sequence[ScreeningRow]) -> int | None:
-    if rpc_code(exc) != grpc.StatusCode.INVALID_ARGUMENT:
-        return None
-    match = _SHIPMENT_INDEX.match(rpc_details(exc))
-    if match is None or int(match.group(1)) >= len(batch):
-        return None
-    return batch[int(match.group(1))].row
+    refusal = rpc.refused_index(exc, "shipments", len(batch))
+    return None if refusal is None else batch[refusal.index].row
 
 
 # ---------------------------------------------------------------- views
@@ -240,9 +233,9 @@ def run(args: argparse.Namespace) -> int:
         except ScreenFailed as exc:
             if exc.row is not None:
                 print(f"borderx: the gateway refused row {exc.row} of {args.file.name}:", file=sys.stderr)
-            return report_rpc_error(exc.error)
+            return rpc.report(exc.error)
         except grpc.RpcError as exc:
-            return report_rpc_error(exc)
+            return rpc.report(exc)
         finally:
             progress.close()
     views = [result_view(row, result) for row, result in results]

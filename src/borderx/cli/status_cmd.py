@@ -10,7 +10,8 @@ from typing import Any
 import grpc
 
 from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc
-from borderx.cli.client import add_client_flags, call, print_message, report_rpc_error, to_dict
+from borderx.cli import rpc
+from borderx.cli.client import add_client_flags, call, print_message, to_dict
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,7 +74,7 @@ def run_status(args: argparse.Namespace) -> int:
     try:
         status = _status(args)
     except grpc.RpcError as exc:
-        return report_rpc_error(exc)
+        return rpc.report(exc)
     if args.output == "json":
         print_message(status, "json")
         return 0
@@ -157,7 +158,7 @@ def run_peers(args: argparse.Namespace) -> int:
     try:
         status = _status(args)
     except grpc.RpcError as exc:
-        return report_rpc_error(exc)
+        return rpc.report(exc)
     if args.output == "json":
         json.dump([to_dict(p) for p in status.peers], sys.stdout, indent=2)
         print()
@@ -187,7 +188,7 @@ def run_alarms(args: argparse.Namespace) -> int:
     try:
         response = call(args, fn)
     except grpc.RpcError as exc:
-        return report_rpc_error(exc)
+        return rpc.report(exc)
     if args.output == "json":
         json.dump([to_dict(a) for a in response.alarms], sys.stdout, indent=2)
         print()

@@ -32,7 +32,7 @@ from stdnum.au import abn
 from stdnum.ca import bn
 from stdnum.exceptions import InvalidChecksum, ValidationError
 
-from borderx.errors import InvalidArgument
+from borderx.errors import InvalidArgument, quote
 from borderx.statements.bodies import PartyId
 
 #: longest value accepted before any parsing; longer input is refused, not processed
@@ -73,9 +73,7 @@ def _show(value: str) -> str:
     """``value`` as a message may echo it: bare when plain, else quoted, and cut to a bounded length."""
     if len(value) <= _MAX_ECHO and _PLAIN.fullmatch(value):
         return value
-    if len(value) > _MAX_ECHO:
-        return repr(value[:_MAX_ECHO]) + "…"
-    return repr(value)
+    return quote(value, limit=_MAX_ECHO)
 
 
 def _require_ascii(value: str) -> None:

@@ -16,8 +16,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from borderx import __version__
 from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc
+from borderx.bounds import INT64_MAX, check_int64, parse_decimal_id
 from borderx.directory.model import AGENCY_ID_PATTERN
-from borderx.errors import InvalidArgument
+from borderx.errors import InvalidArgument, quote
 from borderx.logging import get_logger
 from borderx.statements.encoding import envelope_to_proto, signed_checkpoint_to_proto
 from borderx.store.base import Alarm, Store
@@ -57,7 +58,7 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 #: the longest SuspendIssuer reason, in characters
 MAX_REASON_CHARS = 500
-_MAX_INT64 = 2**63 - 1
+_MAX_INT64 = INT64_MAX
 # bidirectional overrides and isolates reorder how a log line reads (Trojan Source)
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -194,7 +195,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         from borderx.server.interceptor import current_principal  # noqa: PLC0415
 
         if not AGENCY_ID_PATTERN.fullmatch(request.issuer):
-            raise InvalidArgument(f"{request.issuer!r} is not an agency id like AU-ABF", field="issuer")
+            raise InvalidArgument(f"{quote(request.issuer)} is not an agency id like AU-ABF", field="issuer")
         was = await asyncio.to_thread(self._gw.store.resume_issuer, request.issuer)
         audit.info(
             "audit.issuer_resumed",
@@ -212,9 +213,8 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     ) -> admin_pb2.Alarm:
         from borderx.server.interceptor import current_principal  # noqa: PLC0415
 
-        if not request.id.isdigit():
-            raise InvalidArgument(f"{request.id!r} is not an alarm id", field="id")
-        alarm = await asyncio.to_thread(self._gw.store.acknowledge_alarm, int(request.id))
+        alarm_id = parse_decimal_id(request.id, "id", what="alarm id")
+        alarm = await asyncio.to_thread(self._gw.store.acknowledge_alarm, alarm_id)
         audit.info(
             "audit.alarm_acknowledged", alarm=alarm.id, kind=alarm.kind, principal=str(current_principal())
         )
@@ -242,7 +242,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         from borderx.server.interceptor import current_principal  # noqa: PLC0415
 
         if not AGENCY_ID_PATTERN.fullmatch(request.issuer):
-            raise InvalidArgument(f"{request.issuer[:64]!r} is not an agency id like AU-ABF", field="issuer")
+            raise InvalidArgument(f"{quote(request.issuer)} is not an agency id like AU-ABF", field="issuer")
         directory = self._gw.directory.current
         if request.issuer not in directory.agencies:
             raise InvalidArgument(
@@ -306,7 +306,9 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
 
         for issuer in (*request.issuers, *request.after):
             if not AGENCY_ID_PATTERN.fullmatch(issuer):
-                raise InvalidArgument(f"{issuer!r} is not an agency id like AU-ABF", field="issuers")
+                raise InvalidArgument(f"{quote(issuer)} is not an agency id like AU-ABF", field="issuers")
+        for issuer, seq in request.after.items():
+            check_int64(seq, f"after[{issuer}]")
         audit.info("audit.export", principal=str(current_principal()), issuers=list(request.issuers))
         store = self._gw.store
         # invariant 7.1: nothing whose signatures are still to be checked leaves the gateway

@@ -41,7 +41,7 @@ from borderx.screening.index import index_effects
 from borderx.server.admin import AdminServicer
 from borderx.server.directory import open_directory, publish_document, reload_from_file
 from borderx.server.exchange import ExchangeServicer
-from borderx.server.interceptor import AuthInterceptor
+from borderx.server.interceptor import AuthInterceptor, HealthListenerGuard
 from borderx.server.metrics import Metrics
 from borderx.server.sessions import SessionRegistry
 from borderx.server.tls import ReloadableTls
@@ -176,6 +176,7 @@ class Gateway:
                 signer=signer,
                 policy=intake_policy(config),
                 on_published=published,
+                receipt_ttl=timedelta(seconds=config.limits.idempotency_ttl_seconds),
             ),
             screener=screener,
             feed=feed,
@@ -379,7 +380,9 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
     if obs.health_listen:
         # Kubernetes' gRPC probes cannot present a client certificate: a plaintext listener
         # that serves the health service and nothing else
-        running.health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        running.health_server = grpc.aio.server(
+            interceptors=[HealthListenerGuard(metrics=gateway.metrics)], options=[("grpc.so_reuseport", 0)]
+        )
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, running.health_server)
         running.health_port = running.health_server.add_insecure_port(obs.health_listen)
         if running.health_port == 0:

@@ -3,7 +3,7 @@
 Thin: protobuf ⇄ domain at the edge, the work in ``publishing``, ``screening`` and
 ``federation.subscribe``, run in
 a worker thread so the event loop keeps serving (a Screen of a few shipments excepted:
-see ``INLINE_SCREEN_MAX``). Errors are raised, not aborted: the
+see ``INLINE_SCREEN_IDENTIFIERS``). Errors are raised, not aborted: the
 interceptor maps them to status codes.
 """
 
@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
+from borderx.bounds import check_int64
 from borderx.directory.model import AGENCY_ID_PATTERN
-from borderx.errors import InvalidArgument, ResourceExhausted
+from borderx.errors import InvalidArgument, ResourceExhausted, quote
 from borderx.federation.subscribe import FollowerStream, FollowRequest
 from borderx.logging import get_logger
 from borderx.parties import normalise_party_id
@@ -35,6 +36,7 @@ from borderx.statements.body_codec import (
 )
 from borderx.statements.encoding import envelope_from_proto, envelope_to_proto, signed_checkpoint_to_proto
 from borderx.statements.model import Envelope
+from borderx.statements.rules import check_text
 from borderx.store.base import PartyKey, StoredStatement
 
 audit = get_logger("borderx.audit")
@@ -46,11 +48,15 @@ if TYPE_CHECKING:
 #: initial metadata of every Subscribe stream: the server's clock, ISO 8601 UTC
 SERVER_TIME_HEADER = "borderx-server-time"
 HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
-#: Screen requests of at most this many shipments are screened on the event loop: for a
-#: handful of index reads the hop to a worker thread costs more than the work (measured in
-#: tests/bench/bench_exchange.py: single-shipment Screen calls/s +20-50%); larger batches go
-#: to a thread so that the loop keeps serving other calls meanwhile
-INLINE_SCREEN_MAX = 8
+#: Screen requests of at most this many identifiers in all (shipper + consignee, every
+#: shipment) are checked, normalised and screened on the event loop: for a handful of index
+#: reads the hop to a worker thread costs more than the work (measured in
+#: tests/bench/bench_exchange.py: single-shipment Screen calls/s +20-50%). Anything larger
+#: goes to a thread whole, so that the loop keeps serving other calls (health included)
+#: meanwhile. The count is taken from the request before any per-identifier work.
+INLINE_SCREEN_IDENTIFIERS = 16
+#: at most this many HS codes per shipment
+MAX_HS_CODES = 64
 
 
 def _timestamp(value: Any) -> Timestamp:
@@ -73,12 +79,59 @@ def provenance(stored: StoredStatement) -> exchange_pb2.Provenance:
     )
 
 
+def check_shipment_text(shipment: exchange_pb2.Shipment, where: str, *, max_chars: int) -> None:
+    """The free-text fields of a shipment: bounded length, no control characters."""
+    check_text(shipment.reference, f"{where}.reference", max_length=max_chars)
+    check_text(shipment.origin_country, f"{where}.origin_country", max_length=max_chars)
+    check_text(shipment.platform, f"{where}.platform", max_length=max_chars)
+    if len(shipment.hs_codes) > MAX_HS_CODES:
+        raise InvalidArgument(
+            f"lists {len(shipment.hs_codes)} codes; the limit is {MAX_HS_CODES}", field=f"{where}.hs_codes"
+        )
+    for j, code in enumerate(shipment.hs_codes):
+        check_text(code, f"{where}.hs_codes[{j}]", max_length=max_chars)
+    if shipment.HasField("declared_value"):
+        check_text(shipment.declared_value.currency, f"{where}.declared_value.currency", max_length=max_chars)
+    for field_name, ids in (("shipper_ids", shipment.shipper_ids), ("consignee_ids", shipment.consignee_ids)):
+        for j, pid in enumerate(ids):
+            check_text(pid.scheme, f"{where}.{field_name}[{j}].scheme", max_length=max_chars)
+            check_text(pid.value, f"{where}.{field_name}[{j}].value", max_length=max_chars)
+
+
 def party_keys(ids: Any, field: str) -> tuple[PartyKey, ...]:
     keys = []
     for j, pid in enumerate(ids):
         normal = normalise_party_id(pid.scheme, pid.value, field=f"{field}[{j}]")
         keys.append((normal.scheme, normal.value))
     return tuple(dict.fromkeys(keys))
+
+
+def subscribe_body_types(request: exchange_pb2.SubscribeRequest) -> list[str]:
+    """Check a SubscribeRequest's fields (agency ids, int64 seqs, digest sizes); its body type filter."""
+    for name, issuers in (
+        ("have", request.have),
+        ("have_digests", request.have_digests),
+        ("issuers", request.issuers),
+    ):
+        for issuer in issuers:
+            if not AGENCY_ID_PATTERN.fullmatch(issuer):
+                raise InvalidArgument(f"{quote(issuer)} is not an agency id like AU-ABF", field=name)
+    for issuer, seq in request.have.items():
+        check_int64(seq, f"have[{issuer}]")
+    for issuer, digest in request.have_digests.items():
+        if len(digest) != 32:
+            raise InvalidArgument(
+                f"is {len(digest)} bytes; a header digest is 32 (SHA-256)", field=f"have_digests[{issuer}]"
+            )
+    body_types = []
+    for i, number in enumerate(request.body_types):
+        try:
+            body_types.append(body_type_from_proto(number, field=f"body_types[{i}]").value)
+        except InvalidArgument:
+            raise InvalidArgument(
+                f"{number} is not designation, flag or withdrawal", field=f"body_types[{i}]"
+            ) from None
+    return body_types
 
 
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
@@ -95,7 +148,8 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         limit = self._gw.config.limits.max_publish_batch
         if len(request.items) > limit:
             raise ResourceExhausted(
-                f"items: {len(request.items)} statements in one request; the limit is {limit}"
+                f"items: {len(request.items)} statements in one request; the limit is {limit}",
+                limit="limits.max_publish_batch",
             )
         if len(request.idempotency_key) > 256:
             raise InvalidArgument("is longer than 256 characters", field="idempotency_key")
@@ -131,29 +185,51 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     # ------------------------------------------------------------ Screen
 
     async def Screen(self, request: exchange_pb2.ScreenRequest, context: Any) -> exchange_pb2.ScreenResponse:
-        limit = self._gw.config.limits.max_screen_batch
-        if len(request.shipments) > limit:
+        limits = self._gw.config.limits
+        if len(request.shipments) > limits.max_screen_batch:
             raise ResourceExhausted(
-                f"shipments: {len(request.shipments)} in one request; the limit is {limit}"
+                f"shipments: {len(request.shipments)} in one request; the limit is {limits.max_screen_batch}",
+                limit="limits.max_screen_batch",
             )
+        # O(shipments), before any per-identifier work: how much this call asks for
+        total = sum(len(s.shipper_ids) + len(s.consignee_ids) for s in request.shipments)
+        if total > limits.max_screen_identifiers:
+            raise ResourceExhausted(
+                f"shipments: {total} identifiers in one request; the limit is {limits.max_screen_identifiers}",
+                limit="limits.max_screen_identifiers",
+            )
+        if total <= INLINE_SCREEN_IDENTIFIERS:
+            outcomes = self._screen(request)
+        else:
+            outcomes = await asyncio.to_thread(self._screen, request)
+        self._gw.metrics.screened([o.recommendation.name for o in outcomes])
+        return exchange_pb2.ScreenResponse(results=[self._result(o) for o in outcomes])
+
+    def _screen(self, request: exchange_pb2.ScreenRequest) -> list[ScreeningOutcome]:
+        """Check, normalise and screen every shipment (on a worker thread unless the call is small)."""
+        limits = self._gw.config.limits
         queries = []
         for i, s in enumerate(request.shipments):
-            shipper = party_keys(s.shipper_ids, f"shipments[{i}].shipper_ids")
+            where = f"shipments[{i}]"
+            count = len(s.shipper_ids) + len(s.consignee_ids)
+            if count > limits.max_shipment_identifiers:
+                raise ResourceExhausted(
+                    f"{where}: {count} shipper and consignee identifiers; "
+                    f"the limit is {limits.max_shipment_identifiers} per shipment",
+                    limit="limits.max_shipment_identifiers",
+                )
+            check_shipment_text(s, where, max_chars=limits.max_text_chars)
+            shipper = party_keys(s.shipper_ids, f"{where}.shipper_ids")
             if not shipper:
-                raise InvalidArgument("needs at least one identifier", field=f"shipments[{i}].shipper_ids")
+                raise InvalidArgument("needs at least one identifier", field=f"{where}.shipper_ids")
             queries.append(
                 ShipmentQuery(
                     reference=s.reference,
                     shipper_ids=shipper,
-                    consignee_ids=party_keys(s.consignee_ids, f"shipments[{i}].consignee_ids"),
+                    consignee_ids=party_keys(s.consignee_ids, f"{where}.consignee_ids"),
                 )
             )
-        if len(queries) <= INLINE_SCREEN_MAX:
-            outcomes = self._gw.screener.screen(queries)
-        else:
-            outcomes = await asyncio.to_thread(self._gw.screener.screen, queries)
-        self._gw.metrics.screened([o.recommendation.name for o in outcomes])
-        return exchange_pb2.ScreenResponse(results=[self._result(o) for o in outcomes])
+        return list(self._gw.screener.screen(queries))
 
     @staticmethod
     def _result(outcome: ScreeningOutcome) -> exchange_pb2.ScreeningResult:
@@ -245,22 +321,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     ) -> AsyncIterator[exchange_pb2.SubscribeEvent]:
         from borderx.server.interceptor import current_principal  # noqa: PLC0415
 
-        for name, issuers in (
-            ("have", request.have),
-            ("have_digests", request.have_digests),
-            ("issuers", request.issuers),
-        ):
-            for issuer in issuers:
-                if not AGENCY_ID_PATTERN.fullmatch(issuer):
-                    raise InvalidArgument(f"{issuer!r} is not an agency id like AU-ABF", field=name)
-        body_types = []
-        for i, number in enumerate(request.body_types):
-            try:
-                body_types.append(body_type_from_proto(number, field=f"body_types[{i}]").value)
-            except InvalidArgument:
-                raise InvalidArgument(
-                    f"{number} is not designation, flag or withdrawal", field=f"body_types[{i}]"
-                ) from None
+        body_types = subscribe_body_types(request)
         # partners' `borderx doctor` compares clocks with this (key ids and windows are time-bound)
         await context.send_initial_metadata(((SERVER_TIME_HEADER, datetime.now(UTC).isoformat()),))
         follow = FollowRequest(

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from borderx.errors import InvalidArgument
+from borderx.errors import quote as _quote
 from borderx.parties import normalise_party_id
 from borderx.statements.bodies import (
     Address,
@@ -416,16 +417,13 @@ def _text(
         raise InvalidArgument("contains control or bidirectional-override characters", field=field)
 
 
+#: the free-text rule, public for the other doors that take text (Screen's shipment fields)
+check_text = _text
+
+
 def _count(items: tuple[object, ...], field: str, maximum: int) -> None:
     if len(items) > maximum:
         raise InvalidArgument(f"has {len(items)} items; at most {maximum} are accepted", field=field)
-
-
-def _quote(value: str, *, plain: bool = False, limit: int = 40) -> str:
-    """``value`` cut to ``limit`` characters for a message, quoted unless ``plain``."""
-    cut = value[:limit]
-    shown = cut if plain and cut.isprintable() else repr(cut)
-    return shown + ("…" if len(value) > limit else "")
 
 
 def _listing(values: Iterable[str], *, empty: str = "") -> str:

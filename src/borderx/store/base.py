@@ -44,7 +44,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from borderx.errors import DirectoryRefused, InvalidArgument
+from borderx.errors import DirectoryRefused, IdempotencyKeyReused, InvalidArgument
 from borderx.statements.chain import ChainHead
 from borderx.statements.model import Envelope, SignedCheckpoint
 
@@ -224,6 +224,46 @@ class Alarm:
 
 
 @dataclass(frozen=True)
+class Idempotency:
+    """A request's claim on its idempotency key, as ``Store.append`` receives it.
+
+    ``request_digest`` is the SHA-256 of the canonical request (empty: not known, e.g. a
+    receipt stored before schema v3); ``not_before``: receipts created before this instant
+    have expired and no longer hold the key.
+    """
+
+    key: str
+    principal: str
+    request_digest: bytes = b""
+    not_before: datetime | None = None
+
+
+def as_idempotency(value: tuple[str, str] | Idempotency | None) -> Idempotency | None:
+    """The ``idempotency`` argument of ``append`` in its full form ((key, principal) is accepted)."""
+    if value is None or isinstance(value, Idempotency):
+        return value
+    key, principal = value
+    return Idempotency(key, principal)
+
+
+def check_receipt_digest(claim: Idempotency, held: bytes) -> None:
+    """A held receipt answers ``claim`` only for the same request; else IdempotencyKeyReused."""
+    # without this, a key reused for a different request silently replayed the first
+    # receipt and dropped the new items
+    if claim.request_digest and held and claim.request_digest != held:
+        raise IdempotencyKeyReused(claim.key)
+
+
+@dataclass(frozen=True)
+class ReceiptRecord:
+    """A stored receipt: the statements its request stored, that request's digest, when."""
+
+    statements: tuple[StatementKey, ...]
+    request_digest: bytes
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Suspension:
     """An issuer whose statements the store refuses until an operator resumes it."""
 
@@ -325,7 +365,7 @@ class Store(abc.ABC):
         self,
         entries: Sequence[NewStatement],
         *,
-        idempotency: tuple[str, str] | None = None,
+        idempotency: tuple[str, str] | Idempotency | None = None,
     ) -> list[AppendResult]:
         """Store a batch of verified envelopes, all or nothing, in ONE transaction.
 
@@ -351,7 +391,12 @@ class Store(abc.ABC):
         ``idempotency=(key, principal)`` stores a :class:`Receipt` of the batch in the same
         transaction. If a receipt for that (key, principal) already exists, the store MUST
         store nothing and return the receipt's statements as duplicates: a retried request
-        never stores anything twice, even when two retries race.
+        never stores anything twice, even when two retries race. With an
+        :class:`Idempotency` claim the store MUST also: treat a receipt created before
+        ``not_before`` as absent (it expired; replace it, and MAY delete other expired
+        receipts in the same transaction); and raise ``IdempotencyKeyReused``, storing
+        nothing, when the held receipt's request digest and the claim's are both non-empty
+        and differ (see :func:`check_receipt_digest`).
 
         Returns one :class:`AppendResult` per entry, in order, once the transaction is durable.
         """
@@ -540,6 +585,14 @@ class Store(abc.ABC):
 
         None when no such request was stored. Keys are scoped per principal: one caller can
         never see or replay another's receipt.
+        """
+
+    @abc.abstractmethod
+    def receipt_record(self, key: str, principal: str) -> ReceiptRecord | None:
+        """The receipt of ``key`` from ``principal`` with its request digest and age, or None.
+
+        Expired receipts may still be returned until an append replaces or purges them:
+        expiry is the caller's decision (``Idempotency.not_before``).
         """
 
     @abc.abstractmethod

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Protocol
 
-from borderx.errors import Equivocation, InvalidArgument, IssuerSuspended
+from borderx.bounds import INT64_MAX, check_int64
+from borderx.errors import Equivocation, IssuerSuspended
 from borderx.statements.chain import ChainHead, Outcome, check_extends
 from borderx.statements.encoding import envelope_from_wire, envelope_to_wire
 from borderx.statements.model import Envelope, SignedCheckpoint
@@ -31,14 +32,15 @@ from borderx.store.base import (
 )
 
 #: The largest value a seq column holds: both backends store seqs as signed 64-bit integers.
-MAX_INT64: Final = 2**63 - 1
+MAX_INT64: Final = INT64_MAX
 
 
 def check_seq(value: int, field: str) -> int:
-    """Refuse a seq the store cannot hold (a client's mistake, never an INTERNAL error)."""
-    if not 0 <= value <= MAX_INT64:
-        raise InvalidArgument(f"{value} is outside 0..{MAX_INT64} (a signed 64-bit seq)", field=field)
-    return value
+    """Refuse a seq the store cannot hold (a client's mistake, never an INTERNAL error).
+
+    The bound itself is ``borderx.bounds.check_int64``, the one the servicers use at the edge.
+    """
+    return check_int64(value, field)
 
 
 def clamp_seq(value: int) -> int:

@@ -87,16 +87,20 @@ from borderx.store.base import (
     DirectoryConflict,
     EquivocationEvidence,
     Evidence,
+    Idempotency,
     IndexEffects,
     NewStatement,
     PartyKey,
+    ReceiptRecord,
     StatementKey,
     Store,
     StoredDirectory,
     StoredStatement,
     Suspension,
+    as_idempotency,
     check_directory_record,
     check_index_effects,
+    check_receipt_digest,
 )
 from borderx.store.plan import (
     MAX_INT64,
@@ -383,6 +387,13 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             PRIMARY KEY (version, digest)
         )
         """,
+    ),
+    (
+        # v6: a receipt is bound to its request (issue 11): the SHA-256 of the canonical
+        # request (empty for receipts stored before v6: not checkable, they expire), and an
+        # index to purge expired receipts
+        "ALTER TABLE receipts ADD COLUMN request_digest BYTEA NOT NULL DEFAULT ''::bytea",
+        "CREATE INDEX receipts_created ON receipts (created_at)",
     ),
 )
 
@@ -739,14 +750,15 @@ class PostgresStore(Store):
         self,
         entries: Sequence[NewStatement],
         *,
-        idempotency: tuple[str, str] | None = None,
+        idempotency: tuple[str, str] | Idempotency | None = None,
     ) -> list[AppendResult]:
+        claim = as_idempotency(idempotency)
         entries = list(entries)
         # CPU work before taking any lock: serialisation
         wires = [envelope_to_wire(entry.envelope) for entry in entries]
         with self._transaction() as conn:
-            if idempotency is not None:
-                replay = self._claim_receipt(conn, *idempotency)
+            if claim is not None:
+                replay = self._claim_receipt(conn, claim)
                 if replay is not None:
                     return replay
             # heads in issuer order: two batches naming the same issuers lock them in the
@@ -763,11 +775,11 @@ class PostgresStore(Store):
                 self._record_equivocation(found)
                 raise found.error from None
             self._write_plan(conn, plan)
-            if idempotency is not None:
-                key, principal = idempotency
+            if claim is not None:
                 refs = json.dumps([[r.issuer, r.seq] for r in plan.results])
                 conn.execute(
-                    "UPDATE receipts SET refs = %s WHERE principal = %s AND key = %s", (refs, principal, key)
+                    "UPDATE receipts SET refs = %s WHERE principal = %s AND key = %s",
+                    (refs, claim.principal, claim.key),
                 )
         return plan.results
 
@@ -808,27 +820,34 @@ class PostgresStore(Store):
                 [(self.notify_channel, f"{h.issuer}:{h.seq}") for h in plan.heads.values()],
             )
 
-    def _claim_receipt(self, conn: Connection, key: str, principal: str) -> list[AppendResult] | None:
+    def _claim_receipt(self, conn: Connection, claim: Idempotency) -> list[AppendResult] | None:
         """Claim (key, principal) for this batch, or return the receipt of the batch that has it.
 
         The INSERT waits for a concurrent batch holding the same key: when that one commits,
         this one replays its receipt; when it rolls back, this one takes the key. So two
-        racing retries never both store (the primary key decides, not a prior read).
+        racing retries never both store (the primary key decides, not a prior read). A
+        receipt created before ``claim.not_before`` has expired: it is deleted first, and
+        the key is free again.
         """
+        principal, key = claim.principal, claim.key
+        if claim.not_before is not None:
+            conn.execute("DELETE FROM receipts WHERE created_at < %s", (claim.not_before,))
         claimed = conn.execute(
             """
-            INSERT INTO receipts (principal, key, refs, created_at) VALUES (%s, %s, '[]', now())
+            INSERT INTO receipts (principal, key, refs, created_at, request_digest)
+            VALUES (%s, %s, '[]', now(), %s)
             ON CONFLICT (principal, key) DO NOTHING RETURNING 1
             """,
-            (principal, key),
+            (principal, key, claim.request_digest),
         ).fetchone()
         if claimed is not None:
             return None
         row = conn.execute(
-            "SELECT refs FROM receipts WHERE principal = %s AND key = %s", (principal, key)
+            "SELECT refs, request_digest FROM receipts WHERE principal = %s AND key = %s", (principal, key)
         ).fetchone()
-        if row is None:  # pragma: no cover - receipts are never deleted
-            raise RuntimeError(f"receipt {key!r} of {principal} vanished while replaying it")
+        if row is None:  # pragma: no cover - only expired receipts are deleted, and not this one
+            raise RuntimeError(f"receipt {key[:40]!r} of {principal} vanished while replaying it")
+        check_receipt_digest(claim, bytes(row[1]))
         results = []
         for issuer, seq in json.loads(row[0]):
             found = conn.execute(
@@ -1220,6 +1239,17 @@ class PostgresStore(Store):
                 )
             )
         return out
+
+    def receipt_record(self, key: str, principal: str) -> ReceiptRecord | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT refs, request_digest, created_at FROM receipts WHERE principal = %s AND key = %s",
+                (principal, key),
+            ).fetchone()
+        if row is None:
+            return None
+        refs = tuple((str(issuer), int(seq)) for issuer, seq in json.loads(row[0]))
+        return ReceiptRecord(statements=refs, request_digest=bytes(row[1]), created_at=_utc(row[2]))
 
     def receipt(self, key: str, principal: str) -> list[StatementKey] | None:
         with self._reading() as conn:

@@ -54,16 +54,20 @@ from borderx.store.base import (
     DirectoryConflict,
     EquivocationEvidence,
     Evidence,
+    Idempotency,
     IndexEffects,
     NewStatement,
     PartyKey,
+    ReceiptRecord,
     StatementKey,
     Store,
     StoredDirectory,
     StoredStatement,
     Suspension,
+    as_idempotency,
     check_directory_record,
     check_index_effects,
+    check_receipt_digest,
 )
 from borderx.store.plan import (
     MAX_INT64,
@@ -335,6 +339,13 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             PRIMARY KEY (version, digest)
         )
         """,
+    ),
+    (
+        # v6: a receipt is bound to its request (issue 11): the SHA-256 of the canonical
+        # request (empty for receipts stored before v6: not checkable, they expire), and an
+        # index to purge expired receipts
+        "ALTER TABLE receipts ADD COLUMN request_digest BLOB NOT NULL DEFAULT x''",
+        "CREATE INDEX receipts_created ON receipts (created_at)",
     ),
 )
 
@@ -689,8 +700,9 @@ class SQLiteStore(Store):
         self,
         entries: Sequence[NewStatement],
         *,
-        idempotency: tuple[str, str] | None = None,
+        idempotency: tuple[str, str] | Idempotency | None = None,
     ) -> list[AppendResult]:
+        claim = as_idempotency(idempotency)
         entries = list(entries)
         # CPU work outside the write lock: serialisation
         wires = [envelope_to_wire(entry.envelope) for entry in entries]
@@ -700,32 +712,35 @@ class SQLiteStore(Store):
         with self._write_lock:
             try:
                 with self._writing() as conn:
-                    if idempotency is not None:
-                        replay = self._replay_receipt(conn, *idempotency)
+                    if claim is not None:
+                        replay = self._replay_receipt(conn, claim)
                         if replay is not None:
                             return replay
                     plan = plan_append(entries, wires, _Reader(conn))
                     self._write_plan(conn, plan, now)
-                    if idempotency is not None:
-                        key, principal = idempotency
+                    if claim is not None:
                         refs = json.dumps([[r.issuer, r.seq] for r in plan.results])
                         conn.execute(
-                            "INSERT INTO receipts (principal, key, refs, created_at) VALUES (?, ?, ?, ?)",
-                            (principal, key, refs, now),
+                            "INSERT INTO receipts (principal, key, refs, created_at, request_digest) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            (claim.principal, claim.key, refs, now, claim.request_digest),
                         )
             except EquivocationFound as found:
                 self._record_equivocation(found, now)
                 raise found.error from None
         return plan.results
 
-    def _replay_receipt(
-        self, conn: sqlite3.Connection, key: str, principal: str
-    ) -> list[AppendResult] | None:
+    def _replay_receipt(self, conn: sqlite3.Connection, claim: Idempotency) -> list[AppendResult] | None:
+        if claim.not_before is not None:
+            # expired receipts free their keys (and stop growing the table)
+            conn.execute("DELETE FROM receipts WHERE created_at < ?", (_to_us(claim.not_before),))
         row = conn.execute(
-            "SELECT refs FROM receipts WHERE principal = ? AND key = ?", (principal, key)
+            "SELECT refs, request_digest FROM receipts WHERE principal = ? AND key = ?",
+            (claim.principal, claim.key),
         ).fetchone()
         if row is None:
             return None
+        check_receipt_digest(claim, bytes(row[1]))
         results = []
         for issuer, seq in json.loads(row[0]):
             found = conn.execute(
@@ -1102,6 +1117,17 @@ class SQLiteStore(Store):
                 )
             )
         return out
+
+    def receipt_record(self, key: str, principal: str) -> ReceiptRecord | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT refs, request_digest, created_at FROM receipts WHERE principal = ? AND key = ?",
+                (principal, key),
+            ).fetchone()
+        if row is None:
+            return None
+        refs = tuple((str(issuer), int(seq)) for issuer, seq in json.loads(row[0]))
+        return ReceiptRecord(statements=refs, request_digest=bytes(row[1]), created_at=_from_us(row[2]))
 
     def receipt(self, key: str, principal: str) -> list[StatementKey] | None:
         with self._reading() as conn:

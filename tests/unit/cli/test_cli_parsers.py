@@ -26,6 +26,7 @@ from borderx.cli.csvio import CsvHeaderError, CsvKind, ImportRow, RowError
 from borderx.cli.import_cmd import Progress, publish_rows
 from borderx.errors import ConfigError, InvalidArgument
 from borderx.identity.devpki import DEV_PROGRAMMES, issue_certificate, make_ca, pem_cert
+from borderx.server.status import status_of
 from borderx.statements.bodies import (
     Address,
     BodyType,
@@ -71,17 +72,30 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 class FakeRpcError(grpc.RpcError):  # type: ignore[misc]
-    """What a stub raises: an RpcError with the grpc.Call accessors."""
+    """What a stub raises: an RpcError with the grpc.Call accessors.
+
+    An INVALID_ARGUMENT whose details read ``path: message`` carries the google.rpc
+    BadRequest the gateway would send for it, built by the server's own code.
+    """
 
     def __init__(self, code: grpc.StatusCode, details: str) -> None:
         super().__init__(details)
         self._code, self._details = code, details
+        self._trailers: tuple[tuple[str, bytes], ...] = ()
+        path, sep, message = details.partition(": ")
+        if code == grpc.StatusCode.INVALID_ARGUMENT and sep and " " not in path:
+            status = status_of(InvalidArgument(message, field=path))
+            assert status.details == details
+            self._trailers = tuple(status.trailing_metadata)
 
     def code(self) -> grpc.StatusCode:
         return self._code
 
     def details(self) -> str:
         return self._details
+
+    def trailing_metadata(self) -> tuple[tuple[str, bytes], ...]:
+        return self._trailers
 
 
 class FakeExchange:
@@ -449,6 +463,12 @@ def test_issuer_is_read_from_the_spiffe_id_of_the_certificate(tmp_path: Path) ->
 def test_refused_item(details: str, count: int, expected: publish_cmd.ItemRefusal | None) -> None:
     exc = FakeRpcError(grpc.StatusCode.INVALID_ARGUMENT, details)
     assert publish_cmd.refused_item(exc, count) == expected
+
+
+def test_an_item_is_named_by_the_details_not_by_the_message_text() -> None:
+    exc = FakeRpcError(grpc.StatusCode.INVALID_ARGUMENT, "items[0].draft.level: bad")
+    exc._trailers = ()  # an older gateway: the same text, no google.rpc details
+    assert publish_cmd.refused_item(exc, 1) is None
 
 
 def test_only_invalid_argument_names_an_item() -> None:

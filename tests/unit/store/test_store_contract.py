@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from borderx.errors import (
     ConfigError,
     DirectoryRefused,
     Equivocation,
+    IdempotencyKeyReused,
     InvalidArgument,
     IssuerSuspended,
     NotFound,
@@ -32,7 +33,15 @@ from borderx.errors import (
 from borderx.statements.chain import ChainHead
 from borderx.statements.encoding import envelope_to_wire, signed_checkpoint_to_wire
 from borderx.statements.model import GENESIS_DIGEST, Envelope, SignedCheckpoint
-from borderx.store import NO_EFFECTS, IndexEffects, NewStatement, Store, StoredStatement, open_store
+from borderx.store import (
+    NO_EFFECTS,
+    Idempotency,
+    IndexEffects,
+    NewStatement,
+    Store,
+    StoredStatement,
+    open_store,
+)
 
 ABN = ("ABN", "51824753556")
 EORI = ("EORI", "GB123456789000")
@@ -574,6 +583,43 @@ def test_an_idempotency_receipt_is_stored_with_the_batch(store: Store, au: Chain
     assert [(r.seq, r.digest, r.duplicate) for r in retry] == [(r.seq, r.digest, True) for r in results]
     assert store.count() == 2
     assert store.receipt("req-7", portal) == [("AU-ABF", 1), ("AU-ABF", 2)]
+
+
+def test_a_receipt_is_bound_to_its_request_digest(store: Store, au: Chain) -> None:
+    portal = "spiffe://border5.test/agency/AU-ABF/service/portal"
+    first = Idempotency("req-9", portal, request_digest=b"A" * 32)
+    results = store.append([new(au.next())], idempotency=first)
+    record = store.receipt_record("req-9", portal)
+    assert record is not None
+    assert record.statements == (("AU-ABF", 1),) and record.request_digest == b"A" * 32
+    assert abs((record.created_at - datetime.now(UTC)).total_seconds()) < 3600
+    assert store.receipt_record("req-9", "spiffe://border5.test/agency/AU-ABF/service/other") is None
+
+    # the same request again replays
+    again = store.append([new(au.next())], idempotency=first)
+    assert [(r.seq, r.duplicate) for r in again] == [(r.seq, True) for r in results]
+    # the same key with another request is refused, and nothing is stored
+    with pytest.raises(IdempotencyKeyReused, match="req-9"):
+        store.append([new(au.next())], idempotency=Idempotency("req-9", portal, request_digest=b"B" * 32))
+    assert store.count() == 1
+    # a claim with no digest (a caller that does not know it) replays as before
+    assert store.append([new(au.next())], idempotency=("req-9", portal))[0].duplicate
+
+
+def test_an_expired_receipt_frees_its_key(store: Store, au: Chain) -> None:
+    portal = "spiffe://border5.test/agency/AU-ABF/service/portal"
+    store.append([new(au.next())], idempotency=Idempotency("old", portal, request_digest=b"A" * 32))
+    store.append([new(au.next())], idempotency=Idempotency("other", portal, request_digest=b"C" * 32))
+    # everything stored so far is older than not_before: both receipts have expired
+    later = datetime.now(UTC) + timedelta(hours=1)
+    fresh = store.append(
+        [new(au.next())], idempotency=Idempotency("old", portal, request_digest=b"B" * 32, not_before=later)
+    )
+    assert [(r.seq, r.duplicate) for r in fresh] == [(3, False)]
+    record = store.receipt_record("old", portal)
+    assert record is not None and record.statements == (("AU-ABF", 3),) and record.request_digest == b"B" * 32
+    assert store.receipt_record("other", portal) is None  # purged with it
+    assert store.count() == 3
 
 
 # ---------------------------------------------------------------- alarms

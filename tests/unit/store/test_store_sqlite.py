@@ -227,8 +227,10 @@ def test_a_version_1_store_is_migrated_to_version_2_with_its_data(
             "INSERT INTO statements SELECT id, issuer, seq, digest, body_type, received_from, received_at,"
             " expires_at, wire FROM scratch.statements"
         )
-        for table in ("heads", "party_index", "marks", "receipts"):
+        for table in ("heads", "party_index", "marks"):
             conn.execute(f"INSERT INTO {table} SELECT * FROM scratch.{table}")
+        # a receipt as v1 stored it (no request digest)
+        conn.execute("INSERT INTO receipts SELECT principal, key, refs, created_at FROM scratch.receipts")
         conn.commit()
         conn.execute("DETACH DATABASE scratch")
     with sqlite3.connect(path) as conn:
@@ -253,6 +255,8 @@ def test_a_version_1_store_is_migrated_to_version_2_with_its_data(
         assert [s.wire for s in store.read_range("AU-ABF", 0, 10)] == [envelope_to_wire(e) for e in envs]
         assert [s.key for s in store.lookup("ABN", "51824753556")] == [("AU-ABF", s) for s in (1, 2, 3, 4)]
         assert store.receipt("k", "p") == [("AU-ABF", s) for s in (1, 2, 3, 4)]
+        record = store.receipt_record("k", "p")
+        assert record is not None and record.request_digest == b""  # v5: not known for old receipts
         held = store.checkpoint("AU-ABF")
         assert held is not None
         assert signed_checkpoint_to_wire(held) == signed_checkpoint_to_wire(latest)
