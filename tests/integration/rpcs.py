@@ -11,6 +11,7 @@ status code and details the gateway answered.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from google.protobuf.message import Message
@@ -20,6 +21,7 @@ from grpc_reflection.v1alpha import reflection_pb2
 from borderx._proto.borderx.v1 import admin_pb2, exchange_pb2, statement_pb2
 from borderx.statements.bodies import PartyId
 from borderx.statements.body_codec import designation_to_proto
+from tests.conftest import Creds, creds_for
 from tests.integration.helpers import designation
 
 
@@ -121,6 +123,19 @@ RPCS = (
         admin_pb2.ExportEvidenceRequest(issuers=["NZ-CS"]),
     ),
     Rpc(
+        # a document that parses as JSON but is no signed directory: refused, nothing changes
+        "/borderx.v1.Admin/PublishDirectory",
+        "borderx.v1.PublishDirectoryRequest",
+        "operator",
+        admin_pb2.PublishDirectoryRequest(document=b'{"signed": {}, "signatures": []}'),
+    ),
+    Rpc(
+        "/borderx.v1.Exchange/GetDirectory",
+        "borderx.v1.GetDirectoryRequest",
+        "partner",  # partner gateways only
+        exchange_pb2.GetDirectoryRequest(have_version=1),
+    ),
+    Rpc(
         "/grpc.health.v1.Health/List",
         "grpc.health.v1.HealthListRequest",
         "service",
@@ -174,3 +189,10 @@ def raw_call(
             return grpc.StatusCode.OK, "", None
         return exc.code(), exc.details() or "", exc
     return grpc.StatusCode.OK, "", None
+
+
+def partner_or_own(pki: Path, role: str) -> Creds:
+    """Credentials for ``role`` at AU-ABF's gateway: its own service or operator, or a partner's gateway."""
+    if role == "partner":
+        return creds_for(pki, "NZ-CS", "gateway", server_agency="AU-ABF")
+    return creds_for(pki, "AU-ABF", role, server_agency="AU-ABF")

@@ -21,7 +21,7 @@ from borderx._proto.borderx.v1 import (
     statement_pb2,
 )
 from tests.conftest import channel, creds_for
-from tests.integration.rpcs import NEVER_PARSES, RPCS, Rpc, raw_call
+from tests.integration.rpcs import NEVER_PARSES, RPCS, Rpc, partner_or_own, raw_call
 
 AU = "AU-ABF"
 HEALTH_CHECK = next(r for r in RPCS if r.method.endswith("/Check"))
@@ -33,12 +33,12 @@ def au(start_gateway):  # type: ignore[no-untyped-def]
 
 
 def open_channel(gw, pki: Path, role: str = "service") -> grpc.Channel:  # type: ignore[no-untyped-def]
-    return channel(gw.target, creds_for(pki, AU, role, server_agency=AU))
+    return channel(gw.target, partner_or_own(pki, role))
 
 
-def rpc_count(gw, method: str, code: str) -> float:  # type: ignore[no-untyped-def]
+def rpc_count(gw, method: str, code: str, caller: str = AU) -> float:  # type: ignore[no-untyped-def]
     value = gw.gateway.metrics.registry.get_sample_value(
-        "borderx_rpcs_total", {"method": method, "code": code, "caller_agency": AU}
+        "borderx_rpcs_total", {"method": method, "code": code, "caller_agency": caller}
     )
     return value or 0.0
 
@@ -92,7 +92,8 @@ def test_the_rpc_table_covers_every_method_the_gateway_serves() -> None:
 def test_a_request_that_does_not_parse_is_invalid_argument_with_its_rpc_event(
     au, pki: Path, rpc: Rpc
 ) -> None:  # type: ignore[no-untyped-def]
-    before = rpc_count(au, rpc.method, "INVALID_ARGUMENT")
+    caller = "NZ-CS" if rpc.role == "partner" else AU
+    before = rpc_count(au, rpc.method, "INVALID_ARGUMENT", caller)
     with open_channel(au, pki, rpc.role) as ch:
         code, message, _ = raw_call(ch, rpc, NEVER_PARSES)
         assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, message)
@@ -100,7 +101,7 @@ def test_a_request_that_does_not_parse_is_invalid_argument_with_its_rpc_event(
         # the same connection still serves a valid call
         assert raw_call(ch, HEALTH_CHECK, HEALTH_CHECK.valid.SerializeToString())[0] == grpc.StatusCode.OK
     # the one-event-per-RPC record (the `rpc` log event and its metric come from one place)
-    assert rpc_count(au, rpc.method, "INVALID_ARGUMENT") == before + 1
+    assert rpc_count(au, rpc.method, "INVALID_ARGUMENT", caller) == before + 1
 
 
 def test_health_watch_is_served_through_the_guard(au, pki: Path) -> None:  # type: ignore[no-untyped-def]

@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
 from borderx.statements.body_codec import designation_to_proto
-from tests.conftest import GatewayThread, channel, creds_for, gateway_config
+from tests.conftest import GatewayThread, channel, gateway_config
 from tests.integration.helpers import Issuers, designation, flag, platform
-from tests.integration.rpcs import RPCS, Rpc, raw_call
+from tests.integration.rpcs import RPCS, Rpc, partner_or_own, raw_call
 
 AU = "AU-ABF"
 EXAMPLES = int(os.environ.get("BORDERX_FUZZ_EXAMPLES", "12"))
@@ -51,8 +51,7 @@ def world(
     issuers = Issuers(pki, gw.gateway.store, receiver=AU)
     issuers.put("NZ-CS", flag((platform("fuzzed"),), FlagCategory.UNDERVALUATION, Evidence.CONFIRMED))
     channels = {
-        role: channel(gw.target, creds_for(pki, AU, role, server_agency=AU))
-        for role in ("service", "operator")
+        role: channel(gw.target, partner_or_own(pki, role)) for role in ("service", "operator", "partner")
     }
     item = exchange_pb2.PublishItem(
         draft=exchange_pb2.Draft(designation=designation_to_proto(designation(AU, (platform("fuzzed"),))))
