@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -21,9 +20,8 @@ import grpc
 import grpc.aio
 import pytest
 
-from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc
+from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2
 from borderx.config import FederationConfig
-from borderx.directory.model import Directory
 from borderx.statements.bodies import Evidence, FlagCategory
 from borderx.statements.body_codec import encode_body
 from borderx.statements.checkpoints import GENESIS_SIGNATURES, roll_signatures
@@ -31,46 +29,17 @@ from borderx.statements.encoding import envelope_to_proto, signed_checkpoint_to_
 from borderx.statements.model import GENESIS_DIGEST, Envelope, Signature
 from borderx.statements.signing import Signer, load_signing_key, sign_checkpoint, sign_statement
 from tests.conftest import GatewayThread, channel, creds_for, gateway_config
+from tests.federation.hostile import HostilePeer
 from tests.integration.helpers import designation, flag, platform
 
 NZ, AU = "NZ-CS", "AU-ABF"
 
 
-class FakePeer(exchange_pb2_grpc.ExchangeServicer):
-    """Serves ``events`` to whoever subscribes, then holds the stream open."""
+class FakePeer(HostilePeer):
+    """A fake NZ-CS gateway (NZ-CS's real gateway certificate) serving ``events``."""
 
     def __init__(self, pki: Path) -> None:
-        self.events: list[exchange_pb2.SubscribeEvent] = []
-        self.subscriptions = 0
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.server: grpc.aio.Server | None = None
-        directory = Directory.load(pki / "directory.json")
-        creds = grpc.ssl_server_credentials(
-            [((pki / NZ / "gateway.key").read_bytes(), (pki / NZ / "gateway.pem").read_bytes())],
-            root_certificates=directory.trust_bundle_pem(),
-            require_client_auth=True,
-        )
-        self.port = asyncio.run_coroutine_threadsafe(self._start(creds), self.loop).result(10)
-
-    async def _start(self, creds: grpc.ServerCredentials) -> int:
-        self.server = grpc.aio.server()
-        exchange_pb2_grpc.add_ExchangeServicer_to_server(self, self.server)
-        port = self.server.add_secure_port("127.0.0.1:0", creds)
-        await self.server.start()
-        return port
-
-    async def Subscribe(self, request: Any, context: Any) -> Any:
-        self.subscriptions += 1
-        for event in list(self.events):
-            yield event
-        await asyncio.sleep(3600)
-
-    def stop(self) -> None:
-        assert self.server is not None
-        asyncio.run_coroutine_threadsafe(self.server.stop(0), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        super().__init__(pki, NZ)
 
 
 class Chain:
