@@ -65,8 +65,10 @@ class IndexEffects:
     ``withdraws`` name an earlier statement that this one replaces or withdraws; the store
     marks it in the same transaction. ``expires_at`` is when the statement stops counting
     for screening (a designation's ``valid_until`` or a flag's ``expires_at``), kept for the
-    screening layer to compare with its own clock. A redacted envelope has no body, so its
-    effects are empty: ``IndexEffects()``.
+    screening layer to compare with its own clock. ``names`` are the name-index blocking
+    keys of the body's party (``screening.names``: its names, e-mails and phones), opaque
+    strings to the store. A redacted envelope has no body, so its effects are empty:
+    ``IndexEffects()``.
     """
 
     ids: tuple[PartyKey, ...] = ()
@@ -74,6 +76,7 @@ class IndexEffects:
     supersedes: StatementKey | None = None
     withdraws: StatementKey | None = None
     expires_at: datetime | None = None
+    names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # A typo in kind would silently make a statement unscreenable; refuse it here.
@@ -314,8 +317,18 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def lookup_names(self, keys: Sequence[str]) -> dict[str, list[StoredStatement]]:
+        """Current statements whose name-index keys include each of ``keys``, in one snapshot.
+
+        The name index holds the ``IndexEffects.names`` of every statement, written with it
+        and rebuilt by :meth:`rebuild_index`. Every requested key is a key of the result (an
+        empty list when nothing matches); statements are ordered by (issuer, seq). MUST
+        stay O(k log n) for k keys: it is the blocking step of name screening.
+        """
+
+    @abc.abstractmethod
     def rebuild_index(self, indexer: Callable[[Envelope], IndexEffects]) -> int:
-        """Drop the derived index and recompute it from the stored envelopes, in one transaction.
+        """Drop the derived index (party ids, names, marks, expiries) and recompute it from the stored envelopes, in one transaction.
 
         Envelopes are fed to ``indexer`` per issuer in seq order (a redacted envelope is
         given empty effects without calling it). Returns how many statements were indexed.

@@ -252,6 +252,19 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         SELECT issuer, seq, head_digest, time, wire FROM checkpoints
         """,
     ),
+    (
+        # Derived: name-index blocking key (screening.names) -> statement (issue #13).
+        # Rebuilt from ``statements`` by rebuild_index, like party_index.
+        """
+        CREATE TABLE name_index (
+            key    TEXT   NOT NULL,
+            issuer TEXT   NOT NULL,
+            seq    BIGINT NOT NULL,
+            PRIMARY KEY (key, issuer, seq),
+            FOREIGN KEY (issuer, seq) REFERENCES statements (issuer, seq)
+        )
+        """,
+    ),
 )
 
 #: The schema version this code writes and reads.
@@ -315,6 +328,20 @@ _LOOKUP_MANY: Final = f"""
      WHERE {_NOT_MARKED}
      ORDER BY q.scheme, q.value, p.issuer, p.seq
 """  # noqa: S608
+# every requested name key in one query (one snapshot)
+_LOOKUP_NAMES: Final = f"""
+    SELECT q.key, s.issuer, s.seq, s.wire, s.received_from, s.received_at, s.expires_at
+      FROM unnest(%s::text[]) AS q (key)
+      JOIN name_index AS n ON n.key = q.key
+      JOIN statements AS s ON s.issuer = n.issuer AND s.seq = n.seq
+     WHERE {_NOT_MARKED}
+     ORDER BY q.key, n.issuer, n.seq
+"""  # noqa: S608
+# a batch's name rows as three parallel arrays: one statement, however many keys
+_INSERT_NAMES: Final = """
+    INSERT INTO name_index (key, issuer, seq)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) ON CONFLICT DO NOTHING
+"""
 _GET: Final = f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = %s AND s.seq = %s"
 _READ_RANGE: Final = (
     f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = %s AND s.seq > %s ORDER BY s.seq LIMIT %s"
@@ -453,6 +480,14 @@ def _index_rows(
     if effects.withdraws is not None:
         marks.append((env.issuer, effects.withdraws[1], "withdrawn", env.seq))
     return ids, marks
+
+
+def _name_columns(rows: list[tuple[str, str, int]]) -> tuple[list[str], list[str], list[int]]:
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+
+def _name_rows(env: Envelope, effects: IndexEffects) -> list[tuple[str, str, int]]:
+    return [(key, env.issuer, env.seq) for key in dict.fromkeys(effects.names)]
 
 
 class PostgresStore(Store):
@@ -675,6 +710,7 @@ class PostgresStore(Store):
         results: list[AppendResult] = []
         statement_rows: list[tuple[Any, ...]] = []
         index_rows: list[tuple[str, str, str, int]] = []
+        name_rows: list[tuple[str, str, int]] = []
         mark_rows: list[tuple[str, int, str, int]] = []
         accepted: dict[str, ChainHead] = {}
         for entry, wire in zip(entries, wires, strict=True):
@@ -711,6 +747,7 @@ class PostgresStore(Store):
             )
             ids, marks = _index_rows(env, effects)
             index_rows.extend(ids)
+            name_rows.extend(_name_rows(env, effects))
             mark_rows.extend(marks)
             results.append(AppendResult(issuer, env.seq, env.digest, duplicate=False))
         if statement_rows:
@@ -719,6 +756,8 @@ class PostgresStore(Store):
                 cur.executemany(_INSERT_STATEMENT, statement_rows)
                 if index_rows:
                     cur.executemany(_INSERT_INDEX, index_rows)
+                if name_rows:
+                    cur.execute(_INSERT_NAMES, _name_columns(name_rows))
                 if mark_rows:
                     cur.executemany(_INSERT_MARK, mark_rows)
                 cur.executemany(
@@ -847,6 +886,16 @@ class PostgresStore(Store):
             out[(scheme, value)].append(self._stored((*stored, None, None)))
         return out
 
+    def lookup_names(self, keys: Sequence[str]) -> dict[str, list[StoredStatement]]:
+        out: dict[str, list[StoredStatement]] = {key: [] for key in keys}
+        if not out:
+            return out
+        with self._reading() as conn:
+            rows = conn.execute(_LOOKUP_NAMES, (list(out),)).fetchall()
+        for key, *stored in rows:
+            out[key].append(self._stored((*stored, None, None)))
+        return out
+
     def rebuild_index(self, indexer: Callable[[Envelope], IndexEffects]) -> int:
         indexed = 0
         with self._transaction() as conn:
@@ -854,6 +903,7 @@ class PostgresStore(Store):
             # be dropped here or computed twice. SHARE blocks inserts, not reads.
             conn.execute("LOCK TABLE statements IN SHARE MODE")
             conn.execute("DELETE FROM party_index")
+            conn.execute("DELETE FROM name_index")
             conn.execute("DELETE FROM marks")
             conn.execute("UPDATE statements SET expires_at = NULL WHERE expires_at IS NOT NULL")
             last: tuple[str, int] = ("", 0)
@@ -870,6 +920,7 @@ class PostgresStore(Store):
                 if not rows:
                     break
                 index_rows: list[tuple[str, str, str, int]] = []
+                name_rows: list[tuple[str, str, int]] = []
                 mark_rows: list[tuple[str, int, str, int]] = []
                 expiries: list[tuple[datetime, str, int]] = []
                 for issuer, seq, wire in rows:
@@ -878,6 +929,7 @@ class PostgresStore(Store):
                     check_index_effects(env, effects)
                     ids, marks = _index_rows(env, effects)
                     index_rows.extend(ids)
+                    name_rows.extend(_name_rows(env, effects))
                     mark_rows.extend(marks)
                     if effects.expires_at is not None:
                         expiries.append((effects.expires_at, issuer, seq))
@@ -886,6 +938,8 @@ class PostgresStore(Store):
                 with conn.cursor() as cur:
                     if index_rows:
                         cur.executemany(_INSERT_INDEX, index_rows)
+                    if name_rows:
+                        cur.execute(_INSERT_NAMES, _name_columns(name_rows))
                     if mark_rows:
                         cur.executemany(_INSERT_MARK, mark_rows)
                     if expiries:

@@ -202,6 +202,17 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         SELECT issuer, seq, head_digest, time, wire FROM checkpoints
         """,
     ),
+    (
+        # Derived: name-index blocking key (screening.names) -> statement (issue #13).
+        # Rebuilt from ``statements`` by rebuild_index, like party_index.
+        """
+        CREATE TABLE name_index (
+            key          TEXT    NOT NULL,
+            statement_id INTEGER NOT NULL REFERENCES statements (id),
+            PRIMARY KEY (key, statement_id)
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 
 #: The schema version this code writes and reads.
@@ -243,6 +254,12 @@ _LOOKUP_ALL: Final = f"""
      WHERE p.scheme = ? AND p.value = ?
      ORDER BY s.issuer, s.seq
 """
+_LOOKUP_NAME: Final = f"""
+    {_SELECT_STORED}
+      FROM name_index AS n JOIN statements AS s ON s.id = n.statement_id
+     WHERE n.key = ? AND {_NOT_MARKED}
+     ORDER BY s.issuer, s.seq
+"""
 _GET: Final = f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = ? AND s.seq = ?"
 _READ_RANGE: Final = (
     f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = ? AND s.seq > ? ORDER BY s.seq LIMIT ?"
@@ -253,6 +270,7 @@ _INSERT_STATEMENT: Final = """
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _INSERT_INDEX: Final = "INSERT OR IGNORE INTO party_index (scheme, value, statement_id) VALUES (?, ?, ?)"
+_INSERT_NAME: Final = "INSERT OR IGNORE INTO name_index (key, statement_id) VALUES (?, ?)"
 # the first mark wins: a later statement cannot re-point an earlier supersede or withdrawal
 _INSERT_MARK: Final = "INSERT OR IGNORE INTO marks (issuer, target_seq, kind, by_seq) VALUES (?, ?, ?, ?)"
 _UPSERT_HEAD: Final = """
@@ -349,6 +367,10 @@ def _index_rows(
     if effects.withdraws is not None:
         marks.append((env.issuer, effects.withdraws[1], "withdrawn", env.seq))
     return ids, marks
+
+
+def _name_rows(statement_id: int, effects: IndexEffects) -> list[tuple[str, int]]:
+    return [(key, statement_id) for key in dict.fromkeys(effects.names)]
 
 
 class SQLiteStore(Store):
@@ -580,6 +602,7 @@ class SQLiteStore(Store):
         results: list[AppendResult] = []
         statement_rows: list[tuple[Any, ...]] = []
         index_rows: list[tuple[str, str, int]] = []
+        name_rows: list[tuple[str, int]] = []
         mark_rows: list[tuple[str, int, str, int]] = []
         for entry, wire in zip(entries, wires, strict=True):
             env = entry.envelope
@@ -616,12 +639,15 @@ class SQLiteStore(Store):
             )
             ids, marks = _index_rows(next_id, env, effects)
             index_rows.extend(ids)
+            name_rows.extend(_name_rows(next_id, effects))
             mark_rows.extend(marks)
             next_id += 1
             results.append(AppendResult(issuer, env.seq, env.digest, duplicate=False))
         if statement_rows:
             conn.executemany(_INSERT_STATEMENT, statement_rows)
             conn.executemany(_INSERT_INDEX, index_rows)
+            if name_rows:
+                conn.executemany(_INSERT_NAME, name_rows)
             conn.executemany(_INSERT_MARK, mark_rows)
             conn.executemany(
                 _UPSERT_HEAD,
@@ -733,10 +759,19 @@ class SQLiteStore(Store):
                     ]
         return out
 
+    def lookup_names(self, keys: Sequence[str]) -> dict[str, list[StoredStatement]]:
+        out: dict[str, list[StoredStatement]] = {}
+        with self._reading(snapshot=True) as conn:
+            for key in keys:
+                if key not in out:
+                    out[key] = [self._stored(row) for row in conn.execute(_LOOKUP_NAME, (key,)).fetchall()]
+        return out
+
     def rebuild_index(self, indexer: Callable[[Envelope], IndexEffects]) -> int:
         indexed = 0
         with self._writing() as conn:
             conn.execute("DELETE FROM party_index")
+            conn.execute("DELETE FROM name_index")
             conn.execute("DELETE FROM marks")
             conn.execute("UPDATE statements SET expires_at = NULL WHERE expires_at IS NOT NULL")
             last_id = 0
@@ -750,6 +785,7 @@ class SQLiteStore(Store):
                 if not rows:
                     break
                 index_rows: list[tuple[str, str, int]] = []
+                name_rows: list[tuple[str, int]] = []
                 mark_rows: list[tuple[str, int, str, int]] = []
                 expiries: list[tuple[int, int]] = []
                 for statement_id, issuer, seq, wire in rows:
@@ -758,12 +794,15 @@ class SQLiteStore(Store):
                     check_index_effects(env, effects)
                     ids, marks = _index_rows(statement_id, env, effects)
                     index_rows.extend(ids)
+                    name_rows.extend(_name_rows(statement_id, effects))
                     mark_rows.extend(marks)
                     if effects.expires_at is not None:
                         expiries.append((_to_us(effects.expires_at), statement_id))
                 last_id = rows[-1][0]
                 indexed += len(rows)
                 conn.executemany(_INSERT_INDEX, index_rows)
+                if name_rows:
+                    conn.executemany(_INSERT_NAME, name_rows)
                 conn.executemany(_INSERT_MARK, mark_rows)
                 conn.executemany("UPDATE statements SET expires_at = ? WHERE id = ?", expiries)
         return indexed
