@@ -231,6 +231,8 @@ class MatchThresholds:
     postcode_penalty: float = 0.1
     #: taken off for a different value in an identifier scheme both parties carry
     identifier_penalty: float = 0.3
+    #: the lowest score a name search lists
+    search: float = 0.6
 
 
 DEFAULT_THRESHOLDS = MatchThresholds()

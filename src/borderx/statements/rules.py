@@ -172,16 +172,11 @@ def validate_party(
     matches them by name (issue #13).
     """
     _text(party.legal_name, f"{field}.legal_name", max_length=limits.max_name_length, required=True)
-    _count(party.trading_names, f"{field}.trading_names", limits.max_trading_names)
-    for i, name in enumerate(party.trading_names):
-        _text(name, f"{field}.trading_names[{i}]", max_length=limits.max_name_length, required=True)
-    if party.address is not None:
-        _address(party.address, f"{field}.address", limits)
-
     country = party.address.country if party.address is not None else ""
     if not party.ids and (require_id or not country):
         # A designation must prove identity (only an identifier can earn EXPEDITE); a flag
         # on a name alone needs its country, or it would resemble every namesake worldwide.
+        _checked_party(party, field=field, limits=limits)  # a malformed part is named first
         need = (
             "at least one identifier (scheme and value, e.g. ABN 51824753556) is required"
             if require_id
@@ -189,6 +184,26 @@ def validate_party(
             "legal name, is required"
         )
         raise InvalidArgument(need, field=f"{field}.ids")
+    return _checked_party(party, field=field, limits=limits)
+
+
+def validate_manifest_party(party: Party, *, field: str, limits: BodyLimits = DEFAULT_LIMITS) -> Party:
+    """A manifest's party (``Screen``): the forms of a statement's party, nothing required.
+
+    A manifest carries what it carries (a name, an e-mail, an id …); what it carries must
+    still be well formed, and comes back normalised so that it matches what was signed.
+    """
+    return _checked_party(party, field=field, limits=limits)
+
+
+def _checked_party(party: Party, *, field: str, limits: BodyLimits) -> Party:
+    _text(party.legal_name, f"{field}.legal_name", max_length=limits.max_name_length)
+    _count(party.trading_names, f"{field}.trading_names", limits.max_trading_names)
+    for i, name in enumerate(party.trading_names):
+        _text(name, f"{field}.trading_names[{i}]", max_length=limits.max_name_length, required=True)
+    if party.address is not None:
+        _address(party.address, f"{field}.address", limits)
+    country = party.address.country if party.address is not None else ""
     _count(party.ids, f"{field}.ids", limits.max_ids)
     normalised: list[PartyId] = []
     first_at: dict[PartyId, int] = {}
