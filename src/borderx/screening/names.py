@@ -17,8 +17,9 @@ word that distinguishes them.
 Blocking keys (``d:`` namespace) are the distinctive words run together, and every string
 one deletion away from it (the symmetric-deletion scheme of SymSpell): two names one edit
 apart on their distinctive part (a typo, a dropped or doubled letter, two swapped letters)
-always share a key, at the cost of about one key per letter. ``s:`` is the distinctive
-words sorted (word order); ``e:`` and ``p:`` are normalised e-mails and E.164 phones.
+always share a key, at the cost of about one key per letter; the distinctive words sorted
+are one more key in the same namespace (word order). ``e:`` and ``p:`` are normalised
+e-mails and E.164 phones.
 
 Scores are 0..1 with evidence strings that say what agreed and what contradicted:
 similarity by ``rapidfuzz`` (normalised Indel similarity), then country, postcode, street
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 from rigour.names import remove_org_types
 from rigour.text import ascii_text
 
@@ -64,29 +65,48 @@ _GENERIC_TEXT = """
     network smart new development dev investment partners associates general distribution
     distributors distributor wholesale retail store shop online mall sourcing solutions
     the and of
+"""
+# places: matched exactly only (a one-letter slip of "jinhua" is the seller name "jiahua")
+_PLACE_TEXT = """
     shenzhen guangzhou dongguan foshan yiwu hangzhou ningbo shanghai beijing xiamen quanzhou
     fuzhou suzhou wenzhou shantou zhongshan jinhua tianjin qingdao wuhan chengdu nanjing
     china chinese hk kowloon taiwan taipei vietnam hanoi india mumbai delhi turkey istanbul
     sydney melbourne auckland wellington london toronto vancouver
 """
-GENERIC_WORDS: frozenset[str] = frozenset(_GENERIC_TEXT.split())
+GENERIC_WORDS: frozenset[str] = frozenset((*_GENERIC_TEXT.split(), *_PLACE_TEXT.split()))
 # place and trade phrases of several words, removed before the words are weighed (so that
 # the "hong" of Hong Kong is not taken for the distinctive syllable of "Hong Da")
 _GENERIC_PHRASES = re.compile(
     r"\b(?:hong kong|new zealand|united kingdom|united states|e commerce|import and export|"
     r"import export|imp exp|you xian gong si|gong si|mao yi|ke ji|shen zhen shi|shen zhen|guang zhou|yi wu)\b"
 )
-_LONG_GENERIC = tuple(sorted(w for w in GENERIC_WORDS if len(w) >= 6))
+_FUZZY_GENERIC = tuple(sorted(w for w in _GENERIC_TEXT.split() if len(w) >= 4))
+_LONG_PLACES = tuple(sorted(w for w in _PLACE_TEXT.split() if len(w) >= 7))
+# legal-form words a misspelt tail of a name may stand for ("Co tLd", "Coo", "Lctd")
+_LEGAL_TAIL = ("co", "ltd", "llc", "inc", "pty", "plc", "gmbh", "corp", "limited", "company")
+
+
+def _near(token: str, words: Sequence[str]) -> bool:
+    return process.extractOne(token, words, scorer=OSA.distance, score_cutoff=1) is not None
+
+
+def _place(token: str, places: tuple[str, ...]) -> bool:
+    """The party's own city or region, or a well-known long place name, spelt with at most one slip."""
+    if token in places:
+        return True
+    if len(token) < 5:
+        return False
+    return _near(token, places) or (len(token) >= 7 and _near(token, _LONG_PLACES))
 
 
 @lru_cache(maxsize=65_536)
 def _generic(token: str) -> bool:
-    """A trade/place word, or a one-letter misspelling of a long one ("shenzen", "tradng")."""
+    """A trade/place word, or a one-edit misspelling of one ("shenzen", "comapny", "gmibh")."""
     if token in GENERIC_WORDS:
         return True
-    if len(token) < 6:
+    if len(token) < 5:
         return False
-    return process.extractOne(token, _LONG_GENERIC, scorer=Levenshtein.distance, score_cutoff=1) is not None
+    return _near(token, _FUZZY_GENERIC)
 
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -132,9 +152,15 @@ def name_form(text: str, places: tuple[str, ...] = ()) -> NameForm:
     removed = stripped != plain
     if not stripped:  # the whole name was a legal form: keep it rather than match everything
         stripped = plain
-    tokens = tuple(stripped.split())
+    words = stripped.split()
+    # a misspelt legal form at the end ("co tld") is a legal form all the same
+    while len(words) > 1 and len(words[-1]) >= 3 and _near(words[-1], _LEGAL_TAIL):
+        words.pop()
+        removed = True
+    stripped = " ".join(words)
+    tokens = tuple(words)
     weighed = _GENERIC_PHRASES.sub(" ", stripped)
-    distinctive = tuple(t for t in weighed.split() if not _generic(t) and t not in places)
+    distinctive = tuple(t for t in weighed.split() if not _generic(t) and not _place(t, places))
     if not distinctive:
         distinctive = tokens  # "Global Trading Co": nothing distinctive, so all of it is
     return NameForm(text=text, tokens=tokens, distinctive=distinctive, legal_form_removed=removed)
@@ -193,11 +219,9 @@ def name_keys(form: NameForm) -> set[str]:
     compact = form.compact[:_KEY_LENGTH]
     if not compact:
         return set()
-    keys = {f"d:{compact}"}
+    keys = {f"d:{compact}", f"d:{form.sorted_compact[:_KEY_LENGTH]}"}
     if len(compact) >= _MIN_DELETE_KEY:
         keys.update(f"d:{d}" for d in _deletions(compact))
-    if len(form.distinctive) > 1 and form.sorted_compact != form.compact:
-        keys.add(f"s:{form.sorted_compact[:_KEY_LENGTH]}")
     return keys
 
 
@@ -226,9 +250,10 @@ class MatchThresholds:
     address: float = 0.85
     #: a contact (e-mail or phone) match scores this
     contact_score: float = 0.9
-    #: taken off for a different country, and for a different postcode in the same city
+    #: taken off for a different country, a different city, a different postcode in the same city
     country_penalty: float = 0.25
-    postcode_penalty: float = 0.1
+    city_penalty: float = 0.1
+    postcode_penalty: float = 0.15
     #: taken off for a different value in an identifier scheme both parties carry
     identifier_penalty: float = 0.3
     #: the lowest score a name search lists
@@ -336,10 +361,14 @@ def match_party(
         else:
             evidence.append(f"country {query.country} ≠ {candidate.country}")
             score -= thresholds.country_penalty
+    other_city = bool(query.city and candidate.city and query.city != candidate.city)
+    if other_city and query.country == candidate.country:
+        evidence.append(f"city {query.city} ≠ {candidate.city}")
+        score -= thresholds.city_penalty
     if query.postcode and candidate.postcode:
         if query.postcode == candidate.postcode:
             evidence.append("postcode agrees")
-        elif not query.city or not candidate.city or query.city == candidate.city:
+        elif not other_city:
             evidence.append("postcode differs")
             score -= thresholds.postcode_penalty
     street = address_similarity(query, candidate)

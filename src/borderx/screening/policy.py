@@ -17,7 +17,8 @@ the gateway's TOML under ``[policy]``::
     address = 0.85                      # street similarity that counts as agreeing
     contact_score = 0.9                 # score of an e-mail or phone match (CONTACT)
     country_penalty = 0.25              # taken off for a different country
-    postcode_penalty = 0.1              # taken off for a different postcode in the same city
+    city_penalty = 0.1                  # taken off for a different city in the same country
+    postcode_penalty = 0.15             # taken off for a different postcode in the same city
     identifier_penalty = 0.3            # taken off for a different value in a shared id scheme
     search = 0.6                        # lowest score `borderx search` lists
 
