@@ -322,6 +322,31 @@ def _id_evidence(query: PartyForm, candidate: PartyForm) -> tuple[list[tuple[str
     return shared, contradicted
 
 
+def _place_evidence(
+    query: PartyForm, candidate: PartyForm, thresholds: MatchThresholds
+) -> tuple[float, list[str]]:
+    """What country, city and postcode say: (penalty, evidence)."""
+    evidence: list[str] = []
+    score = 0.0
+    if query.country and candidate.country:
+        if query.country == candidate.country:
+            evidence.append(f"country {query.country} = {candidate.country}")
+        else:
+            evidence.append(f"country {query.country} ≠ {candidate.country}")
+            score += thresholds.country_penalty
+    other_city = bool(query.city and candidate.city and query.city != candidate.city)
+    if other_city and query.country == candidate.country:
+        evidence.append(f"city {query.city} ≠ {candidate.city}")
+        score += thresholds.city_penalty
+    if query.postcode and candidate.postcode:
+        if query.postcode == candidate.postcode:
+            evidence.append("postcode agrees")
+        elif not other_city:
+            evidence.append("postcode differs")
+            score += thresholds.postcode_penalty
+    return score, evidence
+
+
 def match_party(
     query: PartyForm,
     candidate: PartyForm,
@@ -355,22 +380,9 @@ def match_party(
         basis, score = CONTACT, max(thresholds.contact_score, name)
         evidence.insert(0, f"contact {', '.join(contacts)} agrees")
 
-    if query.country and candidate.country:
-        if query.country == candidate.country:
-            evidence.append(f"country {query.country} = {candidate.country}")
-        else:
-            evidence.append(f"country {query.country} ≠ {candidate.country}")
-            score -= thresholds.country_penalty
-    other_city = bool(query.city and candidate.city and query.city != candidate.city)
-    if other_city and query.country == candidate.country:
-        evidence.append(f"city {query.city} ≠ {candidate.city}")
-        score -= thresholds.city_penalty
-    if query.postcode and candidate.postcode:
-        if query.postcode == candidate.postcode:
-            evidence.append("postcode agrees")
-        elif not other_city:
-            evidence.append("postcode differs")
-            score -= thresholds.postcode_penalty
+    penalty, said = _place_evidence(query, candidate, thresholds)
+    score -= penalty
+    evidence.extend(said)
     street = address_similarity(query, candidate)
     if street is not None:
         evidence.append(f"street {street:.2f}")

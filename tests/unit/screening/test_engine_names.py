@@ -183,5 +183,5 @@ def test_thresholds_come_from_policy_matching() -> None:
         policy_from_toml("AU-ABF", {"matching": {"review": 2}}, where="t")
     with pytest.raises(ConfigError, match=r"\[policy.matching\] reviw is not one of"):
         policy_from_toml("AU-ABF", {"matching": {"reviw": 0.9}}, where="t")
-    with pytest.raises(ConfigError, match="corroborated = 0.8 is below review = 0.85"):
+    with pytest.raises(ConfigError, match=r"corroborated = 0\.8 is below review = 0\.85"):
         policy_from_toml("AU-ABF", {"matching": {"corroborated": 0.8}}, where="t")
