@@ -179,9 +179,11 @@ def test_search_by_name(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_search_is_for_home_systems_only(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
-    with channel(au.target, creds_for(pki, "NZ-CS", "gateway", server_agency=AU)) as ch:
-        with pytest.raises(grpc.RpcError) as caught:
-            exchange_pb2_grpc.ExchangeStub(ch).Search(exchange_pb2.SearchRequest(name="hongda"), timeout=10)
+    with (
+        channel(au.target, creds_for(pki, "NZ-CS", "gateway", server_agency=AU)) as ch,
+        pytest.raises(grpc.RpcError) as caught,
+    ):
+        exchange_pb2_grpc.ExchangeStub(ch).Search(exchange_pb2.SearchRequest(name="hongda"), timeout=10)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 

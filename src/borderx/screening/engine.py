@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from borderx.errors import InvalidArgument
 from borderx.screening.names import (
     CONTACT,
     Match,
@@ -41,7 +42,7 @@ from borderx.screening.names import (
 )
 from borderx.screening.policy import Recommendation, ScreeningPolicy
 from borderx.statements.bodies import Body, BodyType, Designation, DesignationStatus, Party, ViolationFlag
-from borderx.statements.body_codec import decode_body
+from borderx.statements.body_codec import decode_body, party_of_body
 from borderx.store.base import PartyKey, StatementKey, Store, StoredStatement
 
 _CACHE_SIZE = 200_000
@@ -165,13 +166,21 @@ class Screener:
             self._bodies.popitem(last=False)
         return body
 
-    def form_of(self, stored: StoredStatement, body: Body | None) -> PartyForm | None:
-        """The matching form of a statement's party (cached: statements are immutable)."""
+    def form_of(self, stored: StoredStatement) -> PartyForm | None:
+        """The matching form of a statement's party (cached: statements are immutable).
+
+        Read from the body's party alone: most name candidates are scored and dropped, so
+        the whole body is decoded only for those that match.
+        """
         key = stored.key
         if key in self._forms:
             self._forms.move_to_end(key)
             return self._forms[key]
-        party = _party_of(body)
+        env = stored.envelope
+        try:
+            party = None if env.body is None else party_of_body(BodyType(env.header.body_type), env.body)
+        except InvalidArgument:
+            party = None  # signed evidence that does not parse is never screened
         form = None if party is None else form_of_party(party)
         self._forms[key] = form
         if len(self._forms) > _CACHE_SIZE:
@@ -229,13 +238,13 @@ class Screener:
             for stored in self._candidates(ids, form, found, named, keys_of).values():
                 if not stored.current or stored.key in designations or stored.key in flags:
                     continue
-                body = self.body_of(stored)
-                candidate = self.form_of(stored, body)
+                candidate = self.form_of(stored)
                 if candidate is None:
                     continue
                 match = match_party(query, candidate, party=party, thresholds=matching)
                 if not match.proves_identity and match.score < matching.review:
                     continue  # a resemblance below the review threshold is no match
+                body = self.body_of(stored)
                 if isinstance(body, Designation) and party == "shipper":
                     hit = self._designation(stored, body, now, reasons, match)
                     if hit is not None:
@@ -294,13 +303,14 @@ class Screener:
                 seen.add(stored.key)
                 if stored.expires_at is not None and stored.expires_at <= now:
                     continue
-                body = self.body_of(stored)
-                party = _party_of(body)
-                candidate = self.form_of(stored, body)
-                if party is None or candidate is None:
+                candidate = self.form_of(stored)
+                if candidate is None:
                     continue
                 match = match_party(query, candidate, party="query", thresholds=self._policy.matching)
                 if match.score < self._policy.matching.search:
+                    continue
+                party = _party_of(self.body_of(stored))
+                if party is None:
                     continue
                 held = best.get(party)
                 if held is None:

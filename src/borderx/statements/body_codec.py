@@ -441,6 +441,21 @@ def index_fields(body_type: BodyType, data: bytes) -> IndexFields:
     return IndexFields(BodyType.WITHDRAWAL, withdraws=target)
 
 
+def party_of_body(body_type: BodyType, data: bytes) -> Party | None:
+    """The party a designation or flag body is about, read without decoding the rest.
+
+    Screening scores every name candidate's party and decodes the whole body only for the
+    few that match; raises InvalidArgument (field ``body``) on bytes that do not parse.
+    """
+    if body_type is BodyType.WITHDRAWAL:
+        return None
+    try:
+        msg: Any = _PROTO_OF[body_type].FromString(data)
+    except DecodeError:
+        raise InvalidArgument(f"is not a valid {body_type.value} message", field="body") from None
+    return party_from_proto(msg.party if body_type is BodyType.DESIGNATION else msg.subject)
+
+
 def _party_fields(party: Any) -> dict[str, Any]:
     return {
         "names": (party.legal_name, *party.trading_names),

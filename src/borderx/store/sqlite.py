@@ -254,12 +254,8 @@ _LOOKUP_ALL: Final = f"""
      WHERE p.scheme = ? AND p.value = ?
      ORDER BY s.issuer, s.seq
 """
-_LOOKUP_NAME: Final = f"""
-    {_SELECT_STORED}
-      FROM name_index AS n JOIN statements AS s ON s.id = n.statement_id
-     WHERE n.key = ? AND {_NOT_MARKED}
-     ORDER BY s.issuer, s.seq
-"""
+#: name keys (or statement ids) bound per query in lookup_names
+_NAME_CHUNK: Final = 500
 _GET: Final = f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = ? AND s.seq = ?"
 _READ_RANGE: Final = (
     f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = ? AND s.seq > ? ORDER BY s.seq LIMIT ?"
@@ -760,11 +756,38 @@ class SQLiteStore(Store):
         return out
 
     def lookup_names(self, keys: Sequence[str]) -> dict[str, list[StoredStatement]]:
-        out: dict[str, list[StoredStatement]] = {}
+        # Two steps in one snapshot: the keys' statement ids (many keys of one query name
+        # the same candidate), then each distinct current statement once.
+        wanted = list(dict.fromkeys(keys))
+        hits: list[tuple[str, int]] = []
+        stored: dict[int, StoredStatement] = {}
         with self._reading(snapshot=True) as conn:
-            for key in keys:
-                if key not in out:
-                    out[key] = [self._stored(row) for row in conn.execute(_LOOKUP_NAME, (key,)).fetchall()]
+            for lo in range(0, len(wanted), _NAME_CHUNK):
+                chunk = wanted[lo : lo + _NAME_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                hits.extend(
+                    conn.execute(
+                        f"SELECT key, statement_id FROM name_index WHERE key IN ({marks})",  # noqa: S608 - placeholders only
+                        chunk,
+                    ).fetchall()
+                )
+            ids = list(dict.fromkeys(statement_id for _, statement_id in hits))
+            for lo in range(0, len(ids), _NAME_CHUNK):
+                chunk_ids = ids[lo : lo + _NAME_CHUNK]
+                marks = ",".join("?" * len(chunk_ids))
+                rows = conn.execute(
+                    f"{_SELECT_STORED}, s.id FROM statements AS s WHERE s.id IN ({marks}) AND {_NOT_MARKED}",
+                    chunk_ids,
+                ).fetchall()
+                for row in rows:
+                    stored[row[-1]] = self._stored(row[:-1])
+        out: dict[str, list[StoredStatement]] = {key: [] for key in wanted}
+        for key, statement_id in hits:
+            found = stored.get(statement_id)
+            if found is not None:
+                out[key].append(found)
+        for found_list in out.values():
+            found_list.sort(key=lambda s: s.key)
         return out
 
     def rebuild_index(self, indexer: Callable[[Envelope], IndexEffects]) -> int:
