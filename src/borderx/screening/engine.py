@@ -33,9 +33,11 @@ from datetime import UTC, datetime
 from borderx.errors import InvalidArgument
 from borderx.screening.names import (
     CONTACT,
+    TYPO_KEY_POSTINGS,
     Match,
     PartyForm,
     blocking_keys,
+    exact_keys,
     match_party,
     name_form,
     party_form,
@@ -195,10 +197,25 @@ class Screener:
             for form in (s.shipper, s.consignee):
                 if form is not None and id(form) not in keys_of:
                     keys_of[id(form)] = blocking_keys(form)
-        name_keys = list(dict.fromkeys(k for keys in keys_of.values() for k in keys))
-        named = self._store.lookup_names(name_keys) if name_keys else {}
+        named = self._lookup_names(shipments, keys_of)
         now = self._clock()
         return [self._screen_one(s, found, named, keys_of, now) for s in shipments]
+
+    def _lookup_names(
+        self, shipments: Sequence[ShipmentQuery], keys_of: dict[int, tuple[str, ...]]
+    ) -> dict[str, list[StoredStatement]]:
+        """Exact name and contact keys in full; one-edit keys only while they are selective."""
+        exact: set[str] = set()
+        for s in shipments:
+            for form in (s.shipper, s.consignee):
+                if form is not None:
+                    exact |= exact_keys(form)
+        all_keys = list(dict.fromkeys(k for keys in keys_of.values() for k in keys))
+        typo = [k for k in all_keys if k not in exact]
+        named = self._store.lookup_names([k for k in all_keys if k in exact]) if exact else {}
+        if typo:
+            named.update(self._store.lookup_names(typo, max_postings=TYPO_KEY_POSTINGS))
+        return named
 
     def _candidates(
         self,
@@ -213,6 +230,9 @@ class Screener:
             for stored in found.get(key, ()):
                 out.setdefault(stored.key, stored)
         if form is not None:
+            # one-edit keys held for more than TYPO_KEY_POSTINGS statements came back empty
+            # (_lookup_names): such a key names hundreds of unrelated firms, and scoring them
+            # all would let one manifest stall the batch; exact keys always count
             for name_key in keys_of.get(id(form), ()):
                 for stored in named.get(name_key, ()):
                     out.setdefault(stored.key, stored)

@@ -225,6 +225,20 @@ def name_keys(form: NameForm) -> set[str]:
     return keys
 
 
+#: a one-edit (deletion) key shared by more statements than this is too unselective to
+#: score them all: it is skipped, while exact keys (the same distinctive words) never are
+TYPO_KEY_POSTINGS = 16
+
+
+def exact_keys(party: PartyForm) -> frozenset[str]:
+    """The keys of ``party`` that only the same distinctive words share (never capped), and contacts."""
+    keys = {f"d:{form.compact[:_KEY_LENGTH]}" for form in party.names if form.compact}
+    keys |= {f"d:{form.sorted_compact[:_KEY_LENGTH]}" for form in party.names if form.compact}
+    keys.update(f"e:{e}" for e in party.emails)
+    keys.update(f"p:{p}" for p in party.phones)
+    return frozenset(keys)
+
+
 def blocking_keys(party: PartyForm) -> tuple[str, ...]:
     """Every blocking key of ``party``: names, e-mails (``e:``) and phones (``p:``), sorted."""
     keys: set[str] = set()

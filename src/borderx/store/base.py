@@ -317,13 +317,17 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def lookup_names(self, keys: Sequence[str]) -> dict[str, list[StoredStatement]]:
+    def lookup_names(
+        self, keys: Sequence[str], *, max_postings: int | None = None
+    ) -> dict[str, list[StoredStatement]]:
         """Current statements whose name-index keys include each of ``keys``, in one snapshot.
 
         The name index holds the ``IndexEffects.names`` of every statement, written with it
         and rebuilt by :meth:`rebuild_index`. Every requested key is a key of the result (an
-        empty list when nothing matches); statements are ordered by (issuer, seq). MUST
-        stay O(k log n) for k keys: it is the blocking step of name screening.
+        empty list when nothing matches); statements are ordered by (issuer, seq). With
+        ``max_postings``, a key held for more statements than that (current or not) gives
+        an empty list: too unselective to be worth reading. MUST stay O(k log n) for k keys
+        (plus the statements returned): it is the blocking step of name screening.
         """
 
     @abc.abstractmethod

@@ -886,12 +886,22 @@ class PostgresStore(Store):
             out[(scheme, value)].append(self._stored((*stored, None, None)))
         return out
 
-    def lookup_names(self, keys: Sequence[str]) -> dict[str, list[StoredStatement]]:
+    def lookup_names(
+        self, keys: Sequence[str], *, max_postings: int | None = None
+    ) -> dict[str, list[StoredStatement]]:
         out: dict[str, list[StoredStatement]] = {key: [] for key in keys}
         if not out:
             return out
+        wanted = list(out)
         with self._reading() as conn:
-            rows = conn.execute(_LOOKUP_NAMES, (list(out),)).fetchall()
+            if max_postings is not None:
+                common = conn.execute(
+                    "SELECT key FROM name_index WHERE key = ANY(%s) GROUP BY key HAVING count(*) > %s",
+                    (wanted, max_postings),
+                ).fetchall()
+                skip = {row[0] for row in common}
+                wanted = [k for k in wanted if k not in skip]
+            rows = conn.execute(_LOOKUP_NAMES, (wanted,)).fetchall() if wanted else []
         for key, *stored in rows:
             out[key].append(self._stored((*stored, None, None)))
         return out

@@ -755,7 +755,9 @@ class SQLiteStore(Store):
                     ]
         return out
 
-    def lookup_names(self, keys: Sequence[str]) -> dict[str, list[StoredStatement]]:
+    def lookup_names(
+        self, keys: Sequence[str], *, max_postings: int | None = None
+    ) -> dict[str, list[StoredStatement]]:
         # Two steps in one snapshot: the keys' statement ids (many keys of one query name
         # the same candidate), then each distinct current statement once.
         wanted = list(dict.fromkeys(keys))
@@ -771,6 +773,11 @@ class SQLiteStore(Store):
                         chunk,
                     ).fetchall()
                 )
+            if max_postings is not None:
+                per_key: dict[str, int] = {}
+                for key, _ in hits:
+                    per_key[key] = per_key.get(key, 0) + 1
+                hits = [(k, i) for k, i in hits if per_key[k] <= max_postings]
             ids = list(dict.fromkeys(statement_id for _, statement_id in hits))
             for lo in range(0, len(ids), _NAME_CHUNK):
                 chunk_ids = ids[lo : lo + _NAME_CHUNK]

@@ -825,3 +825,15 @@ def test_acknowledged_statements_survive_kill_9(backend: Backend) -> None:
         assert len(store.lookup("ABN", "crash", include_history=True)) == head.seq
     finally:
         store.close()
+
+
+def test_lookup_names_skips_keys_held_too_often(store: Store, au: Chain) -> None:
+    store.append([new(au.next(), names=("d:common", "d:rare")) for _ in range(3)])
+    store.append([new(au.next(), names=("d:common",))])
+
+    found = store.lookup_names(["d:common", "d:rare", "d:none"], max_postings=3)
+
+    assert found["d:common"] == []  # held 4 times: too unselective
+    assert keys(found["d:rare"]) == [("AU-ABF", 1), ("AU-ABF", 2), ("AU-ABF", 3)]
+    assert found["d:none"] == []
+    assert len(store.lookup_names(["d:common"])["d:common"]) == 4
