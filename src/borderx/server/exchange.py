@@ -191,7 +191,9 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                     goods_description=s.goods_description,
                 )
             )
-        if len(queries) <= INLINE_SCREEN_MAX:
+        by_name = any(q.shipper is not None or q.consignee is not None for q in queries)
+        if len(queries) <= INLINE_SCREEN_MAX and not by_name:
+            # identifier-only reads are cheap; name candidates are scored in a worker thread
             outcomes = self._gw.screener.screen(queries)
         else:
             outcomes = await asyncio.to_thread(self._gw.screener.screen, queries)
