@@ -33,6 +33,9 @@ frozen dataclasses with documented units and defaults, and passed on explicitly.
     [policy.flags.UNDERVALUATION]           # flag category × evidence → action overrides
     SUSPECTED = "STANDARD"
 
+    [policy.matching]                       # name/contact matching thresholds, 0..1 (see screening/policy.py)
+    review = 0.85                           # a NAME match from here raises scrutiny (at most EXAMINE)
+
     [observability]                         # plaintext health-only gRPC and Prometheus listeners
     health_listen = "0.0.0.0:8081"          # empty/absent = off
     metrics_listen = "0.0.0.0:9090"

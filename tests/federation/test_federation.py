@@ -166,3 +166,53 @@ def test_equivocation_is_detected_by_every_gateway_that_sees_both_versions(
         assert suspended == ([False] if agency == "NZ-CS" else [True])
     # NZ-CS can still publish: a forgery in its name does not silence it
     fed.publish("NZ-CS", [designation("NZ-CS", (platform("after"),))])
+
+
+def test_a_seller_flagged_by_name_at_nz_cs_is_screened_by_name_at_au_abf(
+    federation: FederationFactory, pki: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from borderx.statements.bodies import Address, Party, Severity, ViolationFlag
+
+    fed = federation(["AU-ABF", "NZ-CS"])
+    seller = Party(
+        legal_name="Yiwu Kaixin Gifts Co Ltd",
+        address=Address(lines=("88 Binhe Road",), city="Yiwu", postal_code="322000", country="CN"),
+        phones=("+86 579 8555 1234",),  # normalised to E.164 by NZ-CS's Publish
+    )
+    observed = datetime.now(UTC) - timedelta(days=1)
+    fed.publish(
+        "NZ-CS",
+        [
+            ViolationFlag(
+                subject=seller,
+                category=FlagCategory.IPR_COUNTERFEIT,
+                evidence=Evidence.CONFIRMED,
+                severity=Severity.HIGH,
+                observed_at=observed,
+            )
+        ],
+    )
+    fed.wait_converged()
+    gw = fed.gateway("AU-ABF")
+    shipments = [
+        exchange_pb2.Shipment(
+            reference="by-name",
+            shipper=statement_pb2.Party(
+                legal_name="KAIXIN GIFTS (YIWU)", address=statement_pb2.Address(country="CN")
+            ),
+        ),
+        exchange_pb2.Shipment(
+            reference="by-phone", shipper=statement_pb2.Party(legal_name="KX", phones=["+8657985551234"])
+        ),
+    ]
+    with channel(gw.target, creds_for(pki, "AU-ABF", "service", server_agency="AU-ABF")) as ch:
+        results = exchange_pb2_grpc.ExchangeStub(ch).Screen(
+            exchange_pb2.ScreenRequest(shipments=shipments), timeout=10
+        )
+    by_name, by_phone = results.results
+    assert exchange_pb2.Recommendation.Name(by_name.recommendation) == "EXAMINE", list(by_name.reasons)
+    assert by_name.flags[0].match.basis == "NAME" and by_name.flags[0].provenance.received_from == "NZ-CS"
+    assert exchange_pb2.Recommendation.Name(by_phone.recommendation) == "HOLD"
+    assert by_phone.flags[0].match.basis == "CONTACT"

@@ -26,6 +26,14 @@ The contract (``borderx import --help`` and ``borderx screen --help`` repeat it)
   timestamp must carry its zone (``Z`` or an offset such as ``+10:00``): one without is
   refused, not guessed, because a spreadsheet's local time would become different instants on
   different machines (``bodies`` refuses naive datetimes for the same reason).
+- Names and addresses (issue #13): an import file may add ``trading_names`` (joined by
+  ``;``), ``address`` (one free-text cell: street, city, postcode), ``emails`` and
+  ``phones`` (joined by ``;``). A flag's ``identifiers`` may be empty when ``country`` is
+  given (a seller known by name). A screening file may add ``shipper_name``,
+  ``shipper_address``, ``shipper_country``, ``shipper_email``, ``shipper_phone``,
+  ``consignee_name``, ``consignee_address``, ``consignee_country``,
+  ``consignee_identifiers`` and ``goods_description``; its ``identifiers`` may then be
+  empty when a shipper or consignee name is given.
 - ``declared_value`` is a decimal amount in major units (``129.95``), converted to the
   currency's minor units: 2 decimals, except the currencies in :data:`CURRENCY_DECIMALS`
   (``JPY`` has none, ``KWD`` three). More decimals than the currency has are refused, never
@@ -108,7 +116,7 @@ DESIGNATION_COLUMNS: Final = Columns(
         "country",
         "identifiers",
     ),
-    optional=("status_reason",),
+    optional=("status_reason", "trading_names", "address", "emails", "phones"),
 )
 #: the public column contract of an import file of violation flags
 FLAG_COLUMNS: Final = Columns(
@@ -123,11 +131,23 @@ FLAG_COLUMNS: Final = Columns(
         "identifiers",
         "summary",
     ),
-    optional=("outcomes",),
+    optional=("outcomes", "trading_names", "address", "emails", "phones"),
 )
 #: the public column contract of a screening file
 SCREENING_COLUMNS: Final = Columns(
     required=("reference", "identifiers", "origin", "declared_value", "currency", "hs_codes"),
+    optional=(
+        "shipper_name",
+        "shipper_address",
+        "shipper_country",
+        "shipper_email",
+        "shipper_phone",
+        "consignee_name",
+        "consignee_address",
+        "consignee_country",
+        "consignee_identifiers",
+        "goods_description",
+    ),
 )
 COLUMNS: Final[Mapping[CsvKind, Columns]] = {
     CsvKind.DESIGNATIONS: DESIGNATION_COLUMNS,
@@ -213,6 +233,10 @@ class Shipment:
     origin_country: str = ""
     declared_value: Money | None = None
     hs_codes: tuple[str, ...] = ()
+    #: the manifest's parties by name, address and contacts (None when the file names none)
+    shipper: Party | None = None
+    consignee: Party | None = None
+    goods_description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,21 +534,55 @@ class _Row:
             self.errors.append(RowError(self.row, column, str(exc)))
             return default
 
-    def identifiers(self) -> tuple[PartyId, ...]:
-        if not self.text("identifiers"):
-            self.errors.append(
-                RowError(self.row, "identifiers", "required: at least one SCHEME:VALUE, e.g. ABN:51824753556")
-            )
+    def identifiers(self, *, required: bool = True, column: str = "identifiers") -> tuple[PartyId, ...]:
+        if not self.text(column):
+            if required:
+                self.errors.append(
+                    RowError(self.row, column, "required: at least one SCHEME:VALUE, e.g. ABN:51824753556")
+                )
             return ()
-        return self.get("identifiers", parse_identifiers, ())
+        return self.get(column, parse_identifiers, ())
 
-    def party(self) -> Party:
+    def party(self, *, ids_required: bool = True) -> Party:
         country = self.get("country", parse_country, "")
-        ids = self.identifiers()
+        if not ids_required and not country and not self.text("identifiers"):
+            self.errors.append(
+                RowError(
+                    self.row,
+                    "identifiers",
+                    "required: a SCHEME:VALUE, or the country of a seller known by name",
+                )
+            )
+        ids = self.identifiers(required=ids_required)
         legal_name = self.text("legal_name")
         if not legal_name:
             self.errors.append(RowError(self.row, "legal_name", "required: the cell is empty"))
-        return Party(legal_name=legal_name, address=Address(country=country) if country else None, ids=ids)
+        return Party(
+            legal_name=legal_name,
+            trading_names=tuple(_items(self.text("trading_names"))),
+            address=_address(self.text("address"), country),
+            ids=ids,
+            emails=tuple(_items(self.text("emails"))),
+            phones=tuple(_items(self.text("phones"))),
+        )
+
+    def manifest_party(self, prefix: str, ids: tuple[PartyId, ...]) -> Party | None:
+        """A screening row's shipper or consignee (``shipper_name`` …), None when it names none."""
+        country = self.get(f"{prefix}_country", parse_country, "")
+        name = self.text(f"{prefix}_name")
+        address = _address(self.text(f"{prefix}_address"), country)
+        emails = tuple(_items(self.text(f"{prefix}_email")))
+        phones = tuple(_items(self.text(f"{prefix}_phone")))
+        if not (name or address or emails or phones):
+            return None
+        return Party(legal_name=name, address=address, ids=ids, emails=emails, phones=phones)
+
+
+def _address(text: str, country: str) -> Address | None:
+    # one free-text cell, as manifests carry it; matching reads words, not fields
+    if not text and not country:
+        return None
+    return Address(lines=(text,) if text else (), country=country)
 
 
 def _blank(cells: Sequence[str]) -> bool:
@@ -584,7 +642,7 @@ def _designation_row(row: _Row) -> Designation:
 
 def _flag_row(row: _Row) -> ViolationFlag:
     return ViolationFlag(
-        subject=row.party(),
+        subject=row.party(ids_required=False),
         category=row.get("category", lambda s: parse_enum(FlagCategory, s), None, required=True),
         evidence=row.get("evidence", lambda s: parse_enum(Evidence, s), None, required=True),
         severity=row.get("severity", lambda s: parse_enum(Severity, s), None, required=True),
@@ -597,21 +655,38 @@ def _flag_row(row: _Row) -> ViolationFlag:
 
 # ---------------------------------------------------------------- business rules, per row
 
+_PARTY_COLUMNS: Final = (
+    "legal_name",
+    "country",
+    "identifiers",
+    "trading_names",
+    "address",
+    "emails",
+    "phones",
+)
 # Body field path (as ``rules`` and the gateway name it) → the CSV column it came from.
 _FIELD_COLUMNS: Final[Mapping[CsvKind, tuple[tuple[str, str], ...]]] = {
     CsvKind.DESIGNATIONS: (
         ("party.ids", "identifiers"),
         ("party.legal_name", "legal_name"),
-        ("party.address", "country"),
+        ("party.address.country", "country"),
+        ("party.address", "address"),
+        ("party.trading_names", "trading_names"),
+        ("party.emails", "emails"),
+        ("party.phones", "phones"),
         ("party", "identifiers"),
-        *((c, c) for c in DESIGNATION_COLUMNS.all if c not in ("legal_name", "country", "identifiers")),
+        *((c, c) for c in DESIGNATION_COLUMNS.all if c not in _PARTY_COLUMNS),
     ),
     CsvKind.FLAGS: (
         ("subject.ids", "identifiers"),
         ("subject.legal_name", "legal_name"),
-        ("subject.address", "country"),
+        ("subject.address.country", "country"),
+        ("subject.address", "address"),
+        ("subject.trading_names", "trading_names"),
+        ("subject.emails", "emails"),
+        ("subject.phones", "phones"),
         ("subject", "identifiers"),
-        *((c, c) for c in FLAG_COLUMNS.all if c not in ("legal_name", "country", "identifiers")),
+        *((c, c) for c in FLAG_COLUMNS.all if c not in _PARTY_COLUMNS),
     ),
 }
 
@@ -698,7 +773,17 @@ def parse_screening(text: str) -> ScreeningFile:
 
 def _shipment_row(row: _Row) -> Shipment:
     reference = row.get("reference", str, "", required=True)
-    ids = row.identifiers()
+    named = bool(row.text("shipper_name") or row.text("consignee_name"))
+    if not named and not row.text("identifiers") and not row.text("consignee_identifiers"):
+        row.errors.append(
+            RowError(
+                row.row,
+                "identifiers",
+                "required: at least one SCHEME:VALUE (e.g. ABN:51824753556), or a shipper_name or consignee_name",
+            )
+        )
+    ids = row.identifiers(required=False)
+    consignee_ids = row.identifiers(required=False, column="consignee_identifiers")
     origin = row.get("origin", parse_country, "")
     currency = row.get("currency", _parse_currency, "")
     amount = row.text("declared_value")
@@ -718,6 +803,10 @@ def _shipment_row(row: _Row) -> Shipment:
         origin_country=origin,
         declared_value=declared,
         hs_codes=hs_codes,
+        shipper=row.manifest_party("shipper", ()),
+        consignee=row.manifest_party("consignee", consignee_ids)
+        or (Party(legal_name="", ids=consignee_ids) if consignee_ids else None),
+        goods_description=row.text("goods_description"),
     )
 
 

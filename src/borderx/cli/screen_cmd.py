@@ -1,7 +1,8 @@
 """``borderx screen FILE.csv``: screen a batch of shipments (Exchange.Screen).
 
 The file's columns are ``reference,identifiers,origin,declared_value,currency,hs_codes``
-(``csvio``). Rows that do not parse are reported by row and column on stderr and left out;
+plus the optional shipper/consignee name, address, country, e-mail, phone, consignee
+identifiers and goods description (``csvio``). Rows that do not parse are reported by row and column on stderr and left out;
 the rest go to the gateway in batches of ``--batch-size`` and come back in request order.
 Table output is one line per shipment; ``--output json`` is a list with one object per
 shipment. A HOLD is a finding, not a failure: the exit code is 0 when every row was
@@ -25,6 +26,7 @@ from borderx.cli.client import add_client_flags, call
 from borderx.cli.csvio import SCREENING_COLUMNS, ScreeningRow, Shipment, parse_screening, read_csv_text
 from borderx.cli.import_cmd import Progress, positive_int
 from borderx.errors import BorderxError
+from borderx.statements.body_codec import party_to_proto
 
 DEFAULT_BATCH_SIZE = 1000
 
@@ -51,7 +53,12 @@ def shipment_to_proto(shipment: Shipment) -> Any:
         shipper_ids=[statement_pb2.PartyId(scheme=i.scheme, value=i.value) for i in shipment.shipper_ids],
         origin_country=shipment.origin_country,
         hs_codes=list(shipment.hs_codes),
+        goods_description=shipment.goods_description,
     )
+    if shipment.shipper is not None:
+        msg.shipper.CopyFrom(party_to_proto(shipment.shipper))
+    if shipment.consignee is not None:
+        msg.consignee.CopyFrom(party_to_proto(shipment.consignee))
     if shipment.declared_value is not None:
         msg.declared_value.CopyFrom(
             statement_pb2.Money(
@@ -114,6 +121,21 @@ def _enum_name(enum_type: Any, number: int) -> str:
     return name
 
 
+def match_view(match: Any) -> dict[str, Any]:
+    """A ``borderx.v1.Match`` as plain data: basis, score, party, evidence."""
+    return {
+        "basis": match.basis,
+        "score": round(float(match.score), 4),
+        "party": match.party,
+        "evidence": list(match.evidence),
+    }
+
+
+def _match_brief(item: dict[str, Any]) -> str:
+    match = item.get("match")
+    return f" [{match['basis']} {match['score']:.2f}]" if match else ""
+
+
 def result_view(row: ScreeningRow, result: Any) -> dict[str, Any]:
     """One shipment's result as plain data (what ``--output json`` prints)."""
     return {
@@ -128,6 +150,7 @@ def result_view(row: ScreeningRow, result: Any) -> dict[str, Any]:
                 "level": d.designation.level,
                 "status": _enum_name(statement_pb2.DesignationStatus, d.designation.status),
                 "recognised": bool(d.recognised),
+                **({"match": match_view(d.match)} if d.HasField("match") else {}),
             }
             for d in result.designations
         ],
@@ -139,6 +162,7 @@ def result_view(row: ScreeningRow, result: Any) -> dict[str, Any]:
                 "evidence": _enum_name(statement_pb2.Evidence, f.flag.evidence),
                 "severity": _enum_name(statement_pb2.Severity, f.flag.severity),
                 "action": _recommendation(f.action),
+                **({"match": match_view(f.match)} if f.HasField("match") else {}),
             }
             for f in result.flags
         ],
@@ -151,13 +175,14 @@ def _brief_designations(view: dict[str, Any]) -> str:
     for d in view["designations"]:
         what = f"{d['programme']}/{d['level']}" if d["level"] else d["programme"]
         mark = "recognised" if d["recognised"] else "not recognised"
-        parts.append(f"{what} {d['issuer']}#{d['seq']} ({mark})")
+        parts.append(f"{what} {d['issuer']}#{d['seq']} ({mark}){_match_brief(d)}")
     return ", ".join(parts) or "-"
 
 
 def _brief_flags(view: dict[str, Any]) -> str:
     parts = [
-        f"{f['category']}/{f['evidence']} {f['issuer']}#{f['seq']} → {f['action']}" for f in view["flags"]
+        f"{f['category']}/{f['evidence']} {f['issuer']}#{f['seq']} → {f['action']}{_match_brief(f)}"
+        for f in view["flags"]
     ]
     return ", ".join(parts) or "-"
 

@@ -8,6 +8,7 @@ always derivable from the envelopes (the store is the truth).
 from __future__ import annotations
 
 from borderx.errors import InvalidArgument
+from borderx.screening.names import blocking_keys, party_form
 from borderx.statements.bodies import BodyType
 from borderx.statements.body_codec import index_fields
 from borderx.statements.model import Envelope
@@ -32,8 +33,14 @@ def index_effects(envelope: Envelope) -> IndexEffects:
         supersedes = None
     if withdraws is not None and (withdraws[0] != issuer or withdraws[1] >= seq):
         withdraws = None
+    names: tuple[str, ...] = ()
+    if fields.names:
+        city, region = fields.places
+        form = party_form(fields.names, city=city, region=region, emails=fields.emails, phones=fields.phones)
+        names = blocking_keys(form)
     return IndexEffects(
         ids=fields.ids,
+        names=names,
         kind=fields.kind.value,
         supersedes=supersedes,
         withdraws=withdraws,

@@ -11,17 +11,30 @@ the gateway's TOML under ``[policy]``::
     [policy.flags.UNDERVALUATION]       # evidence = action, overriding the defaults below
     SUSPECTED = "STANDARD"
 
+    [policy.matching]                   # name/contact matching thresholds (scores 0..1)
+    review = 0.85                       # a NAME match from here on is a possible match (at most EXAMINE)
+    corroborated = 0.95                 # NAME + agreeing address from here: the flag's full action
+    address = 0.85                      # street similarity that counts as agreeing
+    contact_score = 0.9                 # score of an e-mail or phone match (CONTACT)
+    country_penalty = 0.25              # taken off for a different country
+    city_penalty = 0.1                  # taken off for a different city in the same country
+    postcode_penalty = 0.15             # taken off for a different postcode in the same city
+    identifier_penalty = 0.3            # taken off for a different value in a shared id scheme
+    search = 0.6                        # lowest score `borderx search` lists
+
 An agency always recognises its own programme, at every level.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from borderx.errors import ConfigError
+from borderx.screening.names import DEFAULT_THRESHOLDS, MatchThresholds
 from borderx.statements.bodies import Evidence, FlagCategory
 from borderx.statements.rules import PROGRAMME_PATTERN
 
@@ -95,6 +108,8 @@ class ScreeningPolicy:
         default_factory=lambda: DEFAULT_FLAG_ACTIONS
     )
     own_programmes: frozenset[str] = frozenset()
+    #: ``[policy.matching]``: when a name or contact resemblance counts
+    matching: MatchThresholds = DEFAULT_THRESHOLDS
 
     def with_owners(self, owners: Mapping[str, str]) -> ScreeningPolicy:
         """This policy with the home agency's own programmes taken from ``owners`` (the directory)."""
@@ -158,5 +173,30 @@ def policy_from_toml(
                     f"{where}: [policy.flags.{category_name}] {evidence_name} = {action!r}: evidence is one of "
                     f"{[e.value for e in Evidence]}, action one of {[r.name for r in Recommendation]}"
                 ) from None
-    policy = ScreeningPolicy(agency=agency, recognised=recognised, flag_actions=actions)
+    policy = ScreeningPolicy(
+        agency=agency,
+        recognised=recognised,
+        flag_actions=actions,
+        matching=_matching(table.get("matching", {}), where),
+    )
     return policy if owners is None else policy.with_owners(owners)
+
+
+def _matching(table: Any, where: str) -> MatchThresholds:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [policy.matching] must be a table of thresholds")
+    known = {f.name for f in dataclasses.fields(MatchThresholds)}
+    values: dict[str, float] = {}
+    for name, value in table.items():
+        if name not in known:
+            raise ConfigError(f"{where}: [policy.matching] {name} is not one of {', '.join(sorted(known))}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{where}: [policy.matching] {name} = {value!r}: a number from 0 to 1")
+        values[name] = float(value)
+    thresholds = dataclasses.replace(DEFAULT_THRESHOLDS, **values)
+    if thresholds.corroborated < thresholds.review:
+        raise ConfigError(
+            f"{where}: [policy.matching] corroborated = {thresholds.corroborated} is below "
+            f"review = {thresholds.review}: a corroborated match must first be a match"
+        )
+    return thresholds

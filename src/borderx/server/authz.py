@@ -30,6 +30,9 @@ RULES: dict[str, Rule] = {
     "/borderx.v1.Exchange/Screen": Rule(
         home=HOME_SYSTEMS, what="only this agency's services and operators screen"
     ),
+    "/borderx.v1.Exchange/Search": Rule(
+        home=HOME_SYSTEMS, what="only this agency's services and operators search by name"
+    ),
     "/borderx.v1.Exchange/Lookup": Rule(
         home=HOME_SYSTEMS, what="only this agency's services and operators look up"
     ),

@@ -10,6 +10,7 @@ interceptor maps them to status codes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -25,18 +26,21 @@ from borderx.federation.subscribe import FollowerStream, FollowRequest
 from borderx.logging import get_logger
 from borderx.parties import normalise_party_id
 from borderx.publishing import Draft, Item
-from borderx.screening.engine import ScreeningOutcome, ShipmentQuery
-from borderx.statements.bodies import BodyType, Designation
+from borderx.screening.engine import ScreeningOutcome, ShipmentQuery, form_of_party
+from borderx.screening.names import Match, PartyForm
+from borderx.statements.bodies import BodyType, Designation, Party
 from borderx.statements.body_codec import (
     body_from_proto,
     body_type_from_proto,
     decode_body,
     designation_to_proto,
     flag_to_proto,
+    party_from_proto,
+    party_to_proto,
 )
 from borderx.statements.encoding import envelope_from_proto, envelope_to_proto, signed_checkpoint_to_proto
 from borderx.statements.model import Envelope
-from borderx.statements.rules import check_text
+from borderx.statements.rules import DEFAULT_LIMITS, check_text, validate_manifest_party
 from borderx.store.base import PartyKey, StoredStatement
 
 audit = get_logger("borderx.audit")
@@ -96,6 +100,27 @@ def check_shipment_text(shipment: exchange_pb2.Shipment, where: str, *, max_char
         for j, pid in enumerate(ids):
             check_text(pid.scheme, f"{where}.{field_name}[{j}].scheme", max_length=max_chars)
             check_text(pid.value, f"{where}.{field_name}[{j}].value", max_length=max_chars)
+
+
+#: the most candidates one Search returns
+MAX_SEARCH_LIMIT = 100
+
+
+def match_to_proto(match: Match | None) -> exchange_pb2.Match | None:
+    if match is None:
+        return None
+    return exchange_pb2.Match(
+        basis=match.basis, score=match.score, party=match.party, evidence=list(match.evidence)
+    )
+
+
+def manifest_party(msg: Any, extra_ids: tuple[PartyKey, ...], field: str) -> PartyForm | None:
+    """The matching form of a manifest's party (ids merged with ``extra_ids``), None if absent."""
+    if not msg.ListFields():
+        return None
+    party = validate_manifest_party(party_from_proto(msg), field=field, limits=DEFAULT_LIMITS)
+    form = form_of_party(party)
+    return dataclasses.replace(form, ids=frozenset((*form.ids, *extra_ids)))
 
 
 def party_keys(ids: Any, field: str) -> tuple[PartyKey, ...]:
@@ -198,7 +223,9 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                 f"shipments: {total} identifiers in one request; the limit is {limits.max_screen_identifiers}",
                 limit="limits.max_screen_identifiers",
             )
-        if total <= INLINE_SCREEN_IDENTIFIERS:
+        # names are scored against candidates, not read from an index: never on the loop
+        named = any(s.HasField("shipper") or s.HasField("consignee") for s in request.shipments)
+        if total <= INLINE_SCREEN_IDENTIFIERS and not named:
             outcomes = self._screen(request)
         else:
             outcomes = await asyncio.to_thread(self._screen, request)
@@ -219,14 +246,34 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                     limit="limits.max_shipment_identifiers",
                 )
             check_shipment_text(s, where, max_chars=limits.max_text_chars)
-            shipper = party_keys(s.shipper_ids, f"{where}.shipper_ids")
-            if not shipper:
-                raise InvalidArgument("needs at least one identifier", field=f"{where}.shipper_ids")
+            shipper_ids = party_keys(s.shipper_ids, f"{where}.shipper_ids")
+            consignee_ids = party_keys(s.consignee_ids, f"{where}.consignee_ids")
+            shipper = manifest_party(s.shipper, shipper_ids, f"{where}.shipper")
+            consignee = manifest_party(s.consignee, consignee_ids, f"{where}.consignee")
+            if len(s.goods_description) > 4000:
+                raise InvalidArgument(
+                    f"is {len(s.goods_description)} characters; at most 4000",
+                    field=f"{where}.goods_description",
+                )
+            if shipper is not None:
+                shipper_ids = tuple(sorted(shipper.ids))
+            if consignee is not None:
+                consignee_ids = tuple(sorted(consignee.ids))
+            named = any(f is not None and f.names for f in (shipper, consignee))
+            if not shipper_ids and not consignee_ids and not named:
+                raise InvalidArgument(
+                    "needs at least one identifier (shipper_ids, consignee_ids, shipper.ids) "
+                    "or a shipper or consignee name",
+                    field=f"{where}.shipper_ids",
+                )
             queries.append(
                 ShipmentQuery(
                     reference=s.reference,
-                    shipper_ids=shipper,
-                    consignee_ids=party_keys(s.consignee_ids, f"{where}.consignee_ids"),
+                    shipper_ids=shipper_ids,
+                    consignee_ids=consignee_ids,
+                    shipper=shipper,
+                    consignee=consignee,
+                    goods_description=s.goods_description,
                 )
             )
         return list(self._gw.screener.screen(queries))
@@ -240,18 +287,69 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                     provenance=provenance(d.stored),
                     designation=designation_to_proto(d.designation),
                     recognised=d.recognised,
+                    match=match_to_proto(d.match),
                 )
                 for d in outcome.designations
             ],
             flags=[
                 exchange_pb2.FlagMatch(
-                    provenance=provenance(f.stored), flag=flag_to_proto(f.flag), action=f.action.name
+                    provenance=provenance(f.stored),
+                    flag=flag_to_proto(f.flag),
+                    action=f.action.name,
+                    match=match_to_proto(f.match),
                 )
                 for f in outcome.flags
             ],
             recommendation=outcome.recommendation.name,
             reasons=list(outcome.reasons),
         )
+
+    # ------------------------------------------------------------ Search
+
+    async def Search(self, request: exchange_pb2.SearchRequest, context: Any) -> exchange_pb2.SearchResponse:
+        from borderx.server.interceptor import current_principal  # noqa: PLC0415
+
+        name = request.name
+        if not name.strip():
+            raise InvalidArgument("required: the name to search for", field="name")
+        if len(name) > DEFAULT_LIMITS.max_name_length:
+            raise InvalidArgument(
+                f"is {len(name)} characters; at most {DEFAULT_LIMITS.max_name_length}", field="name"
+            )
+        validate_manifest_party(Party(legal_name=name), field="search")
+        country = request.country
+        if country and (len(country) != 2 or not country.isascii() or not country.isupper()):
+            raise InvalidArgument(
+                f"{country[:8]!r} is not an ISO 3166-1 alpha-2 code like CN", field="country"
+            )
+        if request.limit > MAX_SEARCH_LIMIT:
+            raise InvalidArgument(f"{request.limit} is more than {MAX_SEARCH_LIMIT}", field="limit")
+        limit = request.limit or 10
+        hits = await asyncio.to_thread(self._gw.screener.search, name, country=country, limit=limit)
+        reader = current_principal().agency
+        now = self._gw.screener.now()
+        candidates = []
+        for hit in hits:
+            entries = []
+            for s in hit.statements:
+                env = s.envelope
+                if env.body is not None and not env.header.readable_by(reader):
+                    env = env.redact()
+                current, status = self._currency(s, now)
+                entries.append(
+                    exchange_pb2.LookupEntry(
+                        provenance=provenance(s),
+                        envelope=envelope_to_proto(env),
+                        current=current,
+                        status=status,
+                    )
+                )
+            candidates.append(
+                exchange_pb2.SearchCandidate(
+                    party=party_to_proto(hit.party), match=match_to_proto(hit.match), entries=entries
+                )
+            )
+        return exchange_pb2.SearchResponse(candidates=candidates)
 
     # ------------------------------------------------------------ Lookup
 

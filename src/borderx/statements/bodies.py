@@ -134,6 +134,10 @@ class Party:
     trading_names: tuple[str, ...] = ()
     address: Address | None = None
     ids: tuple[PartyId, ...] = ()
+    #: normalised lower-case e-mail addresses (``parties.contacts``)
+    emails: tuple[str, ...] = ()
+    #: normalised E.164 phone numbers (``parties.contacts``)
+    phones: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------- references

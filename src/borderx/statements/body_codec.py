@@ -180,6 +180,8 @@ def party_to_proto(party: Party) -> pb.Party:
         legal_name=party.legal_name,
         trading_names=list(party.trading_names),
         ids=[party_id_to_proto(i) for i in party.ids],
+        emails=list(party.emails),
+        phones=list(party.phones),
     )
     if party.address is not None:
         msg.address.CopyFrom(address_to_proto(party.address))
@@ -193,6 +195,8 @@ def party_from_proto(msg: pb.Party) -> Party:
         trading_names=tuple(msg.trading_names),
         address=address_from_proto(msg.address) if msg.HasField("address") else None,
         ids=tuple(PartyId(i.scheme, i.value) for i in msg.ids),
+        emails=tuple(msg.emails),
+        phones=tuple(msg.phones),
     )
 
 
@@ -390,7 +394,8 @@ class IndexFields:
 
     ``ids`` are the party identifiers as signed (the issuer's gateway normalised them);
     ``supersedes``/``withdraws`` name (issuer, seq); ``expires_at`` is a designation's
-    ``valid_until`` or a flag's ``expires_at``.
+    ``valid_until`` or a flag's ``expires_at``. ``names`` (legal then trading names),
+    ``places`` (address city and region), ``emails`` and ``phones`` feed the name index.
     """
 
     kind: BodyType
@@ -398,6 +403,10 @@ class IndexFields:
     supersedes: tuple[str, int] | None = None
     withdraws: tuple[str, int] | None = None
     expires_at: datetime | None = None
+    names: tuple[str, ...] = ()
+    places: tuple[str, str] = ("", "")
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
 
 
 def _seconds_to_datetime(ts: Any) -> datetime | None:
@@ -421,13 +430,39 @@ def index_fields(body_type: BodyType, data: bytes) -> IndexFields:
         ids = tuple(dict.fromkeys((i.scheme, i.value) for i in msg.party.ids))
         sup = (msg.supersedes.issuer, msg.supersedes.seq) if msg.HasField("supersedes") else None
         until = _seconds_to_datetime(msg.valid_until) if msg.HasField("valid_until") else None
-        return IndexFields(BodyType.DESIGNATION, ids, supersedes=sup, expires_at=until)
+        return IndexFields(
+            BodyType.DESIGNATION, ids, supersedes=sup, expires_at=until, **_party_fields(msg.party)
+        )
     if body_type is BodyType.FLAG:
         ids = tuple(dict.fromkeys((i.scheme, i.value) for i in msg.subject.ids))
         until = _seconds_to_datetime(msg.expires_at) if msg.HasField("expires_at") else None
-        return IndexFields(BodyType.FLAG, ids, expires_at=until)
+        return IndexFields(BodyType.FLAG, ids, expires_at=until, **_party_fields(msg.subject))
     target = (msg.target.issuer, msg.target.seq) if msg.HasField("target") else None
     return IndexFields(BodyType.WITHDRAWAL, withdraws=target)
+
+
+def party_of_body(body_type: BodyType, data: bytes) -> Party | None:
+    """The party a designation or flag body is about, read without decoding the rest.
+
+    Screening scores every name candidate's party and decodes the whole body only for the
+    few that match; raises InvalidArgument (field ``body``) on bytes that do not parse.
+    """
+    if body_type is BodyType.WITHDRAWAL:
+        return None
+    try:
+        msg: Any = _PROTO_OF[body_type].FromString(data)
+    except DecodeError:
+        raise InvalidArgument(f"is not a valid {body_type.value} message", field="body") from None
+    return party_from_proto(msg.party if body_type is BodyType.DESIGNATION else msg.subject)
+
+
+def _party_fields(party: Any) -> dict[str, Any]:
+    return {
+        "names": (party.legal_name, *party.trading_names),
+        "places": (party.address.city, party.address.region),
+        "emails": tuple(party.emails),
+        "phones": tuple(party.phones),
+    }
 
 
 _PROTO_OF: dict[BodyType, Any] = {

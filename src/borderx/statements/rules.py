@@ -30,6 +30,7 @@ from types import MappingProxyType
 from borderx.errors import InvalidArgument
 from borderx.errors import quote as _quote
 from borderx.parties import normalise_party_id
+from borderx.parties.contacts import normalise_email, normalise_phone
 from borderx.statements.bodies import (
     Address,
     Body,
@@ -77,6 +78,8 @@ class BodyLimits:
     max_name_length: int = 512
     max_trading_names: int = 32
     max_ids: int = 32
+    #: e-mail addresses, and phone numbers, per party
+    max_contacts: int = 16
     max_address_lines: int = 8
     max_address_line_length: int = 256
     #: programme, member id, level, city, region, postal code, bill and tracking numbers
@@ -154,21 +157,49 @@ def validate_body(
     raise TypeError(f"not a statement body: {type(body).__name__}")
 
 
-def validate_party(party: Party, *, field: str, limits: BodyLimits = DEFAULT_LIMITS) -> Party:
-    """Check a party at path ``field`` and return it with its identifiers normalised."""
+def validate_party(
+    party: Party, *, field: str, limits: BodyLimits = DEFAULT_LIMITS, require_id: bool = True
+) -> Party:
+    """Check a party at path ``field`` and return it with identifiers and contacts normalised.
+
+    With ``require_id`` (designations) the party needs an identifier; without it (a flag's
+    subject) an identifier **or** an address country beside the legal name: many
+    e-commerce sellers are known only by name, address and contacts, and screening
+    matches them by name (issue #13).
+    """
     _text(party.legal_name, f"{field}.legal_name", max_length=limits.max_name_length, required=True)
+    country = party.address.country if party.address is not None else ""
+    if not party.ids and (require_id or not country):
+        # A designation must prove identity (only an identifier can earn EXPEDITE); a flag
+        # on a name alone needs its country, or it would resemble every namesake worldwide.
+        _checked_party(party, field=field, limits=limits)  # a malformed part is named first
+        need = (
+            "at least one identifier (scheme and value, e.g. ABN 51824753556) is required"
+            if require_id
+            else "at least one identifier (e.g. ABN 51824753556), or an address country beside the "
+            "legal name, is required"
+        )
+        raise InvalidArgument(need, field=f"{field}.ids")
+    return _checked_party(party, field=field, limits=limits)
+
+
+def validate_manifest_party(party: Party, *, field: str, limits: BodyLimits = DEFAULT_LIMITS) -> Party:
+    """A manifest's party (``Screen``): the forms of a statement's party, nothing required.
+
+    A manifest carries what it carries (a name, an e-mail, an id …); what it carries must
+    still be well formed, and comes back normalised so that it matches what was signed.
+    """
+    return _checked_party(party, field=field, limits=limits)
+
+
+def _checked_party(party: Party, *, field: str, limits: BodyLimits) -> Party:
+    _text(party.legal_name, f"{field}.legal_name", max_length=limits.max_name_length)
     _count(party.trading_names, f"{field}.trading_names", limits.max_trading_names)
     for i, name in enumerate(party.trading_names):
         _text(name, f"{field}.trading_names[{i}]", max_length=limits.max_name_length, required=True)
     if party.address is not None:
         _address(party.address, f"{field}.address", limits)
-
-    if not party.ids:
-        # A party without an identifier cannot be matched when screening, only guessed at by name.
-        raise InvalidArgument(
-            "at least one identifier (scheme and value, e.g. ABN 51824753556) is required",
-            field=f"{field}.ids",
-        )
+    country = party.address.country if party.address is not None else ""
     _count(party.ids, f"{field}.ids", limits.max_ids)
     normalised: list[PartyId] = []
     first_at: dict[PartyId, int] = {}
@@ -182,7 +213,18 @@ def validate_party(party: Party, *, field: str, limits: BodyLimits = DEFAULT_LIM
             )
         first_at[normal] = i
         normalised.append(normal)
-    return replace(party, ids=tuple(normalised))
+    _count(party.emails, f"{field}.emails", limits.max_contacts)
+    _count(party.phones, f"{field}.phones", limits.max_contacts)
+    emails = tuple(
+        dict.fromkeys(normalise_email(e, field=f"{field}.emails[{i}]") for i, e in enumerate(party.emails))
+    )
+    phones = tuple(
+        dict.fromkeys(
+            normalise_phone(p, field=f"{field}.phones[{i}]", country=country)
+            for i, p in enumerate(party.phones)
+        )
+    )
+    return replace(party, ids=tuple(normalised), emails=emails, phones=phones)
 
 
 def check_status_transition(
@@ -290,7 +332,7 @@ def _designation_rest(
 
 def _flag(body: ViolationFlag, *, limits: BodyLimits, now: datetime | None) -> ViolationFlag:
     # Any member may flag any party: there is no issuer rule for flags.
-    subject = validate_party(body.subject, field="subject", limits=limits)
+    subject = validate_party(body.subject, field="subject", limits=limits, require_id=False)
 
     if body.category is None:
         raise InvalidArgument(f"required: one of {_listing(FlagCategory)}", field="category")

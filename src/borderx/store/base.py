@@ -65,8 +65,10 @@ class IndexEffects:
     ``withdraws`` name an earlier statement that this one replaces or withdraws; the store
     marks it in the same transaction. ``expires_at`` is when the statement stops counting
     for screening (a designation's ``valid_until`` or a flag's ``expires_at``), kept for the
-    screening layer to compare with its own clock. A redacted envelope has no body, so its
-    effects are empty: ``IndexEffects()``.
+    screening layer to compare with its own clock. ``names`` are the name-index blocking
+    keys of the body's party (``screening.names``: its names, e-mails and phones), opaque
+    strings to the store. A redacted envelope has no body, so its effects are empty:
+    ``IndexEffects()``.
     """
 
     ids: tuple[PartyKey, ...] = ()
@@ -78,13 +80,17 @@ class IndexEffects:
     membership: tuple[str, str, str] | None = None
     #: the admission rule the statement broke ("" = none): kept as signed evidence, never indexed
     violation: str = ""
+    #: name-index keys (blocking keys of the party's names and contacts, screening/names)
+    names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # A typo in kind would silently make a statement unscreenable; refuse it here.
         if self.kind not in INDEX_KINDS:
             raise ValueError(f"IndexEffects.kind must be one of {sorted(INDEX_KINDS)}, got {self.kind!r}")
         # a statement that broke a rule changes nobody's screening (DESIGN §8)
-        if self.violation and (self.ids or self.supersedes or self.withdraws or self.membership):
+        if self.violation and (
+            self.ids or self.names or self.supersedes or self.withdraws or self.membership
+        ):
             raise ValueError("IndexEffects of a rule-breaking statement must carry no index effects")
 
     @classmethod
@@ -448,10 +454,24 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def lookup_names(
+        self, keys: Sequence[str], *, max_postings: int | None = None
+    ) -> dict[str, list[StoredStatement]]:
+        """Current statements whose name-index keys include each of ``keys``, in one snapshot.
+
+        The name index holds the ``IndexEffects.names`` of every statement, written with it
+        and rebuilt by :meth:`rebuild_index`. Every requested key is a key of the result (an
+        empty list when nothing matches); statements are ordered by (issuer, seq). With
+        ``max_postings``, a key held for more statements than that (current or not) gives
+        an empty list: too unselective to be worth reading. MUST stay O(k log n) for k keys
+        (plus the statements returned): it is the blocking step of name screening.
+        """
+
+    @abc.abstractmethod
     def rebuild_index(self, indexer: Callable[[StoredStatement], IndexEffects]) -> int:
         """Drop the derived index and recompute it from the stored envelopes, in one transaction.
 
-        The derived data is the party index, the supersede/withdraw marks, the memberships,
+        The derived data is the party index, the name index, the supersede/withdraw marks, the memberships,
         each statement's expiry and its violation. Every stored statement is fed to
         ``indexer`` (redacted ones too: the time rules apply to headers), per issuer in seq
         order; admission is stateful (a membership's latest statement, an issuer's time

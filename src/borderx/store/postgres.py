@@ -395,6 +395,19 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "ALTER TABLE receipts ADD COLUMN request_digest BYTEA NOT NULL DEFAULT ''::bytea",
         "CREATE INDEX receipts_created ON receipts (created_at)",
     ),
+    (
+        # v7: derived: name-index blocking key (screening.names) -> statement (issue #13).
+        # Rebuilt from ``statements`` by rebuild_index, like party_index.
+        """
+        CREATE TABLE name_index (
+            key    TEXT   NOT NULL,
+            issuer TEXT   NOT NULL,
+            seq    BIGINT NOT NULL,
+            PRIMARY KEY (key, issuer, seq),
+            FOREIGN KEY (issuer, seq) REFERENCES statements (issuer, seq)
+        )
+        """,
+    ),
 )
 
 _SELECT_DIRECTORY_HEAD: Final = (
@@ -463,6 +476,20 @@ _LOOKUP_MANY: Final = f"""
      WHERE {_NOT_MARKED}
      ORDER BY q.scheme, q.value, p.issuer, p.seq
 """  # noqa: S608
+# every requested name key in one query (one snapshot)
+_LOOKUP_NAMES: Final = f"""
+    SELECT q.key, s.issuer, s.seq, s.wire, s.received_from, s.received_at, s.expires_at, s.verified
+      FROM unnest(%s::text[]) AS q (key)
+      JOIN name_index AS n ON n.key = q.key
+      JOIN statements AS s ON s.issuer = n.issuer AND s.seq = n.seq
+     WHERE {_NOT_MARKED}
+     ORDER BY q.key, n.issuer, n.seq
+"""  # noqa: S608
+# a batch's name rows as three parallel arrays: one statement, however many keys
+_INSERT_NAMES: Final = """
+    INSERT INTO name_index (key, issuer, seq)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) ON CONFLICT DO NOTHING
+"""
 _GET: Final = f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = %s AND s.seq = %s"
 _READ_RANGE: Final = (
     f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = %s AND s.seq > %s ORDER BY s.seq LIMIT %s"
@@ -619,6 +646,14 @@ class _Reader:
             "SELECT reason, since FROM suspended_issuers WHERE issuer = %s", (issuer,)
         ).fetchone()
         return None if row is None else (row[0], _utc(row[1]))
+
+
+def _name_columns(rows: list[tuple[str, str, int]]) -> tuple[list[str], list[str], list[int]]:
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+
+def _name_rows(env: Envelope, effects: IndexEffects) -> list[tuple[str, str, int]]:
+    return [(key, env.issuer, env.seq) for key in dict.fromkeys(effects.names)]
 
 
 class PostgresStore(Store):
@@ -806,6 +841,9 @@ class PostgresStore(Store):
             cur.executemany(_INSERT_STATEMENT, statement_rows)
             if plan.ids:
                 cur.executemany(_INSERT_INDEX, plan.ids)
+            names = [row for entry, _ in plan.statements for row in _name_rows(entry.envelope, entry.index)]
+            if names:
+                cur.execute(_INSERT_NAMES, _name_columns(names))
             if plan.marks:
                 cur.executemany(_INSERT_MARK, plan.marks)
             if plan.memberships:
@@ -973,6 +1011,27 @@ class PostgresStore(Store):
             out[(scheme, value)].append(self._stored((*fields, None, None, None, verified)))
         return out
 
+    def lookup_names(
+        self, keys: Sequence[str], *, max_postings: int | None = None
+    ) -> dict[str, list[StoredStatement]]:
+        out: dict[str, list[StoredStatement]] = {key: [] for key in keys}
+        if not out:
+            return out
+        wanted = list(out)
+        with self._reading() as conn:
+            if max_postings is not None:
+                common = conn.execute(
+                    "SELECT key FROM name_index WHERE key = ANY(%s) GROUP BY key HAVING count(*) > %s",
+                    (wanted, max_postings),
+                ).fetchall()
+                skip = {row[0] for row in common}
+                wanted = [k for k in wanted if k not in skip]
+            rows = conn.execute(_LOOKUP_NAMES, (wanted,)).fetchall() if wanted else []
+        for key, *stored in rows:
+            *fields, verified = stored
+            out[key].append(self._stored((*fields, None, None, None, verified)))
+        return out
+
     def rebuild_index(self, indexer: Callable[[StoredStatement], IndexEffects]) -> int:
         indexed = 0
         with self._transaction() as conn:
@@ -980,6 +1039,7 @@ class PostgresStore(Store):
             # be dropped here or computed twice. SHARE blocks inserts, not reads.
             conn.execute("LOCK TABLE statements IN SHARE MODE")
             conn.execute("DELETE FROM party_index")
+            conn.execute("DELETE FROM name_index")
             conn.execute("DELETE FROM marks")
             conn.execute("DELETE FROM memberships")
             conn.execute(
@@ -1000,6 +1060,7 @@ class PostgresStore(Store):
                 if not rows:
                     break
                 plan = AppendPlan()
+                name_rows: list[tuple[str, str, int]] = []
                 updates: list[tuple[datetime | None, str | None, str, int]] = []
                 for issuer, seq, wire, received_from, received_at in rows:
                     env = envelope_from_wire(wire)
@@ -1009,6 +1070,7 @@ class PostgresStore(Store):
                     plan.ids.extend(ids)
                     plan.marks.extend(marks)
                     plan.memberships.extend(members)
+                    name_rows.extend(_name_rows(env, effects))
                     if effects.expires_at is not None or effects.violation:
                         updates.append((effects.expires_at, effects.violation or None, issuer, seq))
                 last = (rows[-1][0], int(rows[-1][1]))
@@ -1016,6 +1078,8 @@ class PostgresStore(Store):
                 with conn.cursor() as cur:
                     if plan.ids:
                         cur.executemany(_INSERT_INDEX, plan.ids)
+                    if name_rows:
+                        cur.execute(_INSERT_NAMES, _name_columns(name_rows))
                     if plan.marks:
                         cur.executemany(_INSERT_MARK, plan.marks)
                     if plan.memberships:

@@ -347,6 +347,17 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "ALTER TABLE receipts ADD COLUMN request_digest BLOB NOT NULL DEFAULT x''",
         "CREATE INDEX receipts_created ON receipts (created_at)",
     ),
+    (
+        # v7: derived: name-index blocking key (screening.names) -> statement (issue #13).
+        # Rebuilt from ``statements`` by rebuild_index, like party_index.
+        """
+        CREATE TABLE name_index (
+            key          TEXT    NOT NULL,
+            statement_id INTEGER NOT NULL REFERENCES statements (id),
+            PRIMARY KEY (key, statement_id)
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 
 _SELECT_DIRECTORY_HEAD: Final = (
@@ -392,6 +403,8 @@ _LOOKUP_ALL: Final = f"""
      WHERE p.scheme = ? AND p.value = ?
      ORDER BY s.issuer, s.seq
 """
+#: name keys (or statement ids) bound per query in lookup_names
+_NAME_CHUNK: Final = 500
 _GET: Final = f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = ? AND s.seq = ?"
 _READ_RANGE: Final = (
     f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = ? AND s.seq > ? ORDER BY s.seq LIMIT ?"
@@ -406,6 +419,7 @@ _UPSERT_MEMBERSHIP: Final = """
     ON CONFLICT (issuer, programme, member_id) DO UPDATE SET seq = excluded.seq, status = excluded.status
 """
 _INSERT_INDEX: Final = "INSERT OR IGNORE INTO party_index (scheme, value, statement_id) VALUES (?, ?, ?)"
+_INSERT_NAME: Final = "INSERT OR IGNORE INTO name_index (key, statement_id) VALUES (?, ?)"
 # the first mark wins: a later statement cannot re-point an earlier supersede or withdrawal
 _INSERT_MARK: Final = "INSERT OR IGNORE INTO marks (issuer, target_seq, kind, by_seq) VALUES (?, ?, ?, ?)"
 _UPSERT_HEAD: Final = """
@@ -528,6 +542,10 @@ def _create_private(path: Path) -> None:
     except OSError as exc:
         raise ConfigError(f"store {path}: cannot create it ({exc.strerror})") from exc
     os.close(fd)
+
+
+def _name_rows(statement_id: int, effects: IndexEffects) -> list[tuple[str, int]]:
+    return [(key, statement_id) for key in dict.fromkeys(effects.names)]
 
 
 class SQLiteStore(Store):
@@ -778,6 +796,14 @@ class SQLiteStore(Store):
             next_id += 1
         conn.executemany(_INSERT_STATEMENT, statement_rows)
         conn.executemany(_INSERT_INDEX, [(sc, v, ids_of[(i, q)]) for sc, v, i, q in plan.ids])
+        conn.executemany(
+            _INSERT_NAME,
+            [
+                row
+                for entry, _ in plan.statements
+                for row in _name_rows(ids_of[entry.envelope.issuer, entry.envelope.seq], entry.index)
+            ],
+        )
         conn.executemany(_INSERT_MARK, plan.marks)
         conn.executemany(_UPSERT_MEMBERSHIP, plan.memberships)
         conn.executemany(_UPSERT_HEAD, [(h.issuer, h.seq, h.digest) for h in plan.heads.values()])
@@ -870,10 +896,53 @@ class SQLiteStore(Store):
                     ]
         return out
 
+    def lookup_names(
+        self, keys: Sequence[str], *, max_postings: int | None = None
+    ) -> dict[str, list[StoredStatement]]:
+        # Two steps in one snapshot: the keys' statement ids (many keys of one query name
+        # the same candidate), then each distinct current statement once.
+        wanted = list(dict.fromkeys(keys))
+        hits: list[tuple[str, int]] = []
+        stored: dict[int, StoredStatement] = {}
+        with self._reading(snapshot=True) as conn:
+            for lo in range(0, len(wanted), _NAME_CHUNK):
+                chunk = wanted[lo : lo + _NAME_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                hits.extend(
+                    conn.execute(
+                        f"SELECT key, statement_id FROM name_index WHERE key IN ({marks})",  # noqa: S608 - placeholders only
+                        chunk,
+                    ).fetchall()
+                )
+            if max_postings is not None:
+                per_key: dict[str, int] = {}
+                for key, _ in hits:
+                    per_key[key] = per_key.get(key, 0) + 1
+                hits = [(k, i) for k, i in hits if per_key[k] <= max_postings]
+            ids = list(dict.fromkeys(statement_id for _, statement_id in hits))
+            for lo in range(0, len(ids), _NAME_CHUNK):
+                chunk_ids = ids[lo : lo + _NAME_CHUNK]
+                marks = ",".join("?" * len(chunk_ids))
+                rows = conn.execute(
+                    f"{_SELECT_STORED}, s.id FROM statements AS s WHERE s.id IN ({marks}) AND {_NOT_MARKED}",
+                    chunk_ids,
+                ).fetchall()
+                for row in rows:
+                    stored[row[-1]] = self._stored(row[:-1])
+        out: dict[str, list[StoredStatement]] = {key: [] for key in wanted}
+        for key, statement_id in hits:
+            found = stored.get(statement_id)
+            if found is not None:
+                out[key].append(found)
+        for found_list in out.values():
+            found_list.sort(key=lambda s: s.key)
+        return out
+
     def rebuild_index(self, indexer: Callable[[StoredStatement], IndexEffects]) -> int:
         indexed = 0
         with self._writing() as conn:
             conn.execute("DELETE FROM party_index")
+            conn.execute("DELETE FROM name_index")
             conn.execute("DELETE FROM marks")
             conn.execute("DELETE FROM memberships")
             conn.execute(
@@ -894,6 +963,7 @@ class SQLiteStore(Store):
                 plan = AppendPlan()
                 updates: list[tuple[int | None, str | None, int]] = []
                 ids_of: dict[StatementKey, int] = {}
+                name_rows: list[tuple[str, int]] = []
                 for statement_id, issuer, seq, wire, received_from, received_at in rows:
                     env = self._cache.get((issuer, seq)) or envelope_from_wire(wire)
                     stored = StoredStatement(env, wire, received_from, _from_us(received_at))
@@ -901,6 +971,7 @@ class SQLiteStore(Store):
                     check_index_effects(env, effects)
                     ids, marks, members = index_rows(env, NewStatement(env, received_from, effects))
                     ids_of[(issuer, seq)] = statement_id
+                    name_rows.extend(_name_rows(statement_id, effects))
                     plan.ids.extend(ids)
                     plan.marks.extend(marks)
                     plan.memberships.extend(members)
@@ -910,6 +981,7 @@ class SQLiteStore(Store):
                 last_id = rows[-1][0]
                 indexed += len(rows)
                 conn.executemany(_INSERT_INDEX, [(sc, v, ids_of[(i, q)]) for sc, v, i, q in plan.ids])
+                conn.executemany(_INSERT_NAME, name_rows)
                 conn.executemany(_INSERT_MARK, plan.marks)
                 conn.executemany(_UPSERT_MEMBERSHIP, plan.memberships)
                 conn.executemany("UPDATE statements SET expires_at = ?, violation = ? WHERE id = ?", updates)

@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc, statement_pb2
-from borderx.cli import csvio, import_cmd, lookup_cmd, publish_cmd, screen_cmd
+from borderx.cli import csvio, import_cmd, lookup_cmd, publish_cmd, screen_cmd, search_cmd
 from borderx.cli.csvio import CsvHeaderError, CsvKind, ImportRow, RowError
 from borderx.cli.import_cmd import Progress, publish_rows
 from borderx.errors import ConfigError, InvalidArgument
@@ -49,7 +49,7 @@ from borderx.statements.model import GENESIS_DIGEST
 from borderx.statements.signing import Signer, sign_statement
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "csv"
-MODULES = (import_cmd, screen_cmd, lookup_cmd, publish_cmd)
+MODULES = (import_cmd, screen_cmd, lookup_cmd, publish_cmd, search_cmd)
 CLIENT = ["--pki", "/nonexistent/pki", "--agency", "US-CBP"]
 T0 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
@@ -187,6 +187,7 @@ def quiet() -> Progress:
         ["import", "--help"],
         ["screen", "--help"],
         ["lookup", "--help"],
+        ["search", "--help"],
         ["publish", "--help"],
         ["publish", "designation", "--help"],
         ["publish", "flag", "--help"],
@@ -1063,3 +1064,41 @@ def test_withdrawal_body_type_matches() -> None:
     response = publish_cmd.publish_one(stub, body, audience=(), key="", timeout=1.0)
     (receipt,) = publish_cmd.receipts_of(response, 1)
     assert (receipt.issuer, receipt.seq) == ("US-CBP", 1)
+
+
+def test_search_asks_the_gateway_with_name_country_and_limit() -> None:
+    from borderx._proto.borderx.v1 import exchange_pb2
+    from borderx.cli.search_cmd import candidate_view, print_candidates, search
+
+    class FakeStub:
+        def __init__(self) -> None:
+            self.requests: list[object] = []
+
+        def Search(self, request: object, *, timeout: float | None = None) -> object:
+            self.requests.append(request)
+            candidate = exchange_pb2.SearchCandidate(
+                match=exchange_pb2.Match(basis="NAME", score=0.93, party="query", evidence=["name 0.93"])
+            )
+            candidate.party.legal_name = "Hongda Trading"
+            candidate.party.address.country = "CN"
+            return exchange_pb2.SearchResponse(candidates=[candidate])
+
+    stub = FakeStub()
+    response = search(stub, "hongda", country="CN", limit=3, timeout=5)
+    assert stub.requests == [exchange_pb2.SearchRequest(name="hongda", country="CN", limit=3)]
+    view = candidate_view(response.candidates[0])
+    assert view["match"] == {"basis": "NAME", "score": 0.93, "party": "query", "evidence": ["name 0.93"]}
+    assert view["party"]["legal_name"] == "Hongda Trading" and view["entries"] == []
+    out = io.StringIO()
+    print_candidates(response, "hongda", out)
+    assert out.getvalue().startswith("0.93  Hongda Trading (CN)")
+    empty = io.StringIO()
+    print_candidates(exchange_pb2.SearchResponse(), "nobody", empty)
+    assert "no party held resembles 'nobody'" in empty.getvalue()
+
+
+@pytest.mark.parametrize(("argv", "message"), [(["search", "x", "--limit", "0"], "must be 1 or more")])
+def test_search_flags_are_checked(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse(*argv)
+    assert message in capsys.readouterr().err

@@ -607,3 +607,70 @@ def test_demo_samples_validate_as_statements_of_their_issuers() -> None:
     assert len(samples) == 18
     for sample in samples:
         assert validate_body(sample.body, issuer=sample.issuer, owners=OWNERS, now=now) == sample.body
+
+
+# ---------------------------------------------------------------- names, addresses, contacts (issue #13)
+
+S_NAMES_HEADER = (
+    S_HEADER + ",shipper_name,shipper_address,shipper_country,shipper_email,shipper_phone,consignee_name,"
+    "consignee_address,consignee_country,consignee_identifiers,goods_description"
+)
+
+
+def test_screening_rows_may_name_the_parties_instead_of_identifiers() -> None:
+    parsed = csvio.parse_screening(
+        csv_text(
+            S_NAMES_HEADER,
+            'AWB1,,CN,,,,Shenzhen Hongda Trading Co Ltd,"12 Bao An Road, Shenzhen",CN,sales@hongda.cn,'
+            "+8675512345678,Jane Citizen,1 George St,AU,PLATFORM:shop:jane,phone cases",
+        )
+    )
+    assert parsed.errors == ()
+    [row] = parsed.rows
+    shipment = row.shipment
+    assert shipment.shipper_ids == ()
+    assert shipment.shipper is not None and shipment.shipper.legal_name == "Shenzhen Hongda Trading Co Ltd"
+    assert shipment.shipper.address is not None and shipment.shipper.address.country == "CN"
+    assert shipment.shipper.address.lines == ("12 Bao An Road, Shenzhen",)
+    assert shipment.shipper.emails == ("sales@hongda.cn",) and shipment.shipper.phones == ("+8675512345678",)
+    assert shipment.consignee is not None and shipment.consignee.ids == (PartyId("PLATFORM", "shop:jane"),)
+    assert shipment.goods_description == "phone cases"
+    # the old columns alone still read as before
+    assert csvio.parse_screening(csv_text(S_HEADER, S_ROW)).rows[0].shipment.shipper is None
+
+
+def test_a_screening_row_needs_an_identifier_or_a_name() -> None:
+    parsed = csvio.parse_screening(csv_text(S_NAMES_HEADER, "AWB1,,CN,,,,,,CN,,,,,,,"))
+    [error] = parsed.errors
+    assert (error.row, error.column) == (2, "identifiers")
+    assert "or a shipper_name or consignee_name" in error.message
+    bad_country = csvio.parse_screening(csv_text(S_NAMES_HEADER, "AWB1,,CN,,,,X Ltd,,CHN,,,,,,,"))
+    assert [e.column for e in bad_country.errors] == ["shipper_country"]
+
+
+def test_flags_may_carry_names_addresses_and_contacts_and_no_identifier() -> None:
+    header = F_HEADER + ",trading_names,address,emails,phones"
+    row = (
+        "IPR_COUNTERFEIT,CONFIRMED,HIGH,2026-11-06T09:30:00Z,,Yiwu Kaixin Gifts Co Ltd,CN,,fake watches,,"
+        '"Kaixin Gifts;KX Gifts","88 Binhe Road, Yiwu",kx@kaixin.example,+86 579 8555 1234'
+    )
+    parsed = csvio.validate_import(csvio.parse_import(csv_text(header, row)), issuer="AU-ABF", now=NOW)
+    assert parsed.errors == ()
+    body = parsed.rows[0].body
+    assert isinstance(body, ViolationFlag)
+    assert body.subject.ids == ()
+    assert body.subject.trading_names == ("Kaixin Gifts", "KX Gifts")
+    assert body.subject.phones == ("+8657985551234",)
+    assert body.subject.address is not None and body.subject.address.lines == ("88 Binhe Road, Yiwu",)
+
+
+def test_contact_refusals_name_their_column() -> None:
+    header = F_HEADER + ",emails,phones"
+    row = F_ROW + ",not-mail,"
+    parsed = csvio.validate_import(csvio.parse_import(csv_text(header, row)), issuer="AU-ABF", now=NOW)
+    [error] = parsed.errors
+    assert error.column == "emails" and "not an e-mail address" in error.message
+    no_country = with_cell(F_HEADER, F_ROW, "identifiers", "").replace(",CN,", ",,")
+    parsed = csvio.parse_import(csv_text(F_HEADER, no_country))
+    assert [e.column for e in parsed.errors] == ["identifiers"]
+    assert "or the country of a seller known by name" in parsed.errors[0].message

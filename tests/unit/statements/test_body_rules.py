@@ -291,7 +291,7 @@ def test_party_refusals_name_the_path(make: Any, root: str) -> None:
         (party(legal_name="Acme \u202egnp.exe"), f"{root}.legal_name", "bidirectional-override"),
         (party(trading_names=("",)), f"{root}.trading_names[0]", "required"),
         (party(trading_names=("t",) * 33), f"{root}.trading_names", "has 33 items; at most 32"),
-        (party(ids=()), f"{root}.ids", "at least one identifier"),
+        (party(ids=(), address=None), f"{root}.ids", "at least one identifier"),
         (party(ids=(PartyId("ABN", "51824753556"),) * 33), f"{root}.ids", "has 33 items; at most 32"),
         (
             party(ids=(PartyId("ABN", "51824753557"),)),
@@ -505,3 +505,49 @@ def test_revoked_is_final(new: DesignationStatus) -> None:
         check_status_transition(REVOKED, new)
     with refused("items[2].status", "REVOKED is final"):
         check_status_transition(REVOKED, new, field="items[2].status")
+
+
+# ---------------------------------------------------------------- names and contacts (issue #13)
+
+
+def test_a_flag_on_a_seller_known_only_by_name_and_country_is_valid() -> None:
+    subject = Party(
+        legal_name="SHENZHEN HONGDA TRADING CO LTD",
+        address=Address(city="Shenzhen", country="CN"),
+        emails=(" Sales@HongDa.cn ",),
+        phones=("0755 1234 5678", "+86 755 1234 5678"),
+    )
+    result = validate_body(dataclasses.replace(FLAG, subject=subject), issuer="AU-ABF")
+    assert isinstance(result, ViolationFlag)
+    assert result.subject.ids == ()
+    assert result.subject.emails == ("sales@hongda.cn",)
+    # read in the address country, and the same number twice is kept once
+    assert result.subject.phones == ("+8675512345678",)
+
+
+def test_a_flag_without_identifier_needs_the_country() -> None:
+    subject = Party(legal_name="Hongda Trading", address=Address(city="Shenzhen"))
+    with refused("subject.ids", "or an address country beside the legal name"):
+        validate_body(dataclasses.replace(FLAG, subject=subject), issuer="AU-ABF")
+
+
+def test_a_designation_still_needs_an_identifier() -> None:
+    with refused("party.ids", "at least one identifier"):
+        validate_body(dataclasses.replace(DESIGNATION, party=party(ids=())), issuer="AU-ABF")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "rule"),
+    [
+        ({"emails": ("not-an-email",)}, "party.emails[0]", "not an e-mail address"),
+        ({"emails": ("a@b",)}, "party.emails[0]", "not an e-mail address"),
+        ({"emails": ("x" * 300 + "@a.com",)}, "party.emails[0]", "at most 254"),
+        ({"emails": ("a@b.cn",) * 17}, "party.emails", "has 17 items; at most 16"),
+        ({"phones": ("12",)}, "party.phones[0]", "not a valid phone number"),
+        ({"phones": ("call me",)}, "party.phones[0]", "not a phone number"),
+        ({"phones": ("+61 2 9999 99999999",)}, "party.phones[0]", "not a"),
+    ],
+)
+def test_contact_refusals_name_the_field(changes: dict[str, Any], field: str, rule: str) -> None:
+    with refused(field, rule):
+        validate_body(dataclasses.replace(DESIGNATION, party=party(**changes)), issuer="AU-ABF")

@@ -94,6 +94,7 @@ def new(
     withdraws: int | None = None,
     expires_at: datetime | None = None,
     received_from: str = "",
+    names: tuple[str, ...] = (),
 ) -> NewStatement:
     """A NewStatement for ``env`` with index effects (none for a redacted envelope).
 
@@ -107,6 +108,7 @@ def new(
         supersedes=None if supersedes is None else (env.issuer, supersedes),
         withdraws=None if withdraws is None else (env.issuer, withdraws),
         expires_at=expires_at,
+        names=names,
     )
     return NewStatement(env, received_from=received_from, index=effects)
 

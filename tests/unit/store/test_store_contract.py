@@ -360,6 +360,40 @@ def test_lookup_many_answers_every_id_requested(store: Store, au: Chain, us: Cha
     assert found[ABN][0].envelope.header_bytes == au.made[0].header_bytes
 
 
+def test_lookup_names_answers_every_key_with_current_statements(store: Store, au: Chain, us: Chain) -> None:
+    store.append(
+        [
+            new(au.next(), ids=(ABN,), names=("d:hongda", "d:ongda", "e:sales@hongda.cn")),
+            new(us.next(body_type="flag"), names=("d:hongda", "p:+8675512345678")),
+            new(au.next(), ids=(ABN,), supersedes=1, names=("d:hongda",)),
+            new(au.next(audience=("NZ-CS",)).redact()),
+        ]
+    )
+
+    found = store.lookup_names(["d:hongda", "d:ongda", "d:nothing", "d:hongda", "p:+8675512345678"])
+
+    assert set(found) == {"d:hongda", "d:ongda", "d:nothing", "p:+8675512345678"}
+    # AU-ABF#1 is superseded: only current statements are candidates
+    assert keys(found["d:hongda"]) == [("AU-ABF", 2), ("US-CBP", 1)]
+    assert found["d:ongda"] == []
+    assert found["d:nothing"] == []
+    assert keys(found["p:+8675512345678"]) == [("US-CBP", 1)]
+    assert found["d:hongda"][1].envelope.header_bytes == us.made[0].header_bytes
+    assert store.lookup_names([]) == {}
+
+
+def test_rebuild_index_recomputes_the_name_index(store: Store, au: Chain) -> None:
+    store.append([new(au.next(), names=("d:hongda",)), new(au.next(), names=("d:hongxin",))])
+    assert keys(store.lookup_names(["d:hongda"])["d:hongda"]) == [("AU-ABF", 1)]
+
+    assert store.rebuild_index(lambda env: IndexEffects(kind="designation", names=(f"d:seq{env.seq}",))) == 2
+
+    found = store.lookup_names(["d:hongda", "d:hongxin", "d:seq1", "d:seq2"])
+    assert found["d:hongda"] == [] and found["d:hongxin"] == []
+    assert keys(found["d:seq1"]) == [("AU-ABF", 1)]
+    assert keys(found["d:seq2"]) == [("AU-ABF", 2)]
+
+
 def test_a_statement_may_not_retire_another_issuers_statement(store: Store, au: Chain, us: Chain) -> None:
     store.append([new(us.next(), ids=(ABN,))])
     withdrawal = au.next(body_type="withdrawal")
@@ -958,3 +992,15 @@ def test_directory_documents_and_conflict_evidence(store: Store) -> None:
     )  # the first peer stays
     (kept,) = store.directory_conflicts()
     assert (kept.peer, kept.version, kept.digest, kept.document) == ("NZ-CS", 2, "c" * 64, b"their v2")
+
+
+def test_lookup_names_skips_keys_held_too_often(store: Store, au: Chain) -> None:
+    store.append([new(au.next(), names=("d:common", "d:rare")) for _ in range(3)])
+    store.append([new(au.next(), names=("d:common",))])
+
+    found = store.lookup_names(["d:common", "d:rare", "d:none"], max_postings=3)
+
+    assert found["d:common"] == []  # held 4 times: too unselective
+    assert keys(found["d:rare"]) == [("AU-ABF", 1), ("AU-ABF", 2), ("AU-ABF", 3)]
+    assert found["d:none"] == []
+    assert len(store.lookup_names(["d:common"])["d:common"]) == 4

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from borderx._proto.borderx.v1 import statement_pb2 as borderx_dot_v1_dot_statement__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62orderx/v1/exchange.proto\x12\nborderx.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1a\x62orderx/v1/statement.proto\"\xaa\x01\n\x05\x44raft\x12\x10\n\x08\x61udience\x18\x01 \x03(\t\x12.\n\x0b\x64\x65signation\x18\x02 \x01(\x0b\x32\x17.borderx.v1.DesignationH\x00\x12)\n\x04\x66lag\x18\x03 \x01(\x0b\x32\x19.borderx.v1.ViolationFlagH\x00\x12,\n\nwithdrawal\x18\x04 \x01(\x0b\x32\x16.borderx.v1.WithdrawalH\x00\x42\x06\n\x04\x62ody\"j\n\x0bPublishItem\x12\"\n\x05\x64raft\x18\x01 \x01(\x0b\x32\x11.borderx.v1.DraftH\x00\x12/\n\x08\x65nvelope\x18\x02 \x01(\x0b\x32\x1b.borderx.v1.SignedStatementH\x00\x42\x06\n\x04item\"Q\n\x0ePublishRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12&\n\x05items\x18\x02 \x03(\x0b\x32\x17.borderx.v1.PublishItem\"T\n\x0fPublishResponse\x12/\n\nstatements\x18\x01 \x03(\x0b\x32\x1b.borderx.v1.SignedStatement\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"\xda\x01\n\x08Shipment\x12\x11\n\treference\x18\x01 \x01(\t\x12(\n\x0bshipper_ids\x18\x02 \x03(\x0b\x32\x13.borderx.v1.PartyId\x12*\n\rconsignee_ids\x18\x03 \x03(\x0b\x32\x13.borderx.v1.PartyId\x12\x16\n\x0eorigin_country\x18\x04 \x01(\t\x12)\n\x0e\x64\x65\x63lared_value\x18\x05 \x01(\x0b\x32\x11.borderx.v1.Money\x12\x10\n\x08hs_codes\x18\x06 \x03(\t\x12\x10\n\x08platform\x18\x07 \x01(\t\"8\n\rScreenRequest\x12\'\n\tshipments\x18\x01 \x03(\x0b\x32\x14.borderx.v1.Shipment\"\xa8\x01\n\nProvenance\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12-\n\tissued_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x12\x10\n\x08verified\x18\x05 \x01(\x08\x12\x15\n\rreceived_from\x18\x06 \x01(\t\x12\x15\n\rheader_digest\x18\x07 \x01(\x0c\"\x80\x01\n\x10\x44\x65signationMatch\x12*\n\nprovenance\x18\x01 \x01(\x0b\x32\x16.borderx.v1.Provenance\x12,\n\x0b\x64\x65signation\x18\x02 \x01(\x0b\x32\x17.borderx.v1.Designation\x12\x12\n\nrecognised\x18\x03 \x01(\x08\"\x8c\x01\n\tFlagMatch\x12*\n\nprovenance\x18\x01 \x01(\x0b\x32\x16.borderx.v1.Provenance\x12\'\n\x04\x66lag\x18\x02 \x01(\x0b\x32\x19.borderx.v1.ViolationFlag\x12*\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32\x1a.borderx.v1.Recommendation\"\xc3\x01\n\x0fScreeningResult\x12\x11\n\treference\x18\x01 \x01(\t\x12\x32\n\x0c\x64\x65signations\x18\x02 \x03(\x0b\x32\x1c.borderx.v1.DesignationMatch\x12$\n\x05\x66lags\x18\x03 \x03(\x0b\x32\x15.borderx.v1.FlagMatch\x12\x32\n\x0erecommendation\x18\x04 \x01(\x0e\x32\x1a.borderx.v1.Recommendation\x12\x0f\n\x07reasons\x18\x05 \x03(\t\">\n\x0eScreenResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.borderx.v1.ScreeningResult\"I\n\rLookupRequest\x12\x1f\n\x02id\x18\x01 \x01(\x0b\x32\x13.borderx.v1.PartyId\x12\x17\n\x0finclude_history\x18\x02 \x01(\x08\"\x89\x01\n\x0bLookupEntry\x12*\n\nprovenance\x18\x01 \x01(\x0b\x32\x16.borderx.v1.Provenance\x12-\n\x08\x65nvelope\x18\x02 \x01(\x0b\x32\x1b.borderx.v1.SignedStatement\x12\x0f\n\x07\x63urrent\x18\x03 \x01(\x08\x12\x0e\n\x06status\x18\x04 \x01(\t\":\n\x0eLookupResponse\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.borderx.v1.LookupEntry\"\xee\x02\n\x10SubscribeRequest\x12\x34\n\x04have\x18\x01 \x03(\x0b\x32&.borderx.v1.SubscribeRequest.HaveEntry\x12\x0f\n\x07issuers\x18\x02 \x03(\t\x12(\n\nbody_types\x18\x03 \x03(\x0e\x32\x14.borderx.v1.BodyType\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x43\n\x0chave_digests\x18\x05 \x03(\x0b\x32-.borderx.v1.SubscribeRequest.HaveDigestsEntry\x12\x19\n\x11\x64irectory_version\x18\x06 \x01(\x04\x12\x18\n\x10\x64irectory_digest\x18\x07 \x01(\t\x1a+\n\tHaveEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x32\n\x10HaveDigestsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"@\n\x13GetDirectoryRequest\x12\x14\n\x0chave_version\x18\x01 \x01(\x04\x12\x13\n\x0bhave_digest\x18\x02 \x01(\t\"_\n\x14GetDirectoryResponse\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x11\n\tdocuments\x18\x03 \x03(\x0c\x12\x13\n\x0b\x63onflicting\x18\x04 \x01(\x0c\"\xac\x01\n\x0eSubscribeEvent\x12\x30\n\tstatement\x18\x01 \x01(\x0b\x32\x1b.borderx.v1.SignedStatementH\x00\x12\x32\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1c.borderx.v1.SignedCheckpointH\x00\x12+\n\x05\x62\x61tch\x18\x03 \x01(\x0b\x32\x1a.borderx.v1.StatementBatchH\x00\x42\x07\n\x05\x65vent\"A\n\x0eStatementBatch\x12/\n\nstatements\x18\x01 \x03(\x0b\x32\x1b.borderx.v1.SignedStatement*c\n\x0eRecommendation\x12\x1e\n\x1aRECOMMENDATION_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x45XPEDITE\x10\x01\x12\x0c\n\x08STANDARD\x10\x02\x12\x0b\n\x07\x45XAMINE\x10\x03\x12\x08\n\x04HOLD\x10\x04\x32\xec\x02\n\x08\x45xchange\x12\x42\n\x07Publish\x12\x1a.borderx.v1.PublishRequest\x1a\x1b.borderx.v1.PublishResponse\x12?\n\x06Screen\x12\x19.borderx.v1.ScreenRequest\x1a\x1a.borderx.v1.ScreenResponse\x12?\n\x06Lookup\x12\x19.borderx.v1.LookupRequest\x1a\x1a.borderx.v1.LookupResponse\x12G\n\tSubscribe\x12\x1c.borderx.v1.SubscribeRequest\x1a\x1a.borderx.v1.SubscribeEvent0\x01\x12Q\n\x0cGetDirectory\x12\x1f.borderx.v1.GetDirectoryRequest\x1a .borderx.v1.GetDirectoryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62orderx/v1/exchange.proto\x12\nborderx.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1a\x62orderx/v1/statement.proto\"\xaa\x01\n\x05\x44raft\x12\x10\n\x08\x61udience\x18\x01 \x03(\t\x12.\n\x0b\x64\x65signation\x18\x02 \x01(\x0b\x32\x17.borderx.v1.DesignationH\x00\x12)\n\x04\x66lag\x18\x03 \x01(\x0b\x32\x19.borderx.v1.ViolationFlagH\x00\x12,\n\nwithdrawal\x18\x04 \x01(\x0b\x32\x16.borderx.v1.WithdrawalH\x00\x42\x06\n\x04\x62ody\"j\n\x0bPublishItem\x12\"\n\x05\x64raft\x18\x01 \x01(\x0b\x32\x11.borderx.v1.DraftH\x00\x12/\n\x08\x65nvelope\x18\x02 \x01(\x0b\x32\x1b.borderx.v1.SignedStatementH\x00\x42\x06\n\x04item\"Q\n\x0ePublishRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12&\n\x05items\x18\x02 \x03(\x0b\x32\x17.borderx.v1.PublishItem\"T\n\x0fPublishResponse\x12/\n\nstatements\x18\x01 \x03(\x0b\x32\x1b.borderx.v1.SignedStatement\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"\xbf\x02\n\x08Shipment\x12\x11\n\treference\x18\x01 \x01(\t\x12(\n\x0bshipper_ids\x18\x02 \x03(\x0b\x32\x13.borderx.v1.PartyId\x12*\n\rconsignee_ids\x18\x03 \x03(\x0b\x32\x13.borderx.v1.PartyId\x12\x16\n\x0eorigin_country\x18\x04 \x01(\t\x12)\n\x0e\x64\x65\x63lared_value\x18\x05 \x01(\x0b\x32\x11.borderx.v1.Money\x12\x10\n\x08hs_codes\x18\x06 \x03(\t\x12\x10\n\x08platform\x18\x07 \x01(\t\x12\"\n\x07shipper\x18\x08 \x01(\x0b\x32\x11.borderx.v1.Party\x12$\n\tconsignee\x18\t \x01(\x0b\x32\x11.borderx.v1.Party\x12\x19\n\x11goods_description\x18\n \x01(\t\"8\n\rScreenRequest\x12\'\n\tshipments\x18\x01 \x03(\x0b\x32\x14.borderx.v1.Shipment\"\xa8\x01\n\nProvenance\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12-\n\tissued_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x12\x10\n\x08verified\x18\x05 \x01(\x08\x12\x15\n\rreceived_from\x18\x06 \x01(\t\x12\x15\n\rheader_digest\x18\x07 \x01(\x0c\"F\n\x05Match\x12\r\n\x05\x62\x61sis\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\r\n\x05party\x18\x03 \x01(\t\x12\x10\n\x08\x65vidence\x18\x04 \x03(\t\"\xa2\x01\n\x10\x44\x65signationMatch\x12*\n\nprovenance\x18\x01 \x01(\x0b\x32\x16.borderx.v1.Provenance\x12,\n\x0b\x64\x65signation\x18\x02 \x01(\x0b\x32\x17.borderx.v1.Designation\x12\x12\n\nrecognised\x18\x03 \x01(\x08\x12 \n\x05match\x18\x04 \x01(\x0b\x32\x11.borderx.v1.Match\"\xae\x01\n\tFlagMatch\x12*\n\nprovenance\x18\x01 \x01(\x0b\x32\x16.borderx.v1.Provenance\x12\'\n\x04\x66lag\x18\x02 \x01(\x0b\x32\x19.borderx.v1.ViolationFlag\x12*\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32\x1a.borderx.v1.Recommendation\x12 \n\x05match\x18\x04 \x01(\x0b\x32\x11.borderx.v1.Match\"\xc3\x01\n\x0fScreeningResult\x12\x11\n\treference\x18\x01 \x01(\t\x12\x32\n\x0c\x64\x65signations\x18\x02 \x03(\x0b\x32\x1c.borderx.v1.DesignationMatch\x12$\n\x05\x66lags\x18\x03 \x03(\x0b\x32\x15.borderx.v1.FlagMatch\x12\x32\n\x0erecommendation\x18\x04 \x01(\x0e\x32\x1a.borderx.v1.Recommendation\x12\x0f\n\x07reasons\x18\x05 \x03(\t\">\n\x0eScreenResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.borderx.v1.ScreeningResult\"I\n\rLookupRequest\x12\x1f\n\x02id\x18\x01 \x01(\x0b\x32\x13.borderx.v1.PartyId\x12\x17\n\x0finclude_history\x18\x02 \x01(\x08\"\x89\x01\n\x0bLookupEntry\x12*\n\nprovenance\x18\x01 \x01(\x0b\x32\x16.borderx.v1.Provenance\x12-\n\x08\x65nvelope\x18\x02 \x01(\x0b\x32\x1b.borderx.v1.SignedStatement\x12\x0f\n\x07\x63urrent\x18\x03 \x01(\x08\x12\x0e\n\x06status\x18\x04 \x01(\t\":\n\x0eLookupResponse\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.borderx.v1.LookupEntry\"=\n\rSearchRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\r\"\x7f\n\x0fSearchCandidate\x12 \n\x05party\x18\x01 \x01(\x0b\x32\x11.borderx.v1.Party\x12 \n\x05match\x18\x02 \x01(\x0b\x32\x11.borderx.v1.Match\x12(\n\x07\x65ntries\x18\x03 \x03(\x0b\x32\x17.borderx.v1.LookupEntry\"A\n\x0eSearchResponse\x12/\n\ncandidates\x18\x01 \x03(\x0b\x32\x1b.borderx.v1.SearchCandidate\"\xee\x02\n\x10SubscribeRequest\x12\x34\n\x04have\x18\x01 \x03(\x0b\x32&.borderx.v1.SubscribeRequest.HaveEntry\x12\x0f\n\x07issuers\x18\x02 \x03(\t\x12(\n\nbody_types\x18\x03 \x03(\x0e\x32\x14.borderx.v1.BodyType\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x43\n\x0chave_digests\x18\x05 \x03(\x0b\x32-.borderx.v1.SubscribeRequest.HaveDigestsEntry\x12\x19\n\x11\x64irectory_version\x18\x06 \x01(\x04\x12\x18\n\x10\x64irectory_digest\x18\x07 \x01(\t\x1a+\n\tHaveEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x32\n\x10HaveDigestsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"@\n\x13GetDirectoryRequest\x12\x14\n\x0chave_version\x18\x01 \x01(\x04\x12\x13\n\x0bhave_digest\x18\x02 \x01(\t\"_\n\x14GetDirectoryResponse\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x11\n\tdocuments\x18\x03 \x03(\x0c\x12\x13\n\x0b\x63onflicting\x18\x04 \x01(\x0c\"\xac\x01\n\x0eSubscribeEvent\x12\x30\n\tstatement\x18\x01 \x01(\x0b\x32\x1b.borderx.v1.SignedStatementH\x00\x12\x32\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1c.borderx.v1.SignedCheckpointH\x00\x12+\n\x05\x62\x61tch\x18\x03 \x01(\x0b\x32\x1a.borderx.v1.StatementBatchH\x00\x42\x07\n\x05\x65vent\"A\n\x0eStatementBatch\x12/\n\nstatements\x18\x01 \x03(\x0b\x32\x1b.borderx.v1.SignedStatement*c\n\x0eRecommendation\x12\x1e\n\x1aRECOMMENDATION_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x45XPEDITE\x10\x01\x12\x0c\n\x08STANDARD\x10\x02\x12\x0b\n\x07\x45XAMINE\x10\x03\x12\x08\n\x04HOLD\x10\x04\x32\xad\x03\n\x08\x45xchange\x12\x42\n\x07Publish\x12\x1a.borderx.v1.PublishRequest\x1a\x1b.borderx.v1.PublishResponse\x12?\n\x06Screen\x12\x19.borderx.v1.ScreenRequest\x1a\x1a.borderx.v1.ScreenResponse\x12?\n\x06Lookup\x12\x19.borderx.v1.LookupRequest\x1a\x1a.borderx.v1.LookupResponse\x12G\n\tSubscribe\x12\x1c.borderx.v1.SubscribeRequest\x1a\x1a.borderx.v1.SubscribeEvent0\x01\x12Q\n\x0cGetDirectory\x12\x1f.borderx.v1.GetDirectoryRequest\x1a .borderx.v1.GetDirectoryResponse\x12?\n\x06Search\x12\x19.borderx.v1.SearchRequest\x1a\x1a.borderx.v1.SearchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,8 +37,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBSCRIBEREQUEST_HAVEENTRY']._serialized_options = b'8\001'
   _globals['_SUBSCRIBEREQUEST_HAVEDIGESTSENTRY']._loaded_options = None
   _globals['_SUBSCRIBEREQUEST_HAVEDIGESTSENTRY']._serialized_options = b'8\001'
-  _globals['_RECOMMENDATION']._serialized_start=2587
-  _globals['_RECOMMENDATION']._serialized_end=2686
+  _globals['_RECOMMENDATION']._serialized_start=3087
+  _globals['_RECOMMENDATION']._serialized_end=3186
   _globals['_DRAFT']._serialized_start=103
   _globals['_DRAFT']._serialized_end=273
   _globals['_PUBLISHITEM']._serialized_start=275
@@ -48,39 +48,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PUBLISHRESPONSE']._serialized_start=466
   _globals['_PUBLISHRESPONSE']._serialized_end=550
   _globals['_SHIPMENT']._serialized_start=553
-  _globals['_SHIPMENT']._serialized_end=771
-  _globals['_SCREENREQUEST']._serialized_start=773
-  _globals['_SCREENREQUEST']._serialized_end=829
-  _globals['_PROVENANCE']._serialized_start=832
-  _globals['_PROVENANCE']._serialized_end=1000
-  _globals['_DESIGNATIONMATCH']._serialized_start=1003
-  _globals['_DESIGNATIONMATCH']._serialized_end=1131
-  _globals['_FLAGMATCH']._serialized_start=1134
-  _globals['_FLAGMATCH']._serialized_end=1274
-  _globals['_SCREENINGRESULT']._serialized_start=1277
-  _globals['_SCREENINGRESULT']._serialized_end=1472
-  _globals['_SCREENRESPONSE']._serialized_start=1474
-  _globals['_SCREENRESPONSE']._serialized_end=1536
-  _globals['_LOOKUPREQUEST']._serialized_start=1538
-  _globals['_LOOKUPREQUEST']._serialized_end=1611
-  _globals['_LOOKUPENTRY']._serialized_start=1614
-  _globals['_LOOKUPENTRY']._serialized_end=1751
-  _globals['_LOOKUPRESPONSE']._serialized_start=1753
-  _globals['_LOOKUPRESPONSE']._serialized_end=1811
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=1814
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=2180
-  _globals['_SUBSCRIBEREQUEST_HAVEENTRY']._serialized_start=2085
-  _globals['_SUBSCRIBEREQUEST_HAVEENTRY']._serialized_end=2128
-  _globals['_SUBSCRIBEREQUEST_HAVEDIGESTSENTRY']._serialized_start=2130
-  _globals['_SUBSCRIBEREQUEST_HAVEDIGESTSENTRY']._serialized_end=2180
-  _globals['_GETDIRECTORYREQUEST']._serialized_start=2182
-  _globals['_GETDIRECTORYREQUEST']._serialized_end=2246
-  _globals['_GETDIRECTORYRESPONSE']._serialized_start=2248
-  _globals['_GETDIRECTORYRESPONSE']._serialized_end=2343
-  _globals['_SUBSCRIBEEVENT']._serialized_start=2346
-  _globals['_SUBSCRIBEEVENT']._serialized_end=2518
-  _globals['_STATEMENTBATCH']._serialized_start=2520
-  _globals['_STATEMENTBATCH']._serialized_end=2585
-  _globals['_EXCHANGE']._serialized_start=2689
-  _globals['_EXCHANGE']._serialized_end=3053
+  _globals['_SHIPMENT']._serialized_end=872
+  _globals['_SCREENREQUEST']._serialized_start=874
+  _globals['_SCREENREQUEST']._serialized_end=930
+  _globals['_PROVENANCE']._serialized_start=933
+  _globals['_PROVENANCE']._serialized_end=1101
+  _globals['_MATCH']._serialized_start=1103
+  _globals['_MATCH']._serialized_end=1173
+  _globals['_DESIGNATIONMATCH']._serialized_start=1176
+  _globals['_DESIGNATIONMATCH']._serialized_end=1338
+  _globals['_FLAGMATCH']._serialized_start=1341
+  _globals['_FLAGMATCH']._serialized_end=1515
+  _globals['_SCREENINGRESULT']._serialized_start=1518
+  _globals['_SCREENINGRESULT']._serialized_end=1713
+  _globals['_SCREENRESPONSE']._serialized_start=1715
+  _globals['_SCREENRESPONSE']._serialized_end=1777
+  _globals['_LOOKUPREQUEST']._serialized_start=1779
+  _globals['_LOOKUPREQUEST']._serialized_end=1852
+  _globals['_LOOKUPENTRY']._serialized_start=1855
+  _globals['_LOOKUPENTRY']._serialized_end=1992
+  _globals['_LOOKUPRESPONSE']._serialized_start=1994
+  _globals['_LOOKUPRESPONSE']._serialized_end=2052
+  _globals['_SEARCHREQUEST']._serialized_start=2054
+  _globals['_SEARCHREQUEST']._serialized_end=2115
+  _globals['_SEARCHCANDIDATE']._serialized_start=2117
+  _globals['_SEARCHCANDIDATE']._serialized_end=2244
+  _globals['_SEARCHRESPONSE']._serialized_start=2246
+  _globals['_SEARCHRESPONSE']._serialized_end=2311
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=2314
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=2680
+  _globals['_SUBSCRIBEREQUEST_HAVEENTRY']._serialized_start=2585
+  _globals['_SUBSCRIBEREQUEST_HAVEENTRY']._serialized_end=2628
+  _globals['_SUBSCRIBEREQUEST_HAVEDIGESTSENTRY']._serialized_start=2630
+  _globals['_SUBSCRIBEREQUEST_HAVEDIGESTSENTRY']._serialized_end=2680
+  _globals['_GETDIRECTORYREQUEST']._serialized_start=2682
+  _globals['_GETDIRECTORYREQUEST']._serialized_end=2746
+  _globals['_GETDIRECTORYRESPONSE']._serialized_start=2748
+  _globals['_GETDIRECTORYRESPONSE']._serialized_end=2843
+  _globals['_SUBSCRIBEEVENT']._serialized_start=2846
+  _globals['_SUBSCRIBEEVENT']._serialized_end=3018
+  _globals['_STATEMENTBATCH']._serialized_start=3020
+  _globals['_STATEMENTBATCH']._serialized_end=3085
+  _globals['_EXCHANGE']._serialized_start=3189
+  _globals['_EXCHANGE']._serialized_end=3618
 # @@protoc_insertion_point(module_scope)

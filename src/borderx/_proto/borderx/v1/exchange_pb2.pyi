@@ -61,7 +61,7 @@ class PublishResponse(_message.Message):
     def __init__(self, statements: _Optional[_Iterable[_Union[_statement_pb2.SignedStatement, _Mapping]]] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class Shipment(_message.Message):
-    __slots__ = ("reference", "shipper_ids", "consignee_ids", "origin_country", "declared_value", "hs_codes", "platform")
+    __slots__ = ("reference", "shipper_ids", "consignee_ids", "origin_country", "declared_value", "hs_codes", "platform", "shipper", "consignee", "goods_description")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     SHIPPER_IDS_FIELD_NUMBER: _ClassVar[int]
     CONSIGNEE_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +69,9 @@ class Shipment(_message.Message):
     DECLARED_VALUE_FIELD_NUMBER: _ClassVar[int]
     HS_CODES_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    SHIPPER_FIELD_NUMBER: _ClassVar[int]
+    CONSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    GOODS_DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     reference: str
     shipper_ids: _containers.RepeatedCompositeFieldContainer[_statement_pb2.PartyId]
     consignee_ids: _containers.RepeatedCompositeFieldContainer[_statement_pb2.PartyId]
@@ -76,7 +79,10 @@ class Shipment(_message.Message):
     declared_value: _statement_pb2.Money
     hs_codes: _containers.RepeatedScalarFieldContainer[str]
     platform: str
-    def __init__(self, reference: _Optional[str] = ..., shipper_ids: _Optional[_Iterable[_Union[_statement_pb2.PartyId, _Mapping]]] = ..., consignee_ids: _Optional[_Iterable[_Union[_statement_pb2.PartyId, _Mapping]]] = ..., origin_country: _Optional[str] = ..., declared_value: _Optional[_Union[_statement_pb2.Money, _Mapping]] = ..., hs_codes: _Optional[_Iterable[str]] = ..., platform: _Optional[str] = ...) -> None: ...
+    shipper: _statement_pb2.Party
+    consignee: _statement_pb2.Party
+    goods_description: str
+    def __init__(self, reference: _Optional[str] = ..., shipper_ids: _Optional[_Iterable[_Union[_statement_pb2.PartyId, _Mapping]]] = ..., consignee_ids: _Optional[_Iterable[_Union[_statement_pb2.PartyId, _Mapping]]] = ..., origin_country: _Optional[str] = ..., declared_value: _Optional[_Union[_statement_pb2.Money, _Mapping]] = ..., hs_codes: _Optional[_Iterable[str]] = ..., platform: _Optional[str] = ..., shipper: _Optional[_Union[_statement_pb2.Party, _Mapping]] = ..., consignee: _Optional[_Union[_statement_pb2.Party, _Mapping]] = ..., goods_description: _Optional[str] = ...) -> None: ...
 
 class ScreenRequest(_message.Message):
     __slots__ = ("shipments",)
@@ -102,25 +108,41 @@ class Provenance(_message.Message):
     header_digest: bytes
     def __init__(self, issuer: _Optional[str] = ..., seq: _Optional[int] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., key_id: _Optional[str] = ..., verified: _Optional[bool] = ..., received_from: _Optional[str] = ..., header_digest: _Optional[bytes] = ...) -> None: ...
 
+class Match(_message.Message):
+    __slots__ = ("basis", "score", "party", "evidence")
+    BASIS_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    PARTY_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    basis: str
+    score: float
+    party: str
+    evidence: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, basis: _Optional[str] = ..., score: _Optional[float] = ..., party: _Optional[str] = ..., evidence: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class DesignationMatch(_message.Message):
-    __slots__ = ("provenance", "designation", "recognised")
+    __slots__ = ("provenance", "designation", "recognised", "match")
     PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     DESIGNATION_FIELD_NUMBER: _ClassVar[int]
     RECOGNISED_FIELD_NUMBER: _ClassVar[int]
+    MATCH_FIELD_NUMBER: _ClassVar[int]
     provenance: Provenance
     designation: _statement_pb2.Designation
     recognised: bool
-    def __init__(self, provenance: _Optional[_Union[Provenance, _Mapping]] = ..., designation: _Optional[_Union[_statement_pb2.Designation, _Mapping]] = ..., recognised: _Optional[bool] = ...) -> None: ...
+    match: Match
+    def __init__(self, provenance: _Optional[_Union[Provenance, _Mapping]] = ..., designation: _Optional[_Union[_statement_pb2.Designation, _Mapping]] = ..., recognised: _Optional[bool] = ..., match: _Optional[_Union[Match, _Mapping]] = ...) -> None: ...
 
 class FlagMatch(_message.Message):
-    __slots__ = ("provenance", "flag", "action")
+    __slots__ = ("provenance", "flag", "action", "match")
     PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     FLAG_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
+    MATCH_FIELD_NUMBER: _ClassVar[int]
     provenance: Provenance
     flag: _statement_pb2.ViolationFlag
     action: Recommendation
-    def __init__(self, provenance: _Optional[_Union[Provenance, _Mapping]] = ..., flag: _Optional[_Union[_statement_pb2.ViolationFlag, _Mapping]] = ..., action: _Optional[_Union[Recommendation, str]] = ...) -> None: ...
+    match: Match
+    def __init__(self, provenance: _Optional[_Union[Provenance, _Mapping]] = ..., flag: _Optional[_Union[_statement_pb2.ViolationFlag, _Mapping]] = ..., action: _Optional[_Union[Recommendation, str]] = ..., match: _Optional[_Union[Match, _Mapping]] = ...) -> None: ...
 
 class ScreeningResult(_message.Message):
     __slots__ = ("reference", "designations", "flags", "recommendation", "reasons")
@@ -167,6 +189,32 @@ class LookupResponse(_message.Message):
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[LookupEntry]
     def __init__(self, entries: _Optional[_Iterable[_Union[LookupEntry, _Mapping]]] = ...) -> None: ...
+
+class SearchRequest(_message.Message):
+    __slots__ = ("name", "country", "limit")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    country: str
+    limit: int
+    def __init__(self, name: _Optional[str] = ..., country: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class SearchCandidate(_message.Message):
+    __slots__ = ("party", "match", "entries")
+    PARTY_FIELD_NUMBER: _ClassVar[int]
+    MATCH_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    party: _statement_pb2.Party
+    match: Match
+    entries: _containers.RepeatedCompositeFieldContainer[LookupEntry]
+    def __init__(self, party: _Optional[_Union[_statement_pb2.Party, _Mapping]] = ..., match: _Optional[_Union[Match, _Mapping]] = ..., entries: _Optional[_Iterable[_Union[LookupEntry, _Mapping]]] = ...) -> None: ...
+
+class SearchResponse(_message.Message):
+    __slots__ = ("candidates",)
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    candidates: _containers.RepeatedCompositeFieldContainer[SearchCandidate]
+    def __init__(self, candidates: _Optional[_Iterable[_Union[SearchCandidate, _Mapping]]] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
     __slots__ = ("have", "issuers", "body_types", "follow", "have_digests", "directory_version", "directory_digest")

@@ -59,6 +59,11 @@ class ExchangeStub:
                 request_serializer=borderx_dot_v1_dot_exchange__pb2.GetDirectoryRequest.SerializeToString,
                 response_deserializer=borderx_dot_v1_dot_exchange__pb2.GetDirectoryResponse.FromString,
                 _registered_method=True)
+        self.Search = channel.unary_unary(
+                '/borderx.v1.Exchange/Search',
+                request_serializer=borderx_dot_v1_dot_exchange__pb2.SearchRequest.SerializeToString,
+                response_deserializer=borderx_dot_v1_dot_exchange__pb2.SearchResponse.FromString,
+                _registered_method=True)
 
 
 class ExchangeServicer:
@@ -102,6 +107,14 @@ class ExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Search(self, request, context):
+        """Candidate parties for a name (what an officer types when a parcel looks wrong), best
+        first, with scores and their current statements.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -129,6 +142,11 @@ def add_ExchangeServicer_to_server(servicer, server):
                     servicer.GetDirectory,
                     request_deserializer=borderx_dot_v1_dot_exchange__pb2.GetDirectoryRequest.FromString,
                     response_serializer=borderx_dot_v1_dot_exchange__pb2.GetDirectoryResponse.SerializeToString,
+            ),
+            'Search': grpc.unary_unary_rpc_method_handler(
+                    servicer.Search,
+                    request_deserializer=borderx_dot_v1_dot_exchange__pb2.SearchRequest.FromString,
+                    response_serializer=borderx_dot_v1_dot_exchange__pb2.SearchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +284,33 @@ class Exchange:
             '/borderx.v1.Exchange/GetDirectory',
             borderx_dot_v1_dot_exchange__pb2.GetDirectoryRequest.SerializeToString,
             borderx_dot_v1_dot_exchange__pb2.GetDirectoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Search(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/borderx.v1.Exchange/Search',
+            borderx_dot_v1_dot_exchange__pb2.SearchRequest.SerializeToString,
+            borderx_dot_v1_dot_exchange__pb2.SearchResponse.FromString,
             options,
             channel_credentials,
             insecure,

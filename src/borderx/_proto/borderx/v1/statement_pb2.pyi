@@ -214,16 +214,20 @@ class Address(_message.Message):
     def __init__(self, lines: _Optional[_Iterable[str]] = ..., city: _Optional[str] = ..., region: _Optional[str] = ..., postal_code: _Optional[str] = ..., country: _Optional[str] = ...) -> None: ...
 
 class Party(_message.Message):
-    __slots__ = ("legal_name", "trading_names", "address", "ids")
+    __slots__ = ("legal_name", "trading_names", "address", "ids", "emails", "phones")
     LEGAL_NAME_FIELD_NUMBER: _ClassVar[int]
     TRADING_NAMES_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
+    EMAILS_FIELD_NUMBER: _ClassVar[int]
+    PHONES_FIELD_NUMBER: _ClassVar[int]
     legal_name: str
     trading_names: _containers.RepeatedScalarFieldContainer[str]
     address: Address
     ids: _containers.RepeatedCompositeFieldContainer[PartyId]
-    def __init__(self, legal_name: _Optional[str] = ..., trading_names: _Optional[_Iterable[str]] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., ids: _Optional[_Iterable[_Union[PartyId, _Mapping]]] = ...) -> None: ...
+    emails: _containers.RepeatedScalarFieldContainer[str]
+    phones: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, legal_name: _Optional[str] = ..., trading_names: _Optional[_Iterable[str]] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., ids: _Optional[_Iterable[_Union[PartyId, _Mapping]]] = ..., emails: _Optional[_Iterable[str]] = ..., phones: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Designation(_message.Message):
     __slots__ = ("party", "programme", "member_id", "level", "status", "valid_from", "valid_until", "status_reason", "consent_to_share", "supersedes")
