@@ -64,6 +64,12 @@ RPCS = (
         exchange_pb2.ScreenRequest(shipments=[exchange_pb2.Shipment(reference="r1", shipper_ids=[PID])]),
     ),
     Rpc(
+        "/borderx.v1.Exchange/Search",
+        "borderx.v1.SearchRequest",
+        "service",
+        exchange_pb2.SearchRequest(name="Shenzhen Hongda Trading"),
+    ),
+    Rpc(
         "/borderx.v1.Exchange/Lookup",
         "borderx.v1.LookupRequest",
         "service",

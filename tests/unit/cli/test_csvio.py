@@ -654,7 +654,9 @@ def test_flags_may_carry_names_addresses_and_contacts_and_no_identifier() -> Non
         "IPR_COUNTERFEIT,CONFIRMED,HIGH,2026-11-06T09:30:00Z,,Yiwu Kaixin Gifts Co Ltd,CN,,fake watches,,"
         '"Kaixin Gifts;KX Gifts","88 Binhe Road, Yiwu",kx@kaixin.example,+86 579 8555 1234'
     )
-    parsed = csvio.validate_import(csvio.parse_import(csv_text(header, row)), issuer="AU-ABF", now=NOW)
+    parsed = csvio.validate_import(
+        csvio.parse_import(csv_text(header, row)), issuer="AU-ABF", owners=OWNERS, now=NOW
+    )
     assert parsed.errors == ()
     body = parsed.rows[0].body
     assert isinstance(body, ViolationFlag)
@@ -667,7 +669,9 @@ def test_flags_may_carry_names_addresses_and_contacts_and_no_identifier() -> Non
 def test_contact_refusals_name_their_column() -> None:
     header = F_HEADER + ",emails,phones"
     row = F_ROW + ",not-mail,"
-    parsed = csvio.validate_import(csvio.parse_import(csv_text(header, row)), issuer="AU-ABF", now=NOW)
+    parsed = csvio.validate_import(
+        csvio.parse_import(csv_text(header, row)), issuer="AU-ABF", owners=OWNERS, now=NOW
+    )
     [error] = parsed.errors
     assert error.column == "emails" and "not an e-mail address" in error.message
     no_country = with_cell(F_HEADER, F_ROW, "identifiers", "").replace(",CN,", ",,")

@@ -73,7 +73,8 @@ def store(tmp_path: Path, pki: Path) -> Store:
 
 @pytest.fixture
 def screener(store: Store) -> Screener:
-    return Screener(store, policy_from_toml("AU-ABF", {}, where="test"))
+    # the home agency's own programmes are the directory's to say (AU_ATT → AU-ABF)
+    return Screener(store, policy_from_toml("AU-ABF", {}, where="test", owners={"AU_ATT": "AU-ABF"}))
 
 
 def shipment(shipper: Party, *, ref: str = "s1", consignee: Party | None = None) -> ShipmentQuery:
@@ -160,10 +161,10 @@ def test_a_withdrawn_flag_leaves_the_name_index(store: Store, pki: Path, screene
 
 def test_the_name_index_is_rebuilt_from_the_store(store: Store, screener: Screener) -> None:
     # an index without name keys: nothing is found by name
-    store.rebuild_index(lambda env: dataclasses.replace(index_effects(env), names=()))
+    store.rebuild_index(lambda stored: dataclasses.replace(index_effects(stored.envelope), names=()))
     manifest = Party(legal_name="Shenzhen Hongda Trading Co Ltd", address=ADDRESS)
     assert screener.screen([shipment(manifest)])[0].flags == ()
-    store.rebuild_index(index_effects)
+    store.rebuild_index(lambda stored: index_effects(stored.envelope))
     assert screener.screen([shipment(manifest)])[0].recommendation is Recommendation.HOLD
 
 

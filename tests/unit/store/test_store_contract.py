@@ -386,7 +386,12 @@ def test_rebuild_index_recomputes_the_name_index(store: Store, au: Chain) -> Non
     store.append([new(au.next(), names=("d:hongda",)), new(au.next(), names=("d:hongxin",))])
     assert keys(store.lookup_names(["d:hongda"])["d:hongda"]) == [("AU-ABF", 1)]
 
-    assert store.rebuild_index(lambda env: IndexEffects(kind="designation", names=(f"d:seq{env.seq}",))) == 2
+    assert (
+        store.rebuild_index(
+            lambda stored: IndexEffects(kind="designation", names=(f"d:seq{stored.envelope.seq}",))
+        )
+        == 2
+    )
 
     found = store.lookup_names(["d:hongda", "d:hongxin", "d:seq1", "d:seq2"])
     assert found["d:hongda"] == [] and found["d:hongxin"] == []
