@@ -16,7 +16,7 @@ UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --
 
 # every dependency comes from the hash-locked files (requirements/README.md); the project
 # itself after them, with no dependency resolution and no build isolation
-$(STAMP): pyproject.toml $(LOCKS)
+$(STAMP): pyproject.toml $(LOCKS) | sysdeps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/build.txt
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
@@ -85,3 +85,14 @@ promtool:
 	        apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1; }; } || \
 	    echo "make: could not install Debian's prometheus package; the promtool tests will skip"; \
 	  else echo "make: promtool is absent (Debian: apt-get install prometheus); the promtool tests will skip"; fi; }
+
+# PyICU (through rigour, for name screening) is published as source only: it builds against
+# the system's ICU, so it needs Debian's libicu-dev, pkg-config and a C++ compiler. Installed
+# here when absent (as root on Debian, as CI runs), before the virtual environment is made.
+sysdeps:
+	@{ pkg-config --exists icu-uc 2>/dev/null && command -v g++ >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    { apt-get install -y -qq --no-install-recommends libicu-dev pkg-config g++ >/dev/null 2>&1 || \
+	      { apt-get update -qq >/dev/null 2>&1 && \
+	        apt-get install -y -qq --no-install-recommends libicu-dev pkg-config g++ >/dev/null; }; }; \
+	  else echo "make: PyICU needs ICU's headers and a C++ compiler (Debian: apt-get install libicu-dev pkg-config g++)"; fi; }
