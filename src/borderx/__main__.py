@@ -1,3 +1,4 @@
 from borderx.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # a spawned worker process (federation/sigcheck.py) must not run the CLI
+    raise SystemExit(main())
