@@ -29,7 +29,7 @@ from borderx.statements.encoding import envelope_to_proto, signed_checkpoint_to_
 from borderx.statements.model import GENESIS_DIGEST, Envelope, Signature
 from borderx.statements.signing import Signer, load_signing_key, sign_checkpoint, sign_statement
 from tests.conftest import GatewayThread, channel, creds_for, gateway_config
-from tests.federation.hostile import HostilePeer
+from tests.federation.hostile import HostilePeer, wait
 from tests.integration.helpers import designation, flag, platform
 
 NZ, AU = "NZ-CS", "AU-ABF"
@@ -98,14 +98,6 @@ def world(pki: Path, tmp_path: Path) -> Iterator[tuple[FakePeer, Callable[[], Ga
     fake.stop()
 
 
-def wait(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def alarms(gw: GatewayThread, kind: str) -> list[Any]:
