@@ -98,8 +98,6 @@ def world(pki: Path, tmp_path: Path) -> Iterator[tuple[FakePeer, Callable[[], Ga
     fake.stop()
 
 
-
-
 def alarms(gw: GatewayThread, kind: str) -> list[Any]:
     return [a for a in gw.gateway.store.alarms() if a.kind == kind]
 
