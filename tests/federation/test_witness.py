@@ -37,7 +37,7 @@ def hostile(pki: Path) -> Iterator[tuple[HostilePeer, HostilePeer]]:
         face.stop()
 
 
-class _AtPort(GatewayThread):
+class AtPort(GatewayThread):
     """A real gateway listening on its configured port (a partner must know it before it starts)."""
 
     async def _start(self):  # type: ignore[no-untyped-def]
@@ -46,7 +46,7 @@ class _AtPort(GatewayThread):
         return await build_server(self.gateway, listen=self.config.listen)
 
 
-def _witness(pki: Path, tmp: Path, agency: str, port: int, face: HostilePeer, partner: tuple[str, int] | None) -> GatewayThread:  # fmt: skip
+def witness_gateway(pki: Path, tmp: Path, agency: str, port: int, face: HostilePeer, partner: tuple[str, int] | None) -> GatewayThread:  # fmt: skip
     config = gateway_config(pki, agency, tmp).with_overrides(listen=f"127.0.0.1:{port}")
     peers = {AU: f"127.0.0.1:{face.port}"}
     if partner is not None:
@@ -57,7 +57,7 @@ def _witness(pki: Path, tmp: Path, agency: str, port: int, face: HostilePeer, pa
             peers=tuple(peers), endpoints=peers, backoff_initial_seconds=0.05, backoff_max_seconds=0.2
         ),
     )
-    return _AtPort(config)
+    return AtPort(config)
 
 
 def _cosigned(gw: GatewayThread, witness: str, seq: int) -> bool:
@@ -80,8 +80,8 @@ def test_a_split_view_is_found_by_both_witnesses(pki: Path, tmp_path: Path, host
     nz_port = nz_port if nz_port != us_port else free_port({us_port})
 
     # round 0: each witness follows only its face of AU-ABF, and cosigns what it verified
-    us = _witness(pki, tmp_path, US, us_port, to_us, None)
-    nz = _witness(pki, tmp_path, NZ, nz_port, to_nz, None)
+    us = witness_gateway(pki, tmp_path, US, us_port, to_us, None)
+    nz = witness_gateway(pki, tmp_path, NZ, nz_port, to_nz, None)
     try:
         wait(lambda: _cosigned(us, US, 3) and _cosigned(nz, NZ, 3))
         assert not us.gateway.store.evidence() and not nz.gateway.store.evidence()
@@ -90,8 +90,8 @@ def test_a_split_view_is_found_by_both_witnesses(pki: Path, tmp_path: Path, host
         nz.stop()
 
     # round 1: the witnesses replicate from each other too
-    us = _witness(pki, tmp_path, US, us_port, to_us, (NZ, nz_port))
-    nz = _witness(pki, tmp_path, NZ, nz_port, to_nz, (US, us_port))
+    us = witness_gateway(pki, tmp_path, US, us_port, to_us, (NZ, nz_port))
+    nz = witness_gateway(pki, tmp_path, NZ, nz_port, to_nz, (US, us_port))
     started = time.monotonic()
     try:
         for gw, mine, theirs in ((us, x, y), (nz, y, x)):
