@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import socket
 import ssl
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,9 @@ from cryptography import x509
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
 from borderx.cli import main
 from borderx.statements.body_codec import designation_to_proto
+from borderx.statements.encoding import signed_cosignature_from_wire
+from borderx.statements.signing import load_signing_key, sign_checkpoint, sign_cosignature
+from borderx.statements.verify import verify_cosignature
 from tests.conftest import GatewayThread, channel, creds_for, gateway_config
 from tests.integration.helpers import designation, platform
 
@@ -197,11 +202,6 @@ def test_reload_directory_and_certificate_under_an_open_subscribe_stream(
 def test_status_lists_receipts_and_admin_receipt_exports_one(  # type: ignore[no-untyped-def]
     au, private_pki: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from datetime import UTC, datetime
-
-    from borderx.statements.encoding import signed_cosignature_from_wire
-    from borderx.statements.signing import load_signing_key, sign_checkpoint, sign_cosignature
-    from borderx.statements.verify import verify_cosignature
 
     publish(au, private_pki, "a", "b")
     store = au.gateway.store
@@ -230,7 +230,6 @@ def test_status_lists_receipts_and_admin_receipt_exports_one(  # type: ignore[no
     data = json.loads(capsys.readouterr().out)
     assert data["partner"] == "NZ-CS" and data["issuer"] == AU and data["seq"] == 2
     assert data["head_digest"] == head.digest.hex()
-    import base64
 
     receipt = signed_cosignature_from_wire(base64.b64decode(data["signed_cosignature"]))
     verify_cosignature(receipt, au.gateway.directory.current)
