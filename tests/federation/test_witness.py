@@ -3,7 +3,8 @@
 A hostile issuer (AU-ABF's real certificate and key) shows one valid history to US-CBP
 and another, equally valid, to NZ-CS. Each witness cosigns what it verified; once the two
 replicate from each other, each sees the other's cosignature over a head it does not hold:
-signed proof of a split view at both, within one replication round.
+signed proof of a split view at both, within one replication round — and at a third
+gateway that follows only the two witnesses.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tests.federation.harness import free_port
 from tests.federation.hostile import HostilePeer, Signs, wait
 from tests.integration.helpers import designation, flag, platform
 
-US, AU, NZ = "US-CBP", "AU-ABF", "NZ-CS"
+US, AU, NZ, CA = "US-CBP", "AU-ABF", "NZ-CS", "CA-CBSA"
 
 
 @pytest.fixture
@@ -46,11 +47,12 @@ class AtPort(GatewayThread):
         return await build_server(self.gateway, listen=self.config.listen)
 
 
-def witness_gateway(pki: Path, tmp: Path, agency: str, port: int, face: HostilePeer, partner: tuple[str, int] | None) -> GatewayThread:  # fmt: skip
+def witness_gateway(pki: Path, tmp: Path, agency: str, port: int, face: HostilePeer | None, partner: tuple[str, int] | None, *more: tuple[str, int]) -> GatewayThread:  # fmt: skip
     config = gateway_config(pki, agency, tmp).with_overrides(listen=f"127.0.0.1:{port}")
-    peers = {AU: f"127.0.0.1:{face.port}"}
-    if partner is not None:
-        peers[partner[0]] = f"localhost:{partner[1]}"
+    peers = {AU: f"127.0.0.1:{face.port}"} if face is not None else {}
+    for other in (partner, *more):
+        if other is not None:
+            peers[other[0]] = f"localhost:{other[1]}"
     config = dataclasses.replace(
         config,
         federation=FederationConfig(
@@ -92,8 +94,17 @@ def test_a_split_view_is_found_by_both_witnesses(pki: Path, tmp_path: Path, host
     # round 1: the witnesses replicate from each other too
     us = witness_gateway(pki, tmp_path, US, us_port, to_us, (NZ, nz_port))
     nz = witness_gateway(pki, tmp_path, NZ, nz_port, to_nz, (US, us_port))
+    # a third gateway that never talks to AU-ABF: it meets both halves through the witnesses
+    ca = witness_gateway(pki, tmp_path, CA, free_port({us_port, nz_port}), None, (US, us_port), (NZ, nz_port))
     started = time.monotonic()
     try:
+        for gw in (ca,):
+            store = gw.gateway.store
+            found = wait(lambda s=store: [e for e in s.evidence() if e.kind == "split_view"], timeout=15)
+            heads = {c.checkpoint.head_digest for e in found for c in e.checkpoints}
+            assert {x.envs[-1].digest, y.envs[-1].digest} <= heads
+            assert AU in store.suspended_issuers()
+            assert {US, NZ} <= {c.witness for c in store.cosignatures_at(AU, 3)}
         for gw, mine, theirs in ((us, x, y), (nz, y, x)):
             store = gw.gateway.store
             found = wait(lambda s=store: [e for e in s.evidence() if e.kind == "split_view"], timeout=15)
@@ -111,6 +122,7 @@ def test_a_split_view_is_found_by_both_witnesses(pki: Path, tmp_path: Path, host
             verify_cosignature(theirs_cos, gw.gateway.directory.current)
         print(f"split view detected at both witnesses in {time.monotonic() - started:.2f}s")
     finally:
+        ca.stop()
         us.stop()
         nz.stop()
 

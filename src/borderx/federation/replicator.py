@@ -77,7 +77,7 @@ from borderx.statements.intake import (
 )
 from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
 from borderx.statements.verify import verify_statement
-from borderx.statements.witness import SplitView
+from borderx.statements.witness import SplitView, split_view
 from borderx.store.base import NO_EFFECTS, Store
 
 log = get_logger("borderx.replicator")
@@ -469,6 +469,18 @@ class PeerLink:
             self._store.suspend_issuer(sv.issuer, sv.detail)
         self._equivocation(sv.issuer, sv.detail)
 
+    def _check_witnessed(self, issuer: str, fresh: Sequence[Envelope]) -> None:
+        """Statements just stored against cosignatures held for their seqs (one query per run)."""
+        if issuer == self.agency:
+            return
+        digests = {env.seq: env.digest for env in fresh}
+        for scos in self._store.cosignatures_between(issuer, fresh[0].seq - 1, fresh[-1].seq):
+            held = digests.get(scos.seq)
+            sv = split_view(scos, (), held) if held is not None else None
+            if sv is not None:
+                self._split_view(sv)
+                return
+
     def _witnessed(self, issuer: str) -> None:
         if self._witness is not None:
             self._witness.consider(issuer)
@@ -665,6 +677,8 @@ class PeerLink:
             self._feed.notify()
             # a checkpoint that arrived ahead of its statements is witnessed once they are held
             self._witnessed(issuer)
+            # and a cosignature that arrived ahead of them is checked against them now
+            self._check_witnessed(issuer, fresh)
         return True
 
     def _equivocation(self, issuer: str, detail: str) -> None:

@@ -4,7 +4,8 @@ When this gateway holds a partner issuer's checkpoint whose head is the header i
 that seq, it cosigns the checkpoint with its own statement-signing key and its own time
 (``signing.sign_cosignature``) and keeps the cosignature, which Subscribe then sends to
 every follower. At most one cosignature per (issuer, seq): a heartbeat at an unchanged
-seq costs nothing. Never for our own agency (an issuer does not witness itself).
+seq costs nothing. Never for our own agency (an issuer does not witness itself), nor for
+a suspended issuer.
 
 The receiving side (admission, split-view decision) is ``statements.intake.admit_cosignature``
 applied by ``federation.replicator.PeerLink``.
@@ -53,6 +54,8 @@ class Witness:
             scp = self._store.checkpoint(issuer)
             if scp is None or scp.seq == 0 or scp.seq <= self._done.get(issuer, 0):
                 return None
+            if issuer in self._store.suspended_issuers():
+                return None  # we hold proof against it (or an operator stopped it): vouch for nothing
             held = self._store.get(issuer, scp.seq)
             # only a head we hold ourselves: a cosignature says "my copy agrees", never "I was told"
             if held is None or held.envelope.digest != scp.checkpoint.head_digest:

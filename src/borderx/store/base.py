@@ -594,6 +594,13 @@ class Store(abc.ABC):
         """Every cosignature held of ``issuer``'s checkpoints at ``seq``, oldest first."""
 
     @abc.abstractmethod
+    def cosignatures_between(self, issuer: str, after_seq: int, upto_seq: int) -> list[SignedCosignature]:
+        """Cosignatures of ``issuer``'s checkpoints with ``after_seq < seq <= upto_seq``, by seq then id.
+
+        How statements stored after a cosignature arrived are checked against it.
+        """
+
+    @abc.abstractmethod
     def cosignatures_after(self, after_id: int, limit: int) -> list[tuple[int, SignedCosignature]]:
         """Cosignatures with id > ``after_id`` in id order, at most ``limit``: what a follower lacks."""
 

@@ -1298,6 +1298,16 @@ class PostgresStore(Store):
             ).fetchall()
         return [signed_cosignature_from_wire(bytes(row[0])) for row in rows]
 
+    def cosignatures_between(self, issuer: str, after_seq: int, upto_seq: int) -> list[SignedCosignature]:
+        if after_seq >= upto_seq:
+            return []
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT wire FROM cosignatures WHERE issuer = %s AND seq > %s AND seq <= %s ORDER BY seq, id",
+                (issuer, clamp_seq(after_seq), clamp_seq(upto_seq)),
+            ).fetchall()
+        return [signed_cosignature_from_wire(bytes(row[0])) for row in rows]
+
     def cosignatures_after(self, after_id: int, limit: int) -> list[tuple[int, SignedCosignature]]:
         with self._reading() as conn:
             rows = conn.execute(

@@ -1039,6 +1039,9 @@ def test_cosignatures_are_kept_once_per_witness_and_head(store: Store, au: Chain
         signed_cosignature_to_wire(c) for c in (by_us, by_nz, other)
     ]
     assert store.cosignatures_at("AU-ABF", 3) == []
+    assert [c.witness for c in store.cosignatures_between("AU-ABF", 1, 3)] == ["US-CBP", "NZ-CS", "NZ-CS"]
+    assert store.cosignatures_between("AU-ABF", 2, 3) == []
+    assert store.cosignatures_between("AU-ABF", 3, 1) == []
 
 
 def test_cosignatures_after_pages_in_id_order(store: Store, au: Chain, us: Chain) -> None:
