@@ -1200,12 +1200,17 @@ class SQLiteStore(Store):
         with self._reading() as conn:
             rows = conn.execute(
                 """
-                SELECT witness, wire FROM cosignatures WHERE issuer = ?
-                ORDER BY witness, seq, witnessed_at, id
+                SELECT c.witness, c.wire FROM cosignatures c
+                JOIN (
+                    SELECT witness, MAX(seq) AS seq FROM cosignatures WHERE issuer = ? GROUP BY witness
+                ) top ON c.witness = top.witness AND c.seq = top.seq
+                WHERE c.issuer = ?
+                ORDER BY c.witness, c.witnessed_at, c.id
                 """,
-                (issuer,),
+                (issuer, issuer),
             ).fetchall()
-        # the last row per witness is its highest seq, then latest time
+        # only each witness's highest seq is read (index cosignatures_witness); the last row
+        # per witness is its latest time there
         return {str(row[0]): signed_cosignature_from_wire(bytes(row[1])) for row in rows}
 
     def record_evidence(
