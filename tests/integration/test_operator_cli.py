@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import socket
 import ssl
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,9 @@ from cryptography import x509
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
 from borderx.cli import main
 from borderx.statements.body_codec import designation_to_proto
+from borderx.statements.encoding import signed_cosignature_from_wire
+from borderx.statements.signing import load_signing_key, sign_checkpoint, sign_cosignature
+from borderx.statements.verify import verify_cosignature
 from tests.conftest import GatewayThread, channel, creds_for, gateway_config
 from tests.integration.helpers import designation, platform
 
@@ -192,3 +197,41 @@ def test_reload_directory_and_certificate_under_an_open_subscribe_stream(
     follower.join(15)
     assert received == [1, 2]
     assert served_serial(au.port, private_pki) == cert.serial_number != old_serial
+
+
+def test_status_lists_receipts_and_admin_receipt_exports_one(  # type: ignore[no-untyped-def]
+    au, private_pki: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+
+    publish(au, private_pki, "a", "b")
+    store = au.gateway.store
+    head = store.head(AU)
+    assert head is not None and head.seq == 2
+    cp = sign_checkpoint(
+        load_signing_key(private_pki / AU / "signing.key"),
+        issuer=AU,
+        seq=2,
+        head_digest=head.digest,
+        time=datetime.now(UTC),
+    )
+    # NZ-CS witnessed AU-ABF's head at seq 2: its signed receipt
+    store.put_cosignature(
+        sign_cosignature(
+            load_signing_key(private_pki / "NZ-CS" / "signing.key"),
+            checkpoint=cp,
+            witness="NZ-CS",
+            time=datetime.now(UTC),
+        )
+    )
+    assert main(cli(au, private_pki, "status")) == 0
+    out = capsys.readouterr().out
+    assert "RECEIPT FROM" in out and "NZ-CS" in out
+    assert main([*cli(au, private_pki, "admin", "receipt"), "--partner", "NZ-CS", "--output", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["partner"] == "NZ-CS" and data["issuer"] == AU and data["seq"] == 2
+    assert data["head_digest"] == head.digest.hex()
+
+    receipt = signed_cosignature_from_wire(base64.b64decode(data["signed_cosignature"]))
+    verify_cosignature(receipt, au.gateway.directory.current)
+    assert main([*cli(au, private_pki, "admin", "receipt"), "--partner", "US-CBP"]) == 1
+    assert "no receipt from US-CBP" in capsys.readouterr().err

@@ -7,7 +7,10 @@
   serialised SignedStatement, the format `borderx dsse` reads) or as DSSE JSON lines;
 - ``evidence [--issuer ID …]``: every piece of signed evidence the gateway kept
   (equivocation pairs, own-chain forgeries, bad signatures under a checkpoint, statements
-  that broke an admission rule), redacted to signed headers, to hand to partners.
+  that broke an admission rule), redacted to signed headers, to hand to partners;
+- ``receipt --partner ID``: the partner's signed receipt for our chain: its cosignature over
+  the highest of our checkpoints it witnessed (base64 of the serialised SignedCosignature,
+  with its decoded contents under ``--output json``).
 """
 
 from __future__ import annotations
@@ -55,7 +58,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--issuer", action="append", default=[], metavar="ID", help="only this issuer (repeatable)"
     )
     evidence.set_defaults(func=run_evidence)
-    for parser in (resume, suspend, reload, export, evidence):
+    receipt = actions.add_parser(
+        "receipt", help="export a partner's signed receipt (its cosignature over our checkpoint)"
+    )
+    receipt.add_argument("--partner", required=True, metavar="ID", help="the witnessing agency, e.g. NZ-CS")
+    receipt.set_defaults(func=run_receipt)
+    for parser in (resume, suspend, reload, export, evidence, receipt):
         add_client_flags(parser)
 
 
@@ -113,3 +121,50 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_evidence(args: argparse.Namespace) -> int:
     return _unary(args, "ExportEvidence", admin_pb2.ExportEvidenceRequest(issuers=args.issuer))
+
+
+def run_receipt(args: argparse.Namespace) -> int:
+    from borderx.statements.encoding import signed_cosignature_from_wire  # noqa: PLC0415
+
+    try:
+        status: admin_pb2.GetStatusResponse = call(
+            args,
+            lambda ch, timeout: admin_pb2_grpc.AdminStub(ch).GetStatus(
+                admin_pb2.GetStatusRequest(), timeout=timeout
+            ),
+        )
+    except grpc.RpcError as exc:
+        return rpc.report(exc)
+    found = [r for r in status.receipts if r.partner == args.partner]
+    if not found:
+        print(
+            f"no receipt from {args.partner}: it has cosigned none of {status.agency}'s checkpoints",
+            file=sys.stderr,
+        )
+        return 1
+    r = found[0]
+    wire = base64.b64encode(r.signed_cosignature).decode()
+    if args.output != "json":
+        print(wire)
+        return 0
+    scos = signed_cosignature_from_wire(r.signed_cosignature)
+    cos = scos.cosignature
+    cp = cos.checkpoint.checkpoint
+    print(
+        json.dumps(
+            {
+                "partner": r.partner,
+                "issuer": cp.issuer,
+                "seq": cp.seq,
+                "head_digest": cp.head_digest.hex(),
+                "checkpoint_time": cp.time.isoformat().replace("+00:00", "Z"),
+                "witnessed_at": cos.time.isoformat().replace("+00:00", "Z"),
+                "signatures": [
+                    {"key_id": s.key_id, "sig": base64.b64encode(s.sig).decode()} for s in scos.signatures
+                ],
+                "signed_cosignature": wire,
+            },
+            indent=2,
+        )
+    )
+    return 0

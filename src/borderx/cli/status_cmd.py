@@ -107,6 +107,9 @@ def run_status(args: argparse.Namespace) -> int:
     if status.peers:
         print()
         _print_peers(status)
+    if status.receipts:
+        print()
+        _print_receipts(status)
     if status.expiries:
         print()
         _print_expiries(status)
@@ -134,6 +137,21 @@ def _print_expiries(status: admin_pb2.GetStatusResponse) -> None:
         subject = e.subject if e.kind != "signing_key" else f"{e.subject[:16]}…"
         rows.append([e.agency, e.kind, subject, until, left, mark])
     _table(rows, ["AGENCY", "EXPIRES", "SUBJECT", "UNTIL", "DAYS LEFT", ""])
+
+
+def _print_receipts(status: admin_pb2.GetStatusResponse) -> None:
+    """Per partner, the highest of our seqs it cosigned: its signed receipt up to there."""
+    _table(
+        [
+            [
+                r.partner,
+                str(r.seq),
+                r.witnessed_at.ToDatetime().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            ]
+            for r in status.receipts
+        ],
+        ["RECEIPT FROM", f"{status.agency} SEQ", "WITNESSED AT"],
+    )
 
 
 def _print_peers(status: admin_pb2.GetStatusResponse) -> None:

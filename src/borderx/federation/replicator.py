@@ -57,14 +57,27 @@ from borderx.errors import (
 from borderx.federation.feed import Feed
 from borderx.federation.sigchain import signatures_digest_at
 from borderx.federation.sync import Action, Conflict, IssuerSync, StoreCheckpoint, StoreRun
+from borderx.federation.witness import Witness
 from borderx.identity.verifier import authenticate_server_certificate
 from borderx.logging import get_logger
 from borderx.screening.index import index_effects
 from borderx.statements.checkpoints import GENESIS_SIGNATURES
-from borderx.statements.encoding import envelope_from_proto, signed_checkpoint_from_proto
-from borderx.statements.intake import Admission, IntakePolicy, StoreView, admit, admit_checkpoint
-from borderx.statements.model import Envelope, SignedCheckpoint
+from borderx.statements.encoding import (
+    envelope_from_proto,
+    signed_checkpoint_from_proto,
+    signed_cosignature_from_proto,
+)
+from borderx.statements.intake import (
+    Admission,
+    IntakePolicy,
+    StoreView,
+    admit,
+    admit_checkpoint,
+    admit_cosignature,
+)
+from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
 from borderx.statements.verify import verify_statement
+from borderx.statements.witness import SplitView, split_view
 from borderx.store.base import NO_EFFECTS, Store
 
 log = get_logger("borderx.replicator")
@@ -128,8 +141,11 @@ class PeerLink:
         policy: IntakePolicy | None = None,
         observer: Observer | None = None,
         tls_files: tuple[Path, Path] | None = None,
+        witness: Witness | None = None,
     ) -> None:
         self._observer = observer or Observer()
+        #: cosigns the partners' checkpoints we verified (None: no signing key, no witnessing)
+        self._witness = witness
         self._policy = policy or IntakePolicy(home=agency, indexer=index_effects)
         self.agency = agency
         self.peer = peer
@@ -343,6 +359,8 @@ class PeerLink:
                         self._on_statement(envelope_from_proto(statement))
                 elif kind == "checkpoint":
                     self._on_checkpoint(signed_checkpoint_from_proto(message.checkpoint))
+                elif kind == "cosignature":
+                    self._on_cosignature(signed_cosignature_from_proto(message.cosignature))
             except (MalformedHeader, VerificationError) as exc:
                 self._refuse("bad_message", getattr(exc, "issuer", ""), f"{exc}")
 
@@ -392,6 +410,80 @@ class PeerLink:
             self.status.known_heads[issuer] = (scp.seq, time.monotonic())
         sync = self._sync(issuer)
         self._apply(sync, sync.checkpoint(scp, self._directory.current))
+
+    def _on_cosignature(self, scos: SignedCosignature) -> None:
+        issuer = scos.issuer
+        try:
+            admission = admit_cosignature(
+                scos,
+                directory=self._directory.current,
+                policy=self._policy,
+                view=StoreView(self._store),
+                held=self._store.cosignatures_at(issuer, scos.seq),
+                received_at=datetime.now(UTC),
+                received_from=self.peer,
+            )
+        except VerificationError as exc:
+            self._refuse("bad_cosignature", issuer, str(exc))
+        except OwnChainForged as exc:
+            self._own_chain(exc, checkpoints=(scos.cosignature.checkpoint,))
+            return
+        except RuleViolation as exc:
+            # signed by the witness: its fault, not the relay's; drop it and say so
+            self._alarm("cosignature_refused", issuer, f"{exc.rule}: {exc}")
+            return
+        if not admission.fresh:
+            return
+        # kept even when it proves a split view: it is the other half of the proof, and
+        # relaying it is how every gateway that follows us meets both halves
+        if self._store.put_cosignature(scos):
+            self._feed.notify()
+        if admission.split_view is not None:
+            self._split_view(admission.split_view)
+
+    def _split_view(self, sv: SplitView) -> None:
+        """Signed proof that the issuer showed two histories: keep it, suspend, raise the alarm."""
+        envelopes: tuple[Envelope, ...] = ()
+        checkpoints = list(sv.checkpoints)
+        if sv.other is None:
+            # the other half is what we hold: our copy of the header, and the checkpoint we hold there
+            stored = self._store.get(sv.issuer, sv.seq)
+            if stored is not None:
+                envelopes = (stored.envelope,)
+            checkpoints += [
+                c
+                for c in self._store.checkpoints_between(sv.issuer, sv.seq - 1, sv.seq)
+                if c.checkpoint.head_digest != sv.cosignature.head_digest
+            ]
+        self._store.record_evidence(
+            "split_view",
+            sv.issuer,
+            sv.seq,
+            sv.detail,
+            envelopes=envelopes,
+            checkpoints=checkpoints,
+            reported_by=self.peer,
+        )
+        self._observer.refused("split_view")
+        if sv.issuer != self.agency:
+            self._store.suspend_issuer(sv.issuer, sv.detail)
+        self._equivocation(sv.issuer, sv.detail)
+
+    def _check_witnessed(self, issuer: str, fresh: Sequence[Envelope]) -> None:
+        """Statements just stored against cosignatures held for their seqs (one query per run)."""
+        if issuer == self.agency:
+            return
+        digests = {env.seq: env.digest for env in fresh}
+        for scos in self._store.cosignatures_between(issuer, fresh[0].seq - 1, fresh[-1].seq):
+            held = digests.get(scos.seq)
+            sv = split_view(scos, (), held) if held is not None else None
+            if sv is not None:
+                self._split_view(sv)
+                return
+
+    def _witnessed(self, issuer: str) -> None:
+        if self._witness is not None:
+            self._witness.consider(issuer)
 
     # ------------------------------------------------------------ applying actions
 
@@ -443,6 +535,8 @@ class PeerLink:
                 self._feed.notify()
         except Equivocation as exc:
             self._equivocation(scp.issuer, str(exc))
+            return
+        self._witnessed(scp.issuer)
 
     def _conflict(self, sync: IssuerSync, env: Envelope) -> None:
         """A statement at or below the held head: a duplicate, or equivocation if it verifies."""
@@ -581,6 +675,10 @@ class PeerLink:
         if fresh:
             self._observer.stored(fresh, "replicated")
             self._feed.notify()
+            # a checkpoint that arrived ahead of its statements is witnessed once they are held
+            self._witnessed(issuer)
+            # and a cosignature that arrived ahead of them is checked against them now
+            self._check_witnessed(issuer, fresh)
         return True
 
     def _equivocation(self, issuer: str, detail: str) -> None:
@@ -601,8 +699,10 @@ class Replicator:
         feed: Feed,
         policy: IntakePolicy | None = None,
         observer: Observer | None = None,
+        witness: Witness | None = None,
     ) -> None:
         self._observer = observer
+        self._witness = witness
         self._policy = policy or IntakePolicy(home=config.agency, indexer=index_effects)
         self._config = config
         self._store = store
@@ -739,6 +839,7 @@ class Replicator:
             policy=self._policy,
             observer=self._observer,
             tls_files=(self._config.tls_cert, self._config.tls_key),
+            witness=self._witness,
         )
         self.links[peer] = link
         self._tasks[peer] = asyncio.get_running_loop().create_task(link.run(), name=f"replicate-{peer}")

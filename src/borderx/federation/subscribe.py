@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 
 from borderx.federation.feed import Feed
-from borderx.statements.model import Envelope, SignedCheckpoint
+from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
 from borderx.store.base import Store
 
 PAGE = 256
@@ -35,8 +35,8 @@ class FollowRequest:
     follow: bool = False
 
 
-#: a statement, a checkpoint, or a run of consecutive statements of one issuer
-Event = Envelope | SignedCheckpoint | list[Envelope]
+#: a statement, a checkpoint, a witness's cosignature, or a run of consecutive statements of one issuer
+Event = Envelope | SignedCheckpoint | SignedCosignature | list[Envelope]
 
 
 class FollowerStream:
@@ -48,6 +48,8 @@ class FollowerStream:
         #: issuer → (bodies sent, headers sent without their body), for the audit trail
         self.sent: dict[str, list[int]] = {}
         self._sent_checkpoint: dict[str, tuple[int, object]] = {}
+        #: id of the last cosignature considered for this follower (the store's order)
+        self._cosignature_cursor = 0
 
     async def events(self) -> AsyncIterator[Event]:
         async for env in self._forks():
@@ -101,6 +103,23 @@ class FollowerStream:
                 if self._sent_checkpoint.get(issuer) != mark:
                     self._sent_checkpoint[issuer] = mark
                     yield latest
+        async for cosignature in self._cosignatures():
+            yield cosignature
+
+    async def _cosignatures(self) -> AsyncIterator[SignedCosignature]:
+        """Every cosignature the follower has not been sent, after the statements they witness.
+
+        All of them, conflicting ones included: a split view is found where both halves meet.
+        A follower's own cosignatures are not sent back to it.
+        """
+        while True:
+            page = await asyncio.to_thread(self._store.cosignatures_after, self._cosignature_cursor, PAGE)
+            for cosignature_id, scos in page:
+                self._cosignature_cursor = cosignature_id
+                if scos.witness != self._req.reader and self._wanted(scos.issuer):
+                    yield scos
+            if len(page) < PAGE:
+                return
 
     async def _range(self, issuer: str, after: int, upto: int) -> AsyncIterator[Envelope | list[Envelope]]:
         """The statements after..upto: one alone as itself, several as one list per page."""

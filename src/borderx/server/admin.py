@@ -20,7 +20,11 @@ from borderx.bounds import INT64_MAX, check_int64, parse_decimal_id
 from borderx.directory.model import AGENCY_ID_PATTERN
 from borderx.errors import InvalidArgument, quote
 from borderx.logging import get_logger
-from borderx.statements.encoding import envelope_to_proto, signed_checkpoint_to_proto
+from borderx.statements.encoding import (
+    envelope_to_proto,
+    signed_checkpoint_to_proto,
+    signed_cosignature_to_wire,
+)
 from borderx.store.base import Alarm, Store
 
 if TYPE_CHECKING:
@@ -186,6 +190,16 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
                     status=e.status,
                 )
                 for e in gw.expiries()
+            ],
+            # a partner's cosignature over our checkpoint is its signed receipt up to that seq
+            receipts=[
+                admin_pb2.Receipt(
+                    partner=partner,
+                    seq=scos.seq,
+                    witnessed_at=_ts(scos.cosignature.time),
+                    signed_cosignature=signed_cosignature_to_wire(scos),
+                )
+                for partner, scos in sorted(store.witnessed_heads(gw.agency).items())
             ],
         )
 

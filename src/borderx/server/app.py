@@ -32,6 +32,7 @@ from borderx.federation.directory_sync import MAX_DOCUMENTS, DirectorySync
 from borderx.federation.feed import Feed
 from borderx.federation.replicator import Replicator
 from borderx.federation.sigcheck import SignatureChecker
+from borderx.federation.witness import Witness
 from borderx.identity.keyfile import check_private_key_file
 from borderx.identity.verifier import PeerAuthenticator
 from borderx.logging import get_logger
@@ -152,6 +153,12 @@ class Gateway:
             feed=feed,
             policy=intake_policy(config),
             observer=metrics,
+            # a gateway that signs also witnesses: it cosigns the partners' checkpoints it verified
+            witness=(
+                Witness(agency=config.agency, store=store, signer=signer, on_cosigned=feed.notify)
+                if signer is not None
+                else None
+            ),
         )
         tls = ReloadableTls(cert=config.tls_cert, key=config.tls_key, directory=holder)
         # a version applied by PublishDirectory or from a partner brings new CAs: the next

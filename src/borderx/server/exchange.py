@@ -38,8 +38,13 @@ from borderx.statements.body_codec import (
     party_from_proto,
     party_to_proto,
 )
-from borderx.statements.encoding import envelope_from_proto, envelope_to_proto, signed_checkpoint_to_proto
-from borderx.statements.model import Envelope
+from borderx.statements.encoding import (
+    envelope_from_proto,
+    envelope_to_proto,
+    signed_checkpoint_to_proto,
+    signed_cosignature_to_proto,
+)
+from borderx.statements.model import Envelope, SignedCosignature
 from borderx.statements.rules import DEFAULT_LIMITS, check_text, validate_manifest_party
 from borderx.store.base import PartyKey, StoredStatement
 
@@ -442,6 +447,8 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                 elif isinstance(event, list):
                     batch = exchange_pb2.StatementBatch(statements=[envelope_to_proto(e) for e in event])
                     yield exchange_pb2.SubscribeEvent(batch=batch)
+                elif isinstance(event, SignedCosignature):
+                    yield exchange_pb2.SubscribeEvent(cosignature=signed_cosignature_to_proto(event))
                 else:
                     yield exchange_pb2.SubscribeEvent(checkpoint=signed_checkpoint_to_proto(event))
         finally:

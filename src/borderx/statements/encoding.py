@@ -36,12 +36,15 @@ from borderx.statements.model import (
     DIGEST_SIZE,
     GENESIS_DIGEST,
     PAYLOAD_TYPE_CHECKPOINT,
+    PAYLOAD_TYPE_COSIGNATURE,
     PAYLOAD_TYPE_STATEMENT,
     Checkpoint,
+    Cosignature,
     Envelope,
     Header,
     Signature,
     SignedCheckpoint,
+    SignedCosignature,
 )
 
 # ---------------------------------------------------------------- limits
@@ -51,6 +54,9 @@ from borderx.statements.model import (
 MAX_HEADER_BYTES: Final = 16 * 1024
 MAX_CHECKPOINT_BYTES: Final = 1024
 MAX_SIGNED_CHECKPOINT_BYTES: Final = 4096
+#: a cosignature carries one signed checkpoint, an agency id and a time
+MAX_COSIGNATURE_BYTES: Final = MAX_SIGNED_CHECKPOINT_BYTES + 256
+MAX_SIGNED_COSIGNATURE_BYTES: Final = MAX_COSIGNATURE_BYTES + 4096
 #: Envelopes are bounded by the gRPC message size limit at the edge; this is a last guard
 #: for envelopes read from files or the store.
 MAX_ENVELOPE_BYTES: Final = 16 * 1024 * 1024
@@ -99,6 +105,11 @@ _CHECKPOINT_PAE_PREFIX: Final = pae(PAYLOAD_TYPE_CHECKPOINT, b"")[: -len(b"0 ")]
 def statement_pae(header_bytes: bytes) -> bytes:
     """``pae(PAYLOAD_TYPE_STATEMENT, header_bytes)``, with the constant prefix precomputed."""
     return b"%b%d %b" % (_STATEMENT_PAE_PREFIX, len(header_bytes), header_bytes)
+
+
+def cosignature_pae(cosignature_bytes: bytes) -> bytes:
+    """``pae(PAYLOAD_TYPE_COSIGNATURE, cosignature_bytes)``."""
+    return pae(PAYLOAD_TYPE_COSIGNATURE, cosignature_bytes)
 
 
 def checkpoint_pae(checkpoint_bytes: bytes) -> bytes:
@@ -478,4 +489,70 @@ def signed_checkpoint_to_wire(scp: SignedCheckpoint) -> bytes:
 def signed_checkpoint_from_wire(data: bytes) -> SignedCheckpoint:
     return _signed_checkpoint(
         _parse_container(pb.SignedCheckpoint, data, "signed checkpoint", MAX_SIGNED_CHECKPOINT_BYTES)
+    )
+
+
+# ---------------------------------------------------------------- cosignatures (witnessing)
+
+
+def encode_cosignature(cos: Cosignature) -> bytes:
+    """The bytes a witness signs: a deterministic Cosignature carrying the signed checkpoint as received."""
+    if not _is_agency_id(cos.witness):
+        raise InvalidArgument(f"{cos.witness!r} is not an agency id of the form CC-NAME", field="witness")
+    seconds, nanos = _timestamp_parts(cos.time, "time")
+    if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
+        raise InvalidArgument("is outside 0001-01-01..9999-12-31", field="time")
+    msg = pb.Cosignature(
+        checkpoint=signed_checkpoint_to_wire(cos.checkpoint),
+        witness=cos.witness,
+        time={"seconds": seconds, "nanos": nanos},
+    )
+    data: bytes = msg.SerializeToString(deterministic=True)
+    return data
+
+
+def decode_cosignature(data: bytes) -> Cosignature:
+    """Strictly decode signed cosignature bytes; raises MalformedHeader naming what is wrong."""
+    msg = _parse(pb.Cosignature, data, "cosignature", MAX_COSIGNATURE_BYTES)
+    _require_canonical(msg, data, "cosignature", "time")
+    if not msg.HasField("time"):
+        raise MalformedHeader("cosignature time is missing")
+    _check_agency(msg.witness, "cosignature witness")
+    return Cosignature(
+        checkpoint=signed_checkpoint_from_wire(msg.checkpoint),
+        witness=msg.witness,
+        time=_from_timestamp(msg.time, "cosignature time"),
+    )
+
+
+def signed_cosignature_to_proto(scos: SignedCosignature) -> Any:
+    return pb.SignedCosignature(
+        cosignature=scos.cosignature_bytes,
+        signatures=[pb.Signature(key_id=s.key_id, sig=s.sig) for s in scos.signatures],
+    )
+
+
+def _signed_cosignature(msg: Any) -> SignedCosignature:
+    data: bytes = msg.cosignature
+    return SignedCosignature(
+        cosignature_bytes=data,
+        signatures=_signatures(msg.signatures, "cosignature"),
+        cosignature=decode_cosignature(data),
+    )
+
+
+def signed_cosignature_from_proto(msg: Any) -> SignedCosignature:
+    """A SignedCosignature from a received message: decoded strictly, bytes kept as received."""
+    _refuse_unknown_in_container(msg, "signed cosignature")
+    return _signed_cosignature(msg)
+
+
+def signed_cosignature_to_wire(scos: SignedCosignature) -> bytes:
+    data: bytes = signed_cosignature_to_proto(scos).SerializeToString(deterministic=True)
+    return data
+
+
+def signed_cosignature_from_wire(data: bytes) -> SignedCosignature:
+    return _signed_cosignature(
+        _parse_container(pb.SignedCosignature, data, "signed cosignature", MAX_SIGNED_COSIGNATURE_BYTES)
     )

@@ -51,7 +51,7 @@ from borderx.statements.bodies import (
     Withdrawal,
 )
 from borderx.statements.body_codec import decode_body, encode_body
-from borderx.statements.model import Envelope, SignedCheckpoint
+from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
 from borderx.statements.rules import (
     DEFAULT_LIMITS,
     DEFAULT_PROGRAMME_LEVELS,
@@ -59,7 +59,8 @@ from borderx.statements.rules import (
     check_status_transition,
     validate_body,
 )
-from borderx.statements.verify import verify_checkpoint, verify_statement
+from borderx.statements.verify import verify_checkpoint, verify_cosignature, verify_statement
+from borderx.statements.witness import SplitView, split_view
 from borderx.store.base import NO_EFFECTS, IndexEffects, NewStatement, StoredStatement
 
 #: the indexer a gateway screens with (``screening.index.index_effects``): body → ids, expiry
@@ -425,6 +426,90 @@ def admit_checkpoint(
             f"({_at(held[0].header.issued_at)})",
             field="checkpoint.time",
         )
+
+
+# ---------------------------------------------------------------- cosignatures (witnessing)
+
+
+@dataclass(frozen=True)
+class CosignatureAdmission:
+    """What admitting a cosignature found: whether it is new, and any split view it proves."""
+
+    fresh: bool
+    split_view: SplitView | None = None
+
+
+def admit_cosignature(
+    scos: SignedCosignature,
+    *,
+    directory: Directory,
+    policy: IntakePolicy,
+    view: ChainView,
+    held: Sequence[SignedCosignature],
+    received_at: datetime,
+    received_from: str = "",
+) -> CosignatureAdmission:
+    """Admit a witness's cosignature: the one door for every cosignature a gateway keeps.
+
+    ``held`` are the cosignatures already held for the same (issuer, seq). Checks, in order:
+    the witness's signature (a member, key valid at the cosignature's time) and the issuer's
+    checkpoint inside it (``verify_cosignature``; VerificationError: nothing is kept); a
+    cosignature in our own name that we never made, or over a checkpoint in our name for a
+    head we never had (OwnChainForged); a witness cosigning its own checkpoint, a
+    cosignature dated after receipt plus the skew or before the checkpoint it cosigns
+    (RuleViolation). Then the split-view decision (``witness.split_view``) against ``held``
+    and the header held at that seq.
+    """
+    verify_cosignature(scos, directory)
+    cos = scos.cosignature
+    cp = cos.checkpoint.checkpoint
+    same = [h for h in held if h.witness == cos.witness]
+    if any(h.cosignature_bytes == scos.cosignature_bytes for h in same):
+        return CosignatureAdmission(fresh=False)
+    if received_from and cos.witness == policy.home:
+        # our key signed a cosignature this gateway never made: the key is compromised
+        raise OwnChainForged(
+            cp.issuer,
+            cp.seq,
+            f"a cosignature in {cos.witness}'s name of {cp.issuer}'s checkpoint at seq {cp.seq} arrived "
+            f"from {received_from}, signed with {cos.witness}'s key, that this gateway never made",
+        )
+    if received_from and cp.issuer == policy.home:
+        ours = view.statement(cp.issuer, cp.seq)
+        if ours is None or ours[0].digest != cp.head_digest:
+            # a receipt for a history we never had: our checkpoint key signed it elsewhere
+            raise OwnChainForged(
+                cp.issuer,
+                cp.seq,
+                f"{cos.witness} cosigned a checkpoint of {cp.issuer} at seq {cp.seq} (via {received_from}), "
+                f"signed with {cp.issuer}'s key, for a head this gateway never had",
+            )
+    if cos.witness == cp.issuer:
+        # an issuer vouching for its own checkpoint adds no second pair of eyes
+        raise RuleViolation(
+            "witness.self",
+            f"{cos.witness} cosigned its own checkpoint at seq {cp.seq}",
+            field="cosignature.witness",
+        )
+    if cos.time > received_at + policy.max_skew:
+        raise RuleViolation(
+            "time.future",
+            f"cosignature by {cos.witness} of {cp.issuer} seq {cp.seq} is dated {_at(cos.time)}, more than "
+            f"{policy.max_skew} after it was received ({_at(received_at)})",
+            field="cosignature.time",
+        )
+    if cos.time + policy.max_skew < cp.time:
+        # nobody can have held a checkpoint before its issuer signed it
+        raise RuleViolation(
+            "time.before_checkpoint",
+            f"cosignature by {cos.witness} of {cp.issuer} seq {cp.seq} is dated {_at(cos.time)}, before the "
+            f"checkpoint it cosigns ({_at(cp.time)})",
+            field="cosignature.time",
+        )
+    mine = view.statement(cp.issuer, cp.seq)
+    return CosignatureAdmission(
+        fresh=True, split_view=split_view(scos, held, mine[0].digest if mine is not None else None)
+    )
 
 
 # ---------------------------------------------------------------- views

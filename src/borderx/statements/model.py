@@ -32,6 +32,9 @@ GENESIS_DIGEST: Final = bytes(32)
 #: signature can never be replayed as a checkpoint signature or the other way round.
 PAYLOAD_TYPE_STATEMENT: Final = "application/vnd.borderx.statement.v1+protobuf"
 PAYLOAD_TYPE_CHECKPOINT: Final = "application/vnd.borderx.checkpoint.v1+protobuf"
+#: a witness's cosignature over an issuer's checkpoint: its own type, so a cosignature can
+#: never be presented as a statement or a checkpoint (or the reverse)
+PAYLOAD_TYPE_COSIGNATURE: Final = "application/vnd.borderx.cosignature.v1+protobuf"
 
 #: The body types, as strings (mapped to the protobuf BodyType enum in ``encoding``).
 BODY_TYPES: Final = frozenset({"designation", "flag", "withdrawal"})
@@ -131,3 +134,49 @@ class SignedCheckpoint:
     @property
     def seq(self) -> int:
         return self.checkpoint.seq
+
+
+@dataclass(frozen=True, slots=True)
+class Cosignature:
+    """A witness's claim "at ``time`` I held ``checkpoint.issuer``'s chain with this checkpoint's head"."""
+
+    checkpoint: SignedCheckpoint
+    witness: str
+    time: datetime
+
+    @property
+    def issuer(self) -> str:
+        return self.checkpoint.issuer
+
+    @property
+    def seq(self) -> int:
+        return self.checkpoint.seq
+
+    @property
+    def head_digest(self) -> bytes:
+        return self.checkpoint.checkpoint.head_digest
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCosignature:
+    """Cosignature bytes as signed by the witness, their signatures, and the decoded cosignature."""
+
+    cosignature_bytes: bytes = field(repr=False)
+    signatures: tuple[Signature, ...]
+    cosignature: Cosignature
+
+    @property
+    def witness(self) -> str:
+        return self.cosignature.witness
+
+    @property
+    def issuer(self) -> str:
+        return self.cosignature.issuer
+
+    @property
+    def seq(self) -> int:
+        return self.cosignature.seq
+
+    @property
+    def head_digest(self) -> bytes:
+        return self.cosignature.head_digest

@@ -28,16 +28,20 @@ from borderx.directory.model import key_id_for
 from borderx.errors import ConfigError, InvalidArgument
 from borderx.statements.encoding import (
     checkpoint_pae,
+    cosignature_pae,
     encode_checkpoint,
+    encode_cosignature,
     encode_header,
     statement_pae,
 )
 from borderx.statements.model import (
     Checkpoint,
+    Cosignature,
     Envelope,
     Header,
     Signature,
     SignedCheckpoint,
+    SignedCosignature,
 )
 
 
@@ -175,4 +179,24 @@ def sign_checkpoint(
         checkpoint_bytes=data,
         signatures=(Signature(signer.key_id, signer.sign(checkpoint_pae(data))),),
         checkpoint=checkpoint,
+    )
+
+
+def sign_cosignature(
+    signer: Signer, *, checkpoint: SignedCheckpoint, witness: str, time: datetime
+) -> SignedCosignature:
+    """Witness ``checkpoint``: ``witness``'s signature, at its own ``time``, over the issuer's signed checkpoint.
+
+    The caller has verified the checkpoint against its own copy of the chain; signing says so.
+    """
+    if time.tzinfo is not UTC:
+        if time.tzinfo is None or time.utcoffset() is None:
+            raise InvalidArgument("has no time zone; use a UTC datetime", field="time")
+        time = time.astimezone(UTC)
+    cos = Cosignature(checkpoint=checkpoint, witness=witness, time=time)
+    data = encode_cosignature(cos)
+    return SignedCosignature(
+        cosignature_bytes=data,
+        signatures=(Signature(signer.key_id, signer.sign(cosignature_pae(data))),),
+        cosignature=cos,
     )

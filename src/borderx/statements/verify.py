@@ -46,13 +46,14 @@ from borderx.errors import (
     SignatureSetInvalid,
     VerificationError,
 )
-from borderx.statements.encoding import MAX_SIGNATURES, checkpoint_pae, statement_pae
+from borderx.statements.encoding import MAX_SIGNATURES, checkpoint_pae, cosignature_pae, statement_pae
 from borderx.statements.model import (
     Checkpoint,
     Envelope,
     Header,
     Signature,
     SignedCheckpoint,
+    SignedCosignature,
 )
 
 
@@ -278,3 +279,31 @@ def checkpoint_result(scp: SignedCheckpoint, directory: Directory) -> Verificati
         f"checkpoint of {scp.issuer} at seq {scp.seq} verified by key {_short(verified.key_ids[0])}",
         verified.key_ids[0],
     )
+
+
+def _verify_cosignature(scos: SignedCosignature, directory: Directory) -> VerifiedCheckpoint:
+    cos = scos.cosignature
+    directory.agency(cos.witness)
+    what = f"cosignature by {cos.witness} of {cos.issuer}'s checkpoint at seq {cos.seq} ({format_time(cos.time)})"
+    _check_signatures(
+        directory,
+        issuer=cos.witness,
+        signatures=scos.signatures,
+        when=cos.time,
+        signed=cosignature_pae(scos.cosignature_bytes),
+        what=what,
+    )
+    # the cosigned checkpoint is the issuer's own signed claim, and must verify as such
+    return _verify_checkpoint(cos.checkpoint, directory)
+
+
+def verify_cosignature(scos: SignedCosignature, directory: Directory) -> VerifiedCheckpoint:
+    """Verify a witness's cosignature and the issuer's checkpoint inside it; raises VerificationError.
+
+    The witness must be a member whose key was valid at the cosignature's time; the
+    checkpoint must verify under the issuer's key valid at the checkpoint's time.
+    """
+    try:
+        return _verify_cosignature(scos, directory)
+    except _Blamed as blamed:
+        raise blamed.error from None

@@ -46,7 +46,7 @@ from datetime import datetime
 
 from borderx.errors import DirectoryRefused, IdempotencyKeyReused, InvalidArgument
 from borderx.statements.chain import ChainHead
-from borderx.statements.model import Envelope, SignedCheckpoint
+from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
 
 #: body kinds an :class:`IndexEffects` may name; "" for a redacted envelope (nothing known)
 INDEX_KINDS = frozenset({"", "designation", "flag", "withdrawal"})
@@ -575,6 +575,40 @@ class Store(abc.ABC):
         Both envelopes are kept redacted (headers and signatures, no body): the signed
         headers are the whole proof, and a body must never reach a member outside its
         audience through the evidence (DESIGN §8).
+        """
+
+    # ------------------------------------------------------------ cosignatures (witnessing)
+
+    @abc.abstractmethod
+    def put_cosignature(self, cosignature: SignedCosignature) -> bool:
+        """Keep a witness's cosignature (admitted by ``intake.admit_cosignature``); True when new.
+
+        One row per (issuer, seq, witness, head digest): a heartbeat's second cosignature of
+        the same head is not kept again, and two heads at one seq (a split view) are both
+        kept. Cosignatures are never deleted; each gets an id that only grows, for
+        ``cosignatures_after``.
+        """
+
+    @abc.abstractmethod
+    def cosignatures_at(self, issuer: str, seq: int) -> list[SignedCosignature]:
+        """Every cosignature held of ``issuer``'s checkpoints at ``seq``, oldest first."""
+
+    @abc.abstractmethod
+    def cosignatures_between(self, issuer: str, after_seq: int, upto_seq: int) -> list[SignedCosignature]:
+        """Cosignatures of ``issuer``'s checkpoints with ``after_seq < seq <= upto_seq``, by seq then id.
+
+        How statements stored after a cosignature arrived are checked against it.
+        """
+
+    @abc.abstractmethod
+    def cosignatures_after(self, after_id: int, limit: int) -> list[tuple[int, SignedCosignature]]:
+        """Cosignatures with id > ``after_id`` in id order, at most ``limit``: what a follower lacks."""
+
+    @abc.abstractmethod
+    def witnessed_heads(self, issuer: str) -> dict[str, SignedCosignature]:
+        """Per witness, its cosignature of ``issuer``'s highest seq (then latest time) it cosigned.
+
+        For our own agency as ``issuer`` these are the partners' signed receipts.
         """
 
     @abc.abstractmethod

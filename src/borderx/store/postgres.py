@@ -78,8 +78,10 @@ from borderx.statements.encoding import (
     envelope_to_wire,
     signed_checkpoint_from_wire,
     signed_checkpoint_to_wire,
+    signed_cosignature_from_wire,
+    signed_cosignature_to_wire,
 )
-from borderx.statements.model import GENESIS_DIGEST, Envelope, SignedCheckpoint
+from borderx.statements.model import GENESIS_DIGEST, Envelope, SignedCheckpoint, SignedCosignature
 from borderx.store import redact_url
 from borderx.store.base import (
     Alarm,
@@ -407,6 +409,23 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             FOREIGN KEY (issuer, seq) REFERENCES statements (issuer, seq)
         )
         """,
+    ),
+    (
+        # v8: witnessing (issue 12 item 5): every cosignature kept, one per (issuer, seq,
+        # witness, head), never deleted; id orders what a follower is sent
+        """
+        CREATE TABLE cosignatures (
+            id           BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            issuer       TEXT        NOT NULL,
+            seq          BIGINT      NOT NULL,
+            witness      TEXT        NOT NULL,
+            head_digest  BYTEA       NOT NULL,
+            witnessed_at TIMESTAMPTZ NOT NULL,
+            wire         BYTEA       NOT NULL,
+            UNIQUE (issuer, seq, witness, head_digest)
+        )
+        """,
+        "CREATE INDEX cosignatures_witness ON cosignatures (issuer, witness, seq)",
     ),
 )
 
@@ -1254,6 +1273,65 @@ class PostgresStore(Store):
             )
             for issuer, seq, held, conflicting, detected_at, reported_by in rows
         ]
+
+    # ------------------------------------------------------------ cosignatures
+
+    def put_cosignature(self, cosignature: SignedCosignature) -> bool:
+        cos = cosignature.cosignature
+        wire = signed_cosignature_to_wire(cosignature)
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                """
+                INSERT INTO cosignatures (issuer, seq, witness, head_digest, witnessed_at, wire)
+                VALUES (%s, %s, %s, %s, %s, %s)
+                ON CONFLICT (issuer, seq, witness, head_digest) DO NOTHING
+                """,
+                (cos.issuer, clamp_seq(cos.seq), cos.witness, cos.head_digest, cos.time, wire),
+            )
+            return bool(cursor.rowcount > 0)
+
+    def cosignatures_at(self, issuer: str, seq: int) -> list[SignedCosignature]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT wire FROM cosignatures WHERE issuer = %s AND seq = %s ORDER BY id",
+                (issuer, clamp_seq(seq)),
+            ).fetchall()
+        return [signed_cosignature_from_wire(bytes(row[0])) for row in rows]
+
+    def cosignatures_between(self, issuer: str, after_seq: int, upto_seq: int) -> list[SignedCosignature]:
+        if after_seq >= upto_seq:
+            return []
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT wire FROM cosignatures WHERE issuer = %s AND seq > %s AND seq <= %s ORDER BY seq, id",
+                (issuer, clamp_seq(after_seq), clamp_seq(upto_seq)),
+            ).fetchall()
+        return [signed_cosignature_from_wire(bytes(row[0])) for row in rows]
+
+    def cosignatures_after(self, after_id: int, limit: int) -> list[tuple[int, SignedCosignature]]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT id, wire FROM cosignatures WHERE id > %s ORDER BY id LIMIT %s",
+                (after_id, limit),
+            ).fetchall()
+        return [(int(row[0]), signed_cosignature_from_wire(bytes(row[1]))) for row in rows]
+
+    def witnessed_heads(self, issuer: str) -> dict[str, SignedCosignature]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                """
+                SELECT c.witness, c.wire FROM cosignatures c
+                JOIN (
+                    SELECT witness, MAX(seq) AS seq FROM cosignatures WHERE issuer = %s GROUP BY witness
+                ) top ON c.witness = top.witness AND c.seq = top.seq
+                WHERE c.issuer = %s
+                ORDER BY c.witness, c.witnessed_at, c.id
+                """,
+                (issuer, issuer),
+            ).fetchall()
+        # only each witness's highest seq is read (index cosignatures_witness); the last row
+        # per witness is its latest time there
+        return {str(row[0]): signed_cosignature_from_wire(bytes(row[1])) for row in rows}
 
     def record_evidence(
         self,

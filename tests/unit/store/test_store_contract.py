@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from store_helpers import T0, Backend, Chain, new
+from store_helpers import T0, Backend, Chain, new, signer_for
 
 from borderx.errors import (
     ChainGap,
@@ -31,8 +31,13 @@ from borderx.errors import (
     ResourceExhausted,
 )
 from borderx.statements.chain import ChainHead
-from borderx.statements.encoding import envelope_to_wire, signed_checkpoint_to_wire
-from borderx.statements.model import GENESIS_DIGEST, Envelope, SignedCheckpoint
+from borderx.statements.encoding import (
+    envelope_to_wire,
+    signed_checkpoint_to_wire,
+    signed_cosignature_to_wire,
+)
+from borderx.statements.model import GENESIS_DIGEST, Envelope, SignedCheckpoint, SignedCosignature
+from borderx.statements.signing import sign_cosignature
 from borderx.store import (
     NO_EFFECTS,
     Idempotency,
@@ -1009,3 +1014,59 @@ def test_lookup_names_skips_keys_held_too_often(store: Store, au: Chain) -> None
     assert keys(found["d:rare"]) == [("AU-ABF", 1), ("AU-ABF", 2), ("AU-ABF", 3)]
     assert found["d:none"] == []
     assert len(store.lookup_names(["d:common"])["d:common"]) == 4
+
+
+# ---------------------------------------------------------------- cosignatures (witnessing)
+
+
+def _cosign(cp: SignedCheckpoint, witness: str, at: datetime) -> SignedCosignature:
+    return sign_cosignature(signer_for(witness), checkpoint=cp, witness=witness, time=at)
+
+
+def test_cosignatures_are_kept_once_per_witness_and_head(store: Store, au: Chain) -> None:
+    au.many(3)
+    by_us = _cosign(au.checkpoint(2), "US-CBP", T0 + timedelta(minutes=1))
+    assert store.put_cosignature(by_us)
+    # a heartbeat's second cosignature of the same head is not kept again
+    assert not store.put_cosignature(_cosign(au.checkpoint(2), "US-CBP", T0 + timedelta(minutes=2)))
+    by_nz = _cosign(au.checkpoint(2), "NZ-CS", T0 + timedelta(minutes=1))
+    assert store.put_cosignature(by_nz)
+    # a split view: another head at the same seq is kept beside the first
+    other = _cosign(au.checkpoint(2, digest=b"\x07" * 32), "NZ-CS", T0 + timedelta(minutes=3))
+    assert store.put_cosignature(other)
+    held = store.cosignatures_at("AU-ABF", 2)
+    assert [signed_cosignature_to_wire(c) for c in held] == [
+        signed_cosignature_to_wire(c) for c in (by_us, by_nz, other)
+    ]
+    assert store.cosignatures_at("AU-ABF", 3) == []
+    assert [c.witness for c in store.cosignatures_between("AU-ABF", 1, 3)] == ["US-CBP", "NZ-CS", "NZ-CS"]
+    assert store.cosignatures_between("AU-ABF", 2, 3) == []
+    assert store.cosignatures_between("AU-ABF", 3, 1) == []
+
+
+def test_cosignatures_after_pages_in_id_order(store: Store, au: Chain, us: Chain) -> None:
+    au.many(3)
+    us.many(1)
+    made = [
+        _cosign(au.checkpoint(1), "NZ-CS", T0),
+        _cosign(us.checkpoint(1), "AU-ABF", T0),
+        _cosign(au.checkpoint(3), "NZ-CS", T0),
+    ]
+    for c in made:
+        store.put_cosignature(c)
+    page = store.cosignatures_after(0, 2)
+    assert [c.seq for _, c in page] == [1, 1] and page[0][0] < page[1][0]
+    rest = store.cosignatures_after(page[-1][0], 10)
+    assert [(c.issuer, c.seq) for _, c in rest] == [("AU-ABF", 3)]
+    assert store.cosignatures_after(rest[-1][0], 10) == []
+
+
+def test_witnessed_heads_are_the_highest_seq_per_witness(store: Store, au: Chain) -> None:
+    au.many(4)
+    store.put_cosignature(_cosign(au.checkpoint(3), "US-CBP", T0 + timedelta(minutes=3)))
+    store.put_cosignature(_cosign(au.checkpoint(1), "US-CBP", T0 + timedelta(minutes=4)))
+    store.put_cosignature(_cosign(au.checkpoint(2), "NZ-CS", T0 + timedelta(minutes=2)))
+    heads = store.witnessed_heads("AU-ABF")
+    assert {w: c.seq for w, c in heads.items()} == {"US-CBP": 3, "NZ-CS": 2}
+    assert heads["US-CBP"].cosignature.time == T0 + timedelta(minutes=3)
+    assert store.witnessed_heads("US-CBP") == {}

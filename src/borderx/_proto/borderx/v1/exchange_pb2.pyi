@@ -269,14 +269,16 @@ class GetDirectoryResponse(_message.Message):
     def __init__(self, version: _Optional[int] = ..., digest: _Optional[str] = ..., documents: _Optional[_Iterable[bytes]] = ..., conflicting: _Optional[bytes] = ...) -> None: ...
 
 class SubscribeEvent(_message.Message):
-    __slots__ = ("statement", "checkpoint", "batch")
+    __slots__ = ("statement", "checkpoint", "batch", "cosignature")
     STATEMENT_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
+    COSIGNATURE_FIELD_NUMBER: _ClassVar[int]
     statement: _statement_pb2.SignedStatement
     checkpoint: _statement_pb2.SignedCheckpoint
     batch: StatementBatch
-    def __init__(self, statement: _Optional[_Union[_statement_pb2.SignedStatement, _Mapping]] = ..., checkpoint: _Optional[_Union[_statement_pb2.SignedCheckpoint, _Mapping]] = ..., batch: _Optional[_Union[StatementBatch, _Mapping]] = ...) -> None: ...
+    cosignature: _statement_pb2.SignedCosignature
+    def __init__(self, statement: _Optional[_Union[_statement_pb2.SignedStatement, _Mapping]] = ..., checkpoint: _Optional[_Union[_statement_pb2.SignedCheckpoint, _Mapping]] = ..., batch: _Optional[_Union[StatementBatch, _Mapping]] = ..., cosignature: _Optional[_Union[_statement_pb2.SignedCosignature, _Mapping]] = ...) -> None: ...
 
 class StatementBatch(_message.Message):
     __slots__ = ("statements",)

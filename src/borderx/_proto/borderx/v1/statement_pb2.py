@@ -25,27 +25,27 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62orderx/v1/statement.proto\x12\nborderx.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"Z\n\x0fSignedStatement\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12)\n\nsignatures\x18\x02 \x03(\x0b\x32\x15.borderx.v1.Signature\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\"(\n\tSignature\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0b\n\x03sig\x18\x02 \x01(\x0c\"\xc2\x01\n\x0fStatementHeader\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x13\n\x0bprev_digest\x18\x03 \x01(\x0c\x12-\n\tissued_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61udience\x18\x05 \x03(\t\x12\'\n\tbody_type\x18\x06 \x01(\x0e\x32\x14.borderx.v1.BodyType\x12\x13\n\x0b\x62ody_digest\x18\x07 \x01(\x0c\"\x83\x01\n\nCheckpoint\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x13\n\x0bhead_digest\x18\x03 \x01(\x0c\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11signatures_digest\x18\x05 \x01(\x0c\"Q\n\x10SignedCheckpoint\x12\x12\n\ncheckpoint\x18\x01 \x01(\x0c\x12)\n\nsignatures\x18\x02 \x03(\x0b\x32\x15.borderx.v1.Signature\"B\n\x0cStatementRef\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x15\n\rheader_digest\x18\x03 \x01(\x0c\"(\n\x07PartyId\x12\x0e\n\x06scheme\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\\\n\x07\x41\x64\x64ress\x12\r\n\x05lines\x18\x01 \x03(\t\x12\x0c\n\x04\x63ity\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x13\n\x0bpostal_code\x18\x04 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x05 \x01(\t\"\x9a\x01\n\x05Party\x12\x12\n\nlegal_name\x18\x01 \x01(\t\x12\x15\n\rtrading_names\x18\x02 \x03(\t\x12$\n\x07\x61\x64\x64ress\x18\x03 \x01(\x0b\x32\x13.borderx.v1.Address\x12 \n\x03ids\x18\x04 \x03(\x0b\x32\x13.borderx.v1.PartyId\x12\x0e\n\x06\x65mails\x18\x05 \x03(\t\x12\x0e\n\x06phones\x18\x06 \x03(\t\"\xd3\x02\n\x0b\x44\x65signation\x12 \n\x05party\x18\x01 \x01(\x0b\x32\x11.borderx.v1.Party\x12\x11\n\tprogramme\x18\x02 \x01(\t\x12\x11\n\tmember_id\x18\x03 \x01(\t\x12\r\n\x05level\x18\x04 \x01(\t\x12-\n\x06status\x18\x05 \x01(\x0e\x32\x1d.borderx.v1.DesignationStatus\x12.\n\nvalid_from\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rstatus_reason\x18\x08 \x01(\t\x12\x18\n\x10\x63onsent_to_share\x18\t \x01(\x08\x12,\n\nsupersedes\x18\n \x01(\x0b\x32\x18.borderx.v1.StatementRef\".\n\x05Money\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x13\n\x0bminor_units\x18\x02 \x01(\x03\"\xa4\x01\n\x0bShipmentRef\x12\x13\n\x0b\x61ir_waybill\x18\x01 \x01(\t\x12\x12\n\nhouse_bill\x18\x02 \x01(\t\x12\x17\n\x0ftracking_number\x18\x03 \x01(\t\x12\x10\n\x08hs_codes\x18\x04 \x03(\t\x12)\n\x0e\x64\x65\x63lared_value\x18\x05 \x01(\x0b\x32\x11.borderx.v1.Money\x12\x16\n\x0eorigin_country\x18\x06 \x01(\t\"\xf4\x02\n\rViolationFlag\x12\"\n\x07subject\x18\x01 \x01(\x0b\x32\x11.borderx.v1.Party\x12*\n\x08\x63\x61tegory\x18\x02 \x01(\x0e\x32\x18.borderx.v1.FlagCategory\x12&\n\x08\x65vidence\x18\x03 \x01(\x0e\x32\x14.borderx.v1.Evidence\x12%\n\x08outcomes\x18\x04 \x03(\x0e\x32\x13.borderx.v1.Outcome\x12&\n\x08severity\x18\x05 \x01(\x0e\x32\x14.borderx.v1.Severity\x12/\n\x0bobserved_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\tshipments\x18\x08 \x03(\x0b\x32\x17.borderx.v1.ShipmentRef\x12\x0f\n\x07summary\x18\t \x01(\t\"\xa4\x01\n\nWithdrawal\x12(\n\x06target\x18\x01 \x01(\x0b\x32\x18.borderx.v1.StatementRef\x12,\n\x06reason\x18\x02 \x01(\x0e\x32\x1c.borderx.v1.WithdrawalReason\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04note\x18\x04 \x01(\t*n\n\x08\x42odyType\x12\x19\n\x15\x42ODY_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42ODY_TYPE_DESIGNATION\x10\x01\x12\x12\n\x0e\x42ODY_TYPE_FLAG\x10\x02\x12\x18\n\x14\x42ODY_TYPE_WITHDRAWAL\x10\x03*b\n\x11\x44\x65signationStatus\x12\"\n\x1e\x44\x45SIGNATION_STATUS_UNSPECIFIED\x10\x00\x12\r\n\tCERTIFIED\x10\x01\x12\r\n\tSUSPENDED\x10\x02\x12\x0b\n\x07REVOKED\x10\x03*\x92\x02\n\x0c\x46lagCategory\x12\x1d\n\x19\x46LAG_CATEGORY_UNSPECIFIED\x10\x00\x12\x13\n\x0fIPR_COUNTERFEIT\x10\x01\x12\x12\n\x0eUNDERVALUATION\x10\x02\x12\x15\n\x11MISCLASSIFICATION\x10\x03\x12\x12\n\x0eMISDECLARATION\x10\x04\x12\x10\n\x0cORIGIN_FRAUD\x10\x05\x12\x11\n\rADCVD_EVASION\x10\x06\x12\x18\n\x14\x44\x45_MINIMIS_SPLITTING\x10\x07\x12\x19\n\x15PROHIBITED_RESTRICTED\x10\x08\x12\r\n\tNARCOTICS\x10\t\x12\x11\n\rFORCED_LABOUR\x10\n\x12\x13\n\x0fSECURITY_BREACH\x10\x0b*S\n\x08\x45vidence\x12\x18\n\x14\x45VIDENCE_UNSPECIFIED\x10\x00\x12\r\n\tSUSPECTED\x10\x01\x12\r\n\tCONFIRMED\x10\x02\x12\x0f\n\x0b\x41\x44JUDICATED\x10\x03*\xc1\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x0b\n\x07SEIZURE\x10\x01\x12\r\n\tDETENTION\x10\x02\x12\x0b\n\x07PENALTY\x10\x03\x12\x0b\n\x07WARNING\x10\x04\x12\x0c\n\x08REFERRAL\x10\x05\x12\x18\n\x14PROGRAMME_SUSPENSION\x10\x06\x12\x0e\n\nFORFEITURE\x10\x07\x12\x0f\n\x0bPROSECUTION\x10\x08\x12\r\n\tRE_EXPORT\x10\t\x12\x0f\n\x0b\x44\x45STRUCTION\x10\n*Q\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x07\n\x03LOW\x10\x01\x12\n\n\x06MEDIUM\x10\x02\x12\x08\n\x04HIGH\x10\x03\x12\x0c\n\x08\x43RITICAL\x10\x04*\x9e\x01\n\x10WithdrawalReason\x12!\n\x1dWITHDRAWAL_REASON_UNSPECIFIED\x10\x00\x12\x13\n\x0fISSUED_IN_ERROR\x10\x01\x12\x18\n\x14OVERTURNED_ON_APPEAL\x10\x02\x12\x15\n\x11\x43ONSENT_WITHDRAWN\x10\x03\x12\x11\n\rEXPIRED_EARLY\x10\x04\x12\x0e\n\nSUPERSEDED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62orderx/v1/statement.proto\x12\nborderx.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"Z\n\x0fSignedStatement\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12)\n\nsignatures\x18\x02 \x03(\x0b\x32\x15.borderx.v1.Signature\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\"(\n\tSignature\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0b\n\x03sig\x18\x02 \x01(\x0c\"\xc2\x01\n\x0fStatementHeader\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x13\n\x0bprev_digest\x18\x03 \x01(\x0c\x12-\n\tissued_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61udience\x18\x05 \x03(\t\x12\'\n\tbody_type\x18\x06 \x01(\x0e\x32\x14.borderx.v1.BodyType\x12\x13\n\x0b\x62ody_digest\x18\x07 \x01(\x0c\"\x83\x01\n\nCheckpoint\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x13\n\x0bhead_digest\x18\x03 \x01(\x0c\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11signatures_digest\x18\x05 \x01(\x0c\"Q\n\x10SignedCheckpoint\x12\x12\n\ncheckpoint\x18\x01 \x01(\x0c\x12)\n\nsignatures\x18\x02 \x03(\x0b\x32\x15.borderx.v1.Signature\"\\\n\x0b\x43osignature\x12\x12\n\ncheckpoint\x18\x01 \x01(\x0c\x12\x0f\n\x07witness\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"S\n\x11SignedCosignature\x12\x13\n\x0b\x63osignature\x18\x01 \x01(\x0c\x12)\n\nsignatures\x18\x02 \x03(\x0b\x32\x15.borderx.v1.Signature\"B\n\x0cStatementRef\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x15\n\rheader_digest\x18\x03 \x01(\x0c\"(\n\x07PartyId\x12\x0e\n\x06scheme\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\\\n\x07\x41\x64\x64ress\x12\r\n\x05lines\x18\x01 \x03(\t\x12\x0c\n\x04\x63ity\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x13\n\x0bpostal_code\x18\x04 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x05 \x01(\t\"\x9a\x01\n\x05Party\x12\x12\n\nlegal_name\x18\x01 \x01(\t\x12\x15\n\rtrading_names\x18\x02 \x03(\t\x12$\n\x07\x61\x64\x64ress\x18\x03 \x01(\x0b\x32\x13.borderx.v1.Address\x12 \n\x03ids\x18\x04 \x03(\x0b\x32\x13.borderx.v1.PartyId\x12\x0e\n\x06\x65mails\x18\x05 \x03(\t\x12\x0e\n\x06phones\x18\x06 \x03(\t\"\xd3\x02\n\x0b\x44\x65signation\x12 \n\x05party\x18\x01 \x01(\x0b\x32\x11.borderx.v1.Party\x12\x11\n\tprogramme\x18\x02 \x01(\t\x12\x11\n\tmember_id\x18\x03 \x01(\t\x12\r\n\x05level\x18\x04 \x01(\t\x12-\n\x06status\x18\x05 \x01(\x0e\x32\x1d.borderx.v1.DesignationStatus\x12.\n\nvalid_from\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rstatus_reason\x18\x08 \x01(\t\x12\x18\n\x10\x63onsent_to_share\x18\t \x01(\x08\x12,\n\nsupersedes\x18\n \x01(\x0b\x32\x18.borderx.v1.StatementRef\".\n\x05Money\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x13\n\x0bminor_units\x18\x02 \x01(\x03\"\xa4\x01\n\x0bShipmentRef\x12\x13\n\x0b\x61ir_waybill\x18\x01 \x01(\t\x12\x12\n\nhouse_bill\x18\x02 \x01(\t\x12\x17\n\x0ftracking_number\x18\x03 \x01(\t\x12\x10\n\x08hs_codes\x18\x04 \x03(\t\x12)\n\x0e\x64\x65\x63lared_value\x18\x05 \x01(\x0b\x32\x11.borderx.v1.Money\x12\x16\n\x0eorigin_country\x18\x06 \x01(\t\"\xf4\x02\n\rViolationFlag\x12\"\n\x07subject\x18\x01 \x01(\x0b\x32\x11.borderx.v1.Party\x12*\n\x08\x63\x61tegory\x18\x02 \x01(\x0e\x32\x18.borderx.v1.FlagCategory\x12&\n\x08\x65vidence\x18\x03 \x01(\x0e\x32\x14.borderx.v1.Evidence\x12%\n\x08outcomes\x18\x04 \x03(\x0e\x32\x13.borderx.v1.Outcome\x12&\n\x08severity\x18\x05 \x01(\x0e\x32\x14.borderx.v1.Severity\x12/\n\x0bobserved_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\tshipments\x18\x08 \x03(\x0b\x32\x17.borderx.v1.ShipmentRef\x12\x0f\n\x07summary\x18\t \x01(\t\"\xa4\x01\n\nWithdrawal\x12(\n\x06target\x18\x01 \x01(\x0b\x32\x18.borderx.v1.StatementRef\x12,\n\x06reason\x18\x02 \x01(\x0e\x32\x1c.borderx.v1.WithdrawalReason\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04note\x18\x04 \x01(\t*n\n\x08\x42odyType\x12\x19\n\x15\x42ODY_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42ODY_TYPE_DESIGNATION\x10\x01\x12\x12\n\x0e\x42ODY_TYPE_FLAG\x10\x02\x12\x18\n\x14\x42ODY_TYPE_WITHDRAWAL\x10\x03*b\n\x11\x44\x65signationStatus\x12\"\n\x1e\x44\x45SIGNATION_STATUS_UNSPECIFIED\x10\x00\x12\r\n\tCERTIFIED\x10\x01\x12\r\n\tSUSPENDED\x10\x02\x12\x0b\n\x07REVOKED\x10\x03*\x92\x02\n\x0c\x46lagCategory\x12\x1d\n\x19\x46LAG_CATEGORY_UNSPECIFIED\x10\x00\x12\x13\n\x0fIPR_COUNTERFEIT\x10\x01\x12\x12\n\x0eUNDERVALUATION\x10\x02\x12\x15\n\x11MISCLASSIFICATION\x10\x03\x12\x12\n\x0eMISDECLARATION\x10\x04\x12\x10\n\x0cORIGIN_FRAUD\x10\x05\x12\x11\n\rADCVD_EVASION\x10\x06\x12\x18\n\x14\x44\x45_MINIMIS_SPLITTING\x10\x07\x12\x19\n\x15PROHIBITED_RESTRICTED\x10\x08\x12\r\n\tNARCOTICS\x10\t\x12\x11\n\rFORCED_LABOUR\x10\n\x12\x13\n\x0fSECURITY_BREACH\x10\x0b*S\n\x08\x45vidence\x12\x18\n\x14\x45VIDENCE_UNSPECIFIED\x10\x00\x12\r\n\tSUSPECTED\x10\x01\x12\r\n\tCONFIRMED\x10\x02\x12\x0f\n\x0b\x41\x44JUDICATED\x10\x03*\xc1\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x0b\n\x07SEIZURE\x10\x01\x12\r\n\tDETENTION\x10\x02\x12\x0b\n\x07PENALTY\x10\x03\x12\x0b\n\x07WARNING\x10\x04\x12\x0c\n\x08REFERRAL\x10\x05\x12\x18\n\x14PROGRAMME_SUSPENSION\x10\x06\x12\x0e\n\nFORFEITURE\x10\x07\x12\x0f\n\x0bPROSECUTION\x10\x08\x12\r\n\tRE_EXPORT\x10\t\x12\x0f\n\x0b\x44\x45STRUCTION\x10\n*Q\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x07\n\x03LOW\x10\x01\x12\n\n\x06MEDIUM\x10\x02\x12\x08\n\x04HIGH\x10\x03\x12\x0c\n\x08\x43RITICAL\x10\x04*\x9e\x01\n\x10WithdrawalReason\x12!\n\x1dWITHDRAWAL_REASON_UNSPECIFIED\x10\x00\x12\x13\n\x0fISSUED_IN_ERROR\x10\x01\x12\x18\n\x14OVERTURNED_ON_APPEAL\x10\x02\x12\x15\n\x11\x43ONSENT_WITHDRAWN\x10\x03\x12\x11\n\rEXPIRED_EARLY\x10\x04\x12\x0e\n\nSUPERSEDED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'borderx.v1.statement_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BODYTYPE']._serialized_start=2083
-  _globals['_BODYTYPE']._serialized_end=2193
-  _globals['_DESIGNATIONSTATUS']._serialized_start=2195
-  _globals['_DESIGNATIONSTATUS']._serialized_end=2293
-  _globals['_FLAGCATEGORY']._serialized_start=2296
-  _globals['_FLAGCATEGORY']._serialized_end=2570
-  _globals['_EVIDENCE']._serialized_start=2572
-  _globals['_EVIDENCE']._serialized_end=2655
-  _globals['_OUTCOME']._serialized_start=2658
-  _globals['_OUTCOME']._serialized_end=2851
-  _globals['_SEVERITY']._serialized_start=2853
-  _globals['_SEVERITY']._serialized_end=2934
-  _globals['_WITHDRAWALREASON']._serialized_start=2937
-  _globals['_WITHDRAWALREASON']._serialized_end=3095
+  _globals['_BODYTYPE']._serialized_start=2262
+  _globals['_BODYTYPE']._serialized_end=2372
+  _globals['_DESIGNATIONSTATUS']._serialized_start=2374
+  _globals['_DESIGNATIONSTATUS']._serialized_end=2472
+  _globals['_FLAGCATEGORY']._serialized_start=2475
+  _globals['_FLAGCATEGORY']._serialized_end=2749
+  _globals['_EVIDENCE']._serialized_start=2751
+  _globals['_EVIDENCE']._serialized_end=2834
+  _globals['_OUTCOME']._serialized_start=2837
+  _globals['_OUTCOME']._serialized_end=3030
+  _globals['_SEVERITY']._serialized_start=3032
+  _globals['_SEVERITY']._serialized_end=3113
+  _globals['_WITHDRAWALREASON']._serialized_start=3116
+  _globals['_WITHDRAWALREASON']._serialized_end=3274
   _globals['_SIGNEDSTATEMENT']._serialized_start=75
   _globals['_SIGNEDSTATEMENT']._serialized_end=165
   _globals['_SIGNATURE']._serialized_start=167
@@ -56,22 +56,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHECKPOINT']._serialized_end=538
   _globals['_SIGNEDCHECKPOINT']._serialized_start=540
   _globals['_SIGNEDCHECKPOINT']._serialized_end=621
-  _globals['_STATEMENTREF']._serialized_start=623
-  _globals['_STATEMENTREF']._serialized_end=689
-  _globals['_PARTYID']._serialized_start=691
-  _globals['_PARTYID']._serialized_end=731
-  _globals['_ADDRESS']._serialized_start=733
-  _globals['_ADDRESS']._serialized_end=825
-  _globals['_PARTY']._serialized_start=828
-  _globals['_PARTY']._serialized_end=982
-  _globals['_DESIGNATION']._serialized_start=985
-  _globals['_DESIGNATION']._serialized_end=1324
-  _globals['_MONEY']._serialized_start=1326
-  _globals['_MONEY']._serialized_end=1372
-  _globals['_SHIPMENTREF']._serialized_start=1375
-  _globals['_SHIPMENTREF']._serialized_end=1539
-  _globals['_VIOLATIONFLAG']._serialized_start=1542
-  _globals['_VIOLATIONFLAG']._serialized_end=1914
-  _globals['_WITHDRAWAL']._serialized_start=1917
-  _globals['_WITHDRAWAL']._serialized_end=2081
+  _globals['_COSIGNATURE']._serialized_start=623
+  _globals['_COSIGNATURE']._serialized_end=715
+  _globals['_SIGNEDCOSIGNATURE']._serialized_start=717
+  _globals['_SIGNEDCOSIGNATURE']._serialized_end=800
+  _globals['_STATEMENTREF']._serialized_start=802
+  _globals['_STATEMENTREF']._serialized_end=868
+  _globals['_PARTYID']._serialized_start=870
+  _globals['_PARTYID']._serialized_end=910
+  _globals['_ADDRESS']._serialized_start=912
+  _globals['_ADDRESS']._serialized_end=1004
+  _globals['_PARTY']._serialized_start=1007
+  _globals['_PARTY']._serialized_end=1161
+  _globals['_DESIGNATION']._serialized_start=1164
+  _globals['_DESIGNATION']._serialized_end=1503
+  _globals['_MONEY']._serialized_start=1505
+  _globals['_MONEY']._serialized_end=1551
+  _globals['_SHIPMENTREF']._serialized_start=1554
+  _globals['_SHIPMENTREF']._serialized_end=1718
+  _globals['_VIOLATIONFLAG']._serialized_start=1721
+  _globals['_VIOLATIONFLAG']._serialized_end=2093
+  _globals['_WITHDRAWAL']._serialized_start=2096
+  _globals['_WITHDRAWAL']._serialized_end=2260
 # @@protoc_insertion_point(module_scope)

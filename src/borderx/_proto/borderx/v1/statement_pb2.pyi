@@ -181,6 +181,24 @@ class SignedCheckpoint(_message.Message):
     signatures: _containers.RepeatedCompositeFieldContainer[Signature]
     def __init__(self, checkpoint: _Optional[bytes] = ..., signatures: _Optional[_Iterable[_Union[Signature, _Mapping]]] = ...) -> None: ...
 
+class Cosignature(_message.Message):
+    __slots__ = ("checkpoint", "witness", "time")
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    WITNESS_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    checkpoint: bytes
+    witness: str
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, checkpoint: _Optional[bytes] = ..., witness: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SignedCosignature(_message.Message):
+    __slots__ = ("cosignature", "signatures")
+    COSIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    cosignature: bytes
+    signatures: _containers.RepeatedCompositeFieldContainer[Signature]
+    def __init__(self, cosignature: _Optional[bytes] = ..., signatures: _Optional[_Iterable[_Union[Signature, _Mapping]]] = ...) -> None: ...
+
 class StatementRef(_message.Message):
     __slots__ = ("issuer", "seq", "header_digest")
     ISSUER_FIELD_NUMBER: _ClassVar[int]
