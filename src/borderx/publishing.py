@@ -174,7 +174,14 @@ class Publisher:
                 else:
                     env = self._check_envelope(item, seq=seq + 1, prev=prev)
                 # the one admission path: a gateway publishes nothing it would refuse from a peer
-                admission = admit(env, directory=directory, policy=self._policy, view=view, received_at=now)
+                admission = admit(
+                    env,
+                    directory=directory,
+                    policy=self._policy,
+                    view=view,
+                    received_at=now,
+                    signed_here=isinstance(item, Draft),
+                )
             except InvalidArgument as exc:
                 raise exc.under(where) from None
             except VerificationError as exc:

@@ -25,9 +25,11 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from borderx._proto.borderx.v1 import exchange_pb2, statement_pb2
 from borderx.screening.index import index_effects
+from borderx.screening.names import blocking_keys, party_form
 from borderx.statements.bodies import (
     Address,
     Body,
@@ -149,16 +151,36 @@ def flag_body(j: int, designations: int) -> ViolationFlag:
     )
 
 
+def _names(party: Any) -> tuple[str, ...]:
+    """The name-index keys ``index_effects`` derives from a party (screening/names.py)."""
+    names = (party.legal_name, *party.trading_names)
+    if not any(names):
+        return ()
+    address = party.address
+    form = party_form(
+        names,
+        city=address.city if address else "",
+        region=address.region if address else "",
+        emails=tuple(party.emails),
+        phones=tuple(party.phones),
+    )
+    return blocking_keys(form)
+
+
 def _effects(body: Body) -> IndexEffects:
     if isinstance(body, Designation):
         return IndexEffects(
             ids=tuple((p.scheme, p.value) for p in body.party.ids),
+            names=_names(body.party),
             kind="designation",
             expires_at=body.valid_until,
         )
     assert isinstance(body, ViolationFlag)
     return IndexEffects(
-        ids=tuple((p.scheme, p.value) for p in body.subject.ids), kind="flag", expires_at=body.expires_at
+        ids=tuple((p.scheme, p.value) for p in body.subject.ids),
+        names=_names(body.subject),
+        kind="flag",
+        expires_at=body.expires_at,
     )
 
 

@@ -158,6 +158,7 @@ def admit(
     received_from: str = "",
     ceiling: datetime | None = None,
     vouched: bool = False,
+    signed_here: bool = False,
 ) -> Admission:
     """Admit ``env`` (see the module docstring). ``ceiling``: time of a checkpoint covering it.
 
@@ -168,11 +169,15 @@ def admit(
     relayed, exported or shown as verified until ``federation.sigcheck`` has checked every
     signature (a failure there is signed evidence against the issuer).
 
+    ``signed_here``: a draft this gateway's own signer just signed over these exact bytes
+    (Publish): the key, its window and the body digest are still checked, the Ed25519
+    arithmetic on our own fresh signature is not repeated.
+
     Raises VerificationError (bad signature, key, body digest: nothing may be stored) or
     OwnChainForged (a peer sent a statement in our own name). A broken rule is returned as
     ``Admission.violation``, never raised.
     """
-    verify_statement(env, directory, cryptography=not vouched)
+    verify_statement(env, directory, cryptography=not (vouched or signed_here))
     issuer, seq = env.issuer, env.seq
     if received_from and issuer == policy.home:
         held = view.statement(issuer, seq)
