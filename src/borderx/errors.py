@@ -107,7 +107,7 @@ class DirectoryRefused(ConfigError):
 
     ``reason`` is short and machine-readable (``threshold``, ``unknown_key``,
     ``duplicate_key``, ``bad_signature``, ``rollback``, ``conflict``, ``gap``, ``expired``,
-    ``federation``), for logs, alarms and metrics.
+    ``federation``, ``drops_home``), for logs, alarms and metrics.
     """
 
     def __init__(self, message: str, *, reason: str) -> None:

@@ -407,3 +407,32 @@ def test_a_partner_added_by_the_ceremony_replicates_without_restarts(
         if jp_gw is not None:
             jp_gw.stop()
         us.stop()
+
+
+@pytest.mark.parametrize("cut", ["signing_key", "agency"])
+def test_a_signed_version_that_cuts_this_gateway_off_is_refused(
+    private_pki: Path, tmp_path: Path, cut: str
+) -> None:
+    """A threshold of members signs v2 that drops AU-ABF's signing key (a rotation applied before
+    the gateway switched keys) or AU-ABF itself: the AU gateway stays on v1 and says why."""
+    gw = GatewayThread(gateway_config(private_pki, AU, tmp_path))
+    try:
+        v2 = signed_part(private_pki)
+        v2["version"] = 2
+        if cut == "agency":
+            v2["agencies"] = [a for a in v2["agencies"] if a["id"] != AU]
+        else:
+            au = next(a for a in v2["agencies"] if a["id"] == AU)
+            au["signing_keys"] = [dict(k, status="revoked") for k in au["signing_keys"]]
+        code, details = refusal(
+            lambda: publish_rpc(gw, private_pki, sign_as_members(private_pki, v2, MAJORITY).encode())
+        )
+        assert code == grpc.StatusCode.FAILED_PRECONDITION
+        assert (
+            "no longer lists this gateway's agency AU-ABF" if cut == "agency" else "signing key"
+        ) in details
+        now = status(gw, private_pki)
+        assert now.directory_version == 1
+        assert gw.gateway.directory.current.version == 1
+    finally:
+        gw.stop()

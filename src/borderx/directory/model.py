@@ -75,6 +75,7 @@ from securesystemslib.formats import encode_canonical
 from borderx.directory.trust import verify_update
 from borderx.errors import (
     ConfigError,
+    DirectoryRefused,
     KeyNotValid,
     KeyRevoked,
     UnknownIssuer,
@@ -665,10 +666,14 @@ class DirectoryHolder:
         path: Path | None = None,
         persist: Callable[[Directory], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        guard: Callable[[Directory], None] | None = None,
     ) -> None:
         self._current = directory
         self._path = path
         self._persist = persist
+        #: the gateway's own check of a verified successor (raises DirectoryRefused): a
+        #: version the members signed may still cut this gateway off (see ``home_guard``)
+        self.guard = guard
         self._clock = clock
         self._lock = threading.Lock()
         self._listeners: list[Any] = []
@@ -692,6 +697,8 @@ class DirectoryHolder:
             if new.version == old.version and new.digest == old.digest:
                 return False
             verify_update(old, new, now=self._clock())
+            if self.guard is not None:
+                self.guard(new)
             if self._persist is not None:
                 self._persist(new)
             self._current = new
@@ -703,6 +710,36 @@ class DirectoryHolder:
         if self._path is None:
             raise ConfigError("this directory was not loaded from a file; nothing to reload")
         return self.replace(Directory.load(self._path))
+
+
+def home_guard(agency: str, signing_key_id: str | None) -> Callable[[Directory], None]:
+    """A check that a successor still lets this gateway speak for ``agency``.
+
+    A threshold of members may sign a version that drops this agency, or the key this
+    gateway signs with (a rotation applied before the gateway switched keys, or a hostile
+    majority). Installing it would leave the gateway signing statements every member
+    refuses, or serving a federation it is no longer part of, without anyone noticing: it is
+    refused (``drops_home``) with an alarm, and the operator decides (switch the signing key
+    first, then apply the version again).
+    """
+
+    def check(new: Directory) -> None:
+        if agency not in new.agencies:
+            raise DirectoryRefused(
+                f"directory v{new.version} no longer lists this gateway's agency {agency}",
+                reason="drops_home",
+            )
+        if signing_key_id is None:
+            return
+        usable = {k.key_id for k in new.agency(agency).signing_keys if k.status != "revoked"}
+        if signing_key_id not in usable:
+            raise DirectoryRefused(
+                f"directory v{new.version} no longer lists this gateway's signing key {signing_key_id[:16]}… "
+                f"of {agency} as usable; switch [signing] key to a listed key first",
+                reason="drops_home",
+            )
+
+    return check
 
 
 def build_directory(

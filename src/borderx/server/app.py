@@ -25,7 +25,7 @@ from grpc_reflection.v1alpha import reflection
 from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc
 from borderx.config import GatewayConfig
 from borderx.directory.expiry import Expiry, expiries, read_certificate
-from borderx.directory.model import Directory, DirectoryHolder
+from borderx.directory.model import Directory, DirectoryHolder, home_guard
 from borderx.errors import ConfigError
 from borderx.federation.checkpointer import Checkpointer
 from borderx.federation.directory_sync import MAX_DOCUMENTS, DirectorySync
@@ -119,6 +119,7 @@ class Gateway:
                     f"[signing] key {config.signing_key} (key id {signer.key_id[:16]}…) is not a key of "
                     f"{config.agency} in the directory; statements it signed would be refused everywhere"
                 )
+        holder.guard = home_guard(config.agency, signer.key_id if signer is not None else None)
         feed = Feed()
         checkpointer = (
             Checkpointer(

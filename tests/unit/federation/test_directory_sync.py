@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from borderx.directory.model import Directory, DirectoryHolder
+from borderx.directory.model import Directory, DirectoryHolder, home_guard
+from borderx.errors import DirectoryRefused
 from borderx.federation.directory_sync import DirectorySync
 from borderx.identity.devpki import sign_as_members
 from borderx.store import Store, open_store
@@ -99,3 +100,32 @@ def test_announcements_schedule_only_when_the_partner_is_ahead_or_different(pki:
     sync.announced("NZ-CS", current.version + 1, "f" * 64)
     sync.announced("CA-CBSA", current.version, "e" * 64)
     assert scheduled == ["NZ-CS", "CA-CBSA"]
+
+
+def test_a_partner_version_that_drops_this_agency_is_refused_with_an_alarm(pki: Path, store: Store) -> None:
+    sync, holder = sync_for(pki, store)
+    us_key = holder.current.agency("US-CBP").signing_keys[0].key_id
+    holder.guard = home_guard("US-CBP", us_key)
+    signed = json.loads((pki / "directory.json").read_text())["signed"]
+    without_us = [a for a in signed["agencies"] if a["id"] != "US-CBP"]
+    remaining = ["AU-ABF", "NZ-CS", "CA-CBSA"]  # a threshold of v1 and of v2 alike
+    assert sync.apply("NZ-CS", [version(pki, 2, remaining, agencies=without_us)]) == 0
+    assert holder.current.version == 1
+    head = store.directory_head()
+    assert head is not None and head.version == 1  # nothing recorded: a restart stays on v1 too
+    (alarm,) = store.alarms()
+    assert alarm.kind == "directory_refused" and "refused (drops_home)" in alarm.detail
+    # the same version with this gateway's key still listed is applied
+    assert sync.apply("NZ-CS", [version(pki, 2)]) == 1 and holder.current.version == 2
+
+
+def test_home_guard_refuses_a_revoked_or_missing_signing_key(pki: Path) -> None:
+    directory = Directory.load(pki / "directory.json")
+    key = directory.agency("AU-ABF").signing_keys[0].key_id
+    home_guard("AU-ABF", key)(directory)  # listed and usable: passes
+    home_guard("AU-ABF", None)(directory)  # a gateway that does not sign needs only its agency
+    with pytest.raises(DirectoryRefused, match="signing key") as info:
+        home_guard("AU-ABF", "ab" * 32)(directory)
+    assert info.value.reason == "drops_home"
+    with pytest.raises(DirectoryRefused, match="no longer lists this gateway's agency SG-CUSTOMS"):
+        home_guard("SG-CUSTOMS", None)(directory)
