@@ -209,6 +209,16 @@ class KeyRevoked(VerificationError):
     reason = "key_revoked"
 
 
+class KeyUnwitnessed(VerificationError):
+    """Signed by a key whose window had closed before anyone honest can vouch the statement existed.
+
+    Not proof of forgery (honest history signed before a rotation looks the same until the
+    witnesses' cosignatures arrive), so a replicator treats it as pending, not as evidence.
+    """
+
+    reason = "key_unwitnessed"
+
+
 class IssuerMismatch(VerificationError):
     """The header's issuer is not the agency that owns the signing key."""
 
