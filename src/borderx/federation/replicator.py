@@ -150,6 +150,8 @@ class PeerStatus:
     stored: int = 0
     #: issuer → highest checkpoint seq seen through this peer, and when it arrived
     known_heads: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: times a statement from this peer was held back waiting for witnesses (KeyUnwitnessed)
+    held_back: int = 0
 
 
 class PeerLink:
@@ -362,12 +364,12 @@ class PeerLink:
                 self.status.received += len(messages)
                 self.status.last_message_at = datetime.now(UTC)
                 await asyncio.to_thread(self._process, messages)
-                self._retry_if_due()
             if ended:
-                await asyncio.to_thread(self._idle)
+                await asyncio.to_thread(self._idle, True)
                 if failure is not None:
                     raise failure
                 return
+            self._retry_if_due()
 
     # ------------------------------------------------------------ processing (worker thread)
 
@@ -398,9 +400,10 @@ class PeerLink:
             except (MalformedHeader, VerificationError) as exc:
                 self._refuse("bad_message", getattr(exc, "issuer", ""), f"{exc}")
 
-    def _idle(self) -> None:
+    def _idle(self, final: bool = False) -> None:
         for sync in self._syncs.values():
-            self._apply(sync, sync.idle())
+            # the stream ended: what arrived is all this session will get, store it now
+            self._apply(sync, sync.flush() if final else sync.idle())
 
     def _refuse(self, kind: str, issuer: str, detail: str) -> NoReturn:
         text = f"from peer {self.peer}: {detail}"
@@ -533,6 +536,7 @@ class PeerLink:
     def _held_back(self, sync: IssuerSync, env: Envelope, exc: KeyUnwitnessed) -> None:
         """``env``'s retired key is not witnessed: pending for this issuer, an alarm if a retry did not help."""
         sync.block()  # everything after it builds on it: nothing more of this issuer this session
+        self.status.held_back += 1
         waiting = self._unwitnessed.get(env.issuer)
         if waiting is None or (waiting.seq, waiting.digest) != (env.seq, env.digest):
             waiting = self._unwitnessed[env.issuer] = Unwitnessed(env.seq, env.digest, str(exc))
