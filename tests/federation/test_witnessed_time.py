@@ -21,13 +21,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
 from borderx.config import FederationConfig, GatewayConfig
-from borderx.directory.model import format_time
+from borderx.directory.model import Directory, format_time
 from borderx.identity.devpki import signing_key_entry
+from borderx.server.app import intake_policy
 from borderx.statements.bodies import Evidence, FlagCategory
 from borderx.statements.body_codec import flag_to_proto
 from borderx.statements.encoding import signed_cosignature_to_proto
+from borderx.statements.intake import Reindexer
 from borderx.statements.model import SignedCheckpoint, SignedCosignature
 from borderx.statements.signing import load_signing_key, sign_cosignature
+from borderx.store import open_store
 from tests.conftest import GatewayThread, channel, creds_for, gateway_config, next_directory
 from tests.federation.harness import free_port
 from tests.federation.hostile import HostilePeer, Signs, World, wait, world
@@ -228,6 +231,15 @@ def test_a_late_joiner_admits_history_signed_by_a_retired_key_on_the_witnesses_c
         wait(lambda: all(s.verified for s in store.read_range(AU, 0, 100)))  # the deferred checks passed
         [result] = screen(pki, late, platform("AU-ABF-late-39"))
         assert len(result.flags) == 1
+        # an index rebuild replays the same admission: the cosignatures held prove it again
+        late.stop()
+        with open_store(late.config.store_url) as held_store:
+            reindexer = Reindexer(
+                held_store, directory=Directory.load(directory), policy=intake_policy(late.config)
+            )
+            assert held_store.rebuild_index(reindexer) >= 65
+            assert reindexer.violations == []
+        late = None
     finally:
         for gw in (late, ca, nz):
             if gw is not None:
