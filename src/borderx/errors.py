@@ -10,6 +10,7 @@ wrong and what to fix, with the numbers ("key 3f2a… expired 2026-01-01, statem
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 #: longest prefix of a caller's value that a message echoes: a refusal quoting a 20,000
 #: character value whole would pass grpc's metadata limit and never reach the caller
@@ -217,6 +218,11 @@ class KeyUnwitnessed(VerificationError):
     """
 
     reason = "key_unwitnessed"
+
+    def __init__(self, message: str, *, deadline: datetime | None = None) -> None:
+        super().__init__(message)
+        #: the latest time a proof may carry (the key's window end plus the grace)
+        self.deadline = deadline
 
 
 class IssuerMismatch(VerificationError):

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
 from borderx.config import FederationConfig, GatewayConfig
 from borderx.directory.model import Directory, format_time
+from borderx.federation.replicator import UNWITNESSED_RETRY_SECONDS
 from borderx.identity.devpki import signing_key_entry
 from borderx.server.app import intake_policy
 from borderx.statements.bodies import Evidence, FlagCategory
@@ -120,6 +121,10 @@ def test_a_retired_key_backdating_past_an_unseen_rotation_is_refused(
     assert "needs 2 witnesses' cosignatures" in detail
     # asked again once (the pending state) before the alarm: the relay resent the same
     assert nz.subscriptions >= 2
+    # and then no more asking in a loop: only a new cosignature of AU-ABF would be worth it
+    asked = nz.subscriptions
+    time.sleep(3 * UNWITNESSED_RETRY_SECONDS)
+    assert nz.subscriptions == asked
     # the witnessed history is held; the forgery, its checkpoint and nothing after it are not
     assert held(us, AU) == 3
     store = us.gateway.store

@@ -131,6 +131,8 @@ class Unwitnessed:
     seq: int
     digest: bytes
     detail: str
+    #: a cosignature dated after this can never prove it (the key's window end plus the grace)
+    deadline: datetime | None = None
     #: sessions in which it was found unwitnessed; the alarm is raised at the second
     tries: int = 1
     #: time.monotonic() at which to resubscribe and ask again (None: only when a cosignature arrives)
@@ -485,7 +487,11 @@ class PeerLink:
             return
         waiting = self._unwitnessed.get(issuer)
         if waiting is not None and scos.seq >= waiting.seq:
-            waiting.cosigned = True  # it may be witnessed now: ask for it again
+            head = self._store.head(issuer)
+            if head is not None and head.seq >= waiting.seq:
+                del self._unwitnessed[issuer]  # another peer's copy was admitted meanwhile
+            elif waiting.deadline is None or scos.cosignature.time <= waiting.deadline:
+                waiting.cosigned = True  # it may be witnessed now: ask for it again
         # kept even when it proves a split view: it is the other half of the proof, and
         # relaying it is how every gateway that follows us meets both halves
         if self._store.put_cosignature(scos):
@@ -539,7 +545,7 @@ class PeerLink:
         self.status.held_back += 1
         waiting = self._unwitnessed.get(env.issuer)
         if waiting is None or (waiting.seq, waiting.digest) != (env.seq, env.digest):
-            waiting = self._unwitnessed[env.issuer] = Unwitnessed(env.seq, env.digest, str(exc))
+            waiting = self._unwitnessed[env.issuer] = Unwitnessed(env.seq, env.digest, str(exc), exc.deadline)
             waiting.retry_at = time.monotonic() + UNWITNESSED_RETRY_SECONDS
             log.info(
                 "replicator.unwitnessed", peer=self.peer, issuer=env.issuer, seq=env.seq, detail=str(exc)

@@ -351,7 +351,8 @@ def _check_witnessed(
                 f"{_at(key.valid_until)}; the earliest anyone honest can vouch it existed is "
                 f"{_at(proven.at)} ({proven.by}), after the {grace} grace: it cannot be told from a "
                 f"backdated forgery (needs {max(1, policy.witness_quorum)} witnesses' cosignatures from "
-                f"before {_at(key.valid_until + grace)})"
+                f"before {_at(key.valid_until + grace)})",
+                deadline=key.valid_until + grace,
             )
 
 
