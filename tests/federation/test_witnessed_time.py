@@ -20,10 +20,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
+from borderx.cli import main
 from borderx.config import FederationConfig, GatewayConfig
 from borderx.directory.model import Directory, format_time
 from borderx.federation.replicator import UNWITNESSED_RETRY_SECONDS
 from borderx.identity.devpki import signing_key_entry
+from borderx.screening.index import index_effects
 from borderx.server.app import intake_policy
 from borderx.statements.bodies import Evidence, FlagCategory
 from borderx.statements.body_codec import flag_to_proto
@@ -31,7 +33,7 @@ from borderx.statements.encoding import signed_cosignature_to_proto
 from borderx.statements.intake import Reindexer
 from borderx.statements.model import SignedCheckpoint, SignedCosignature
 from borderx.statements.signing import load_signing_key, sign_cosignature
-from borderx.store import open_store
+from borderx.store import NewStatement, open_store
 from tests.conftest import GatewayThread, channel, creds_for, gateway_config, next_directory
 from tests.federation.harness import free_port
 from tests.federation.hostile import HostilePeer, Signs, World, wait, world
@@ -251,3 +253,35 @@ def test_a_late_joiner_admits_history_signed_by_a_retired_key_on_the_witnesses_c
                 gw.stop()
         if au.thread.is_alive():
             au.stop()
+
+
+def test_store_copy_carries_the_witnesses_a_retired_keys_history_was_admitted_on(
+    pki: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a store that holds AU-ABF history under a key retired before it was received, admitted
+    # on two witnesses' cosignatures: copying it must bring the proof along, or be refused
+    retired = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    directory = rotated(pki, tmp_path, retired)
+    au = Signs(pki, AU)
+    for i in range(3):
+        au.next(flag((platform(f"copied-{i}"),), FlagCategory.UNDERVALUATION, Evidence.SUSPECTED),
+                issued_at=retired - timedelta(hours=3) + timedelta(minutes=i))  # fmt: skip
+    history = au.checkpoint(at=retired - timedelta(hours=2, minutes=50))
+    source, target = f"sqlite:///{tmp_path / 'source.db'}", f"sqlite:///{tmp_path / 'target.db'}"
+    with open_store(source) as store:
+        for witness in (NZ, CA):
+            store.put_cosignature(cosign(pki, history, witness, retired - timedelta(hours=2, minutes=40)))
+        store.append([NewStatement(env, NZ, index_effects(env)) for env in au.envs])
+    copy = ["store", "copy", "--from", source, "--directory", str(directory), "--agency", US]
+    assert main([*copy, "--to", target]) == 0
+    assert "copied 3 verified statements" in capsys.readouterr().out
+    with open_store(target) as store:
+        assert {c.witness for c in store.cosignatures_at(AU, 3)} == {NZ, CA}
+        assert not [s for s in store.read_range(AU, 0, 10) if s.violation]
+    # without the witnesses, the same history cannot be told from a forgery: refused
+    bare = f"sqlite:///{tmp_path / 'bare.db'}"
+    with open_store(bare) as store:
+        store.append([NewStatement(env, NZ, index_effects(env)) for env in au.envs])
+    refused = ["store", "copy", "--from", bare, "--to", f"sqlite:///{tmp_path / 'refused.db'}"]
+    assert main([*refused, "--directory", str(directory), "--agency", US]) != 0
+    assert "cannot be told from a backdated forgery" in capsys.readouterr().err
