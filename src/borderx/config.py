@@ -43,6 +43,8 @@ frozen dataclasses with documented units and defaults, and passed on explicitly.
     [federation]                            # replication (see FederationConfig)
     peers = ["NZ-CS", "CA-CBSA"]            # default: every other member of the directory
     max_clock_skew_seconds = 300            # how far ahead of receipt a statement may be dated
+    witness_quorum = 2                      # distinct witnesses whose cosignatures prove when a statement existed
+    witness_grace_seconds = 300             # how long after a key retired its statements may still be first seen
     [federation.endpoints]                  # optional overrides of directory endpoints
     NZ-CS = "127.0.0.1:7001"
 """
@@ -107,6 +109,14 @@ class FederationConfig:
     backoff_max_seconds: float = 10.0
     #: how far ahead of its receipt a statement or checkpoint may be dated (seconds)
     max_clock_skew_seconds: float = 300.0
+    #: distinct witnesses (members other than the issuer) whose cosignatures prove a statement
+    #: existed by then; a statement under a key whose window has closed needs them (or our
+    #: own receipt) from before the window closed plus ``witness_grace_seconds``
+    #: (docs/threat-model.md, "Witnessed time"). 1 trusts any single partner's clock.
+    witness_quorum: int = 2
+    #: how long after a signing key's window closed a statement under it may still be first
+    #: seen (received here, or cosigned by the quorum): checkpointing + replication + cosigning
+    witness_grace_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -248,6 +258,10 @@ def _federation(table: dict[str, Any], where: str) -> FederationConfig:
         heartbeat_seconds=_positive_float(table, "heartbeat_seconds", defaults.heartbeat_seconds, where),
         max_clock_skew_seconds=_positive_float(
             table, "max_clock_skew_seconds", defaults.max_clock_skew_seconds, where
+        ),
+        witness_quorum=_positive_int(table, "witness_quorum", defaults.witness_quorum, where),
+        witness_grace_seconds=_positive_float(
+            table, "witness_grace_seconds", defaults.witness_grace_seconds, where
         ),
         backoff_initial_seconds=_positive_float(
             table, "backoff_initial_seconds", defaults.backoff_initial_seconds, where

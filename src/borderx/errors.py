@@ -10,6 +10,7 @@ wrong and what to fix, with the numbers ("key 3f2a… expired 2026-01-01, statem
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 #: longest prefix of a caller's value that a message echoes: a refusal quoting a 20,000
 #: character value whole would pass grpc's metadata limit and never reach the caller
@@ -207,6 +208,21 @@ class KeyNotValid(VerificationError):
 
 class KeyRevoked(VerificationError):
     reason = "key_revoked"
+
+
+class KeyUnwitnessed(VerificationError):
+    """Signed by a key whose window had closed before anyone honest can vouch the statement existed.
+
+    Not proof of forgery (honest history signed before a rotation looks the same until the
+    witnesses' cosignatures arrive), so a replicator treats it as pending, not as evidence.
+    """
+
+    reason = "key_unwitnessed"
+
+    def __init__(self, message: str, *, deadline: datetime | None = None) -> None:
+        super().__init__(message)
+        #: the latest time a proof may carry (the key's window end plus the grace)
+        self.deadline = deadline
 
 
 class IssuerMismatch(VerificationError):

@@ -190,7 +190,13 @@ def test_statements_in_our_own_name_from_a_peer_are_never_adopted(w: World, pki:
     nz.send(forged, stolen.checkpoint())
     au = w.victim(AU, nz)
     # the statement and the checkpoint each leave evidence; the alarm is one per peer, counted
-    wait(lambda: len(au.gateway.store.evidence()) >= 2)
+    # (each is kept before its alarm is counted: wait for both, or the read races the count)
+    wait(
+        lambda: (
+            len(au.gateway.store.evidence()) >= 2
+            and any(a.kind == "own_chain" and a.count >= 2 for a in au.gateway.store.alarms())
+        )
+    )
     assert held(au, AU) == 0
     [alarm] = [a for a in au.gateway.store.alarms() if a.kind == "own_chain"]
     assert alarm.count >= 2 and alarm.peer == NZ and "AU-ABF's signing key may be compromised" in alarm.detail

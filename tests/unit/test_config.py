@@ -137,3 +137,20 @@ def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
         load_config(write(tmp_path, "agency = "))
     with pytest.raises(ConfigError, match="--listen: 'x' is not HOST:PORT"):
         load_config(write(tmp_path, GOOD)).with_overrides(listen="x")
+
+
+def test_witnessed_time_settings_are_read_and_reach_the_intake_policy(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from borderx.server.app import intake_policy
+
+    defaults = load_config(write(tmp_path, GOOD))
+    assert (defaults.federation.witness_quorum, defaults.federation.witness_grace_seconds) == (2, 300.0)
+    config = load_config(
+        write(tmp_path, GOOD + "[federation]\nwitness_quorum = 3\nwitness_grace_seconds = 60\n")
+    )
+    policy = intake_policy(config)
+    assert (policy.witness_quorum, policy.witness_grace) == (3, timedelta(seconds=60))
+    for bad in ("witness_quorum = 0", "witness_grace_seconds = -1"):
+        with pytest.raises(ConfigError, match=bad.split()[0]):
+            load_config(write(tmp_path, GOOD + f"[federation]\n{bad}\n"))

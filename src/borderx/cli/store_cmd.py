@@ -23,6 +23,8 @@ from borderx.config import load_config
 from borderx.errors import BorderxError
 
 if TYPE_CHECKING:
+    from borderx.directory.model import Directory
+    from borderx.statements.intake import IntakePolicy
     from borderx.store import Store
 
 
@@ -137,6 +139,29 @@ def _home_of(source: Store) -> str:
     return ""
 
 
+def _copy_cosignatures(source: Store, target: Store, directory: Directory, policy: IntakePolicy) -> None:
+    """Every cosignature of ``source`` through admission into ``target`` (a refused one is left behind)."""
+    from borderx.errors import RuleViolation  # noqa: PLC0415
+    from borderx.statements.intake import StoreView, admit_cosignature  # noqa: PLC0415
+
+    cursor = 0
+    while page := source.cosignatures_after(cursor, COPY_PAGE):
+        for cursor, scos in page:  # noqa: B007 - the last id is the next page's cursor
+            try:
+                admission = admit_cosignature(
+                    scos,
+                    directory=directory,
+                    policy=policy,
+                    view=StoreView(target),
+                    held=target.cosignatures_at(scos.issuer, scos.seq),
+                    received_at=datetime.now(UTC),
+                )
+            except RuleViolation:
+                continue  # the witness broke a rule: it never counted at the source either
+            if admission.fresh:
+                target.put_cosignature(scos)
+
+
 def run_copy(args: argparse.Namespace) -> int:
     from borderx.directory.model import Directory  # noqa: PLC0415
     from borderx.screening.index import index_effects  # noqa: PLC0415
@@ -149,6 +174,8 @@ def run_copy(args: argparse.Namespace) -> int:
     copied = violations = 0
     with open_store(args.source) as source, open_store(args.target) as target:
         policy = IntakePolicy(home=args.agency or _home_of(source), indexer=index_effects)
+        # the witnesses first: a statement under a since-retired key is admitted on them
+        _copy_cosignatures(source, target, directory, policy)
         for issuer, head in sorted(source.heads().items()):
             held = target.head(issuer)
             pos, prev = (held.seq, held.digest) if held else (0, GENESIS_DIGEST)
@@ -161,6 +188,7 @@ def run_copy(args: argparse.Namespace) -> int:
             while pos < head.seq:
                 page = source.read_range(issuer, pos, COPY_PAGE)
                 view = StoreView(target)
+                view.expect([s.envelope for s in page])
                 entries = []
                 for stored in page:
                     env = stored.envelope

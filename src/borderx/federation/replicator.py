@@ -19,7 +19,13 @@ Faults and what they cause:
   evidence and suspends the issuer until an operator resumes it; an alarm is raised;
 - a body sent for a statement whose audience excludes us: stored redacted, alarmed;
 - a redacted statement we are entitled to read: not stored from this peer (the body would
-  be lost for good); the issuer waits for a peer that can give it.
+  be lost for good); the issuer waits for a peer that can give it;
+- a statement signed by a key whose window closed before anyone honest can vouch it
+  existed (``KeyUnwitnessed``: no quorum of witnesses' cosignatures yet): *pending*, not
+  evidence — what came before it is stored, the issuer waits for the rest of the session,
+  and the link resubscribes once a cosignature of that issuer arrives or after
+  ``UNWITNESSED_RETRY_SECONDS``; found unwitnessed again after that retry, it raises a
+  ``key_unwitnessed`` alarm (honest history is never lost, a forgery is never stored).
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from borderx.errors import (
     ChainError,
     Equivocation,
     IssuerSuspended,
+    KeyUnwitnessed,
     MalformedHeader,
     OwnChainForged,
     RuleViolation,
@@ -89,6 +96,7 @@ IDLE_FLUSH_SECONDS = 0.01  # an idle stream flushes its buffers by individual ve
 BATCH = 1024  # statements (about) handed to the worker thread at once
 PREFLIGHT_TIMEOUT = 10.0  # seconds for the handshake that authenticates a peer's server certificate
 QUEUE = 16  # messages (each up to a page of statements) read ahead; then gRPC flow control pushes back
+UNWITNESSED_RETRY_SECONDS = 1.0  # a statement waiting for witnesses is asked for again this soon
 
 
 def _size(item: Any) -> int:
@@ -112,6 +120,27 @@ class PeerMisbehaved(BorderxError):
     """The peer sent something that must end the session (bad signature, gap …)."""
 
 
+class Resubscribe(BorderxError):
+    """Not misbehaviour: end the session to ask again for statements that were waiting for witnesses."""
+
+
+@dataclass
+class Unwitnessed:
+    """A statement of one issuer held back because its retired key is not witnessed (yet)."""
+
+    seq: int
+    digest: bytes
+    detail: str
+    #: a cosignature dated after this can never prove it (the key's window end plus the grace)
+    deadline: datetime | None = None
+    #: sessions in which it was found unwitnessed; the alarm is raised at the second
+    tries: int = 1
+    #: time.monotonic() at which to resubscribe and ask again (None: only when a cosignature arrives)
+    retry_at: float | None = None
+    #: a cosignature of the issuer arrived since: resubscribe at once
+    cosigned: bool = False
+
+
 @dataclass
 class PeerStatus:
     agency: str
@@ -123,6 +152,8 @@ class PeerStatus:
     stored: int = 0
     #: issuer → highest checkpoint seq seen through this peer, and when it arrived
     known_heads: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: times a statement from this peer was held back waiting for witnesses (KeyUnwitnessed)
+    held_back: int = 0
 
 
 class PeerLink:
@@ -164,6 +195,8 @@ class PeerLink:
         self._backoff = backoff
         self._max_message = max_message_bytes
         self._syncs: dict[str, IssuerSync] = {}
+        #: issuer → its statement waiting for witnesses (kept across sessions of this link)
+        self._unwitnessed: dict[str, Unwitnessed] = {}
 
     # ------------------------------------------------------------ connection loop
 
@@ -179,6 +212,8 @@ class PeerLink:
             except grpc.aio.AioRpcError as exc:
                 self.status.last_error = f"{exc.code().name}: {exc.details()}"
             except PeerMisbehaved as exc:
+                self.status.last_error = str(exc)
+            except Resubscribe as exc:
                 self.status.last_error = str(exc)
             except Unauthenticated as exc:
                 self.status.last_error = f"UNAUTHENTICATED: {exc}"
@@ -306,10 +341,12 @@ class PeerLink:
     async def _process_queue(self, queue: asyncio.Queue[Any]) -> None:
         while True:
             waiting = any(s.buffer for s in self._syncs.values())
+            timeout = IDLE_FLUSH_SECONDS if waiting else self._retry_in()
             try:
-                first = await (asyncio.wait_for(queue.get(), IDLE_FLUSH_SECONDS) if waiting else queue.get())
+                first = await (asyncio.wait_for(queue.get(), timeout) if timeout is not None else queue.get())
             except TimeoutError:
                 await asyncio.to_thread(self._idle)
+                self._retry_if_due()
                 continue
             batch = [first]
             size = _size(first)
@@ -330,10 +367,11 @@ class PeerLink:
                 self.status.last_message_at = datetime.now(UTC)
                 await asyncio.to_thread(self._process, messages)
             if ended:
-                await asyncio.to_thread(self._idle)
+                await asyncio.to_thread(self._idle, True)
                 if failure is not None:
                     raise failure
                 return
+            self._retry_if_due()
 
     # ------------------------------------------------------------ processing (worker thread)
 
@@ -364,9 +402,10 @@ class PeerLink:
             except (MalformedHeader, VerificationError) as exc:
                 self._refuse("bad_message", getattr(exc, "issuer", ""), f"{exc}")
 
-    def _idle(self) -> None:
+    def _idle(self, final: bool = False) -> None:
         for sync in self._syncs.values():
-            self._apply(sync, sync.idle())
+            # the stream ended: what arrived is all this session will get, store it now
+            self._apply(sync, sync.flush() if final else sync.idle())
 
     def _refuse(self, kind: str, issuer: str, detail: str) -> NoReturn:
         text = f"from peer {self.peer}: {detail}"
@@ -393,6 +432,18 @@ class PeerLink:
                 received_at=datetime.now(UTC),
                 received_from=self.peer,
             )
+        except KeyUnwitnessed as exc:
+            # honest history signed before a rotation looks like this until its witnesses'
+            # cosignatures arrive; never stored, never used to vouch for a run (its statements
+            # are judged one by one, by the same rule)
+            log.info(
+                "replicator.checkpoint_unwitnessed",
+                peer=self.peer,
+                issuer=issuer,
+                seq=scp.seq,
+                detail=str(exc),
+            )
+            return
         except VerificationError as exc:
             self._refuse("bad_checkpoint", issuer, str(exc))
         except OwnChainForged as exc:
@@ -434,6 +485,13 @@ class PeerLink:
             return
         if not admission.fresh:
             return
+        waiting = self._unwitnessed.get(issuer)
+        if waiting is not None and scos.seq >= waiting.seq:
+            head = self._store.head(issuer)
+            if head is not None and head.seq >= waiting.seq:
+                del self._unwitnessed[issuer]  # another peer's copy was admitted meanwhile
+            elif waiting.deadline is None or scos.cosignature.time <= waiting.deadline:
+                waiting.cosigned = True  # it may be witnessed now: ask for it again
         # kept even when it proves a split view: it is the other half of the proof, and
         # relaying it is how every gateway that follows us meets both halves
         if self._store.put_cosignature(scos):
@@ -481,6 +539,39 @@ class PeerLink:
                 self._split_view(sv)
                 return
 
+    def _held_back(self, sync: IssuerSync, env: Envelope, exc: KeyUnwitnessed) -> None:
+        """``env``'s retired key is not witnessed: pending for this issuer, an alarm if a retry did not help."""
+        sync.block()  # everything after it builds on it: nothing more of this issuer this session
+        self.status.held_back += 1
+        waiting = self._unwitnessed.get(env.issuer)
+        if waiting is None or (waiting.seq, waiting.digest) != (env.seq, env.digest):
+            waiting = self._unwitnessed[env.issuer] = Unwitnessed(env.seq, env.digest, str(exc), exc.deadline)
+            waiting.retry_at = time.monotonic() + UNWITNESSED_RETRY_SECONDS
+            log.info(
+                "replicator.unwitnessed", peer=self.peer, issuer=env.issuer, seq=env.seq, detail=str(exc)
+            )
+            return
+        waiting.tries += 1
+        waiting.retry_at, waiting.cosigned = None, False
+        if waiting.tries == 2:
+            # asked again with every cosignature the peer holds, still nobody honest saw it in
+            # time: a backdated forgery under a stolen retired key, or history nobody witnessed
+            self._alarm("key_unwitnessed", env.issuer, f"{exc}; held back, not stored")
+
+    def _retry_in(self) -> float | None:
+        """Seconds until a held-back statement is to be asked for again (None: nothing to wait for)."""
+        due = [w.retry_at for w in self._unwitnessed.values() if w.retry_at is not None]
+        return max(0.0, min(due) - time.monotonic()) if due else None
+
+    def _retry_if_due(self) -> None:
+        now = time.monotonic()
+        for issuer, waiting in self._unwitnessed.items():
+            if waiting.cosigned or (waiting.retry_at is not None and waiting.retry_at <= now):
+                waiting.retry_at, waiting.cosigned = None, False
+                raise Resubscribe(
+                    f"asking {self.peer} again for {issuer} seq {waiting.seq} (waiting for witnesses)"
+                )
+
     def _witnessed(self, issuer: str) -> None:
         if self._witness is not None:
             self._witness.consider(issuer)
@@ -510,6 +601,12 @@ class PeerLink:
             action.run, ceiling=cp.checkpoint.time if cp else None, vouched=vouched
         )
         stored = self._append(sync, admitted)
+        if isinstance(failure, KeyUnwitnessed):
+            self._held_back(sync, action.run[len(admitted)], failure)
+            return
+        waiting = self._unwitnessed.get(sync.issuer)
+        if stored and waiting is not None and admitted and admitted[-1].envelope.seq >= waiting.seq:
+            del self._unwitnessed[sync.issuer]  # witnessed at last (or an honest peer had it)
         if failure is not None:
             bad = action.run[len(admitted)]
             if cp is not None:
@@ -603,6 +700,7 @@ class PeerLink:
     ) -> tuple[list[Admission], VerificationError | None]:
         """Admit ``run`` in order; stop at the first statement that may not be stored at all."""
         view = StoreView(self._store)
+        view.expect(run)
         directory = self._directory.current
         now = datetime.now(UTC)
         out: list[Admission] = []

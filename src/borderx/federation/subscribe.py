@@ -4,7 +4,11 @@ The follower sends its version vector ``{issuer: last seq held}``. For each issu
 hold, we send, from its cursor on: each stored checkpoint *before* the run of statements
 it covers (so a receiver can authenticate that run with one signature), then the run,
 then the statements past the last checkpoint, then the issuer's latest checkpoint if the
-follower has not seen it (freshness). Bodies go only to members of the audience; everyone
+follower has not seen it (freshness). In a backlog with checkpoints, the witnesses'
+cosignatures of the heads a run reaches go just before that run: a follower judging a
+statement signed by a since-retired key needs them to know it existed while the key was
+valid (``intake.proven_time``), and would otherwise have to hold the run back and ask
+again. Bodies go only to members of the audience; everyone
 else gets the header alone. With ``follow``, the stream then waits on the feed and sends
 what is new, read from the store: a slow follower holds a cursor, never a queue, and gRPC
 flow control stops us from producing faster than it reads.
@@ -15,6 +19,7 @@ Nothing is sent only to be thrown away: nothing the follower holds, no statement
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 
@@ -50,6 +55,8 @@ class FollowerStream:
         self._sent_checkpoint: dict[str, tuple[int, object]] = {}
         #: id of the last cosignature considered for this follower (the store's order)
         self._cosignature_cursor = 0
+        #: cosignatures already sent ahead of the runs they witness (not to be sent twice)
+        self._sent_early: set[bytes] = set()
 
     async def events(self) -> AsyncIterator[Event]:
         async for env in self._forks():
@@ -88,12 +95,22 @@ class FollowerStream:
             pos = self._cursor.get(issuer, 0)
             if pos < head_seq:
                 checkpoints = await asyncio.to_thread(self._store.checkpoints_between, issuer, pos, head_seq)
+                # a catch-up (checkpoints in the gap): the witnesses go ahead of what they witness
+                early = deque(
+                    await asyncio.to_thread(self._store.cosignatures_between, issuer, pos, head_seq)
+                    if checkpoints
+                    else ()
+                )
                 for cp in checkpoints:
+                    for scos in self._ahead_of(early, cp.seq):
+                        yield scos
                     yield cp
                     self._sent_checkpoint[issuer] = (cp.seq, cp.checkpoint.time)
                     async for run in self._range(issuer, pos, cp.seq):
                         yield run
                     pos = cp.seq
+                for scos in self._ahead_of(early, head_seq):
+                    yield scos
                 async for run in self._range(issuer, pos, head_seq):
                     yield run
                 self._cursor[issuer] = head_seq
@@ -106,6 +123,16 @@ class FollowerStream:
         async for cosignature in self._cosignatures():
             yield cosignature
 
+    def _ahead_of(self, early: deque[SignedCosignature], upto: int) -> list[SignedCosignature]:
+        """Pop from ``early`` (seq order) the cosignatures at seqs up to ``upto`` that go to this follower."""
+        out = []
+        while early and early[0].seq <= upto:
+            scos = early.popleft()
+            if scos.witness != self._req.reader and scos.cosignature_bytes not in self._sent_early:
+                self._sent_early.add(scos.cosignature_bytes)
+                out.append(scos)
+        return out
+
     async def _cosignatures(self) -> AsyncIterator[SignedCosignature]:
         """Every cosignature the follower has not been sent, after the statements they witness.
 
@@ -116,6 +143,9 @@ class FollowerStream:
             page = await asyncio.to_thread(self._store.cosignatures_after, self._cosignature_cursor, PAGE)
             for cosignature_id, scos in page:
                 self._cosignature_cursor = cosignature_id
+                if scos.cosignature_bytes in self._sent_early:
+                    self._sent_early.discard(scos.cosignature_bytes)
+                    continue
                 if scos.witness != self._req.reader and self._wanted(scos.issuer):
                     yield scos
             if len(page) < PAGE:

@@ -16,7 +16,10 @@ Rules kept here:
   signature plus the hash chain and the signatures digest, ``verify_run``); each
   statement's own signature is still verified on admission (invariant 7.1);
 - with no covering checkpoint, the buffer is flushed for one-by-one verification when the
-  stream goes idle or the buffer is full;
+  stream goes idle or the buffer is full; while a pending checkpoint promises the rest of
+  the run, a few idle ticks (``IDLE_PATIENCE``) are waited first, so that a catch-up is
+  admitted in the runs its checkpoints cover (a run under a since-retired key is proven by
+  the witnesses' cosignatures of a head inside it: ``intake.proven_time``);
 - a second, different header for a held or buffered seq is a conflict (equivocation if it
   verifies): the buffer is flushed first so the first header is held when it is compared;
 - a redacted statement whose body we are entitled to blocks the issuer for the session
@@ -68,6 +71,9 @@ class Refuse:
 
 Action = StoreRun | StoreCheckpoint | Conflict | Refuse
 
+#: idle ticks a buffer waits for the statements a pending checkpoint promises before it is flushed
+IDLE_PATIENCE = 20
+
 
 @dataclass
 class IssuerSync:
@@ -81,6 +87,7 @@ class IssuerSync:
     pending: list[SignedCheckpoint] = field(default_factory=list)
     buffer: list[Envelope] = field(default_factory=list)
     blocked: bool = False
+    patience: int = IDLE_PATIENCE
 
     @property
     def held_seq(self) -> int:
@@ -120,6 +127,7 @@ class IssuerSync:
             self.block()
             return actions
         self.buffer.append(env)
+        self.patience = IDLE_PATIENCE
         actions = self._covered(directory)
         if len(self.buffer) >= self.max_buffer:
             actions += self.flush()
@@ -136,7 +144,11 @@ class IssuerSync:
         return self._covered(directory)
 
     def idle(self) -> list[Action]:
-        """The stream went quiet: verify what is buffered one by one."""
+        """The stream went quiet: verify what is buffered one by one (after a little patience)."""
+        if self.pending and self.buffer and self.patience > 0:
+            # the checkpoint we hold says the rest of its run exists: it is likely on its way
+            self.patience -= 1
+            return []
         return self.flush()
 
     # ------------------------------------------------------------ internals

@@ -67,6 +67,8 @@ def intake_policy(config: GatewayConfig) -> IntakePolicy:
         home=config.agency,
         max_skew=timedelta(seconds=config.federation.max_clock_skew_seconds),
         indexer=index_effects,
+        witness_quorum=config.federation.witness_quorum,
+        witness_grace=timedelta(seconds=config.federation.witness_grace_seconds),
     )
 
 

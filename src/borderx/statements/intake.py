@@ -12,19 +12,24 @@ statement means for screening. The checks, in order:
    (``OwnChainForged``);
 3. **audience**: a body that reached a member outside its audience is dropped (the header
    is kept, redacted), and the delivery is reported;
-4. **time**: a statement is issued no earlier than its predecessor (as far as the
+4. **witnessed time** (only for a key whose window has closed): a statement signed by a key
+   whose window closed, beyond ``witness_grace``, before its *proven time* — the earliest
+   time an honest party can vouch it existed: our receipt, or the time by which a quorum
+   of witnesses had cosigned a head that contains it (:func:`proven_time`) — is refused
+   (``KeyUnwitnessed``): it cannot be told from a backdated forgery by a stolen retired key;
+5. **time**: a statement is issued no earlier than its predecessor (as far as the
    predecessor's own date was believable: never later than its receipt plus the skew) and
    no earlier than any checkpoint of a lower seq — so the issuer's heartbeat checkpoints
    bound what a retired key can still sign — no later than receipt plus the skew, and no
    later than a checkpoint that covers it;
-5. **body**: strict decode, canonical bytes (re-encoding gives the signed bytes back), the
+6. **body**: strict decode, canonical bytes (re-encoding gives the signed bytes back), the
    DESIGN §4 rules applied with the issuer (programme ownership, identifier normal forms …);
-6. **references and memberships**: a withdrawal targets an earlier statement of its own
+7. **references and memberships**: a withdrawal targets an earlier statement of its own
    issuer and reads no wider than it; a designation becomes the one current designation of
    its membership (issuer, programme, member id), superseding the latest automatically (or
    naming it), with the status move CERTIFIED ⇄ SUSPENDED → REVOKED checked against it.
 
-A statement that passes 1–3 but breaks a rule of 4–6 is still part of its issuer's chain:
+A statement that passes 1–4 but breaks a rule of 5–7 is still part of its issuer's chain:
 it is stored as **signed evidence** with no index effect (``IndexEffects.violation``), and
 the caller raises an alarm naming issuer, seq and rule. Publish refuses it instead.
 
@@ -35,13 +40,15 @@ index rebuild) state accumulated in memory.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from borderx.directory.model import Directory
-from borderx.errors import InvalidArgument, OwnChainForged, RuleViolation, VerificationError
+from borderx.bounds import INT64_MAX
+from borderx.directory.model import Directory, SigningKey
+from borderx.errors import InvalidArgument, KeyUnwitnessed, OwnChainForged, RuleViolation, VerificationError
 from borderx.statements.bodies import (
     Body,
     BodyType,
@@ -51,6 +58,7 @@ from borderx.statements.bodies import (
     Withdrawal,
 )
 from borderx.statements.body_codec import decode_body, encode_body
+from borderx.statements.chain import ChainHead
 from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
 from borderx.statements.rules import (
     DEFAULT_LIMITS,
@@ -80,6 +88,13 @@ class IntakePolicy:
 
     ``home`` is this gateway's agency. ``max_skew`` bounds how far ahead of receipt a
     statement or checkpoint may be dated (clocks of honest gateways differ by less).
+
+    ``witness_quorum`` is how many distinct witnesses (partners other than the issuer) must
+    have cosigned a head containing a statement before their cosignatures count as proof of
+    when it existed: one witness can backdate its own cosignature, so 1 trusts any single
+    partner. ``witness_grace`` is how long after a key's window closed a statement signed
+    under it may still be first seen (receipt or quorum): the time for an honest statement
+    signed just before a rotation to be checkpointed, replicated and cosigned.
     """
 
     home: str
@@ -87,6 +102,8 @@ class IntakePolicy:
     limits: BodyLimits = DEFAULT_LIMITS
     max_skew: timedelta = timedelta(minutes=5)
     indexer: Indexer = _no_index
+    witness_quorum: int = 2
+    witness_grace: timedelta = timedelta(minutes=5)
 
 
 class ChainView(Protocol):
@@ -100,6 +117,21 @@ class ChainView(Protocol):
 
     def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None:
         """(seq, status) of the membership's latest conforming designation, if any."""
+
+    def chain_digest(self, issuer: str, seq: int) -> bytes | None:
+        """The digest at ``seq`` of the one chain of ``issuer`` this view holds or is admitting.
+
+        Every digest a view returns for one issuer must be hash-linked to every other it
+        returns (held statements, or a run whose ``prev_digest`` links were checked):
+        :func:`proven_time` takes a cosigned head at a higher seq as proof that a statement
+        existed only through this.
+        """
+
+    def cosignatures_from(self, issuer: str, seq: int) -> Sequence[SignedCosignature]:
+        """Held cosignatures of ``issuer``'s checkpoints at a seq >= ``seq`` (admitted ones only).
+
+        A view may leave out those above every seq ``chain_digest`` can answer for.
+        """
 
 
 @dataclass(frozen=True)
@@ -173,11 +205,12 @@ def admit(
     (Publish): the key, its window and the body digest are still checked, the Ed25519
     arithmetic on our own fresh signature is not repeated.
 
-    Raises VerificationError (bad signature, key, body digest: nothing may be stored) or
-    OwnChainForged (a peer sent a statement in our own name). A broken rule is returned as
+    Raises VerificationError (bad signature, key, body digest: nothing may be stored;
+    ``KeyUnwitnessed``: signed by a key whose window closed before the statement's proven
+    time — honest late history waits for the witnesses' cosignatures) or OwnChainForged (a peer sent a statement in our own name). A broken rule is returned as
     ``Admission.violation``, never raised.
     """
-    verify_statement(env, directory, cryptography=not (vouched or signed_here))
+    verified = verify_statement(env, directory, cryptography=not (vouched or signed_here))
     issuer, seq = env.issuer, env.seq
     if received_from and issuer == policy.home:
         held = view.statement(issuer, seq)
@@ -195,6 +228,14 @@ def admit(
     if env.body is not None and not env.header.readable_by(policy.home) and issuer != policy.home:
         # invariant 3: never keep a body we were not meant to see; keep the signed header
         env, breach = env.redact(), True
+    _check_witnessed(
+        verified.key_ids,
+        directory=directory,
+        policy=policy,
+        received_at=received_at,
+        proof=lambda: proven_time(issuer, seq, env.digest, view=view, policy=policy, received_at=received_at),
+        what=f"{issuer} seq {seq}",
+    )
     try:
         _check_time(env, view=view, policy=policy, received_at=received_at, ceiling=ceiling)
         if env.body is None:
@@ -210,6 +251,109 @@ def admit(
             verified=not vouched,
         )
     return Admission(env, effects, audience_breach=breach, body=body, verified=not vouched)
+
+
+@dataclass(frozen=True)
+class ProvenTime:
+    """The earliest time an honest party can vouch a statement (or checkpoint) existed, and who."""
+
+    at: datetime
+    #: who vouches: "its receipt here", or the witnesses whose cosignatures make the quorum
+    by: str
+
+
+def proven_time(
+    issuer: str,
+    seq: int,
+    digest: bytes,
+    *,
+    view: ChainView,
+    policy: IntakePolicy,
+    received_at: datetime,
+    signatures_digest: bytes | None = None,
+) -> ProvenTime:
+    """When statement ``seq`` of ``issuer`` (header digest ``digest``) provably existed.
+
+    Our own receipt (``received_at``) is honest on its own. A witness's cosignature of a
+    checkpoint whose head is this statement, or — through the hash chain the view vouches
+    for (``ChainView.chain_digest``) — a later statement, proves the statement existed by
+    the cosignature's time, *if the witness is honest*; so per witness (never the issuer)
+    its earliest such cosignature counts, and the quorum's time is the ``witness_quorum``-th
+    earliest of them: fewer than a quorum of hostile witnesses cannot make it earlier.
+    Our own cosignatures (the home gateway's) count alone. The proven time is the earliest
+    of these.
+
+    ``signatures_digest``: judging a checkpoint (head ``digest`` at ``seq``), a cosignature
+    at the same seq counts only over a checkpoint with the same signatures digest.
+    """
+    earliest: dict[str, datetime] = {}
+    linked = view.chain_digest(issuer, seq) == digest
+    for scos in view.cosignatures_from(issuer, seq):
+        witness = scos.witness
+        if witness == issuer or scos.issuer != issuer or scos.seq < seq:
+            continue  # an issuer vouching for itself adds nothing (admission refuses it anyway)
+        if scos.seq == seq:
+            if scos.head_digest != digest:
+                continue
+            theirs = scos.cosignature.checkpoint.checkpoint.signatures_digest
+            if signatures_digest is not None and theirs != signatures_digest:
+                continue
+        elif not linked or view.chain_digest(issuer, scos.seq) != scos.head_digest:
+            continue  # a head we cannot link to this statement proves nothing about it
+        when = scos.cosignature.time
+        if witness not in earliest or when < earliest[witness]:
+            earliest[witness] = when
+    best = ProvenTime(received_at, "its receipt here")
+    mine = earliest.pop(policy.home, None)
+    if mine is not None and mine < best.at:
+        best = ProvenTime(mine, f"this gateway's own cosignature ({policy.home}, {_at(mine)})")
+    quorum = max(1, policy.witness_quorum)
+    if len(earliest) >= quorum:
+        ranked = sorted(earliest.items(), key=lambda item: item[1])[:quorum]
+        at = ranked[-1][1]
+        if at < best.at:
+            names = ", ".join(f"{w} {_at(t)}" for w, t in ranked)
+            best = ProvenTime(at, f"the cosignatures of {quorum} witnesses ({names})")
+    return best
+
+
+def _check_witnessed(
+    key_ids: Sequence[str],
+    *,
+    directory: Directory,
+    policy: IntakePolicy,
+    received_at: datetime,
+    proof: Callable[[], ProvenTime],
+    what: str,
+) -> None:
+    """Refuse what a key signed if its window closed (beyond the grace) before the proven time.
+
+    Only a key whose window had closed by receipt is looked at, so this costs a dictionary
+    lookup per signature on the hot path. A revoked key never gets here (refused at any
+    date by ``SigningKey.check_valid_at``).
+    """
+    grace = policy.witness_grace
+    closed: list[SigningKey] = []
+    for key_id in key_ids:
+        key = directory.key(key_id)
+        if key.valid_until is not None and received_at > key.valid_until + grace:
+            closed.append(key)
+    if not closed:
+        return
+    proven = proof()
+    for key in closed:
+        assert key.valid_until is not None
+        if proven.at > key.valid_until + grace:
+            # stops a thief with a retired key backdating into its window, at a gateway
+            # that never saw the issuer's honest continuation: nobody honest saw it in time
+            raise KeyUnwitnessed(
+                f"{what} is signed by key {key.key_id[:16]}… of {key.agency}, whose window closed "
+                f"{_at(key.valid_until)}; the earliest anyone honest can vouch it existed is "
+                f"{_at(proven.at)} ({proven.by}), after the {grace} grace: it cannot be told from a "
+                f"backdated forgery (needs {max(1, policy.witness_quorum)} witnesses' cosignatures from "
+                f"before {_at(key.valid_until + grace)})",
+                deadline=key.valid_until + grace,
+            )
 
 
 def time_floor(view: ChainView, issuer: str, seq: int, policy: IntakePolicy) -> datetime | None:
@@ -399,12 +543,14 @@ def admit_checkpoint(
     received_at: datetime,
     received_from: str = "",
 ) -> None:
-    """Admit a checkpoint: signature and key, own chain, time. Raises; returns nothing.
+    """Admit a checkpoint: signature and key, own chain, witnessed time, time. Raises; returns nothing.
 
-    VerificationError for a bad signature or key, OwnChainForged for a checkpoint in our
-    own name from a peer that does not match what we hold, RuleViolation for a time rule.
+    VerificationError for a bad signature or key (``KeyUnwitnessed``: its key's window had
+    closed before a quorum of witnesses cosigned its head, see :func:`proven_time`),
+    OwnChainForged for a checkpoint in our own name from a peer that does not match what we
+    hold, RuleViolation for a time rule.
     """
-    verify_checkpoint(scp, directory)
+    verified = verify_checkpoint(scp, directory)
     cp = scp.checkpoint
     if received_from and cp.issuer == policy.home:
         held = view.statement(cp.issuer, cp.seq)
@@ -415,6 +561,22 @@ def admit_checkpoint(
                 f"a checkpoint of {cp.issuer} at seq {cp.seq} arrived from {received_from}, signed with "
                 f"{cp.issuer}'s key, for a head this gateway never had",
             )
+    _check_witnessed(
+        verified.key_ids,
+        directory=directory,
+        policy=policy,
+        received_at=received_at,
+        proof=lambda: proven_time(
+            cp.issuer,
+            cp.seq,
+            cp.head_digest,
+            view=view,
+            policy=policy,
+            received_at=received_at,
+            signatures_digest=cp.signatures_digest,
+        ),
+        what=f"checkpoint of {cp.issuer} at seq {cp.seq}",
+    )
     if cp.time > received_at + policy.max_skew:
         # a checkpoint dated ahead would pin "latest" and make a stale copy look fresh
         raise RuleViolation(
@@ -528,6 +690,50 @@ class StoreView:
         self._pending: dict[tuple[str, int], tuple[Envelope, datetime]] = {}
         self._members: dict[tuple[str, str, str], tuple[int, str] | None] = {}
         self._floors: dict[str, tuple[int, datetime | None]] = {}
+        self._run: Sequence[Envelope] = ()
+        self._ahead: dict[int, bytes] | None = None
+        self._cosignatures: dict[str, list[SignedCosignature]] = {}
+
+    def expect(self, run: Sequence[Envelope]) -> None:
+        """``run`` (one issuer, in seq order) is about to be admitted: its chain is known ahead.
+
+        Only for :meth:`chain_digest`, read when a retired key's statement needs witnessing;
+        the hash links are checked then, never on the hot path.
+        """
+        self._run, self._ahead = run, None
+        self._cosignatures.clear()
+
+    def chain_digest(self, issuer: str, seq: int) -> bytes | None:
+        run = self._run
+        if run and run[0].issuer == issuer and seq >= run[0].seq:
+            if self._ahead is None:
+                # the hash-linked prefix of the run: what follows a broken link is no chain of ours
+                self._ahead = {}
+                prev: Envelope | None = None
+                for env in run:
+                    if prev is not None and (
+                        env.seq != prev.seq + 1 or env.header.prev_digest != prev.digest
+                    ):
+                        break
+                    self._ahead[env.seq] = env.digest
+                    prev = env
+            return self._ahead.get(seq)
+        held = self.statement(issuer, seq)
+        return None if held is None else held[0].digest
+
+    def cosignatures_from(self, issuer: str, seq: int) -> Sequence[SignedCosignature]:
+        run = self._run
+        if run and run[0].issuer == issuer:
+            got = self._cosignatures.get(issuer)
+            if got is None:
+                # one read per run: only heads inside the run can be linked to its statements
+                got = self._store.cosignatures_between(issuer, run[0].seq - 1, run[-1].seq)
+                self._cosignatures[issuer] = got
+            return [c for c in got if c.seq >= seq]
+        head = self._store.head(issuer)
+        return self._store.cosignatures_between(
+            issuer, seq - 1, max(seq, head.seq if head is not None else 0)
+        )
 
     def add(self, admission: Admission, received_at: datetime) -> None:
         """Count ``admission`` as held for the rest of the batch."""
@@ -568,6 +774,10 @@ class StoreView:
 class _StoreReads(Protocol):
     def get(self, issuer: str, seq: int) -> StoredStatement | None: ...
 
+    def head(self, issuer: str) -> ChainHead | None: ...
+
+    def cosignatures_between(self, issuer: str, after_seq: int, upto_seq: int) -> list[SignedCosignature]: ...
+
     def checkpoint_at_or_before(self, issuer: str, seq: int) -> SignedCheckpoint | None: ...
 
     def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None: ...
@@ -586,6 +796,7 @@ class Reindexer:
         self._store, self._directory, self._policy = store, directory, policy
         self._members: dict[tuple[str, str, str], tuple[int, str]] = {}
         self.violations: list[tuple[str, int, str]] = []
+        self._cosignatures: dict[str, list[SignedCosignature]] = {}
 
     def statement(self, issuer: str, seq: int) -> tuple[Envelope, datetime] | None:
         stored = self._store.get(issuer, seq)
@@ -599,6 +810,18 @@ class Reindexer:
 
     def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None:
         return self._members.get((issuer, programme, member_id))
+
+    def chain_digest(self, issuer: str, seq: int) -> bytes | None:
+        # the store's chain: every held statement is hash-linked to its predecessor
+        stored = self._store.get(issuer, seq)
+        return None if stored is None else stored.envelope.digest
+
+    def cosignatures_from(self, issuer: str, seq: int) -> Sequence[SignedCosignature]:
+        held = self._cosignatures.get(issuer)
+        if held is None:
+            # one read per issuer and rebuild (only for a retired key's statements), by seq
+            held = self._cosignatures[issuer] = self._store.cosignatures_between(issuer, 0, INT64_MAX)
+        return held[bisect.bisect_left(held, seq, key=lambda c: c.seq) :]
 
     def __call__(self, stored: StoredStatement) -> IndexEffects:
         env = stored.envelope

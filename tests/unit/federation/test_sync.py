@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from borderx.directory.model import Directory
-from borderx.federation.sync import Conflict, IssuerSync, Refuse, StoreCheckpoint, StoreRun
+from borderx.federation.sync import IDLE_PATIENCE, Conflict, IssuerSync, Refuse, StoreCheckpoint, StoreRun
 from borderx.statements.checkpoints import GENESIS_SIGNATURES, roll_signatures
 from borderx.statements.model import Envelope, SignedCheckpoint
 from borderx.statements.signing import sign_checkpoint
@@ -128,3 +128,29 @@ def test_without_a_known_signatures_digest_runs_are_still_stored(world: World, d
     for env in envs:
         sync.statement(env, directory)
     assert sync.idle() == [StoreRun(AU, tuple(envs))] and sync.signatures is None
+
+
+def test_a_run_a_pending_checkpoint_promises_waits_a_few_idle_ticks(
+    world: World, directory: Directory
+) -> None:
+    # a catch-up is admitted in the runs its checkpoints cover: that is where the witnesses'
+    # cosignatures of a head inside the run prove a run under a since-retired key
+    sync, envs = fresh(), world.chain(4)
+    assert sync.checkpoint(checkpoint(world, envs), directory) == []
+    for env in envs[:2]:
+        sync.statement(env, directory)
+    for _ in range(IDLE_PATIENCE):
+        assert sync.idle() == []
+    # a statement arriving restores the patience; the rest covered: one authenticated run
+    sync.statement(envs[2], directory)
+    assert sync.patience == IDLE_PATIENCE
+    [run] = sync.statement(envs[3], directory)
+    assert isinstance(run, StoreRun) and run.checkpoint is not None and len(run.run) == 4
+    # a peer that never sends the rest: after the patience, flushed as before
+    sync, envs = fresh(), world.chain(4)
+    sync.checkpoint(checkpoint(world, envs), directory)
+    sync.statement(envs[0], directory)
+    ticks = 0
+    while not (actions := sync.idle()):
+        ticks += 1
+    assert ticks == IDLE_PATIENCE and actions == [StoreRun(AU, (envs[0],))]

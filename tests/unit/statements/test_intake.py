@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import T0, World
 
-from borderx.errors import BadSignature, KeyNotValid, OwnChainForged, RuleViolation
+from borderx.errors import BadSignature, KeyNotValid, KeyUnwitnessed, OwnChainForged, RuleViolation
 from borderx.statements.bodies import (
     Designation,
     DesignationStatus,
@@ -30,7 +30,7 @@ from borderx.statements.bodies import (
 )
 from borderx.statements.body_codec import encode_body, flag_to_proto
 from borderx.statements.intake import Admission, IntakePolicy, admit, admit_checkpoint, time_floor
-from borderx.statements.model import GENESIS_DIGEST, Envelope, Signature, SignedCheckpoint
+from borderx.statements.model import GENESIS_DIGEST, Envelope, Signature, SignedCheckpoint, SignedCosignature
 from borderx.store.base import IndexEffects
 
 AU, US, NZ = "AU-ABF", "US-CBP", "NZ-CS"
@@ -47,6 +47,18 @@ class FakeView:
     statements: dict[tuple[str, int], tuple[Envelope, datetime]] = field(default_factory=dict)
     checkpoints: dict[str, list[SignedCheckpoint]] = field(default_factory=dict)
     members: dict[tuple[str, str, str], tuple[int, str]] = field(default_factory=dict)
+    cosignatures: list[SignedCosignature] = field(default_factory=list)
+    #: (issuer, seq) → digest of a hash-linked run being admitted (what StoreView.expect knows)
+    ahead: dict[tuple[str, int], bytes] = field(default_factory=dict)
+
+    def chain_digest(self, issuer: str, seq: int) -> bytes | None:
+        if (issuer, seq) in self.ahead:
+            return self.ahead[(issuer, seq)]
+        held = self.statements.get((issuer, seq))
+        return None if held is None else held[0].digest
+
+    def cosignatures_from(self, issuer: str, seq: int) -> list[SignedCosignature]:
+        return [c for c in self.cosignatures if c.issuer == issuer and c.seq >= seq]
 
     def statement(self, issuer: str, seq: int) -> tuple[Envelope, datetime] | None:
         return self.statements.get((issuer, seq))
@@ -220,18 +232,22 @@ def test_a_statement_dated_before_its_predecessor_is_evidence(world: World, poli
 
 
 def test_a_retired_key_cannot_backdate_past_the_issuers_heartbeat(world: World, policy: IntakePolicy) -> None:
-    # au_old is valid until 2026-07-01; the issuer rotated to au_new and heartbeats after that
+    # au_old is valid until 2026-07-01; the issuer rotated to au_new, which heartbeats already
     old = Chain(world, "au_old")
     view = FakeView()
     first = old.next(a_flag(), at=datetime(2026, 6, 20, tzinfo=UTC))
     run(world, policy, view, first, received_at=datetime(2026, 6, 20, tzinfo=UTC))
-    heartbeat = world.checkpoint(first, "au_new", time=datetime(2026, 8, 1, tzinfo=UTC))
+    heartbeat = world.checkpoint(first, "au_new", time=datetime(2026, 6, 28, tzinfo=UTC))
     view.checkpoints[AU] = [heartbeat]
     # the retired key signs a withdrawal dated inside its window: it verifies, and is refused
     late = old.next(withdraw(1), at=datetime(2026, 6, 25, tzinfo=UTC))
-    admission = run(world, policy, view, late, received_at=datetime(2026, 8, 2, tzinfo=UTC))
+    admission = run(world, policy, view, late, received_at=datetime(2026, 6, 30, tzinfo=UTC))
     assert broke(admission) == "time.before_predecessor"
-    assert "checkpoint AU-ABF signed at 2026-08-01" in str(admission.violation)
+    assert "checkpoint AU-ABF signed at 2026-06-28" in str(admission.violation)
+    # first seen after the key's window closed (and no witness saw it before): not even stored
+    # (test_witnessed_time.py has the rule; before it, this was kept as evidence like the above)
+    with pytest.raises(KeyUnwitnessed):
+        run(world, policy, FakeView(), late, received_at=datetime(2026, 8, 2, tzinfo=UTC))
     # dated honestly, after the heartbeat, the retired key is outside its window: not even stored
     honest = Chain(world, "au_old")
     honest.envs = list(old.envs[:1])
