@@ -9,9 +9,13 @@ and the best of each counts (this machine is small and noisy, and noise only slo
 
 Figures:
 
-1. Screen shipments/s in batches of 1,000 ÷ a bare grpcio server (same certificate, trust
-   roots and ``require_client_auth``) that receives the same request bytes and answers the
-   very response bytes the gateway gave for them (``_servers.start_bare_reply``) — goal >= 0.5.
+1. Screen shipments/s in batches of 1,000 ÷ a minimal Python screen (``MINIMAL_SCREEN``: a
+   grpcio aio server with the same certificate, trust roots and ``require_client_auth`` that
+   decodes the ScreenRequest, looks every shipper and consignee id up in a dict of the
+   store's parties and encodes a ScreenResponse with one result per shipment: the floor of
+   issue #14) — goal >= 0.5. For information, the same against a bare grpcio server that
+   receives the same request bytes and answers the very response bytes the gateway gave
+   for them (``_servers.start_bare_reply``): the cost of TLS and gRPC alone.
    10% of shippers are designated, 3% flagged only, the rest unknown to every issuer. The
    40 distinct batches (40,000 shipments) are sent once to collect the replies, then cycled.
 2. Single-shipment Screen calls/s ÷ the same bare server for single-shipment requests —
@@ -25,7 +29,9 @@ Figures:
    to a home gateway that signs and durably stores them) ÷ raw ``cryptography`` Ed25519
    signs/s over statement-sized PAE bytes — goal >= 0.5.
 
-``BORDERX_BENCH_SCALE`` (default 1.0) scales the store sizes, e.g. 0.01 for a quick try.
+``BORDERX_BENCH_SCALE`` (default 1.0) scales the store sizes, e.g. 0.01 for a quick try;
+``BORDERX_BENCH_SCREEN_ONLY=1`` measures figures 1 and 2 only (no small store, no Lookup,
+memory or Publish figures), e.g. while profiling the gateway (its pid is printed).
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ from borderx.statements.model import GENESIS_DIGEST
 from borderx.statements.rules import validate_body
 from borderx.statements.signing import Signer, sign_statement
 from tests.bench._common import Figure, rate, report
-from tests.bench._servers import start_bare_reply, start_gateway_logged, stop
+from tests.bench._servers import _start_bare, start_bare_reply, start_gateway_logged, stop
 from tests.bench._world import (
     NOW,
     build_store,
@@ -64,6 +70,7 @@ from tests.bench._world import (
 )
 
 SCALE = float(os.environ.get("BORDERX_BENCH_SCALE", "1.0"))
+SCREEN_ONLY = os.environ.get("BORDERX_BENCH_SCREEN_ONLY", "") not in ("", "0")
 DESIGNATIONS = max(int(1_000_000 * SCALE), 1_000)
 FLAGS = max(int(100_000 * SCALE), 100)
 SMALL_DESIGNATIONS = max(DESIGNATIONS // 100, 100)
@@ -87,6 +94,49 @@ LOOKUP = "/borderx.v1.Exchange/Lookup"
 PUBLISH = "/borderx.v1.Exchange/Publish"
 OWNERS = {p: a for a, ps in DEV_PROGRAMMES.items() for p in ps}
 ECHO = "/bench.Echo/Echo"
+MINIMAL = "/borderx.v1.Exchange/Screen"
+
+# The floor of issue #14: what any Python Screen must do at least, with the same TLS as the
+# gateway. It holds the parties of the bench store in a dict (designated → EXPEDITE, flagged
+# → HOLD), decodes each request, looks every id of every shipment up, and encodes one result
+# per shipment (reference, recommendation and a reason) — no validation, no store.
+MINIMAL_SCREEN = r"""
+import asyncio, sys
+import grpc
+from borderx._proto.borderx.v1 import exchange_pb2
+from tests.bench._world import flagged_party, party_id
+cert, key, roots, ready, designations, flags = sys.argv[1:7]
+designations, flags = int(designations), int(flags)
+known = {("PLATFORM", party_id(i)): exchange_pb2.EXPEDITE for i in range(designations)}
+for j in range(flags):
+    known[("PLATFORM", party_id(flagged_party(j, designations)))] = exchange_pb2.HOLD
+async def _screen(data, context):
+    request = exchange_pb2.ScreenRequest.FromString(data)
+    response = exchange_pb2.ScreenResponse()
+    results = response.results
+    for s in request.shipments:
+        worst = exchange_pb2.STANDARD
+        for pid in (*s.shipper_ids, *s.consignee_ids):
+            worst = max(worst, known.get((pid.scheme, pid.value), worst))
+        results.add(reference=s.reference, recommendation=worst, reasons=("no current designation or flag",))
+    return response.SerializeToString()
+async def main():
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 << 20)])
+    handler = grpc.method_handlers_generic_handler(
+        "borderx.v1.Exchange", {"Screen": grpc.unary_unary_rpc_method_handler(_screen)}
+    )
+    server.add_generic_rpc_handlers((handler,))
+    creds = grpc.ssl_server_credentials(
+        [(open(key, "rb").read(), open(cert, "rb").read())],
+        root_certificates=open(roots, "rb").read(),
+        require_client_auth=True,
+    )
+    port = server.add_secure_port("127.0.0.1:0", creds)
+    await server.start()
+    open(ready, "w").write(str(port))
+    await server.wait_for_termination()
+asyncio.run(main())
+"""
 
 
 @dataclass(frozen=True)
@@ -279,6 +329,14 @@ class Lab:
         self.procs.append(proc)
         return proc, port
 
+    def minimal_screen(self) -> tuple[subprocess.Popen[bytes], int]:
+        """The floor of figure 1, holding the parties of a store of DESIGNATIONS + FLAGS."""
+        proc, port = _start_bare(
+            MINIMAL_SCREEN, self.pki, HOME, self.work, "minimal", str(DESIGNATIONS), str(FLAGS)
+        )
+        self.procs.append(proc)
+        return proc, port
+
     def stop(self, proc: subprocess.Popen[bytes]) -> None:
         stop(proc)
         self.procs.remove(proc)
@@ -300,7 +358,7 @@ def _interleaved(baseline: Callable[[], Run], measured: Callable[[], Run]) -> tu
 def screen_figures(
     lab: Lab, port: int, held: int, batches: list[bytes], singles: list[bytes]
 ) -> list[Figure]:
-    """Figures 1 and 2: Screen against the bare server answering the gateway's own replies."""
+    """Figures 1 and 2: Screen against the minimal screen and the bare server answering the gateway's own replies."""
     pki = lab.pki
     # the gateway's own answers become the bare server's replies (and warm the gateway up)
     start = time.perf_counter()
@@ -321,7 +379,48 @@ def screen_figures(
     )
     _check_mix(batch_replies)
     echo, echo_port = lab.bare_reply(replies)
+    minimal, minimal_port = lab.minimal_screen()
     try:
+        floor_runs, meas_runs, bare_runs = [], [], []
+        for _ in range(ROUNDS):
+            for runs, at, method in (
+                (floor_runs, minimal_port, MINIMAL),
+                (meas_runs, port, SCREEN),
+                (bare_runs, echo_port, ECHO),
+            ):
+                runs.append(
+                    asyncio.run(
+                        _drive(
+                            pki, at, method, _cycle(batches), seconds=SECONDS, concurrency=BATCH_CONCURRENCY
+                        )
+                    )
+                )
+        floor, meas, bare = _best(floor_runs), _best(meas_runs), _best(bare_runs)
+        batch_figure = report(
+            Figure(
+                f"Screen shipments/s, batches of {SCREEN_BATCH:,}, {held:,} statements held,"
+                " vs a minimal Python screen (decode, dict lookups, encode)",
+                meas.calls_per_s * SCREEN_BATCH,
+                floor.calls_per_s * SCREEN_BATCH,
+                "shipments/s",
+                ">= 0.5",
+            )
+        )
+        report(
+            Figure(
+                "the same vs bare grpcio answering the gateway's own reply bytes",
+                meas.calls_per_s * SCREEN_BATCH,
+                bare.calls_per_s * SCREEN_BATCH,
+                "shipments/s",
+                "(information)",
+            )
+        )
+        print(
+            f"per shipment: gateway {1e6 / (meas.calls_per_s * SCREEN_BATCH):.1f} us,"
+            f" minimal screen {1e6 / (floor.calls_per_s * SCREEN_BATCH):.1f} us,"
+            f" bare grpcio {1e6 / (bare.calls_per_s * SCREEN_BATCH):.2f} us (wall, {BATCH_CONCURRENCY} in flight)",
+            flush=True,
+        )
         base, meas = _interleaved(
             lambda: asyncio.run(
                 _drive(pki, echo_port, ECHO, _cycle(batches), seconds=SECONDS, concurrency=BATCH_CONCURRENCY)
@@ -350,6 +449,7 @@ def screen_figures(
         )
     finally:
         lab.stop(echo)
+        lab.stop(minimal)
     single_figure = report(
         Figure(
             "single-shipment Screen calls/s vs bare grpcio of the same bytes",
@@ -468,9 +568,15 @@ def main() -> None:
             f"built the large store: {held:,} signed statements in {time.perf_counter() - start:,.0f} s",
             flush=True,
         )
-        small_held = build_store(
-            lab.pki, lab.work / "small.db", designations=SMALL_DESIGNATIONS, flags=SMALL_FLAGS, receiver=HOME
-        )
+        small_held = 0
+        if not SCREEN_ONLY:
+            small_held = build_store(
+                lab.pki,
+                lab.work / "small.db",
+                designations=SMALL_DESIGNATIONS,
+                flags=SMALL_FLAGS,
+                receiver=HOME,
+            )
         rng = random.Random(42)
         batches = [
             screen_request(f"b{b:04d}", SCREEN_BATCH, rng, designations=DESIGNATIONS, flags=FLAGS)
@@ -482,7 +588,10 @@ def main() -> None:
         ]
         try:
             big, big_port = lab.gateway("big.db")
+            print(f"gateway pid {big.pid}", flush=True)
             screen_figures(lab, big_port, held, batches, singles)
+            if SCREEN_ONLY:
+                return
             lookup_figure(lab, big_port, held, small_held)
             memory_figure(lab, big, big_port, held, batches, singles)
             lab.stop(big)
