@@ -52,6 +52,9 @@ log = get_logger("borderx.screening")
 
 _CACHE_SIZE = 200_000
 
+#: the reasons of a shipment about whose parties no statement is held (most of them)
+NO_HIT_REASONS = ("no current designation or flag for this shipper",)
+
 
 @dataclass(frozen=True)
 class ShipmentQuery:
@@ -260,6 +263,14 @@ class Screener:
         keys_of: dict[int, tuple[str, ...]],
         now: datetime,
     ) -> ScreeningOutcome:
+        if (
+            shipment.shipper is None
+            and shipment.consignee is None
+            and not any(found.get(key) for key in shipment.shipper_ids)
+            and not any(found.get(key) for key in shipment.consignee_ids)
+        ):
+            # no candidate at all: what the general path below decides for none, directly
+            return ScreeningOutcome(shipment.reference, (), (), Recommendation.STANDARD, NO_HIT_REASONS)
         reasons: list[str] = []
         designations: dict[StatementKey, DesignationHit] = {}
         flags: dict[StatementKey, FlagHit] = {}
@@ -398,5 +409,5 @@ class Screener:
                 f"{d.designation.programme} designation by {_ref(d.stored)} is not recognised under this agency's policy"
             )
         if not designations:
-            reasons.append("no current designation or flag for this shipper")
+            reasons.extend(NO_HIT_REASONS)
         return Recommendation.STANDARD

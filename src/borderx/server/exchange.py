@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -26,8 +28,15 @@ from borderx.federation.subscribe import FollowerStream, FollowRequest
 from borderx.logging import get_logger
 from borderx.parties import normalise_party_id
 from borderx.publishing import Draft, Item
-from borderx.screening.engine import ScreeningOutcome, ShipmentQuery, form_of_party
+from borderx.screening.engine import (
+    DesignationHit,
+    FlagHit,
+    ScreeningOutcome,
+    ShipmentQuery,
+    form_of_party,
+)
 from borderx.screening.names import Match, PartyForm
+from borderx.screening.policy import Recommendation
 from borderx.statements.bodies import BodyType, Designation, Party
 from borderx.statements.body_codec import (
     body_from_proto,
@@ -107,6 +116,58 @@ def check_shipment_text(shipment: exchange_pb2.Shipment, where: str, *, max_char
             check_text(pid.value, f"{where}.{field_name}[{j}].value", max_length=max_chars)
 
 
+def shipment_text_is_plain(shipment: exchange_pb2.Shipment, *, max_chars: int) -> bool:
+    """True only when ``check_shipment_text`` would pass: every field short and printable.
+
+    Every character ``check_text`` refuses (C0 and C1 controls, line and paragraph
+    separators, bidirectional overrides) is one that ``str.isprintable`` rejects, and the
+    fields joined hold such a character exactly when a field does: one C-speed test instead
+    of two regex searches per field. False (which a few harmless characters, e.g. a no-break
+    space, also give) sends the shipment through ``check_shipment_text``, which decides and
+    names the offending field.
+    """
+    codes = shipment.hs_codes
+    if len(codes) > MAX_HS_CODES:
+        return False
+    parts = [shipment.reference, shipment.origin_country, shipment.platform]
+    if len(codes):
+        parts.extend(codes)
+    if shipment.HasField("declared_value"):
+        parts.append(shipment.declared_value.currency)
+    for ids in (shipment.shipper_ids, shipment.consignee_ids):
+        if len(ids):
+            for pid in ids:
+                parts += (pid.scheme, pid.value)
+    return max(map(len, parts)) <= max_chars and "".join(parts).isprintable()
+
+
+#: distinct (scheme, value) pairs whose normal form ``party_keys`` remembers
+PARTY_KEY_CACHE = 65_536
+
+
+@lru_cache(maxsize=PARTY_KEY_CACHE)
+def _normal_key(scheme: str, value: str) -> PartyKey:
+    """``normalise_party_id`` as a key, remembered (a pure function; refusals are not cached)."""
+    normal = normalise_party_id(scheme, value)
+    return (normal.scheme, normal.value)
+
+
+#: each recommendation's number in borderx.v1.Recommendation
+_PROTO_RECOMMENDATION: dict[Recommendation, exchange_pb2.Recommendation] = {
+    r: getattr(exchange_pb2, r.name) for r in Recommendation
+}
+#: DesignationMatch / FlagMatch messages an ExchangeServicer keeps for reuse
+MATCH_CACHE = 32_768
+
+
+def _held(stored: StoredStatement) -> tuple[bytes, str, bool, str]:
+    """What a hit's message says about its statement besides the body: the header digest
+    (which fixes header and body), the first signature's key id and how it is held."""
+    env = stored.envelope
+    key_id = env.signatures[0].key_id if env.signatures else ""
+    return (env.digest, key_id, stored.verified, stored.received_from)
+
+
 #: the most candidates one Search returns
 MAX_SEARCH_LIMIT = 100
 
@@ -129,10 +190,20 @@ def manifest_party(msg: Any, extra_ids: tuple[PartyKey, ...], field: str) -> Par
 
 
 def party_keys(ids: Any, field: str) -> tuple[PartyKey, ...]:
+    """The normal forms of ``ids``, first spelling first, without repeats.
+
+    Every value is validated (``normalise_party_id``, remembered per (scheme, value)); a
+    refusal is raised again with its field path, ``<field>[j].scheme`` or ``.value``.
+    """
     keys = []
     for j, pid in enumerate(ids):
-        normal = normalise_party_id(pid.scheme, pid.value, field=f"{field}[{j}]")
-        keys.append((normal.scheme, normal.value))
+        try:
+            keys.append(_normal_key(pid.scheme, pid.value))
+        except InvalidArgument:
+            normalise_party_id(pid.scheme, pid.value, field=f"{field}[{j}]")
+            raise  # pragma: no cover - the call above raises the same refusal, with the field
+    if len(keys) == 1:
+        return (keys[0],)
     return tuple(dict.fromkeys(keys))
 
 
@@ -167,6 +238,9 @@ def subscribe_body_types(request: exchange_pb2.SubscribeRequest) -> list[str]:
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     def __init__(self, gateway: Gateway) -> None:
         self._gw = gateway
+        #: DesignationMatch and FlagMatch messages by what they are built from (``_held`` and
+        #: the hit's recognition or action and match): read-only once stored, copied into replies
+        self._matches: dict[tuple[Any, ...], Any] = {}
 
     # ------------------------------------------------------------ Publish
 
@@ -231,83 +305,136 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         # names are scored against candidates, not read from an index: never on the loop
         named = any(s.HasField("shipper") or s.HasField("consignee") for s in request.shipments)
         if total <= INLINE_SCREEN_IDENTIFIERS and not named:
-            outcomes = self._screen(request)
+            response, counts = self._screen_response(request)
         else:
-            outcomes = await asyncio.to_thread(self._screen, request)
-        self._gw.metrics.screened([o.recommendation.name for o in outcomes])
-        return exchange_pb2.ScreenResponse(results=[self._result(o) for o in outcomes])
+            response, counts = await asyncio.to_thread(self._screen_response, request)
+        recommendations = self._gw.metrics.recommendations
+        for recommendation, n in counts.items():
+            recommendations.labels(recommendation.name).inc(n)
+        return response
+
+    def _screen_response(
+        self, request: exchange_pb2.ScreenRequest
+    ) -> tuple[exchange_pb2.ScreenResponse, Counter[Recommendation]]:
+        """Screen every shipment; the response and how many shipments got each recommendation."""
+        outcomes = self._screen(request)
+        response = exchange_pb2.ScreenResponse()
+        results = response.results
+        for outcome in outcomes:
+            if outcome.designations or outcome.flags:
+                results.append(self._result(outcome))
+            else:
+                # most shipments: no statement about either party (built in place, no copy)
+                results.add(
+                    reference=outcome.reference,
+                    recommendation=_PROTO_RECOMMENDATION[outcome.recommendation],
+                    reasons=outcome.reasons,
+                )
+        return response, Counter(o.recommendation for o in outcomes)
 
     def _screen(self, request: exchange_pb2.ScreenRequest) -> list[ScreeningOutcome]:
-        """Check, normalise and screen every shipment (on a worker thread unless the call is small)."""
+        """Check, normalise and screen every shipment (on a worker thread unless the call is small).
+
+        Every shipment is checked in full and refused with the field it breaks; the common
+        shape (plain text, identifiers only) takes the cheap route through the same checks.
+        """
         limits = self._gw.config.limits
+        max_ids = limits.max_shipment_identifiers
+        max_chars = limits.max_text_chars
         queries = []
         for i, s in enumerate(request.shipments):
-            where = f"shipments[{i}]"
             count = len(s.shipper_ids) + len(s.consignee_ids)
-            if count > limits.max_shipment_identifiers:
+            if count > max_ids:
                 raise ResourceExhausted(
-                    f"{where}: {count} shipper and consignee identifiers; "
-                    f"the limit is {limits.max_shipment_identifiers} per shipment",
+                    f"shipments[{i}]: {count} shipper and consignee identifiers; "
+                    f"the limit is {max_ids} per shipment",
                     limit="limits.max_shipment_identifiers",
                 )
-            check_shipment_text(s, where, max_chars=limits.max_text_chars)
-            shipper_ids = party_keys(s.shipper_ids, f"{where}.shipper_ids")
-            consignee_ids = party_keys(s.consignee_ids, f"{where}.consignee_ids")
-            shipper = manifest_party(s.shipper, shipper_ids, f"{where}.shipper")
-            consignee = manifest_party(s.consignee, consignee_ids, f"{where}.consignee")
+            if not shipment_text_is_plain(s, max_chars=max_chars):
+                check_shipment_text(s, f"shipments[{i}]", max_chars=max_chars)
+            shipper_ids = party_keys(s.shipper_ids, f"shipments[{i}].shipper_ids") if s.shipper_ids else ()
+            consignee_ids = (
+                party_keys(s.consignee_ids, f"shipments[{i}].consignee_ids") if s.consignee_ids else ()
+            )
+            shipper = consignee = None
+            if s.HasField("shipper"):
+                shipper = manifest_party(s.shipper, shipper_ids, f"shipments[{i}].shipper")
+            if s.HasField("consignee"):
+                consignee = manifest_party(s.consignee, consignee_ids, f"shipments[{i}].consignee")
             if len(s.goods_description) > 4000:
                 raise InvalidArgument(
                     f"is {len(s.goods_description)} characters; at most 4000",
-                    field=f"{where}.goods_description",
+                    field=f"shipments[{i}].goods_description",
                 )
             if shipper is not None:
                 shipper_ids = tuple(sorted(shipper.ids))
             if consignee is not None:
                 consignee_ids = tuple(sorted(consignee.ids))
-            named = any(f is not None and f.names for f in (shipper, consignee))
-            if not shipper_ids and not consignee_ids and not named:
+            if (
+                not shipper_ids
+                and not consignee_ids
+                and not (
+                    (shipper is not None and shipper.names) or (consignee is not None and consignee.names)
+                )
+            ):
                 raise InvalidArgument(
                     "needs at least one identifier (shipper_ids, consignee_ids, shipper.ids) "
                     "or a shipper or consignee name",
-                    field=f"{where}.shipper_ids",
+                    field=f"shipments[{i}].shipper_ids",
                 )
             queries.append(
                 ShipmentQuery(
-                    reference=s.reference,
-                    shipper_ids=shipper_ids,
-                    consignee_ids=consignee_ids,
-                    shipper=shipper,
-                    consignee=consignee,
-                    goods_description=s.goods_description,
+                    s.reference, shipper_ids, consignee_ids, shipper, consignee, s.goods_description
                 )
             )
         return list(self._gw.screener.screen(queries))
 
-    @staticmethod
-    def _result(outcome: ScreeningOutcome) -> exchange_pb2.ScreeningResult:
+    def _result(self, outcome: ScreeningOutcome) -> exchange_pb2.ScreeningResult:
         return exchange_pb2.ScreeningResult(
             reference=outcome.reference,
-            designations=[
-                exchange_pb2.DesignationMatch(
-                    provenance=provenance(d.stored),
-                    designation=designation_to_proto(d.designation),
-                    recognised=d.recognised,
-                    match=match_to_proto(d.match),
-                )
-                for d in outcome.designations
-            ],
-            flags=[
-                exchange_pb2.FlagMatch(
-                    provenance=provenance(f.stored),
-                    flag=flag_to_proto(f.flag),
-                    action=f.action.name,
-                    match=match_to_proto(f.match),
-                )
-                for f in outcome.flags
-            ],
-            recommendation=outcome.recommendation.name,
-            reasons=list(outcome.reasons),
+            designations=[self._designation_match(d) for d in outcome.designations],
+            flags=[self._flag_match(f) for f in outcome.flags],
+            recommendation=_PROTO_RECOMMENDATION[outcome.recommendation],
+            reasons=outcome.reasons,
         )
+
+    def _designation_match(self, d: DesignationHit) -> exchange_pb2.DesignationMatch:
+        """The message of one designation hit, built once per (statement as held, outcome)."""
+        key = (*_held(d.stored), d.recognised, d.match)
+        msg = self._matches.get(key)
+        if msg is None:
+            msg = exchange_pb2.DesignationMatch(
+                provenance=provenance(d.stored),
+                designation=designation_to_proto(d.designation),
+                recognised=d.recognised,
+                match=match_to_proto(d.match),
+            )
+            self._remember(key, msg)
+        assert isinstance(msg, exchange_pb2.DesignationMatch)
+        return msg
+
+    def _flag_match(self, f: FlagHit) -> exchange_pb2.FlagMatch:
+        """The message of one flag hit, built once per (statement as held, action, match)."""
+        key = (*_held(f.stored), f.action, f.match)
+        msg = self._matches.get(key)
+        if msg is None:
+            msg = exchange_pb2.FlagMatch(
+                provenance=provenance(f.stored),
+                flag=flag_to_proto(f.flag),
+                action=f.action.name,
+                match=match_to_proto(f.match),
+            )
+            self._remember(key, msg)
+        assert isinstance(msg, exchange_pb2.FlagMatch)
+        return msg
+
+    def _remember(self, key: tuple[Any, ...], msg: Any) -> None:
+        # Bounded by starting over when full: a plain dict stays safe to share between the
+        # worker threads of concurrent Screens (each operation is atomic), unlike an LRU's
+        # reordering; the hits of a screening stream repeat, so it refills at once.
+        if len(self._matches) >= MATCH_CACHE:
+            self._matches.clear()
+        self._matches[key] = msg
 
     # ------------------------------------------------------------ Search
 
