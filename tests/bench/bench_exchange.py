@@ -423,24 +423,6 @@ def screen_figures(
         )
         base, meas = _interleaved(
             lambda: asyncio.run(
-                _drive(pki, echo_port, ECHO, _cycle(batches), seconds=SECONDS, concurrency=BATCH_CONCURRENCY)
-            ),
-            lambda: asyncio.run(
-                _drive(pki, port, SCREEN, _cycle(batches), seconds=SECONDS, concurrency=BATCH_CONCURRENCY)
-            ),
-        )
-        batch_figure = report(
-            Figure(
-                f"Screen shipments/s, batches of {SCREEN_BATCH:,}, {held:,} statements held,"
-                " vs bare grpcio of the same bytes",
-                meas.calls_per_s * SCREEN_BATCH,
-                base.calls_per_s * SCREEN_BATCH,
-                "shipments/s",
-                ">= 0.5",
-            )
-        )
-        base, meas = _interleaved(
-            lambda: asyncio.run(
                 _drive(pki, echo_port, ECHO, _cycle(singles), seconds=SECONDS, concurrency=CONCURRENCY)
             ),
             lambda: asyncio.run(
