@@ -145,6 +145,16 @@ def _party_of(body: Body | None) -> Party | None:
     return None
 
 
+def _without_candidates(shipment: ShipmentQuery, found: dict[PartyKey, list[StoredStatement]]) -> bool:
+    """True when no statement can match ``shipment``: no names to score, nothing under its ids."""
+    if shipment.shipper is not None or shipment.consignee is not None:
+        return False
+    for key in shipment.shipper_ids:
+        if found.get(key):
+            return False
+    return all(not found.get(key) for key in shipment.consignee_ids)
+
+
 class Screener:
     def __init__(
         self, store: Store, policy: ScreeningPolicy, *, clock: Callable[[], datetime] | None = None
@@ -263,13 +273,8 @@ class Screener:
         keys_of: dict[int, tuple[str, ...]],
         now: datetime,
     ) -> ScreeningOutcome:
-        if (
-            shipment.shipper is None
-            and shipment.consignee is None
-            and not any(found.get(key) for key in shipment.shipper_ids)
-            and not any(found.get(key) for key in shipment.consignee_ids)
-        ):
-            # no candidate at all: what the general path below decides for none, directly
+        if _without_candidates(shipment, found):
+            # what the general path below decides for no candidate at all, directly
             return ScreeningOutcome(shipment.reference, (), (), Recommendation.STANDARD, NO_HIT_REASONS)
         reasons: list[str] = []
         designations: dict[StatementKey, DesignationHit] = {}

@@ -126,18 +126,22 @@ def shipment_text_is_plain(shipment: exchange_pb2.Shipment, *, max_chars: int) -
     space, also give) sends the shipment through ``check_shipment_text``, which decides and
     names the offending field.
     """
+    return _plain(shipment, shipment.shipper_ids, shipment.consignee_ids, max_chars)
+
+
+def _plain(shipment: exchange_pb2.Shipment, shipper_ids: Any, consignee_ids: Any, max_chars: int) -> bool:
+    # the repeated fields are passed in: each access to one builds a new wrapper
     codes = shipment.hs_codes
     if len(codes) > MAX_HS_CODES:
         return False
-    parts = [shipment.reference, shipment.origin_country, shipment.platform]
-    if len(codes):
-        parts.extend(codes)
+    parts = [shipment.reference, shipment.origin_country, shipment.platform, *codes]
     if shipment.HasField("declared_value"):
         parts.append(shipment.declared_value.currency)
-    for ids in (shipment.shipper_ids, shipment.consignee_ids):
-        if len(ids):
-            for pid in ids:
-                parts += (pid.scheme, pid.value)
+    for pid in shipper_ids:
+        parts += (pid.scheme, pid.value)
+    if len(consignee_ids):  # iterating an empty repeated field costs more than asking its length
+        for pid in consignee_ids:
+            parts += (pid.scheme, pid.value)
     return max(map(len, parts)) <= max_chars and "".join(parts).isprintable()
 
 
@@ -238,6 +242,7 @@ def subscribe_body_types(request: exchange_pb2.SubscribeRequest) -> list[str]:
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     def __init__(self, gateway: Gateway) -> None:
         self._gw = gateway
+        self._counters: dict[Recommendation, Any] = {}
         #: DesignationMatch and FlagMatch messages by what they are built from (``_held`` and
         #: the hit's recognition or action and match): read-only once stored, copied into replies
         self._matches: dict[tuple[Any, ...], Any] = {}
@@ -295,23 +300,34 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                 f"shipments: {len(request.shipments)} in one request; the limit is {limits.max_screen_batch}",
                 limit="limits.max_screen_batch",
             )
-        # O(shipments), before any per-identifier work: how much this call asks for
-        total = sum(len(s.shipper_ids) + len(s.consignee_ids) for s in request.shipments)
+        # O(shipments), before any per-identifier work: how much this call asks for, and
+        # whether it names parties (names are scored against candidates, not read from an
+        # index: never on the loop)
+        total = 0
+        named = False
+        for s in request.shipments:
+            total += len(s.shipper_ids) + len(s.consignee_ids)
+            named = named or s.HasField("shipper") or s.HasField("consignee")
         if total > limits.max_screen_identifiers:
             raise ResourceExhausted(
                 f"shipments: {total} identifiers in one request; the limit is {limits.max_screen_identifiers}",
                 limit="limits.max_screen_identifiers",
             )
-        # names are scored against candidates, not read from an index: never on the loop
-        named = any(s.HasField("shipper") or s.HasField("consignee") for s in request.shipments)
         if total <= INLINE_SCREEN_IDENTIFIERS and not named:
             response, counts = self._screen_response(request)
         else:
             response, counts = await asyncio.to_thread(self._screen_response, request)
-        recommendations = self._gw.metrics.recommendations
         for recommendation, n in counts.items():
-            recommendations.labels(recommendation.name).inc(n)
+            self._recommendation_counter(recommendation).inc(n)
         return response
+
+    def _recommendation_counter(self, recommendation: Recommendation) -> Any:
+        """The gateway's screening counter for ``recommendation`` (the labelled child, kept)."""
+        counter = self._counters.get(recommendation)
+        if counter is None:
+            counter = self._gw.metrics.recommendations.labels(recommendation.name)
+            self._counters[recommendation] = counter
+        return counter
 
     def _screen_response(
         self, request: exchange_pb2.ScreenRequest
@@ -319,17 +335,18 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         """Screen every shipment; the response and how many shipments got each recommendation."""
         outcomes = self._screen(request)
         response = exchange_pb2.ScreenResponse()
-        results = response.results
+        add = response.results.add
         for outcome in outcomes:
-            if outcome.designations or outcome.flags:
-                results.append(self._result(outcome))
-            else:
-                # most shipments: no statement about either party (built in place, no copy)
-                results.add(
-                    reference=outcome.reference,
-                    recommendation=_PROTO_RECOMMENDATION[outcome.recommendation],
-                    reasons=outcome.reasons,
-                )
+            # built in place (no message copied whole); most shipments have no hit at all
+            result = add(
+                reference=outcome.reference,
+                recommendation=_PROTO_RECOMMENDATION[outcome.recommendation],
+                reasons=outcome.reasons,
+            )
+            if outcome.designations:
+                result.designations.extend([self._designation_match(d) for d in outcome.designations])
+            if outcome.flags:
+                result.flags.extend([self._flag_match(f) for f in outcome.flags])
         return response, Counter(o.recommendation for o in outcomes)
 
     def _screen(self, request: exchange_pb2.ScreenRequest) -> list[ScreeningOutcome]:
@@ -343,18 +360,19 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         max_chars = limits.max_text_chars
         queries = []
         for i, s in enumerate(request.shipments):
-            count = len(s.shipper_ids) + len(s.consignee_ids)
+            shipper_pb, consignee_pb = s.shipper_ids, s.consignee_ids
+            count = len(shipper_pb) + len(consignee_pb)
             if count > max_ids:
                 raise ResourceExhausted(
                     f"shipments[{i}]: {count} shipper and consignee identifiers; "
                     f"the limit is {max_ids} per shipment",
                     limit="limits.max_shipment_identifiers",
                 )
-            if not shipment_text_is_plain(s, max_chars=max_chars):
+            if not _plain(s, shipper_pb, consignee_pb, max_chars):
                 check_shipment_text(s, f"shipments[{i}]", max_chars=max_chars)
-            shipper_ids = party_keys(s.shipper_ids, f"shipments[{i}].shipper_ids") if s.shipper_ids else ()
+            shipper_ids = party_keys(shipper_pb, f"shipments[{i}].shipper_ids") if len(shipper_pb) else ()
             consignee_ids = (
-                party_keys(s.consignee_ids, f"shipments[{i}].consignee_ids") if s.consignee_ids else ()
+                party_keys(consignee_pb, f"shipments[{i}].consignee_ids") if len(consignee_pb) else ()
             )
             shipper = consignee = None
             if s.HasField("shipper"):
@@ -388,15 +406,6 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                 )
             )
         return list(self._gw.screener.screen(queries))
-
-    def _result(self, outcome: ScreeningOutcome) -> exchange_pb2.ScreeningResult:
-        return exchange_pb2.ScreeningResult(
-            reference=outcome.reference,
-            designations=[self._designation_match(d) for d in outcome.designations],
-            flags=[self._flag_match(f) for f in outcome.flags],
-            recommendation=_PROTO_RECOMMENDATION[outcome.recommendation],
-            reasons=outcome.reasons,
-        )
 
     def _designation_match(self, d: DesignationHit) -> exchange_pb2.DesignationMatch:
         """The message of one designation hit, built once per (statement as held, outcome)."""
