@@ -31,14 +31,18 @@ Figures:
 
 ``BORDERX_BENCH_SCALE`` (default 1.0) scales the store sizes, e.g. 0.01 for a quick try;
 ``BORDERX_BENCH_SCREEN_ONLY=1`` measures figures 1 and 2 only (no small store, no Lookup,
-memory or Publish figures), e.g. while profiling the gateway (its pid is printed).
+memory or Publish figures), e.g. while profiling the gateway (its pid is printed);
+``BORDERX_BENCH_WORLD=<folder>`` keeps the signed world (PKI and stores) there for the next
+run at the same scale, which then copies it instead of signing 1.1M statements again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -71,6 +75,8 @@ from tests.bench._world import (
 
 SCALE = float(os.environ.get("BORDERX_BENCH_SCALE", "1.0"))
 SCREEN_ONLY = os.environ.get("BORDERX_BENCH_SCREEN_ONLY", "") not in ("", "0")
+WORLD_CACHE = os.environ.get("BORDERX_BENCH_WORLD", "")
+WORLD_MAX_AGE = 2 * 24 * 3600.0  # seconds: the statements' validity windows are relative to their build
 DESIGNATIONS = max(int(1_000_000 * SCALE), 1_000)
 FLAGS = max(int(100_000 * SCALE), 100)
 SMALL_DESIGNATIONS = max(DESIGNATIONS // 100, 100)
@@ -355,8 +361,20 @@ def _interleaved(baseline: Callable[[], Run], measured: Callable[[], Run]) -> tu
     return _best(base_runs), _best(meas_runs)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (all its threads)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def screen_figures(
-    lab: Lab, port: int, held: int, batches: list[bytes], singles: list[bytes]
+    lab: Lab,
+    gateway: subprocess.Popen[bytes],
+    port: int,
+    held: int,
+    batches: list[bytes],
+    singles: list[bytes],
 ) -> list[Figure]:
     """Figures 1 and 2: Screen against the minimal screen and the bare server answering the gateway's own replies."""
     pki = lab.pki
@@ -382,19 +400,22 @@ def screen_figures(
     minimal, minimal_port = lab.minimal_screen()
     try:
         floor_runs, meas_runs, bare_runs = [], [], []
+        cpu: dict[str, float] = {}  # server CPU seconds per shipment, best round of each
         for _ in range(ROUNDS):
-            for runs, at, method in (
-                (floor_runs, minimal_port, MINIMAL),
-                (meas_runs, port, SCREEN),
-                (bare_runs, echo_port, ECHO),
+            for name, runs, server, at, method in (
+                ("minimal", floor_runs, minimal, minimal_port, MINIMAL),
+                ("gateway", meas_runs, gateway, port, SCREEN),
+                ("bare", bare_runs, echo, echo_port, ECHO),
             ):
-                runs.append(
-                    asyncio.run(
-                        _drive(
-                            pki, at, method, _cycle(batches), seconds=SECONDS, concurrency=BATCH_CONCURRENCY
-                        )
-                    )
+                before = _cpu_seconds(server.pid)
+                run = asyncio.run(
+                    _drive(pki, at, method, _cycle(batches), seconds=SECONDS, concurrency=BATCH_CONCURRENCY)
                 )
+                # includes the uncounted warm-up call and the calls in flight at the end
+                shipments = (len(run.latencies_ms) + 1 + BATCH_CONCURRENCY) * SCREEN_BATCH
+                per = (_cpu_seconds(server.pid) - before) / shipments
+                cpu[name] = min(cpu.get(name, per), per)
+                runs.append(run)
         floor, meas, bare = _best(floor_runs), _best(meas_runs), _best(bare_runs)
         batch_figure = report(
             Figure(
@@ -416,9 +437,10 @@ def screen_figures(
             )
         )
         print(
-            f"per shipment: gateway {1e6 / (meas.calls_per_s * SCREEN_BATCH):.1f} us,"
-            f" minimal screen {1e6 / (floor.calls_per_s * SCREEN_BATCH):.1f} us,"
-            f" bare grpcio {1e6 / (bare.calls_per_s * SCREEN_BATCH):.2f} us (wall, {BATCH_CONCURRENCY} in flight)",
+            f"per shipment: gateway {1e6 / (meas.calls_per_s * SCREEN_BATCH):.1f} us wall,"
+            f" {cpu['gateway'] * 1e6:.1f} us CPU; minimal screen {1e6 / (floor.calls_per_s * SCREEN_BATCH):.1f} us"
+            f" wall, {cpu['minimal'] * 1e6:.1f} us CPU; bare grpcio {1e6 / (bare.calls_per_s * SCREEN_BATCH):.2f} us"
+            f" wall, {cpu['bare'] * 1e6:.2f} us CPU ({BATCH_CONCURRENCY} in flight; CPU: the server process's)",
             flush=True,
         )
         base, meas = _interleaved(
@@ -533,6 +555,52 @@ def _cycle(payloads: Sequence[bytes]) -> Callable[[int], bytes]:
     return lambda n: payloads[n % len(payloads)]
 
 
+def _world(lab: Lab) -> tuple[int, int]:
+    """The lab's PKI and stores; how many statements the large and the small store hold.
+
+    Built afresh (``build_store`` signs every statement: minutes at scale 1), or, when
+    ``BORDERX_BENCH_WORLD`` names a folder, copied from the world an earlier run built there
+    with the same sizes less than ``WORLD_MAX_AGE`` ago (and left there for the next run).
+    """
+    sizes = {"designations": DESIGNATIONS, "flags": FLAGS, "small": [SMALL_DESIGNATIONS, SMALL_FLAGS]}
+    cache = Path(WORLD_CACHE) / f"scale-{SCALE:g}" if WORLD_CACHE else None
+    if cache is not None and (cache / "world.json").exists():
+        kept = json.loads((cache / "world.json").read_text())
+        age = time.time() - kept["built_at"]
+        if kept["sizes"] == sizes and age < WORLD_MAX_AGE:
+            start = time.perf_counter()
+            shutil.copytree(cache / "pki", lab.pki)
+            for db in ("big.db", "small.db"):
+                shutil.copyfile(cache / db, lab.work / db)
+            print(
+                f"copied the world built {age / 3600:,.1f} h ago from {cache}: {kept['held']:,} statements"
+                f" in {time.perf_counter() - start:,.0f} s",
+                flush=True,
+            )
+            return int(kept["held"]), int(kept["small_held"])
+    lab.make_pki()
+    start = time.perf_counter()
+    held = build_store(lab.pki, lab.work / "big.db", designations=DESIGNATIONS, flags=FLAGS, receiver=HOME)
+    print(
+        f"built the large store: {held:,} signed statements in {time.perf_counter() - start:,.0f} s",
+        flush=True,
+    )
+    small_held = 0
+    if not SCREEN_ONLY or cache is not None:
+        small_held = build_store(
+            lab.pki, lab.work / "small.db", designations=SMALL_DESIGNATIONS, flags=SMALL_FLAGS, receiver=HOME
+        )
+    if cache is not None:
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(parents=True)
+        shutil.copytree(lab.pki, cache / "pki")
+        for db in ("big.db", "small.db"):
+            shutil.copyfile(lab.work / db, cache / db)
+        world = {"sizes": sizes, "built_at": time.time(), "held": held, "small_held": small_held}
+        (cache / "world.json").write_text(json.dumps(world))
+    return held, small_held
+
+
 def main() -> None:
     print(
         f"scale {SCALE}: {DESIGNATIONS:,} designations + {FLAGS:,} flags"
@@ -541,24 +609,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="borderx-bench-") as tmp:
         lab = Lab(Path(tmp))
-        lab.make_pki()
-        start = time.perf_counter()
-        held = build_store(
-            lab.pki, lab.work / "big.db", designations=DESIGNATIONS, flags=FLAGS, receiver=HOME
-        )
-        print(
-            f"built the large store: {held:,} signed statements in {time.perf_counter() - start:,.0f} s",
-            flush=True,
-        )
-        small_held = 0
-        if not SCREEN_ONLY:
-            small_held = build_store(
-                lab.pki,
-                lab.work / "small.db",
-                designations=SMALL_DESIGNATIONS,
-                flags=SMALL_FLAGS,
-                receiver=HOME,
-            )
+        held, small_held = _world(lab)
         rng = random.Random(42)
         batches = [
             screen_request(f"b{b:04d}", SCREEN_BATCH, rng, designations=DESIGNATIONS, flags=FLAGS)
@@ -571,7 +622,7 @@ def main() -> None:
         try:
             big, big_port = lab.gateway("big.db")
             print(f"gateway pid {big.pid}", flush=True)
-            screen_figures(lab, big_port, held, batches, singles)
+            screen_figures(lab, big, big_port, held, batches, singles)
             if SCREEN_ONLY:
                 return
             lookup_figure(lab, big_port, held, small_held)
