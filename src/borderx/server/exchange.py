@@ -126,23 +126,46 @@ def shipment_text_is_plain(shipment: exchange_pb2.Shipment, *, max_chars: int) -
     space, also give) sends the shipment through ``check_shipment_text``, which decides and
     names the offending field.
     """
-    return _plain(shipment, shipment.shipper_ids, shipment.consignee_ids, max_chars)
+    return _plain_ids(shipment, shipment.shipper_ids, shipment.consignee_ids, max_chars) is not None
 
 
-def _plain(shipment: exchange_pb2.Shipment, shipper_ids: Any, consignee_ids: Any, max_chars: int) -> bool:
-    # the repeated fields are passed in: each access to one builds a new wrapper
+#: the (scheme, value) pairs of a shipment's shipper_ids and consignee_ids, as given
+_RawIds = tuple[list[tuple[str, str]], list[tuple[str, str]]]
+
+
+def _plain_ids(
+    shipment: exchange_pb2.Shipment, shipper_ids: Any, consignee_ids: Any, max_chars: int
+) -> _RawIds | None:
+    """The raw identifier pairs when all of the shipment's text is plain, None when not.
+
+    The repeated fields are passed in (each access to one builds a new wrapper) and each
+    identifier is read once, for this check and for normalising.
+    """
     codes = shipment.hs_codes
     if len(codes) > MAX_HS_CODES:
-        return False
+        return None
+    shippers = [(pid.scheme, pid.value) for pid in shipper_ids]
+    # iterating an empty repeated field costs more than asking its length
+    consignees = [(pid.scheme, pid.value) for pid in consignee_ids] if len(consignee_ids) else []
     parts = [shipment.reference, shipment.origin_country, shipment.platform, *codes]
     if shipment.HasField("declared_value"):
         parts.append(shipment.declared_value.currency)
-    for pid in shipper_ids:
-        parts += (pid.scheme, pid.value)
-    if len(consignee_ids):  # iterating an empty repeated field costs more than asking its length
-        for pid in consignee_ids:
-            parts += (pid.scheme, pid.value)
-    return max(map(len, parts)) <= max_chars and "".join(parts).isprintable()
+    for pair in shippers:
+        parts += pair
+    for pair in consignees:
+        parts += pair
+    text = "".join(parts)
+    # all fields together within the limit: each one is (the usual case, one len)
+    if len(text) > max_chars and max(map(len, parts)) > max_chars:
+        return None
+    return (shippers, consignees) if text.isprintable() else None
+
+
+def _normal_keys(pairs: list[tuple[str, str]]) -> tuple[PartyKey, ...]:
+    """``party_keys`` of raw pairs; raises the refusal without a field (see ``party_keys``)."""
+    if len(pairs) == 1:
+        return (_normal_key(*pairs[0]),)
+    return tuple(dict.fromkeys([_normal_key(scheme, value) for scheme, value in pairs]))
 
 
 #: distinct (scheme, value) pairs whose normal form ``party_keys`` remembers
@@ -368,12 +391,20 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                     f"the limit is {max_ids} per shipment",
                     limit="limits.max_shipment_identifiers",
                 )
-            if not _plain(s, shipper_pb, consignee_pb, max_chars):
+            raw = _plain_ids(s, shipper_pb, consignee_pb, max_chars)
+            if raw is None:
                 check_shipment_text(s, f"shipments[{i}]", max_chars=max_chars)
-            shipper_ids = party_keys(shipper_pb, f"shipments[{i}].shipper_ids") if len(shipper_pb) else ()
-            consignee_ids = (
-                party_keys(consignee_pb, f"shipments[{i}].consignee_ids") if len(consignee_pb) else ()
-            )
+                raw = [(p.scheme, p.value) for p in shipper_pb], [(p.scheme, p.value) for p in consignee_pb]
+            try:
+                shipper_ids = _normal_keys(raw[0]) if raw[0] else ()
+            except InvalidArgument:
+                party_keys(shipper_pb, f"shipments[{i}].shipper_ids")  # raises it with the field
+                raise
+            try:
+                consignee_ids = _normal_keys(raw[1]) if raw[1] else ()
+            except InvalidArgument:
+                party_keys(consignee_pb, f"shipments[{i}].consignee_ids")
+                raise
             shipper = consignee = None
             if s.HasField("shipper"):
                 shipper = manifest_party(s.shipper, shipper_ids, f"shipments[{i}].shipper")

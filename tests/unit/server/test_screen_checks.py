@@ -111,7 +111,13 @@ def test_an_overlong_field_or_too_many_codes_leaves_the_cheap_route() -> None:
 
 
 def test_plain_shipments_take_the_cheap_route_and_pass_the_full_check() -> None:
-    for shipment in (_shipment(), _shipment(declared_value=None, hs_codes=[]), _shipment(reference="ß é 中")):
+    at_limit = _shipment(reference="r" * MAX, platform="p" * MAX)  # together over the limit, each within
+    for shipment in (
+        _shipment(),
+        _shipment(declared_value=None, hs_codes=[]),
+        _shipment(reference="ß é 中"),
+        at_limit,
+    ):
         assert shipment_text_is_plain(shipment, max_chars=MAX)
         assert _refused_field(shipment) is None
     # harmless but unprintable: the full check decides (and passes it)
