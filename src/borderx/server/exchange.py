@@ -184,15 +184,16 @@ _PROTO_RECOMMENDATION: dict[Recommendation, exchange_pb2.Recommendation] = {
     r: getattr(exchange_pb2, r.name) for r in Recommendation
 }
 #: DesignationMatch / FlagMatch messages an ExchangeServicer keeps for reuse
-MATCH_CACHE = 32_768
+MATCH_CACHE = 8_192  # about 2 KB each (the message, and the body bytes of the key)
 
 
-def _held(stored: StoredStatement) -> tuple[bytes, str, bool, str]:
-    """What a hit's message says about its statement besides the body: the header digest
-    (which fixes header and body), the first signature's key id and how it is held."""
+def _held(stored: StoredStatement) -> tuple[bytes, bytes | None, str, bool, str]:
+    """All a hit's message says about its statement: the header digest (header fields), the
+    body bytes (the decoded body; bound to the header by its digest, and keyed on anyway),
+    the first signature's key id, and how it is held (verified yet, from whom)."""
     env = stored.envelope
     key_id = env.signatures[0].key_id if env.signatures else ""
-    return (env.digest, key_id, stored.verified, stored.received_from)
+    return (env.digest, env.body, key_id, stored.verified, stored.received_from)
 
 
 #: the most candidates one Search returns
