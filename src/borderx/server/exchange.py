@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -355,23 +354,26 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
 
     def _screen_response(
         self, request: exchange_pb2.ScreenRequest
-    ) -> tuple[exchange_pb2.ScreenResponse, Counter[Recommendation]]:
+    ) -> tuple[exchange_pb2.ScreenResponse, dict[Recommendation, int]]:
         """Screen every shipment; the response and how many shipments got each recommendation."""
         outcomes = self._screen(request)
         response = exchange_pb2.ScreenResponse()
         add = response.results.add
+        counts: dict[Recommendation, int] = {}
         for outcome in outcomes:
+            recommendation = outcome.recommendation
+            counts[recommendation] = counts.get(recommendation, 0) + 1
             # built in place (no message copied whole); most shipments have no hit at all
             result = add(
                 reference=outcome.reference,
-                recommendation=_PROTO_RECOMMENDATION[outcome.recommendation],
+                recommendation=_PROTO_RECOMMENDATION[recommendation],
                 reasons=outcome.reasons,
             )
             if outcome.designations:
                 result.designations.extend([self._designation_match(d) for d in outcome.designations])
             if outcome.flags:
                 result.flags.extend([self._flag_match(f) for f in outcome.flags])
-        return response, Counter(o.recommendation for o in outcomes)
+        return response, counts
 
     def _screen(self, request: exchange_pb2.ScreenRequest) -> list[ScreeningOutcome]:
         """Check, normalise and screen every shipment (on a worker thread unless the call is small).
