@@ -30,7 +30,7 @@ Figures:
    signs/s over statement-sized PAE bytes — goal >= 0.5.
 
 ``BORDERX_BENCH_SCALE`` (default 1.0) scales the store sizes, e.g. 0.01 for a quick try;
-``BORDERX_BENCH_SCREEN_ONLY=1`` measures figures 1 and 2 only (no small store, no Lookup,
+``BORDERX_BENCH_ONLY=screen`` measures figures 1 and 2 only (no small store, no Lookup,
 memory or Publish figures), e.g. while profiling the gateway (its pid is printed);
 ``BORDERX_BENCH_WORLD=<folder>`` keeps the signed world (PKI and stores) there for the next
 run at the same scale, which then copies it instead of signing 1.1M statements again.
@@ -74,7 +74,8 @@ from tests.bench._world import (
 )
 
 SCALE = float(os.environ.get("BORDERX_BENCH_SCALE", "1.0"))
-SCREEN_ONLY = os.environ.get("BORDERX_BENCH_SCREEN_ONLY", "") not in ("", "0")
+ONLY = os.environ.get("BORDERX_BENCH_ONLY", "")
+SCREEN_ONLY = ONLY == "screen"
 WORLD_CACHE = os.environ.get("BORDERX_BENCH_WORLD", "")
 WORLD_MAX_AGE = 2 * 24 * 3600.0  # seconds: the statements' validity windows are relative to their build
 DESIGNATIONS = max(int(1_000_000 * SCALE), 1_000)
