@@ -183,7 +183,7 @@ _PROTO_RECOMMENDATION: dict[Recommendation, exchange_pb2.Recommendation] = {
     r: getattr(exchange_pb2, r.name) for r in Recommendation
 }
 #: DesignationMatch / FlagMatch messages an ExchangeServicer keeps for reuse
-MATCH_CACHE = 8_192  # about 2 KB each (the message, and the body bytes of the key)
+MATCH_CACHE = 8_192  # about 1.5 KB each (the serialised message, and the body bytes of its key)
 
 
 def _held(stored: StoredStatement) -> tuple[bytes, bytes | None, str, bool, str]:
@@ -266,9 +266,9 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     def __init__(self, gateway: Gateway) -> None:
         self._gw = gateway
         self._counters: dict[Recommendation, Any] = {}
-        #: DesignationMatch and FlagMatch messages by what they are built from (``_held`` and
-        #: the hit's recognition or action and match): read-only once stored, copied into replies
-        self._matches: dict[tuple[Any, ...], Any] = {}
+        #: serialised DesignationMatch and FlagMatch messages by what they are built from
+        #: (``_held`` and the hit's recognition or action and match), parsed into replies
+        self._matches: dict[tuple[Any, ...], bytes] = {}
 
     # ------------------------------------------------------------ Publish
 
@@ -369,10 +369,10 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                 recommendation=_PROTO_RECOMMENDATION[recommendation],
                 reasons=outcome.reasons,
             )
-            if outcome.designations:
-                result.designations.extend([self._designation_match(d) for d in outcome.designations])
-            if outcome.flags:
-                result.flags.extend([self._flag_match(f) for f in outcome.flags])
+            for d in outcome.designations:
+                result.designations.add().MergeFromString(self._designation_match(d))
+            for f in outcome.flags:
+                result.flags.add().MergeFromString(self._flag_match(f))
         return response, counts
 
     def _screen(self, request: exchange_pb2.ScreenRequest) -> list[ScreeningOutcome]:
@@ -441,43 +441,43 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
             )
         return list(self._gw.screener.screen(queries))
 
-    def _designation_match(self, d: DesignationHit) -> exchange_pb2.DesignationMatch:
-        """The message of one designation hit, built once per (statement as held, outcome)."""
+    def _designation_match(self, d: DesignationHit) -> bytes:
+        """One designation hit as a serialised DesignationMatch, built once per (statement as
+        held, recognition, match)."""
         key = (*_held(d.stored), d.recognised, d.match)
-        msg = self._matches.get(key)
-        if msg is None:
-            msg = exchange_pb2.DesignationMatch(
+        data = self._matches.get(key)
+        if data is None:
+            data = exchange_pb2.DesignationMatch(
                 provenance=provenance(d.stored),
                 designation=designation_to_proto(d.designation),
                 recognised=d.recognised,
                 match=match_to_proto(d.match),
-            )
-            self._remember(key, msg)
-        assert isinstance(msg, exchange_pb2.DesignationMatch)
-        return msg
+            ).SerializeToString()
+            self._remember(key, data)
+        return data
 
-    def _flag_match(self, f: FlagHit) -> exchange_pb2.FlagMatch:
-        """The message of one flag hit, built once per (statement as held, action, match)."""
+    def _flag_match(self, f: FlagHit) -> bytes:
+        """One flag hit as a serialised FlagMatch, built once per (statement as held, action, match)."""
         key = (*_held(f.stored), f.action, f.match)
-        msg = self._matches.get(key)
-        if msg is None:
-            msg = exchange_pb2.FlagMatch(
+        data = self._matches.get(key)
+        if data is None:
+            data = exchange_pb2.FlagMatch(
                 provenance=provenance(f.stored),
                 flag=flag_to_proto(f.flag),
                 action=f.action.name,
                 match=match_to_proto(f.match),
-            )
-            self._remember(key, msg)
-        assert isinstance(msg, exchange_pb2.FlagMatch)
-        return msg
+            ).SerializeToString()
+            self._remember(key, data)
+        return data
 
-    def _remember(self, key: tuple[Any, ...], msg: Any) -> None:
+    def _remember(self, key: tuple[Any, ...], data: bytes) -> None:
         # Bounded by starting over when full: a plain dict stays safe to share between the
         # worker threads of concurrent Screens (each operation is atomic), unlike an LRU's
-        # reordering; the hits of a screening stream repeat, so it refills at once.
+        # reordering; the hits of a screening stream repeat, so it refills at once. Kept
+        # serialised: a few hundred bytes, where a message object holds several KB.
         if len(self._matches) >= MATCH_CACHE:
             self._matches.clear()
-        self._matches[key] = msg
+        self._matches[key] = data
 
     # ------------------------------------------------------------ Search
 

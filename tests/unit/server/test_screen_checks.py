@@ -164,11 +164,18 @@ def test_a_hit_message_follows_the_statement_as_held() -> None:
     pending = _stored(verified=False, received_from="AU-ABF")
     checked = StoredStatement(pending.envelope, b"", "AU-ABF", NOW, verified=True)
     body = designation_body(1)
-    first = servicer._designation_match(DesignationHit(pending, body, True, match))
+
+    def match_of(hit: DesignationHit) -> exchange_pb2.DesignationMatch:
+        return exchange_pb2.DesignationMatch.FromString(servicer._designation_match(hit))
+
+    first = match_of(DesignationHit(pending, body, True, match))
     assert not first.provenance.verified and first.recognised
-    assert servicer._designation_match(DesignationHit(pending, body, True, match)) is first  # reused
-    later = servicer._designation_match(DesignationHit(checked, body, True, match))
-    assert later.provenance.verified and later is not first
-    unrecognised = servicer._designation_match(DesignationHit(checked, body, False, match))
+    # reused, not rebuilt
+    assert servicer._designation_match(
+        DesignationHit(pending, body, True, match)
+    ) is servicer._designation_match(DesignationHit(pending, body, True, match))
+    later = match_of(DesignationHit(checked, body, True, match))
+    assert later.provenance.verified and later != first
+    unrecognised = match_of(DesignationHit(checked, body, False, match))
     assert not unrecognised.recognised
     assert later.designation == unrecognised.designation and later.designation.party.legal_name
