@@ -9,9 +9,13 @@ and the best of each counts (this machine is small and noisy, and noise only slo
 
 Figures:
 
-1. Screen shipments/s in batches of 1,000 ÷ a bare grpcio server (same certificate, trust
-   roots and ``require_client_auth``) that receives the same request bytes and answers the
-   very response bytes the gateway gave for them (``_servers.start_bare_reply``) — goal >= 0.5.
+1. Screen shipments/s in batches of 1,000 ÷ a minimal Python screen (``MINIMAL_SCREEN``: a
+   grpcio aio server with the same certificate, trust roots and ``require_client_auth`` that
+   decodes the ScreenRequest, looks every shipper and consignee id up in a dict of the
+   store's parties and encodes a ScreenResponse with one result per shipment: the floor of
+   issue #14) — goal >= 0.5. For information, the same against a bare grpcio server that
+   receives the same request bytes and answers the very response bytes the gateway gave
+   for them (``_servers.start_bare_reply``): the cost of TLS and gRPC alone.
    10% of shippers are designated, 3% flagged only, the rest unknown to every issuer. The
    40 distinct batches (40,000 shipments) are sent once to collect the replies, then cycled.
 2. Single-shipment Screen calls/s ÷ the same bare server for single-shipment requests —
@@ -25,14 +29,20 @@ Figures:
    to a home gateway that signs and durably stores them) ÷ raw ``cryptography`` Ed25519
    signs/s over statement-sized PAE bytes — goal >= 0.5.
 
-``BORDERX_BENCH_SCALE`` (default 1.0) scales the store sizes, e.g. 0.01 for a quick try.
+``BORDERX_BENCH_SCALE`` (default 1.0) scales the store sizes, e.g. 0.01 for a quick try;
+``BORDERX_BENCH_ONLY=screen`` measures figures 1 and 2 only (no small store, no Lookup,
+memory or Publish figures), e.g. while profiling the gateway (its pid is printed);
+``BORDERX_BENCH_WORLD=<folder>`` keeps the signed world (PKI and stores) there for the next
+run at the same scale, which then copies it instead of signing 1.1M statements again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -53,7 +63,7 @@ from borderx.statements.model import GENESIS_DIGEST
 from borderx.statements.rules import validate_body
 from borderx.statements.signing import Signer, sign_statement
 from tests.bench._common import Figure, rate, report
-from tests.bench._servers import start_bare_reply, start_gateway_logged, stop
+from tests.bench._servers import _start_bare, start_bare_reply, start_gateway_logged, stop
 from tests.bench._world import (
     NOW,
     build_store,
@@ -64,6 +74,10 @@ from tests.bench._world import (
 )
 
 SCALE = float(os.environ.get("BORDERX_BENCH_SCALE", "1.0"))
+ONLY = os.environ.get("BORDERX_BENCH_ONLY", "")
+SCREEN_ONLY = ONLY == "screen"
+WORLD_CACHE = os.environ.get("BORDERX_BENCH_WORLD", "")
+WORLD_MAX_AGE = 2 * 24 * 3600.0  # seconds: the statements' validity windows are relative to their build
 DESIGNATIONS = max(int(1_000_000 * SCALE), 1_000)
 FLAGS = max(int(100_000 * SCALE), 100)
 SMALL_DESIGNATIONS = max(DESIGNATIONS // 100, 100)
@@ -87,6 +101,49 @@ LOOKUP = "/borderx.v1.Exchange/Lookup"
 PUBLISH = "/borderx.v1.Exchange/Publish"
 OWNERS = {p: a for a, ps in DEV_PROGRAMMES.items() for p in ps}
 ECHO = "/bench.Echo/Echo"
+MINIMAL = "/borderx.v1.Exchange/Screen"
+
+# The floor of issue #14: what any Python Screen must do at least, with the same TLS as the
+# gateway. It holds the parties of the bench store in a dict (designated → EXPEDITE, flagged
+# → HOLD), decodes each request, looks every id of every shipment up, and encodes one result
+# per shipment (reference, recommendation and a reason) — no validation, no store.
+MINIMAL_SCREEN = r"""
+import asyncio, sys
+import grpc
+from borderx._proto.borderx.v1 import exchange_pb2
+from tests.bench._world import flagged_party, party_id
+cert, key, roots, ready, designations, flags = sys.argv[1:7]
+designations, flags = int(designations), int(flags)
+known = {("PLATFORM", party_id(i)): exchange_pb2.EXPEDITE for i in range(designations)}
+for j in range(flags):
+    known[("PLATFORM", party_id(flagged_party(j, designations)))] = exchange_pb2.HOLD
+async def _screen(data, context):
+    request = exchange_pb2.ScreenRequest.FromString(data)
+    response = exchange_pb2.ScreenResponse()
+    results = response.results
+    for s in request.shipments:
+        worst = exchange_pb2.STANDARD
+        for pid in (*s.shipper_ids, *s.consignee_ids):
+            worst = max(worst, known.get((pid.scheme, pid.value), worst))
+        results.add(reference=s.reference, recommendation=worst, reasons=("no current designation or flag",))
+    return response.SerializeToString()
+async def main():
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 << 20)])
+    handler = grpc.method_handlers_generic_handler(
+        "borderx.v1.Exchange", {"Screen": grpc.unary_unary_rpc_method_handler(_screen)}
+    )
+    server.add_generic_rpc_handlers((handler,))
+    creds = grpc.ssl_server_credentials(
+        [(open(key, "rb").read(), open(cert, "rb").read())],
+        root_certificates=open(roots, "rb").read(),
+        require_client_auth=True,
+    )
+    port = server.add_secure_port("127.0.0.1:0", creds)
+    await server.start()
+    open(ready, "w").write(str(port))
+    await server.wait_for_termination()
+asyncio.run(main())
+"""
 
 
 @dataclass(frozen=True)
@@ -279,6 +336,14 @@ class Lab:
         self.procs.append(proc)
         return proc, port
 
+    def minimal_screen(self) -> tuple[subprocess.Popen[bytes], int]:
+        """The floor of figure 1, holding the parties of a store of DESIGNATIONS + FLAGS."""
+        proc, port = _start_bare(
+            MINIMAL_SCREEN, self.pki, HOME, self.work, "minimal", str(DESIGNATIONS), str(FLAGS)
+        )
+        self.procs.append(proc)
+        return proc, port
+
     def stop(self, proc: subprocess.Popen[bytes]) -> None:
         stop(proc)
         self.procs.remove(proc)
@@ -297,10 +362,22 @@ def _interleaved(baseline: Callable[[], Run], measured: Callable[[], Run]) -> tu
     return _best(base_runs), _best(meas_runs)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (all its threads)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def screen_figures(
-    lab: Lab, port: int, held: int, batches: list[bytes], singles: list[bytes]
+    lab: Lab,
+    gateway: subprocess.Popen[bytes],
+    port: int,
+    held: int,
+    batches: list[bytes],
+    singles: list[bytes],
 ) -> list[Figure]:
-    """Figures 1 and 2: Screen against the bare server answering the gateway's own replies."""
+    """Figures 1 and 2: Screen against the minimal screen and the bare server answering the gateway's own replies."""
     pki = lab.pki
     # the gateway's own answers become the bare server's replies (and warm the gateway up)
     start = time.perf_counter()
@@ -321,35 +398,70 @@ def screen_figures(
     )
     _check_mix(batch_replies)
     echo, echo_port = lab.bare_reply(replies)
+    minimal, minimal_port = lab.minimal_screen()
     try:
-        base, meas = _interleaved(
-            lambda: asyncio.run(
-                _drive(pki, echo_port, ECHO, _cycle(batches), seconds=SECONDS, concurrency=BATCH_CONCURRENCY)
-            ),
-            lambda: asyncio.run(
-                _drive(pki, port, SCREEN, _cycle(batches), seconds=SECONDS, concurrency=BATCH_CONCURRENCY)
-            ),
-        )
+        floor_runs, meas_runs, bare_runs = [], [], []
+        cpu: dict[str, float] = {}  # server CPU seconds per shipment, best round of each
+        for _ in range(ROUNDS):
+            for name, runs, server, at, method in (
+                ("minimal", floor_runs, minimal, minimal_port, MINIMAL),
+                ("gateway", meas_runs, gateway, port, SCREEN),
+                ("bare", bare_runs, echo, echo_port, ECHO),
+            ):
+                before = _cpu_seconds(server.pid)
+                run = asyncio.run(
+                    _drive(pki, at, method, _cycle(batches), seconds=SECONDS, concurrency=BATCH_CONCURRENCY)
+                )
+                # includes the uncounted warm-up call and the calls in flight at the end
+                shipments = (len(run.latencies_ms) + 1 + BATCH_CONCURRENCY) * SCREEN_BATCH
+                per = (_cpu_seconds(server.pid) - before) / shipments
+                cpu[name] = min(cpu.get(name, per), per)
+                runs.append(run)
+        floor, meas, bare = _best(floor_runs), _best(meas_runs), _best(bare_runs)
         batch_figure = report(
             Figure(
                 f"Screen shipments/s, batches of {SCREEN_BATCH:,}, {held:,} statements held,"
-                " vs bare grpcio of the same bytes",
+                " vs a minimal Python screen (decode, dict lookups, encode)",
                 meas.calls_per_s * SCREEN_BATCH,
-                base.calls_per_s * SCREEN_BATCH,
+                floor.calls_per_s * SCREEN_BATCH,
                 "shipments/s",
                 ">= 0.5",
             )
         )
+        report(
+            Figure(
+                "the same vs bare grpcio answering the gateway's own reply bytes",
+                meas.calls_per_s * SCREEN_BATCH,
+                bare.calls_per_s * SCREEN_BATCH,
+                "shipments/s",
+                "(information)",
+            )
+        )
+        print(
+            f"per shipment: gateway {1e6 / (meas.calls_per_s * SCREEN_BATCH):.1f} us wall,"
+            f" {cpu['gateway'] * 1e6:.1f} us CPU; minimal screen {1e6 / (floor.calls_per_s * SCREEN_BATCH):.1f} us"
+            f" wall, {cpu['minimal'] * 1e6:.1f} us CPU; bare grpcio {1e6 / (bare.calls_per_s * SCREEN_BATCH):.2f} us"
+            f" wall, {cpu['bare'] * 1e6:.2f} us CPU ({BATCH_CONCURRENCY} in flight; CPU: the server process's)",
+            flush=True,
+        )
+        single_cpu: dict[str, float] = {}  # server CPU seconds per call, best round of each
+
+        def single_round(name: str, server: subprocess.Popen[bytes], at: int, method: str) -> Run:
+            before = _cpu_seconds(server.pid)
+            run = asyncio.run(
+                _drive(pki, at, method, _cycle(singles), seconds=SECONDS, concurrency=CONCURRENCY)
+            )
+            per = (_cpu_seconds(server.pid) - before) / (len(run.latencies_ms) + 1 + CONCURRENCY)
+            single_cpu[name] = min(single_cpu.get(name, per), per)
+            return run
+
         base, meas = _interleaved(
-            lambda: asyncio.run(
-                _drive(pki, echo_port, ECHO, _cycle(singles), seconds=SECONDS, concurrency=CONCURRENCY)
-            ),
-            lambda: asyncio.run(
-                _drive(pki, port, SCREEN, _cycle(singles), seconds=SECONDS, concurrency=CONCURRENCY)
-            ),
+            lambda: single_round("bare", echo, echo_port, ECHO),
+            lambda: single_round("gateway", gateway, port, SCREEN),
         )
     finally:
         lab.stop(echo)
+        lab.stop(minimal)
     single_figure = report(
         Figure(
             "single-shipment Screen calls/s vs bare grpcio of the same bytes",
@@ -362,7 +474,8 @@ def screen_figures(
     print(
         f"single-shipment latency at {CONCURRENCY} in flight: gateway p50 {meas.percentile(50):.2f} ms"
         f" p99 {meas.percentile(99):.2f} ms; bare grpcio p50 {base.percentile(50):.2f} ms"
-        f" p99 {base.percentile(99):.2f} ms",
+        f" p99 {base.percentile(99):.2f} ms; server CPU per call: gateway {single_cpu['gateway'] * 1e6:,.0f} us,"
+        f" bare grpcio {single_cpu['bare'] * 1e6:,.0f} us",
         flush=True,
     )
     return [batch_figure, single_figure]
@@ -451,6 +564,52 @@ def _cycle(payloads: Sequence[bytes]) -> Callable[[int], bytes]:
     return lambda n: payloads[n % len(payloads)]
 
 
+def _world(lab: Lab) -> tuple[int, int]:
+    """The lab's PKI and stores; how many statements the large and the small store hold.
+
+    Built afresh (``build_store`` signs every statement: minutes at scale 1), or, when
+    ``BORDERX_BENCH_WORLD`` names a folder, copied from the world an earlier run built there
+    with the same sizes less than ``WORLD_MAX_AGE`` ago (and left there for the next run).
+    """
+    sizes = {"designations": DESIGNATIONS, "flags": FLAGS, "small": [SMALL_DESIGNATIONS, SMALL_FLAGS]}
+    cache = Path(WORLD_CACHE) / f"scale-{SCALE:g}" if WORLD_CACHE else None
+    if cache is not None and (cache / "world.json").exists():
+        kept = json.loads((cache / "world.json").read_text())
+        age = time.time() - kept["built_at"]
+        if kept["sizes"] == sizes and age < WORLD_MAX_AGE:
+            start = time.perf_counter()
+            shutil.copytree(cache / "pki", lab.pki)
+            for db in ("big.db", "small.db"):
+                shutil.copyfile(cache / db, lab.work / db)
+            print(
+                f"copied the world built {age / 3600:,.1f} h ago from {cache}: {kept['held']:,} statements"
+                f" in {time.perf_counter() - start:,.0f} s",
+                flush=True,
+            )
+            return int(kept["held"]), int(kept["small_held"])
+    lab.make_pki()
+    start = time.perf_counter()
+    held = build_store(lab.pki, lab.work / "big.db", designations=DESIGNATIONS, flags=FLAGS, receiver=HOME)
+    print(
+        f"built the large store: {held:,} signed statements in {time.perf_counter() - start:,.0f} s",
+        flush=True,
+    )
+    small_held = 0
+    if not SCREEN_ONLY or cache is not None:
+        small_held = build_store(
+            lab.pki, lab.work / "small.db", designations=SMALL_DESIGNATIONS, flags=SMALL_FLAGS, receiver=HOME
+        )
+    if cache is not None:
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(parents=True)
+        shutil.copytree(lab.pki, cache / "pki")
+        for db in ("big.db", "small.db"):
+            shutil.copyfile(lab.work / db, cache / db)
+        world = {"sizes": sizes, "built_at": time.time(), "held": held, "small_held": small_held}
+        (cache / "world.json").write_text(json.dumps(world))
+    return held, small_held
+
+
 def main() -> None:
     print(
         f"scale {SCALE}: {DESIGNATIONS:,} designations + {FLAGS:,} flags"
@@ -459,18 +618,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="borderx-bench-") as tmp:
         lab = Lab(Path(tmp))
-        lab.make_pki()
-        start = time.perf_counter()
-        held = build_store(
-            lab.pki, lab.work / "big.db", designations=DESIGNATIONS, flags=FLAGS, receiver=HOME
-        )
-        print(
-            f"built the large store: {held:,} signed statements in {time.perf_counter() - start:,.0f} s",
-            flush=True,
-        )
-        small_held = build_store(
-            lab.pki, lab.work / "small.db", designations=SMALL_DESIGNATIONS, flags=SMALL_FLAGS, receiver=HOME
-        )
+        held, small_held = _world(lab)
         rng = random.Random(42)
         batches = [
             screen_request(f"b{b:04d}", SCREEN_BATCH, rng, designations=DESIGNATIONS, flags=FLAGS)
@@ -482,7 +630,10 @@ def main() -> None:
         ]
         try:
             big, big_port = lab.gateway("big.db")
-            screen_figures(lab, big_port, held, batches, singles)
+            print(f"gateway pid {big.pid}", flush=True)
+            screen_figures(lab, big, big_port, held, batches, singles)
+            if SCREEN_ONLY:
+                return
             lookup_figure(lab, big_port, held, small_held)
             memory_figure(lab, big, big_port, held, batches, singles)
             lab.stop(big)

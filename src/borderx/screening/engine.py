@@ -52,6 +52,9 @@ log = get_logger("borderx.screening")
 
 _CACHE_SIZE = 200_000
 
+#: the reasons of a shipment about whose parties no statement is held (most of them)
+NO_HIT_REASONS = ("no current designation or flag for this shipper",)
+
 
 @dataclass(frozen=True)
 class ShipmentQuery:
@@ -140,6 +143,16 @@ def _party_of(body: Body | None) -> Party | None:
     if isinstance(body, ViolationFlag):
         return body.subject
     return None
+
+
+def _without_candidates(shipment: ShipmentQuery, found: dict[PartyKey, list[StoredStatement]]) -> bool:
+    """True when no statement can match ``shipment``: no names to score, nothing under its ids."""
+    if shipment.shipper is not None or shipment.consignee is not None:
+        return False
+    for key in shipment.shipper_ids:
+        if found.get(key):
+            return False
+    return all(not found.get(key) for key in shipment.consignee_ids)
 
 
 class Screener:
@@ -260,6 +273,9 @@ class Screener:
         keys_of: dict[int, tuple[str, ...]],
         now: datetime,
     ) -> ScreeningOutcome:
+        if _without_candidates(shipment, found):
+            # what the general path below decides for no candidate at all, directly
+            return ScreeningOutcome(shipment.reference, (), (), Recommendation.STANDARD, NO_HIT_REASONS)
         reasons: list[str] = []
         designations: dict[StatementKey, DesignationHit] = {}
         flags: dict[StatementKey, FlagHit] = {}
@@ -398,5 +414,5 @@ class Screener:
                 f"{d.designation.programme} designation by {_ref(d.stored)} is not recognised under this agency's policy"
             )
         if not designations:
-            reasons.append("no current designation or flag for this shipper")
+            reasons.extend(NO_HIT_REASONS)
         return Recommendation.STANDARD

@@ -14,6 +14,7 @@ import dataclasses
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -26,8 +27,15 @@ from borderx.federation.subscribe import FollowerStream, FollowRequest
 from borderx.logging import get_logger
 from borderx.parties import normalise_party_id
 from borderx.publishing import Draft, Item
-from borderx.screening.engine import ScreeningOutcome, ShipmentQuery, form_of_party
+from borderx.screening.engine import (
+    DesignationHit,
+    FlagHit,
+    ScreeningOutcome,
+    ShipmentQuery,
+    form_of_party,
+)
 from borderx.screening.names import Match, PartyForm
+from borderx.screening.policy import Recommendation
 from borderx.statements.bodies import BodyType, Designation, Party
 from borderx.statements.body_codec import (
     body_from_proto,
@@ -107,6 +115,86 @@ def check_shipment_text(shipment: exchange_pb2.Shipment, where: str, *, max_char
             check_text(pid.value, f"{where}.{field_name}[{j}].value", max_length=max_chars)
 
 
+def shipment_text_is_plain(shipment: exchange_pb2.Shipment, *, max_chars: int) -> bool:
+    """True only when ``check_shipment_text`` would pass: every field short and printable.
+
+    Every character ``check_text`` refuses (C0 and C1 controls, line and paragraph
+    separators, bidirectional overrides) is one that ``str.isprintable`` rejects, and the
+    fields joined hold such a character exactly when a field does: one C-speed test instead
+    of two regex searches per field. False (which a few harmless characters, e.g. a no-break
+    space, also give) sends the shipment through ``check_shipment_text``, which decides and
+    names the offending field.
+    """
+    return _plain_ids(shipment, shipment.shipper_ids, shipment.consignee_ids, max_chars) is not None
+
+
+#: the (scheme, value) pairs of a shipment's shipper_ids and consignee_ids, as given
+_RawIds = tuple[list[tuple[str, str]], list[tuple[str, str]]]
+
+
+def _plain_ids(
+    shipment: exchange_pb2.Shipment, shipper_ids: Any, consignee_ids: Any, max_chars: int
+) -> _RawIds | None:
+    """The raw identifier pairs when all of the shipment's text is plain, None when not.
+
+    The repeated fields are passed in (each access to one builds a new wrapper) and each
+    identifier is read once, for this check and for normalising.
+    """
+    codes = shipment.hs_codes
+    if len(codes) > MAX_HS_CODES:
+        return None
+    shippers = [(pid.scheme, pid.value) for pid in shipper_ids]
+    # iterating an empty repeated field costs more than asking its length
+    consignees = [(pid.scheme, pid.value) for pid in consignee_ids] if len(consignee_ids) else []
+    parts = [shipment.reference, shipment.origin_country, shipment.platform, *codes]
+    if shipment.HasField("declared_value"):
+        parts.append(shipment.declared_value.currency)
+    for pair in shippers:
+        parts += pair
+    for pair in consignees:
+        parts += pair
+    text = "".join(parts)
+    # all fields together within the limit: each one is (the usual case, one len)
+    if len(text) > max_chars and max(map(len, parts)) > max_chars:
+        return None
+    return (shippers, consignees) if text.isprintable() else None
+
+
+def _normal_keys(pairs: list[tuple[str, str]]) -> tuple[PartyKey, ...]:
+    """``party_keys`` of raw pairs; raises the refusal without a field (see ``party_keys``)."""
+    if len(pairs) == 1:
+        return (_normal_key(*pairs[0]),)
+    return tuple(dict.fromkeys([_normal_key(scheme, value) for scheme, value in pairs]))
+
+
+#: distinct (scheme, value) pairs whose normal form ``party_keys`` remembers
+PARTY_KEY_CACHE = 65_536
+
+
+@lru_cache(maxsize=PARTY_KEY_CACHE)
+def _normal_key(scheme: str, value: str) -> PartyKey:
+    """``normalise_party_id`` as a key, remembered (a pure function; refusals are not cached)."""
+    normal = normalise_party_id(scheme, value)
+    return (normal.scheme, normal.value)
+
+
+#: each recommendation's number in borderx.v1.Recommendation
+_PROTO_RECOMMENDATION: dict[Recommendation, exchange_pb2.Recommendation] = {
+    r: getattr(exchange_pb2, r.name) for r in Recommendation
+}
+#: DesignationMatch / FlagMatch messages an ExchangeServicer keeps for reuse
+MATCH_CACHE = 8_192  # about 1.5 KB each (the serialised message, and the body bytes of its key)
+
+
+def _held(stored: StoredStatement) -> tuple[bytes, bytes | None, str, bool, str]:
+    """All a hit's message says about its statement: the header digest (header fields), the
+    body bytes (the decoded body; bound to the header by its digest, and keyed on anyway),
+    the first signature's key id, and how it is held (verified yet, from whom)."""
+    env = stored.envelope
+    key_id = env.signatures[0].key_id if env.signatures else ""
+    return (env.digest, env.body, key_id, stored.verified, stored.received_from)
+
+
 #: the most candidates one Search returns
 MAX_SEARCH_LIMIT = 100
 
@@ -129,10 +217,20 @@ def manifest_party(msg: Any, extra_ids: tuple[PartyKey, ...], field: str) -> Par
 
 
 def party_keys(ids: Any, field: str) -> tuple[PartyKey, ...]:
+    """The normal forms of ``ids``, first spelling first, without repeats.
+
+    Every value is validated (``normalise_party_id``, remembered per (scheme, value)); a
+    refusal is raised again with its field path, ``<field>[j].scheme`` or ``.value``.
+    """
     keys = []
     for j, pid in enumerate(ids):
-        normal = normalise_party_id(pid.scheme, pid.value, field=f"{field}[{j}]")
-        keys.append((normal.scheme, normal.value))
+        try:
+            keys.append(_normal_key(pid.scheme, pid.value))
+        except InvalidArgument:
+            normalise_party_id(pid.scheme, pid.value, field=f"{field}[{j}]")
+            raise  # pragma: no cover - the call above raises the same refusal, with the field
+    if len(keys) == 1:
+        return (keys[0],)
     return tuple(dict.fromkeys(keys))
 
 
@@ -167,6 +265,10 @@ def subscribe_body_types(request: exchange_pb2.SubscribeRequest) -> list[str]:
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     def __init__(self, gateway: Gateway) -> None:
         self._gw = gateway
+        self._counters: dict[Recommendation, Any] = {}
+        #: serialised DesignationMatch and FlagMatch messages by what they are built from
+        #: (``_held`` and the hit's recognition or action and match), parsed into replies
+        self._matches: dict[tuple[Any, ...], bytes] = {}
 
     # ------------------------------------------------------------ Publish
 
@@ -221,93 +323,161 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                 f"shipments: {len(request.shipments)} in one request; the limit is {limits.max_screen_batch}",
                 limit="limits.max_screen_batch",
             )
-        # O(shipments), before any per-identifier work: how much this call asks for
-        total = sum(len(s.shipper_ids) + len(s.consignee_ids) for s in request.shipments)
+        # O(shipments), before any per-identifier work: how much this call asks for, and
+        # whether it names parties (names are scored against candidates, not read from an
+        # index: never on the loop)
+        total = 0
+        named = False
+        for s in request.shipments:
+            total += len(s.shipper_ids) + len(s.consignee_ids)
+            named = named or s.HasField("shipper") or s.HasField("consignee")
         if total > limits.max_screen_identifiers:
             raise ResourceExhausted(
                 f"shipments: {total} identifiers in one request; the limit is {limits.max_screen_identifiers}",
                 limit="limits.max_screen_identifiers",
             )
-        # names are scored against candidates, not read from an index: never on the loop
-        named = any(s.HasField("shipper") or s.HasField("consignee") for s in request.shipments)
         if total <= INLINE_SCREEN_IDENTIFIERS and not named:
-            outcomes = self._screen(request)
+            response, counts = self._screen_response(request)
         else:
-            outcomes = await asyncio.to_thread(self._screen, request)
-        self._gw.metrics.screened([o.recommendation.name for o in outcomes])
-        return exchange_pb2.ScreenResponse(results=[self._result(o) for o in outcomes])
+            response, counts = await asyncio.to_thread(self._screen_response, request)
+        for recommendation, n in counts.items():
+            self._recommendation_counter(recommendation).inc(n)
+        return response
+
+    def _recommendation_counter(self, recommendation: Recommendation) -> Any:
+        """The gateway's screening counter for ``recommendation`` (the labelled child, kept)."""
+        counter = self._counters.get(recommendation)
+        if counter is None:
+            counter = self._gw.metrics.recommendations.labels(recommendation.name)
+            self._counters[recommendation] = counter
+        return counter
+
+    def _screen_response(
+        self, request: exchange_pb2.ScreenRequest
+    ) -> tuple[exchange_pb2.ScreenResponse, dict[Recommendation, int]]:
+        """Screen every shipment; the response and how many shipments got each recommendation."""
+        outcomes = self._screen(request)
+        response = exchange_pb2.ScreenResponse()
+        add = response.results.add
+        counts: dict[Recommendation, int] = {}
+        for outcome in outcomes:
+            recommendation = outcome.recommendation
+            counts[recommendation] = counts.get(recommendation, 0) + 1
+            # built in place (no message copied whole); most shipments have no hit at all
+            result = add(
+                reference=outcome.reference,
+                recommendation=_PROTO_RECOMMENDATION[recommendation],
+                reasons=outcome.reasons,
+            )
+            for d in outcome.designations:
+                result.designations.add().MergeFromString(self._designation_match(d))
+            for f in outcome.flags:
+                result.flags.add().MergeFromString(self._flag_match(f))
+        return response, counts
 
     def _screen(self, request: exchange_pb2.ScreenRequest) -> list[ScreeningOutcome]:
-        """Check, normalise and screen every shipment (on a worker thread unless the call is small)."""
+        """Check, normalise and screen every shipment (on a worker thread unless the call is small).
+
+        Every shipment is checked in full and refused with the field it breaks; the common
+        shape (plain text, identifiers only) takes the cheap route through the same checks.
+        """
         limits = self._gw.config.limits
+        max_ids = limits.max_shipment_identifiers
+        max_chars = limits.max_text_chars
         queries = []
         for i, s in enumerate(request.shipments):
-            where = f"shipments[{i}]"
-            count = len(s.shipper_ids) + len(s.consignee_ids)
-            if count > limits.max_shipment_identifiers:
+            shipper_pb, consignee_pb = s.shipper_ids, s.consignee_ids
+            count = len(shipper_pb) + len(consignee_pb)
+            if count > max_ids:
                 raise ResourceExhausted(
-                    f"{where}: {count} shipper and consignee identifiers; "
-                    f"the limit is {limits.max_shipment_identifiers} per shipment",
+                    f"shipments[{i}]: {count} shipper and consignee identifiers; "
+                    f"the limit is {max_ids} per shipment",
                     limit="limits.max_shipment_identifiers",
                 )
-            check_shipment_text(s, where, max_chars=limits.max_text_chars)
-            shipper_ids = party_keys(s.shipper_ids, f"{where}.shipper_ids")
-            consignee_ids = party_keys(s.consignee_ids, f"{where}.consignee_ids")
-            shipper = manifest_party(s.shipper, shipper_ids, f"{where}.shipper")
-            consignee = manifest_party(s.consignee, consignee_ids, f"{where}.consignee")
+            raw = _plain_ids(s, shipper_pb, consignee_pb, max_chars)
+            if raw is None:
+                check_shipment_text(s, f"shipments[{i}]", max_chars=max_chars)
+                raw = [(p.scheme, p.value) for p in shipper_pb], [(p.scheme, p.value) for p in consignee_pb]
+            try:
+                shipper_ids = _normal_keys(raw[0]) if raw[0] else ()
+            except InvalidArgument:
+                party_keys(shipper_pb, f"shipments[{i}].shipper_ids")  # raises it with the field
+                raise
+            try:
+                consignee_ids = _normal_keys(raw[1]) if raw[1] else ()
+            except InvalidArgument:
+                party_keys(consignee_pb, f"shipments[{i}].consignee_ids")
+                raise
+            shipper = consignee = None
+            if s.HasField("shipper"):
+                shipper = manifest_party(s.shipper, shipper_ids, f"shipments[{i}].shipper")
+            if s.HasField("consignee"):
+                consignee = manifest_party(s.consignee, consignee_ids, f"shipments[{i}].consignee")
             if len(s.goods_description) > 4000:
                 raise InvalidArgument(
                     f"is {len(s.goods_description)} characters; at most 4000",
-                    field=f"{where}.goods_description",
+                    field=f"shipments[{i}].goods_description",
                 )
             if shipper is not None:
                 shipper_ids = tuple(sorted(shipper.ids))
             if consignee is not None:
                 consignee_ids = tuple(sorted(consignee.ids))
-            named = any(f is not None and f.names for f in (shipper, consignee))
-            if not shipper_ids and not consignee_ids and not named:
+            if (
+                not shipper_ids
+                and not consignee_ids
+                and not (
+                    (shipper is not None and shipper.names) or (consignee is not None and consignee.names)
+                )
+            ):
                 raise InvalidArgument(
                     "needs at least one identifier (shipper_ids, consignee_ids, shipper.ids) "
                     "or a shipper or consignee name",
-                    field=f"{where}.shipper_ids",
+                    field=f"shipments[{i}].shipper_ids",
                 )
             queries.append(
                 ShipmentQuery(
-                    reference=s.reference,
-                    shipper_ids=shipper_ids,
-                    consignee_ids=consignee_ids,
-                    shipper=shipper,
-                    consignee=consignee,
-                    goods_description=s.goods_description,
+                    s.reference, shipper_ids, consignee_ids, shipper, consignee, s.goods_description
                 )
             )
         return list(self._gw.screener.screen(queries))
 
-    @staticmethod
-    def _result(outcome: ScreeningOutcome) -> exchange_pb2.ScreeningResult:
-        return exchange_pb2.ScreeningResult(
-            reference=outcome.reference,
-            designations=[
-                exchange_pb2.DesignationMatch(
-                    provenance=provenance(d.stored),
-                    designation=designation_to_proto(d.designation),
-                    recognised=d.recognised,
-                    match=match_to_proto(d.match),
-                )
-                for d in outcome.designations
-            ],
-            flags=[
-                exchange_pb2.FlagMatch(
-                    provenance=provenance(f.stored),
-                    flag=flag_to_proto(f.flag),
-                    action=f.action.name,
-                    match=match_to_proto(f.match),
-                )
-                for f in outcome.flags
-            ],
-            recommendation=outcome.recommendation.name,
-            reasons=list(outcome.reasons),
-        )
+    def _designation_match(self, d: DesignationHit) -> bytes:
+        """One designation hit as a serialised DesignationMatch, built once per (statement as
+        held, recognition, match)."""
+        key = (*_held(d.stored), d.recognised, d.match)
+        data = self._matches.get(key)
+        if data is None:
+            data = exchange_pb2.DesignationMatch(
+                provenance=provenance(d.stored),
+                designation=designation_to_proto(d.designation),
+                recognised=d.recognised,
+                match=match_to_proto(d.match),
+            ).SerializeToString()
+            self._remember(key, data)
+        return data
+
+    def _flag_match(self, f: FlagHit) -> bytes:
+        """One flag hit as a serialised FlagMatch, built once per (statement as held, action, match)."""
+        key = (*_held(f.stored), f.action, f.match)
+        data = self._matches.get(key)
+        if data is None:
+            data = exchange_pb2.FlagMatch(
+                provenance=provenance(f.stored),
+                flag=flag_to_proto(f.flag),
+                action=f.action.name,
+                match=match_to_proto(f.match),
+            ).SerializeToString()
+            self._remember(key, data)
+        return data
+
+    def _remember(self, key: tuple[Any, ...], data: bytes) -> None:
+        # Bounded by starting over when full: a plain dict stays safe to share between the
+        # worker threads of concurrent Screens (each operation is atomic), unlike an LRU's
+        # reordering; the hits of a screening stream repeat, so it refills at once. Kept
+        # serialised: a few hundred bytes, where a message object holds several KB.
+        if len(self._matches) >= MATCH_CACHE:
+            self._matches.clear()
+        self._matches[key] = data
 
     # ------------------------------------------------------------ Search
 
