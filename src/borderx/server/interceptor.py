@@ -213,9 +213,9 @@ class _Guard(grpc.aio.ServerInterceptor):
             call.code = grpc.StatusCode.CANCELLED
         self._log_rpc(method, call.principal, call.code, call.start)
 
-    # Each wrapper inlines the guard (admit, parse, run; map errors; log) rather than
-    # entering an async context manager: on a unary call that would cost more than
-    # identity, authorisation, the log event and the metrics together.
+    # Each wrapper inlines the guard (admit, parse, run; map errors with ``_fail``; log with
+    # ``_ended``) rather than entering an async context manager, which costs an async
+    # generator and two more awaits on every call.
 
     def _wrap_unary(
         self, method: str, behaviour: Any, parse: Callable[[Any], Any], *, streaming_requests: bool = False
