@@ -164,10 +164,6 @@ def subscribe_body_types(request: exchange_pb2.SubscribeRequest) -> list[str]:
     return body_types
 
 
-#: a Lookup answer of more current statements than this is built in a worker thread
-INLINE_LOOKUP_ENTRIES = 16
-
-
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     def __init__(self, gateway: Gateway) -> None:
         self._gw = gateway
@@ -368,25 +364,10 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         if not request.HasField("id"):
             raise InvalidArgument("required: a party identifier (scheme and value)", field="id")
         normal = normalise_party_id(request.id.scheme, request.id.value, field="id")
+        stored = await asyncio.to_thread(
+            self._gw.store.lookup, normal.scheme, normal.value, include_history=request.include_history
+        )
         reader = current_principal().agency
-        if request.include_history:
-            # a party's whole history can be long: read it and build the answer off the loop
-            return await asyncio.to_thread(self._lookup, normal.scheme, normal.value, reader, history=True)
-        # The current statements of one party are one indexed read (O(log n), the store's
-        # MUST), like the few reads of an inline Screen: on the loop, that costs less than
-        # the hop to a worker thread, which would double the CPU of a Lookup that finds
-        # nothing (tests/bench/bench_gateway.py). A long answer is built in a thread.
-        stored = self._gw.store.lookup(normal.scheme, normal.value)
-        if not stored:
-            return exchange_pb2.LookupResponse()
-        if len(stored) > INLINE_LOOKUP_ENTRIES:
-            return await asyncio.to_thread(self._lookup_response, stored, reader)
-        return self._lookup_response(stored, reader)
-
-    def _lookup(self, scheme: str, value: str, reader: str, *, history: bool) -> exchange_pb2.LookupResponse:
-        return self._lookup_response(self._gw.store.lookup(scheme, value, include_history=history), reader)
-
-    def _lookup_response(self, stored: list[StoredStatement], reader: str) -> exchange_pb2.LookupResponse:
         now = self._gw.screener.now()
         entries = []
         for s in stored:
