@@ -26,6 +26,7 @@ Figures:
    signs/s over statement-sized PAE bytes — goal >= 0.5.
 
 ``BORDERX_BENCH_SCALE`` (default 1.0) scales the store sizes, e.g. 0.01 for a quick try.
+``BORDERX_BENCH_ONLY=publish`` runs figure 5 alone (no store to build: Publish starts empty).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from tests.bench._world import (
 )
 
 SCALE = float(os.environ.get("BORDERX_BENCH_SCALE", "1.0"))
+ONLY = os.environ.get("BORDERX_BENCH_ONLY", "")
 DESIGNATIONS = max(int(1_000_000 * SCALE), 1_000)
 FLAGS = max(int(100_000 * SCALE), 100)
 SMALL_DESIGNATIONS = max(DESIGNATIONS // 100, 100)
@@ -460,6 +462,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="borderx-bench-") as tmp:
         lab = Lab(Path(tmp))
         lab.make_pki()
+        if ONLY == "publish":
+            try:
+                publish_figure(lab)
+            finally:
+                lab.stop_all()
+            return
         start = time.perf_counter()
         held = build_store(
             lab.pki, lab.work / "big.db", designations=DESIGNATIONS, flags=FLAGS, receiver=HOME

@@ -50,7 +50,7 @@ from borderx.statements.bodies import (
     StatementRef,
     Withdrawal,
 )
-from borderx.statements.body_codec import decode_body, encode_body
+from borderx.statements.body_codec import decode_strict
 from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
 from borderx.statements.rules import (
     DEFAULT_LIMITS,
@@ -159,6 +159,7 @@ def admit(
     ceiling: datetime | None = None,
     vouched: bool = False,
     signed_here: bool = False,
+    encoded: Body | None = None,
 ) -> Admission:
     """Admit ``env`` (see the module docstring). ``ceiling``: time of a checkpoint covering it.
 
@@ -171,12 +172,16 @@ def admit(
 
     ``signed_here``: a draft this gateway's own signer just signed over these exact bytes
     (Publish): the key, its window and the body digest are still checked, the Ed25519
-    arithmetic on our own fresh signature is not repeated.
+    arithmetic on our own fresh signature is not repeated. With it, ``encoded`` may be the
+    body the publisher encoded into ``env.body`` (``encode_body(encoded) == env.body``):
+    the bytes are then not decoded again, and every rule runs on ``encoded``.
 
     Raises VerificationError (bad signature, key, body digest: nothing may be stored) or
     OwnChainForged (a peer sent a statement in our own name). A broken rule is returned as
     ``Admission.violation``, never raised.
     """
+    if encoded is not None and not signed_here:
+        raise ValueError("an already decoded body is only taken for a statement signed here")
     verify_statement(env, directory, cryptography=not (vouched or signed_here))
     issuer, seq = env.issuer, env.seq
     if received_from and issuer == policy.home:
@@ -199,7 +204,9 @@ def admit(
         _check_time(env, view=view, policy=policy, received_at=received_at, ceiling=ceiling)
         if env.body is None:
             return Admission(env, NO_EFFECTS, audience_breach=breach, verified=not vouched)
-        body = _check_body(env, policy=policy, owners=directory.programme_owners(), received_at=received_at)
+        body = _check_body(
+            env, policy=policy, owners=directory.programme_owners(), received_at=received_at, encoded=encoded
+        )
         effects = _references(env, body, view=view, policy=policy)
     except RuleViolation as violation:
         return Admission(
@@ -264,22 +271,34 @@ def _check_time(
 
 
 def _check_body(
-    env: Envelope, *, policy: IntakePolicy, owners: Mapping[str, str], received_at: datetime
+    env: Envelope,
+    *,
+    policy: IntakePolicy,
+    owners: Mapping[str, str],
+    received_at: datetime,
+    encoded: Body | None = None,
 ) -> Body:
     assert env.body is not None
-    body_type = BodyType(env.header.body_type)
-    try:
-        body = decode_body(body_type, env.body)
-    except InvalidArgument as exc:
-        raise RuleViolation("body.decode", str(exc).removeprefix(f"{exc.field}: "), field=exc.field) from None
-    # one meaning per signed body: bytes that re-encode differently (unknown fields,
-    # non-canonical order) could be read differently by another verifier
-    if encode_body(body) != env.body:
-        raise RuleViolation(
-            "body.canonical",
-            "is not the canonical encoding of its content (unknown fields or non-deterministic order)",
-            field="body",
-        )
+    if encoded is None:
+        body_type = BodyType(env.header.body_type)
+        try:
+            body, canonical = decode_strict(body_type, env.body)
+        except InvalidArgument as exc:
+            raise RuleViolation(
+                "body.decode", str(exc).removeprefix(f"{exc.field}: "), field=exc.field
+            ) from None
+        # one meaning per signed body: bytes that re-encode differently (unknown fields,
+        # non-canonical order) could be read differently by another verifier
+        if not canonical:
+            raise RuleViolation(
+                "body.canonical",
+                "is not the canonical encoding of its content (unknown fields or non-deterministic order)",
+                field="body",
+            )
+    else:
+        # Publish: env.body is encode_body(encoded), made here a moment ago (canonical by
+        # construction); the rules below still run on it
+        body = encoded
     try:
         validated = validate_body(
             body,
