@@ -119,25 +119,39 @@ def _repeated_enum_from_proto(enum_cls: type[_E], pb_enum: Any, numbers: Any, fi
     return tuple(out)
 
 
+#: the range of a valid ``google.protobuf.Timestamp`` (0001-01-01 .. 9999-12-31 23:59:59)
+_TS_SECONDS_MIN, _TS_SECONDS_MAX = -62_135_596_800, 253_402_300_799
+_UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
+
+
 def _set_time(msg: Any, name: str, value: datetime | None) -> None:
-    if value is not None:
-        getattr(msg, name).FromDatetime(value)
+    if value is None:
+        return
+    ts = getattr(msg, name)
+    if value.tzinfo is UTC:
+        # what ``Timestamp.FromDatetime`` computes, without its struct_time detour (every
+        # body time is aware UTC: ``bodies`` converts on construction)
+        ts.seconds = (value - _UTC_EPOCH) // _SECOND
+        ts.nanos = value.microsecond * 1000
+    else:
+        ts.FromDatetime(value)
 
 
 def _get_time(msg: Any, name: str) -> datetime | None:
     if not msg.HasField(name):
         return None
     ts = getattr(msg, name)
-    try:
-        when: datetime = ts.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
+    seconds, nanos = ts.seconds, ts.nanos
+    if not (_TS_SECONDS_MIN <= seconds <= _TS_SECONDS_MAX and 0 <= nanos < 1_000_000_000):
         # Stops an out-of-range Timestamp (outside years 1 to 9999, bad nanos) surfacing as a crash.
         raise InvalidArgument(
-            f"timestamp seconds={ts.seconds} nanos={ts.nanos} is outside 0001-01-01..9999-12-31 "
+            f"timestamp seconds={seconds} nanos={nanos} is outside 0001-01-01..9999-12-31 "
             "or has nanos outside 0..999999999",
             field=name,
-        ) from None
-    return when
+        )
+    # ``Timestamp.ToDatetime(tzinfo=UTC)``, the same value at a fraction of the cost
+    return _UTC_EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
 
 
 def _under(prefix: str, convert: Callable[[], Any]) -> Any:

@@ -487,3 +487,19 @@ def test_decode_strict_of_a_canonical_body(body: Body) -> None:
     data = encode_body(body)
     assert decode_strict(body_type_of(body), data) == (body, True)
     assert decode_strict(body_type_of(body), data + bytes([0xF8, 0x07, 0x01]))[1] is False
+
+
+@settings(max_examples=300, deadline=None)
+@given(times, st.integers(0, 999))
+def test_times_convert_exactly_as_protobuf_does(when: datetime, sub_micro: int) -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from borderx.statements.body_codec import _get_time, _set_time
+
+    msg = pb.Designation()
+    _set_time(msg, "valid_from", when)
+    expected = Timestamp()
+    expected.FromDatetime(when)
+    assert msg.valid_from == expected
+    msg.valid_from.nanos += sub_micro
+    assert _get_time(msg, "valid_from") == msg.valid_from.ToDatetime(tzinfo=UTC)
