@@ -224,20 +224,23 @@ def time_floor(view: ChainView, issuer: str, seq: int, policy: IntakePolicy) -> 
     return _floor(view, issuer, seq, policy)[0]
 
 
-def _floor(view: ChainView, issuer: str, seq: int, policy: IntakePolicy) -> tuple[datetime | None, str]:
+def _floor(
+    view: ChainView, issuer: str, seq: int, policy: IntakePolicy
+) -> tuple[datetime | None, Callable[[], str]]:
+    """The floor and what sets it (a function: the words are only needed for a violation)."""
     floor: datetime | None = None
-    why = ""
+    why: Callable[[], str] = str
     if seq > 1:
         held = view.statement(issuer, seq - 1)
         if held is not None:
             prev, prev_received = held
             # a predecessor dated in the future must not push every later statement out
             floor = min(prev.header.issued_at, prev_received + policy.max_skew)
-            why = f"its predecessor seq {seq - 1} ({_at(prev.header.issued_at)})"
+            why = lambda: f"its predecessor seq {seq - 1} ({_at(prev.header.issued_at)})"  # noqa: E731
     checkpointed = view.checkpoint_floor(issuer, seq)
     if checkpointed is not None and (floor is None or checkpointed > floor):
         floor = checkpointed
-        why = f"a checkpoint {issuer} signed at {_at(checkpointed)} for a head below seq {seq}"
+        why = lambda: f"a checkpoint {issuer} signed at {_at(checkpointed)} for a head below seq {seq}"  # noqa: E731
     return floor, why
 
 
@@ -252,7 +255,7 @@ def _check_time(
         # already published (its chain, its heartbeats) dates everything after it
         raise RuleViolation(
             "time.before_predecessor",
-            f"{issuer} seq {seq} is dated {_at(issued)}, before {why}",
+            f"{issuer} seq {seq} is dated {_at(issued)}, before {why()}",
             field="header.issued_at",
         )
     if issued > received_at + policy.max_skew:
