@@ -433,10 +433,7 @@ def decode_strict(body_type: BodyType, data: bytes) -> tuple[Body, bool]:
 
 
 def _whole_micros(msg: Any, *names: str) -> bool:
-    for name in names:
-        if msg.HasField(name) and getattr(msg, name).nanos % 1000:
-            return False
-    return True
+    return all(not (msg.HasField(name) and getattr(msg, name).nanos % 1000) for name in names)
 
 
 def _lossless(msg: Any) -> bool:

@@ -478,7 +478,9 @@ def test_decode_strict_agrees_with_the_round_trip_on_mutated_bodies(
 
 @settings(max_examples=400, deadline=None)
 @given(st.sampled_from(list(BodyType)), st.binary(max_size=96))
-def test_decode_strict_agrees_with_the_round_trip_on_arbitrary_bytes(body_type: BodyType, data: bytes) -> None:
+def test_decode_strict_agrees_with_the_round_trip_on_arbitrary_bytes(
+    body_type: BodyType, data: bytes
+) -> None:
     assert _strict_verdict(body_type, data) == _round_trip_verdict(body_type, data)
 
 
