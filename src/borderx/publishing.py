@@ -23,9 +23,9 @@ from borderx.directory.model import DirectoryHolder
 from borderx.errors import ChainError, InvalidArgument, PermissionDenied, VerificationError, quote
 from borderx.logging import get_logger
 from borderx.screening.index import index_effects
-from borderx.statements.bodies import Body, body_type_of
+from borderx.statements.bodies import Body, Designation, body_type_of
 from borderx.statements.body_codec import encode_body
-from borderx.statements.intake import IntakePolicy, StoreView, admit, time_floor
+from borderx.statements.intake import IntakePolicy, StoreView, admit, membership_key, time_floor
 from borderx.statements.model import GENESIS_DIGEST, Envelope
 from borderx.statements.rules import validate_body
 from borderx.statements.signing import Signer, sign_statement
@@ -167,6 +167,15 @@ class Publisher:
         seq, prev = (head.seq, head.digest) if head else (0, GENESIS_DIGEST)
         now = self._clock()
         view = StoreView(self._store)
+        # the memberships the batch's designations will be checked against, in one read
+        view.prefetch_memberships(
+            self._agency,
+            (
+                (item.body.programme, membership_key(item.body))
+                for item in items
+                if isinstance(item, Draft) and isinstance(item.body, Designation)
+            ),
+        )
         directory = self._directory.current
         out: list[NewStatement] = []
         for i, item in enumerate(items):

@@ -35,7 +35,7 @@ index rebuild) state accumulated in memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -586,6 +586,19 @@ class StoreView:
             got = self._members[key] = self._store.membership(issuer, programme, member_id)
         return got
 
+    def prefetch_memberships(self, issuer: str, keys: Iterable[tuple[str, str]]) -> None:
+        """Read the memberships (programme, member id) of a batch at once (one query, not one each).
+
+        What is read is what ``membership`` would have read for each key; a key not fetched
+        here (its member id changed in normalisation) is still read on its own.
+        """
+        wanted = [k for k in dict.fromkeys(keys) if (issuer, *k) not in self._members]
+        if not wanted:
+            return
+        found = self._store.memberships(issuer, wanted)
+        for programme, member_id in wanted:
+            self._members[(issuer, programme, member_id)] = found.get((programme, member_id))
+
 
 class _StoreReads(Protocol):
     def get(self, issuer: str, seq: int) -> StoredStatement | None: ...
@@ -593,6 +606,10 @@ class _StoreReads(Protocol):
     def checkpoint_at_or_before(self, issuer: str, seq: int) -> SignedCheckpoint | None: ...
 
     def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None: ...
+
+    def memberships(
+        self, issuer: str, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, str]]: ...
 
 
 class Reindexer:
