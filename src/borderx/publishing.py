@@ -23,9 +23,9 @@ from borderx.directory.model import DirectoryHolder
 from borderx.errors import ChainError, InvalidArgument, PermissionDenied, VerificationError, quote
 from borderx.logging import get_logger
 from borderx.screening.index import index_effects
-from borderx.statements.bodies import Body, body_type_of
+from borderx.statements.bodies import Body, Designation, body_type_of
 from borderx.statements.body_codec import encode_body
-from borderx.statements.intake import IntakePolicy, StoreView, admit, time_floor
+from borderx.statements.intake import IntakePolicy, StoreView, admit, membership_key, time_floor
 from borderx.statements.model import GENESIS_DIGEST, Envelope
 from borderx.statements.rules import validate_body
 from borderx.statements.signing import Signer, sign_statement
@@ -45,13 +45,14 @@ class Draft:
 Item = Draft | Envelope
 
 
-def request_digest(items: Sequence[Item]) -> bytes:
+def request_digest(items: Sequence[Item], *, encoded: Sequence[bytes | None] | None = None) -> bytes:
     """SHA-256 of the canonical form of a Publish request's items, what its receipt is bound to.
 
     Canonical: each item's kind, then length-prefixed parts: a draft's body type, its body
     as ``encode_body`` writes it (deterministic protobuf) and its audience; an envelope's
     header bytes, signatures and body bytes as received. Two requests with the same items
-    have the same digest however their protobuf was laid out on the wire.
+    have the same digest however their protobuf was laid out on the wire. ``encoded``: the
+    drafts' ``encode_body`` bytes when the caller has them already (None for an envelope).
     """
     h = hashlib.sha256(b"borderx/publish-request/v1")
 
@@ -59,11 +60,12 @@ def request_digest(items: Sequence[Item]) -> bytes:
         h.update(len(data).to_bytes(8, "big"))
         h.update(data)
 
-    for item in items:
+    for i, item in enumerate(items):
         if isinstance(item, Draft):
+            data = encoded[i] if encoded is not None else None
             part(b"draft")
             part(body_type_of(item.body).value.encode())
-            part(encode_body(item.body))
+            part(encode_body(item.body) if data is None else data)
             part(len(item.audience).to_bytes(8, "big"))
             for agency in item.audience:
                 part(agency.encode())
@@ -113,11 +115,14 @@ class Publisher:
         if not items:
             raise InvalidArgument("is empty; send at least one draft or envelope", field="items")
         claim = None
+        # each draft's bytes once: for the request digest, and signed as they are when the
+        # draft is already in normal form (most are)
+        encoded = [encode_body(item.body) if isinstance(item, Draft) else None for item in items]
         if idempotency_key:
             claim = Idempotency(
                 idempotency_key,
                 principal,
-                request_digest=request_digest(items),
+                request_digest=request_digest(items, encoded=encoded),
                 not_before=self._clock() - self._receipt_ttl,
             )
             previous = self._replay(claim)
@@ -130,7 +135,7 @@ class Publisher:
                 previous = self._replay(claim)
                 if previous is not None:
                     return previous
-            entries = self._prepare(items)
+            entries = self._prepare(items, encoded)
             # the store checks the claim again in the append's own transaction
             self._store.append(entries, idempotency=claim)
         envelopes = [entry.envelope for entry in entries]
@@ -156,24 +161,35 @@ class Publisher:
 
     # ------------------------------------------------------------ preparation
 
-    def _prepare(self, items: Sequence[Item]) -> list[NewStatement]:
+    def _prepare(self, items: Sequence[Item], encoded: Sequence[bytes | None]) -> list[NewStatement]:
         """Sign or check every item and admit it exactly as a receiving gateway would."""
         head = self._store.head(self._agency)
         seq, prev = (head.seq, head.digest) if head else (0, GENESIS_DIGEST)
         now = self._clock()
         view = StoreView(self._store)
+        # the memberships the batch's designations will be checked against, in one read
+        view.prefetch_memberships(
+            self._agency,
+            (
+                (item.body.programme, membership_key(item.body))
+                for item in items
+                if isinstance(item, Draft) and isinstance(item.body, Designation)
+            ),
+        )
         directory = self._directory.current
         out: list[NewStatement] = []
         for i, item in enumerate(items):
             where = f"items[{i}].draft" if isinstance(item, Draft) else f"items[{i}].envelope"
             try:
+                body: Body | None = None
                 if isinstance(item, Draft):
                     # never before what this chain already dates (a replica's clock may lag)
                     issued = max(now, time_floor(view, self._agency, seq + 1, self._policy) or now)
-                    env = self._sign_draft(item, seq=seq + 1, prev=prev, now=issued)
+                    env, body = self._sign_draft(item, encoded[i], seq=seq + 1, prev=prev, now=issued)
                 else:
                     env = self._check_envelope(item, seq=seq + 1, prev=prev)
                 # the one admission path: a gateway publishes nothing it would refuse from a peer
+                # (a draft's body is handed over as encoded: no second decode of our own bytes)
                 admission = admit(
                     env,
                     directory=directory,
@@ -181,6 +197,7 @@ class Publisher:
                     view=view,
                     received_at=now,
                     signed_here=isinstance(item, Draft),
+                    encoded=body,
                 )
             except InvalidArgument as exc:
                 raise exc.under(where) from None
@@ -196,7 +213,10 @@ class Publisher:
             out.append(admission.entry(""))
         return out
 
-    def _sign_draft(self, draft: Draft, *, seq: int, prev: bytes, now: datetime) -> Envelope:
+    def _sign_draft(
+        self, draft: Draft, data: bytes | None, *, seq: int, prev: bytes, now: datetime
+    ) -> tuple[Envelope, Body]:
+        """Sign ``draft`` (``data``: its ``encode_body`` bytes, if known); the envelope and its body."""
         if self._signer is None:
             raise PermissionDenied("this gateway has no signing key configured; send signed envelopes")
         policy = self._policy
@@ -214,7 +234,10 @@ class Publisher:
         except InvalidArgument as exc:
             raise exc.under(body_type_of(draft.body).value) from None
         audience = self._check_audience(draft.audience)
-        return sign_statement(
+        if data is None or body is not draft.body:
+            # validation normalised something (it returns the draft itself when it did not)
+            data = encode_body(body)
+        env = sign_statement(
             self._signer,
             issuer=self._agency,
             seq=seq,
@@ -222,8 +245,9 @@ class Publisher:
             issued_at=now,
             audience=audience,
             body_type=body_type_of(body).value,
-            body=encode_body(body),
+            body=data,
         )
+        return env, body
 
     def _check_envelope(self, env: Envelope, *, seq: int, prev: bytes) -> Envelope:
         if env.issuer != self._agency:

@@ -32,6 +32,7 @@ Figures:
 ``BORDERX_BENCH_SCALE`` (default 1.0) scales the store sizes, e.g. 0.01 for a quick try;
 ``BORDERX_BENCH_ONLY=screen`` measures figures 1 and 2 only (no small store, no Lookup,
 memory or Publish figures), e.g. while profiling the gateway (its pid is printed);
+``BORDERX_BENCH_ONLY=publish`` runs figure 5 alone (no store to build: Publish starts empty);
 ``BORDERX_BENCH_WORLD=<folder>`` keeps the signed world (PKI and stores) there for the next
 run at the same scale, which then copies it instead of signing 1.1M statements again.
 """
@@ -618,6 +619,13 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="borderx-bench-") as tmp:
         lab = Lab(Path(tmp))
+        if ONLY == "publish":
+            lab.make_pki()
+            try:
+                publish_figure(lab)
+            finally:
+                lab.stop_all()
+            return
         held, small_held = _world(lab)
         rng = random.Random(42)
         batches = [

@@ -38,7 +38,11 @@ security = get_logger("borderx.security")
 #: statements read per round
 BATCH = 8192
 #: below this many signatures a round runs in a thread: a process pool is not worth starting
+#: (counted over back-to-back rounds too: a bulk sync feeds the checker in rounds smaller
+#: than this, and checks in a thread hold the GIL the admission path needs)
 POOL_THRESHOLD = 2048
+#: once the pool runs, a round at least this large still goes to it (off the GIL)
+POOL_MIN_ROUND = 64
 #: how long an idle checker waits before looking again (it is also woken by the feed)
 IDLE_SECONDS = 1.0
 #: rounds a failed check waits for its checkpoint before it is settled without it
@@ -65,6 +69,8 @@ class SignatureChecker:
         self.refused = 0
         #: failed checks waiting for their vouching checkpoint to be stored: rounds waited
         self._waiting: dict[tuple[str, int], int] = {}
+        #: signatures checked since the checker last found nothing to do
+        self._busy = 0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="signature-checks")
@@ -97,6 +103,7 @@ class SignatureChecker:
         """Check one batch of pending statements; returns how many were settled."""
         pending = await asyncio.to_thread(self._store.unverified, limit=BATCH)
         if not pending:
+            self._busy = 0
             return 0
         items, owners, reasons = self._items(pending)
         verdicts = await self._verify(items)
@@ -144,7 +151,9 @@ class SignatureChecker:
         return items, owners, refused
 
     async def _verify(self, items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
-        if len(items) < POOL_THRESHOLD or self._workers < 2:
+        self._busy += len(items)
+        large = len(items) >= POOL_THRESHOLD or self._busy >= POOL_THRESHOLD
+        if self._workers < 2 or not (large or (self._pool is not None and len(items) >= POOL_MIN_ROUND)):
             return await asyncio.to_thread(check_many, items)
         if self._pool is None:
             # spawn, never fork: this process runs gRPC, whose threads do not survive a fork

@@ -41,7 +41,7 @@ index rebuild) state accumulated in memory.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -57,7 +57,7 @@ from borderx.statements.bodies import (
     StatementRef,
     Withdrawal,
 )
-from borderx.statements.body_codec import decode_body, encode_body
+from borderx.statements.body_codec import decode_strict
 from borderx.statements.chain import ChainHead
 from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
 from borderx.statements.rules import (
@@ -191,6 +191,7 @@ def admit(
     ceiling: datetime | None = None,
     vouched: bool = False,
     signed_here: bool = False,
+    encoded: Body | None = None,
 ) -> Admission:
     """Admit ``env`` (see the module docstring). ``ceiling``: time of a checkpoint covering it.
 
@@ -203,13 +204,18 @@ def admit(
 
     ``signed_here``: a draft this gateway's own signer just signed over these exact bytes
     (Publish): the key, its window and the body digest are still checked, the Ed25519
-    arithmetic on our own fresh signature is not repeated.
+    arithmetic on our own fresh signature is not repeated. With it, ``encoded`` may be the
+    body the publisher encoded into ``env.body`` (``encode_body(encoded) == env.body``):
+    the bytes are then not decoded again, and every rule runs on ``encoded``.
 
     Raises VerificationError (bad signature, key, body digest: nothing may be stored;
     ``KeyUnwitnessed``: signed by a key whose window closed before the statement's proven
-    time — honest late history waits for the witnesses' cosignatures) or OwnChainForged (a peer sent a statement in our own name). A broken rule is returned as
+    time — honest late history waits for the witnesses' cosignatures) or OwnChainForged (a
+    peer sent a statement in our own name). A broken rule is returned as
     ``Admission.violation``, never raised.
     """
+    if encoded is not None and not signed_here:
+        raise ValueError("an already decoded body is only taken for a statement signed here")
     verified = verify_statement(env, directory, cryptography=not (vouched or signed_here))
     issuer, seq = env.issuer, env.seq
     if received_from and issuer == policy.home:
@@ -240,7 +246,9 @@ def admit(
         _check_time(env, view=view, policy=policy, received_at=received_at, ceiling=ceiling)
         if env.body is None:
             return Admission(env, NO_EFFECTS, audience_breach=breach, verified=not vouched)
-        body = _check_body(env, policy=policy, owners=directory.programme_owners(), received_at=received_at)
+        body = _check_body(
+            env, policy=policy, owners=directory.programme_owners(), received_at=received_at, encoded=encoded
+        )
         effects = _references(env, body, view=view, policy=policy)
     except RuleViolation as violation:
         return Admission(
@@ -361,20 +369,23 @@ def time_floor(view: ChainView, issuer: str, seq: int, policy: IntakePolicy) -> 
     return _floor(view, issuer, seq, policy)[0]
 
 
-def _floor(view: ChainView, issuer: str, seq: int, policy: IntakePolicy) -> tuple[datetime | None, str]:
+def _floor(
+    view: ChainView, issuer: str, seq: int, policy: IntakePolicy
+) -> tuple[datetime | None, Callable[[], str]]:
+    """The floor and what sets it (a function: the words are only needed for a violation)."""
     floor: datetime | None = None
-    why = ""
+    why: Callable[[], str] = str
     if seq > 1:
         held = view.statement(issuer, seq - 1)
         if held is not None:
             prev, prev_received = held
             # a predecessor dated in the future must not push every later statement out
             floor = min(prev.header.issued_at, prev_received + policy.max_skew)
-            why = f"its predecessor seq {seq - 1} ({_at(prev.header.issued_at)})"
+            why = lambda: f"its predecessor seq {seq - 1} ({_at(prev.header.issued_at)})"  # noqa: E731
     checkpointed = view.checkpoint_floor(issuer, seq)
     if checkpointed is not None and (floor is None or checkpointed > floor):
         floor = checkpointed
-        why = f"a checkpoint {issuer} signed at {_at(checkpointed)} for a head below seq {seq}"
+        why = lambda: f"a checkpoint {issuer} signed at {_at(checkpointed)} for a head below seq {seq}"  # noqa: E731
     return floor, why
 
 
@@ -389,7 +400,7 @@ def _check_time(
         # already published (its chain, its heartbeats) dates everything after it
         raise RuleViolation(
             "time.before_predecessor",
-            f"{issuer} seq {seq} is dated {_at(issued)}, before {why}",
+            f"{issuer} seq {seq} is dated {_at(issued)}, before {why()}",
             field="header.issued_at",
         )
     if issued > received_at + policy.max_skew:
@@ -408,22 +419,34 @@ def _check_time(
 
 
 def _check_body(
-    env: Envelope, *, policy: IntakePolicy, owners: Mapping[str, str], received_at: datetime
+    env: Envelope,
+    *,
+    policy: IntakePolicy,
+    owners: Mapping[str, str],
+    received_at: datetime,
+    encoded: Body | None = None,
 ) -> Body:
     assert env.body is not None
-    body_type = BodyType(env.header.body_type)
-    try:
-        body = decode_body(body_type, env.body)
-    except InvalidArgument as exc:
-        raise RuleViolation("body.decode", str(exc).removeprefix(f"{exc.field}: "), field=exc.field) from None
-    # one meaning per signed body: bytes that re-encode differently (unknown fields,
-    # non-canonical order) could be read differently by another verifier
-    if encode_body(body) != env.body:
-        raise RuleViolation(
-            "body.canonical",
-            "is not the canonical encoding of its content (unknown fields or non-deterministic order)",
-            field="body",
-        )
+    if encoded is None:
+        body_type = BodyType(env.header.body_type)
+        try:
+            body, canonical = decode_strict(body_type, env.body)
+        except InvalidArgument as exc:
+            raise RuleViolation(
+                "body.decode", str(exc).removeprefix(f"{exc.field}: "), field=exc.field
+            ) from None
+        # one meaning per signed body: bytes that re-encode differently (unknown fields,
+        # non-canonical order) could be read differently by another verifier
+        if not canonical:
+            raise RuleViolation(
+                "body.canonical",
+                "is not the canonical encoding of its content (unknown fields or non-deterministic order)",
+                field="body",
+            )
+    else:
+        # Publish: env.body is encode_body(encoded), made here a moment ago (canonical by
+        # construction); the rules below still run on it
+        body = encoded
     try:
         validated = validate_body(
             body,
@@ -770,6 +793,19 @@ class StoreView:
             got = self._members[key] = self._store.membership(issuer, programme, member_id)
         return got
 
+    def prefetch_memberships(self, issuer: str, keys: Iterable[tuple[str, str]]) -> None:
+        """Read the memberships (programme, member id) of a batch at once (one query, not one each).
+
+        What is read is what ``membership`` would have read for each key; a key not fetched
+        here (its member id changed in normalisation) is still read on its own.
+        """
+        wanted = [k for k in dict.fromkeys(keys) if (issuer, *k) not in self._members]
+        if not wanted:
+            return
+        found = self._store.memberships(issuer, wanted)
+        for programme, member_id in wanted:
+            self._members[(issuer, programme, member_id)] = found.get((programme, member_id))
+
 
 class _StoreReads(Protocol):
     def get(self, issuer: str, seq: int) -> StoredStatement | None: ...
@@ -781,6 +817,10 @@ class _StoreReads(Protocol):
     def checkpoint_at_or_before(self, issuer: str, seq: int) -> SignedCheckpoint | None: ...
 
     def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None: ...
+
+    def memberships(
+        self, issuer: str, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, str]]: ...
 
 
 class Reindexer:

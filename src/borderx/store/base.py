@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -486,6 +486,21 @@ class Store(abc.ABC):
         A membership is (issuer, programme, member id) (DESIGN §8): one current designation
         each. Derived data, written with the index effects' ``membership``.
         """
+
+    def memberships(
+        self, issuer: str, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, str]]:
+        """``membership`` for many (programme, member id) of one issuer: the keys that have one.
+
+        For Publish, which reads the memberships of a whole batch before admitting it
+        instead of one query per designation. Backends answer it in one query.
+        """
+        out: dict[tuple[str, str], tuple[int, str]] = {}
+        for programme, member_id in keys:
+            got = self.membership(issuer, programme, member_id)
+            if got is not None:
+                out[(programme, member_id)] = got
+        return out
 
     @abc.abstractmethod
     def violations(self, *, limit: int = 1000) -> list[StoredStatement]:

@@ -53,7 +53,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -1117,6 +1117,21 @@ class PostgresStore(Store):
                 (issuer, programme, member_id),
             ).fetchone()
         return None if row is None else (int(row[0]), str(row[1]))
+
+    def memberships(
+        self, issuer: str, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, str]]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT m.programme, m.member_id, m.seq, m.status FROM memberships AS m "
+                "JOIN unnest(%s::text[], %s::text[]) AS k (programme, member_id) "
+                "ON m.programme = k.programme AND m.member_id = k.member_id WHERE m.issuer = %s",
+                ([p for p, _ in wanted], [m for _, m in wanted], issuer),
+            ).fetchall()
+        return {(str(p), str(m)): (int(q), str(st)) for p, m, q, st in rows}
 
     def violations(self, *, limit: int = 1000) -> list[StoredStatement]:
         with self._reading() as conn:

@@ -28,7 +28,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -1017,6 +1017,21 @@ class SQLiteStore(Store):
                 (issuer, programme, member_id),
             ).fetchone()
         return None if row is None else (int(row[0]), str(row[1]))
+
+    def memberships(
+        self, issuer: str, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, str]]:
+        wanted = list(dict.fromkeys(keys))
+        out: dict[tuple[str, str], tuple[int, str]] = {}
+        # one read state for the whole batch, in chunks under SQLite's bound-parameter limit
+        with self._reading(snapshot=True) as conn:
+            for start in range(0, len(wanted), 400):
+                chunk = wanted[start : start + 400]
+                marks = ", ".join(["(?, ?)"] * len(chunk))
+                sql = f"SELECT programme, member_id, seq, status FROM memberships WHERE issuer = ? AND (programme, member_id) IN (VALUES {marks})"  # noqa: S608 - placeholders only
+                rows = conn.execute(sql, (issuer, *(part for key in chunk for part in key))).fetchall()
+                out.update({(str(p), str(m)): (int(q), str(st)) for p, m, q, st in rows})
+        return out
 
     def violations(self, *, limit: int = 1000) -> list[StoredStatement]:
         with self._reading() as conn:

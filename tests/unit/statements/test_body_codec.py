@@ -40,6 +40,7 @@ from borderx.statements.body_codec import (
     body_type_from_proto,
     body_type_to_proto,
     decode_body,
+    decode_strict,
     designation_from_proto,
     designation_to_proto,
     encode_body,
@@ -408,3 +409,99 @@ def test_arbitrary_bytes_decode_or_are_refused_cleanly(body_type: BodyType, data
     else:
         assert body_type_of(body) is body_type
         assert isinstance(body, (b.Designation, b.ViolationFlag, b.Withdrawal))
+
+
+# ---------------------------------------------------------------- decode_strict ≡ the round trip
+
+
+def _round_trip_verdict(body_type: BodyType, data: bytes) -> tuple[str, bool | None]:
+    """What admission decided before ``decode_strict``: decode, then re-encode and compare."""
+    try:
+        body = decode_body(body_type, data)
+    except InvalidArgument as err:
+        return err.field, None
+    return "", encode_body(body) == data
+
+
+def _strict_verdict(body_type: BodyType, data: bytes) -> tuple[str, bool | None]:
+    try:
+        body, canonical = decode_strict(body_type, data)
+    except InvalidArgument as err:
+        return err.field, None
+    assert body == decode_body(body_type, data)
+    return "", canonical
+
+
+def _mutations(data: bytes, edits: list[tuple[int, int, int]]) -> bytes:
+    out = bytearray(data)
+    for kind, where, value in edits:
+        at = where % (len(out) + 1)
+        if kind == 0 and out:
+            out[at % len(out)] = value  # overwrite a byte
+        elif kind == 1:
+            out[at:at] = bytes([value])  # insert a byte
+        elif kind == 2 and out:
+            del out[at % len(out)]  # drop a byte
+    return bytes(out)
+
+
+#: fields a canonical encoder never writes: unknown numbers, defaults written out, a
+#: sub-microsecond timestamp, an empty party, a field twice (last one wins)
+_SUFFIXES = [
+    b"",
+    bytes([0xF8, 0x07, 0x01]),  # field 127, varint: unknown
+    bytes([0x12, 0x00]),  # field 2 (a string in every body), empty: a default written out
+    bytes([0x0A, 0x00]),  # field 1, empty message
+    bytes([0x3A, 0x02, 0x10, 0x01]),  # field 7: a timestamp with nanos 1
+    bytes([0x32, 0x03, 0x10, 0xE8, 0x07]),  # field 6: a timestamp with nanos 1000 (whole micros)
+    bytes([0x28, 0x01]),  # field 5 = 1
+    bytes([0x20, 0x00]),  # field 4 = 0 written out
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(designations, flags, withdrawals),
+    st.lists(st.tuples(st.integers(0, 2), st.integers(0, 4096), st.integers(0, 255)), max_size=3),
+    st.sampled_from(_SUFFIXES),
+    st.booleans(),
+)
+def test_decode_strict_agrees_with_the_round_trip_on_mutated_bodies(
+    body: Body, edits: list[tuple[int, int, int]], suffix: bytes, prefix: bool
+) -> None:
+    body_type = body_type_of(body)
+    data = encode_body(body)
+    data = suffix + data if prefix else data + suffix
+    data = _mutations(data, edits)
+    assert _strict_verdict(body_type, data) == _round_trip_verdict(body_type, data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(list(BodyType)), st.binary(max_size=96))
+def test_decode_strict_agrees_with_the_round_trip_on_arbitrary_bytes(
+    body_type: BodyType, data: bytes
+) -> None:
+    assert _strict_verdict(body_type, data) == _round_trip_verdict(body_type, data)
+
+
+@pytest.mark.parametrize("body", SAMPLES, ids=lambda x: type(x).__name__)
+def test_decode_strict_of_a_canonical_body(body: Body) -> None:
+    data = encode_body(body)
+    assert decode_strict(body_type_of(body), data) == (body, True)
+    assert decode_strict(body_type_of(body), data + bytes([0xF8, 0x07, 0x01]))[1] is False
+
+
+@settings(max_examples=300, deadline=None)
+@given(times, st.integers(0, 999))
+def test_times_convert_exactly_as_protobuf_does(when: datetime, sub_micro: int) -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from borderx.statements.body_codec import _get_time, _set_time
+
+    msg = pb.Designation()
+    _set_time(msg, "valid_from", when)
+    expected = Timestamp()
+    expected.FromDatetime(when)
+    assert msg.valid_from == expected
+    msg.valid_from.nanos += sub_micro
+    assert _get_time(msg, "valid_from") == msg.valid_from.ToDatetime(tzinfo=UTC)

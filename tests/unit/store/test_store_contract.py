@@ -1070,3 +1070,30 @@ def test_witnessed_heads_are_the_highest_seq_per_witness(store: Store, au: Chain
     assert {w: c.seq for w, c in heads.items()} == {"US-CBP": 3, "NZ-CS": 2}
     assert heads["US-CBP"].cosignature.time == T0 + timedelta(minutes=3)
     assert store.witnessed_heads("US-CBP") == {}
+
+
+# ---------------------------------------------------------------- memberships in one read
+
+
+def test_memberships_of_a_batch_read_as_each_one_alone(store: Store, au: Chain, us: Chain) -> None:
+    def designation(chain: Chain, programme: str, member: str, status: str) -> NewStatement:
+        env = chain.next()
+        return NewStatement(
+            env, index=IndexEffects(kind="designation", membership=(programme, member, status))
+        )
+
+    store.append(
+        [
+            designation(au, "AU_ATT", "M-1", "CERTIFIED"),
+            designation(au, "AU_ATT", "M-2", "CERTIFIED"),
+            designation(au, "AU_ATT", "M-1", "SUSPENDED"),
+            designation(au, "AU_ATT", "ids:ABN:1", "CERTIFIED"),
+        ]
+    )
+    store.append([designation(us, "AU_ATT", "M-3", "CERTIFIED")])
+    asked = [("AU_ATT", f"M-{i}") for i in range(1, 500)] + [("AU_ATT", "ids:ABN:1"), ("OTHER", "M-1")]
+    got = store.memberships("AU-ABF", [*asked, ("AU_ATT", "M-1")])
+    assert got == {k: v for k in asked if (v := store.membership("AU-ABF", *k)) is not None}
+    assert got == {("AU_ATT", "M-1"): (3, "SUSPENDED"), ("AU_ATT", "M-2"): (2, "CERTIFIED"), ("AU_ATT", "ids:ABN:1"): (4, "CERTIFIED")}  # fmt: skip
+    assert store.memberships("US-CBP", asked) == {("AU_ATT", "M-3"): (1, "CERTIFIED")}
+    assert store.memberships("AU-ABF", []) == {}
