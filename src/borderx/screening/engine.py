@@ -18,9 +18,12 @@ Suspicion needs resemblance; benefit needs proof:
   or contact match, or by a name+address score at or above ``corroborated``;
 - every reason names the basis and score of the match behind it.
 
-One ``Store.lookup_many`` and one ``Store.lookup_names`` per batch (blocking), then scoring
-of the candidates only; decoded bodies and their matching forms are cached by
-(issuer, seq), since statements are immutable.
+Blocking and scoring run on the in-memory index (``screening.memindex``: identifier and
+name keys → statements, each with its matching form), brought up to date with the store
+before every batch; a cheap exact bound on the names (``_may_match``) spares the full
+scoring of candidates that cannot reach the threshold. Then one ``Store.get_many`` of the
+statements that matched, whose bodies (cached by (issuer, seq): statements are immutable)
+say what they are.
 """
 
 from __future__ import annotations
@@ -30,8 +33,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from rapidfuzz import fuzz
+
 from borderx.errors import InvalidArgument
 from borderx.logging import get_logger
+from borderx.screening.index import form_of_party
+from borderx.screening.memindex import Candidate, MemoryIndex, id_key
 from borderx.screening.names import (
     CONTACT,
     TYPO_KEY_POSTINGS,
@@ -45,8 +52,18 @@ from borderx.screening.names import (
 )
 from borderx.screening.policy import Recommendation, ScreeningPolicy
 from borderx.statements.bodies import Body, BodyType, Designation, DesignationStatus, Party, ViolationFlag
-from borderx.statements.body_codec import decode_body, party_of_body
+from borderx.statements.body_codec import decode_body
 from borderx.store.base import PartyKey, StatementKey, Store, StoredStatement
+
+__all__ = [
+    "DesignationHit",
+    "FlagHit",
+    "Screener",
+    "ScreeningOutcome",
+    "SearchHit",
+    "ShipmentQuery",
+    "form_of_party",  # the servicer builds queries with it (it lives in screening.index)
+]
 
 log = get_logger("borderx.screening")
 
@@ -64,22 +81,6 @@ class ShipmentQuery:
     shipper: PartyForm | None = None
     consignee: PartyForm | None = None
     goods_description: str = ""
-
-
-def form_of_party(party: Party) -> PartyForm:
-    """The matching form of a statement's (or a manifest's) party, identifiers as given."""
-    address = party.address
-    return party_form(
-        (party.legal_name, *party.trading_names),
-        lines=address.lines if address else (),
-        city=address.city if address else "",
-        region=address.region if address else "",
-        postcode=address.postal_code if address else "",
-        country=address.country if address else "",
-        ids=((i.scheme, i.value) for i in party.ids),
-        emails=party.emails,
-        phones=party.phones,
-    )
 
 
 def _identifier_match(party: str) -> Match:
@@ -142,15 +143,62 @@ def _party_of(body: Body | None) -> Party | None:
     return None
 
 
+def _name_cutoff(threshold: float) -> float:
+    """The distinctive-part similarity (0..100) below which no name pair can score ``threshold``.
+
+    ``name_similarity`` is 0.8 × the best distinctive ratio + 0.2 × the whole-name ratio
+    (at most 100), and places and identifiers only ever take points off a NAME score, so
+    a candidate whose best distinctive ratio is under this can never reach the threshold.
+    Half a point of margin absorbs the final rounding.
+    """
+    return (threshold * 100.0 - 20.0) / 0.8 - 0.5
+
+
+def _may_match(query: PartyForm, candidate: PartyForm, cutoff: float) -> bool:
+    """False only when ``match_party`` would surely score ``candidate`` below the cutoff's threshold.
+
+    A cheap exact bound (rapidfuzz ``ratio`` on the compact distinctive forms): a shared
+    identifier or contact always goes to the full scoring, as does any name pair that may
+    reach the threshold. It changes no answer, only how many candidates are scored in full.
+    """
+    if cutoff <= 0.0:
+        return True
+    if not query.ids.isdisjoint(candidate.ids):
+        return True
+    if not query.emails.isdisjoint(candidate.emails) or not query.phones.isdisjoint(candidate.phones):
+        return True
+    for q in query.names:
+        for c in candidate.names:
+            if fuzz.ratio(q.compact, c.compact, score_cutoff=cutoff):
+                return True
+            if fuzz.ratio(q.sorted_compact, c.sorted_compact, score_cutoff=cutoff):
+                return True
+    return False
+
+
+#: (party, statement, match) of a candidate that matched: read from the store to answer
+_Matched = tuple[str, StatementKey, Match]
+
+
 class Screener:
     def __init__(
-        self, store: Store, policy: ScreeningPolicy, *, clock: Callable[[], datetime] | None = None
+        self,
+        store: Store,
+        policy: ScreeningPolicy,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        index: MemoryIndex | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
         self._clock = clock or (lambda: datetime.now(UTC))
         self._bodies: OrderedDict[StatementKey, Body | None] = OrderedDict()
-        self._forms: OrderedDict[StatementKey, PartyForm | None] = OrderedDict()
+        # the gateway builds it at start and shares it; built at first use otherwise
+        self._index = index if index is not None else MemoryIndex(store)
+
+    @property
+    def index(self) -> MemoryIndex:
+        return self._index
 
     def now(self) -> datetime:
         return self._clock()
@@ -182,115 +230,105 @@ class Screener:
             self._bodies.popitem(last=False)
         return body
 
-    def form_of(self, stored: StoredStatement) -> PartyForm | None:
-        """The matching form of a statement's party (cached: statements are immutable).
-
-        Read from the body's party alone: most name candidates are scored and dropped, so
-        the whole body is decoded only for those that match.
-        """
-        key = stored.key
-        if key in self._forms:
-            self._forms.move_to_end(key)
-            return self._forms[key]
-        env = stored.envelope
-        try:
-            party = None if env.body is None else party_of_body(BodyType(env.header.body_type), env.body)
-        except InvalidArgument:
-            party = None  # signed evidence that does not parse is never screened
-        form = None if party is None else form_of_party(party)
-        self._forms[key] = form
-        if len(self._forms) > _CACHE_SIZE:
-            self._forms.popitem(last=False)
-        return form
-
     def screen(self, shipments: Sequence[ShipmentQuery]) -> list[ScreeningOutcome]:
+        """Blocking and scoring in memory, then one store read of the statements that matched.
+
+        The memory index is brought up to what the store holds first (read-your-writes,
+        whichever replica wrote); the matches are read from the store, whose word on
+        whether each is still current is final.
+        """
+        index = self._index
+        index.refresh()
+        policy = self._policy
         wanted = list(dict.fromkeys(k for s in shipments for k in (*s.shipper_ids, *s.consignee_ids)))
-        found = self._store.lookup_many(wanted) if wanted else {}
         keys_of: dict[int, tuple[str, ...]] = {}
+        exact: set[str] = set()
         for s in shipments:
             for form in (s.shipper, s.consignee):
                 if form is not None and id(form) not in keys_of:
                     keys_of[id(form)] = blocking_keys(form)
-        named = self._lookup_names(shipments, keys_of)
-        now = self._clock()
-        return [self._screen_one(s, found, named, keys_of, now) for s in shipments]
-
-    def _lookup_names(
-        self, shipments: Sequence[ShipmentQuery], keys_of: dict[int, tuple[str, ...]]
-    ) -> dict[str, list[StoredStatement]]:
-        """Exact name and contact keys in full; one-edit keys only while they are selective."""
-        exact: set[str] = set()
-        for s in shipments:
-            for form in (s.shipper, s.consignee):
-                if form is not None:
                     exact |= exact_keys(form)
-        all_keys = list(dict.fromkeys(k for keys in keys_of.values() for k in keys))
-        typo = [k for k in all_keys if k not in exact]
-        named = self._store.lookup_names([k for k in all_keys if k in exact]) if exact else {}
-        if typo:
-            named.update(self._store.lookup_names(typo, max_postings=TYPO_KEY_POSTINGS))
-        return named
+        name_keys = list(dict.fromkeys(k for keys in keys_of.values() for k in keys))
+        postings = index.postings([*(id_key(k) for k in wanted), *name_keys])
+        candidates: dict[str, list[Candidate]] = {}
+        for key, rows in postings.items():
+            # one-edit keys held for more than TYPO_KEY_POSTINGS statements are skipped: such
+            # a key names hundreds of unrelated firms, and scoring them all would let one
+            # manifest stall the batch; exact keys (and identifiers) always count
+            if key.startswith("d:") and key not in exact and len(rows) > TYPO_KEY_POSTINGS:
+                continue
+            candidates[key] = index.ordered(rows)
+        matched = [self._match(s, candidates, keys_of, policy) for s in shipments]
+        got = self._store.get_many([key for found in matched for _, key, _ in found])
+        now = self._clock()
+        return [
+            self._outcome(s, found, got, policy, now) for s, found in zip(shipments, matched, strict=True)
+        ]
 
-    def _candidates(
-        self,
-        ids: tuple[PartyKey, ...],
-        form: PartyForm | None,
-        found: dict[PartyKey, list[StoredStatement]],
-        named: dict[str, list[StoredStatement]],
-        keys_of: dict[int, tuple[str, ...]],
-    ) -> dict[StatementKey, StoredStatement]:
-        out: dict[StatementKey, StoredStatement] = {}
-        for key in ids:
-            for stored in found.get(key, ()):
-                out.setdefault(stored.key, stored)
-        if form is not None:
-            # one-edit keys held for more than TYPO_KEY_POSTINGS statements came back empty
-            # (_lookup_names): such a key names hundreds of unrelated firms, and scoring them
-            # all would let one manifest stall the batch; exact keys always count
-            for name_key in keys_of.get(id(form), ()):
-                for stored in named.get(name_key, ()):
-                    out.setdefault(stored.key, stored)
-        return out
-
-    def _screen_one(
+    def _match(
         self,
         shipment: ShipmentQuery,
-        found: dict[PartyKey, list[StoredStatement]],
-        named: dict[str, list[StoredStatement]],
+        candidates: dict[str, list[Candidate]],
         keys_of: dict[int, tuple[str, ...]],
-        now: datetime,
-    ) -> ScreeningOutcome:
-        reasons: list[str] = []
-        designations: dict[StatementKey, DesignationHit] = {}
-        flags: dict[StatementKey, FlagHit] = {}
-        matching = self._policy.matching
+        policy: ScreeningPolicy,
+    ) -> list[_Matched]:
+        """Every live candidate of each party that matches, in the order the store would list them."""
+        matching = policy.matching
+        cutoff = _name_cutoff(matching.review)
+        found: list[_Matched] = []
         for party, ids, form in (
             ("shipper", shipment.shipper_ids, shipment.shipper),
             ("consignee", shipment.consignee_ids, shipment.consignee),
         ):
             query = form if form is not None else PartyForm(ids=frozenset(ids))
-            for stored in self._candidates(ids, form, found, named, keys_of).values():
-                if not stored.current or stored.key in designations or stored.key in flags:
-                    continue
-                candidate = self.form_of(stored)
-                if candidate is None:
-                    continue
-                match = match_party(query, candidate, party=party, thresholds=matching)
-                if not match.proves_identity and match.score < matching.review:
-                    continue  # a resemblance below the review threshold is no match
-                body = self.body_of(stored)
-                if isinstance(body, Designation) and party == "shipper":
-                    hit = self._designation(stored, body, now, reasons, match)
-                    if hit is not None:
-                        designations[stored.key] = hit
-                elif isinstance(body, ViolationFlag):
-                    if body.expires_at is not None and body.expires_at <= now:
+            seen: set[int] = set()
+            keys = [id_key(k) for k in ids]
+            if form is not None:
+                keys.extend(keys_of.get(id(form), ()))
+            for key in keys:
+                for cand in candidates.get(key, ()):
+                    if cand.row in seen:
                         continue
-                    action = self._policy.flag_action(body.category, body.evidence)
-                    if not (match.proves_identity or match.basis == CONTACT or match.corroborated):
-                        # suspicion needs resemblance: a name alone raises scrutiny, never holds
-                        action = min(action, Recommendation.EXAMINE)
-                    flags[stored.key] = FlagHit(stored, body, action, party, match)
+                    seen.add(cand.row)
+                    if not cand.live:
+                        continue
+                    candidate = self._index.form(cand.row)
+                    if candidate is None or not _may_match(query, candidate, cutoff):
+                        continue
+                    match = match_party(query, candidate, party=party, thresholds=matching)
+                    if not match.proves_identity and match.score < matching.review:
+                        continue  # a resemblance below the review threshold is no match
+                    found.append((party, cand.key, match))
+        return found
+
+    def _outcome(
+        self,
+        shipment: ShipmentQuery,
+        found: list[_Matched],
+        got: dict[StatementKey, StoredStatement],
+        policy: ScreeningPolicy,
+        now: datetime,
+    ) -> ScreeningOutcome:
+        reasons: list[str] = []
+        designations: dict[StatementKey, DesignationHit] = {}
+        flags: dict[StatementKey, FlagHit] = {}
+        for party, key, match in found:
+            stored = got.get(key)
+            if stored is None or not stored.current or key in designations or key in flags:
+                continue
+            body = self.body_of(stored)
+            if isinstance(body, Designation) and party == "shipper":
+                hit = self._designation(stored, body, now, reasons, match, policy=policy)
+                if hit is not None:
+                    designations[key] = hit
+            elif isinstance(body, ViolationFlag):
+                if body.expires_at is not None and body.expires_at <= now:
+                    continue
+                action = policy.flag_action(body.category, body.evidence)
+                if not (match.proves_identity or match.basis == CONTACT or match.corroborated):
+                    # suspicion needs resemblance: a name alone raises scrutiny, never holds
+                    action = min(action, Recommendation.EXAMINE)
+                flags[key] = FlagHit(stored, body, action, party, match)
         recommendation = self._decide(designations, flags, reasons)
         return ScreeningOutcome(
             reference=shipment.reference,
@@ -301,7 +339,14 @@ class Screener:
         )
 
     def _designation(
-        self, stored: StoredStatement, body: Designation, now: datetime, reasons: list[str], match: Match
+        self,
+        stored: StoredStatement,
+        body: Designation,
+        now: datetime,
+        reasons: list[str],
+        match: Match,
+        *,
+        policy: ScreeningPolicy,
     ) -> DesignationHit | None:
         label = f"{body.programme} designation by {_ref(stored)}"
         if body.status is not DesignationStatus.CERTIFIED:
@@ -316,7 +361,7 @@ class Screener:
             return None
         # benefit needs proof: a name or contact that resembles a trusted trader's is never
         # recognised (a counterfeiter copies names, not registry identifiers)
-        recognised = match.proves_identity and self._policy.recognises(body.programme, body.level)
+        recognised = match.proves_identity and policy.recognises(body.programme, body.level)
         return DesignationHit(stored, body, recognised, match)
 
     def search(self, name: str, *, country: str = "", limit: int = 10) -> list[SearchHit]:
@@ -325,34 +370,45 @@ class Screener:
         Blocking then scoring, as for Screen; candidates below ``[policy.matching] search``
         are left out. Statements about one party (equal as signed) are grouped.
         """
+        index = self._index
+        index.refresh()
+        thresholds = self._policy.matching
+        cutoff = _name_cutoff(thresholds.search)
         query = party_form((name,), country=country)
-        named = self._store.lookup_names(list(blocking_keys(query)))
+        keys = list(blocking_keys(query))
+        postings = index.postings(keys)
+        scored: list[tuple[StatementKey, Match]] = []
+        seen: set[int] = set()
+        for name_key in keys:
+            for cand in index.ordered(postings.get(name_key, ())):
+                if cand.row in seen or not cand.live:
+                    continue
+                seen.add(cand.row)
+                candidate = index.form(cand.row)
+                if candidate is None or not _may_match(query, candidate, cutoff):
+                    continue
+                match = match_party(query, candidate, party="query", thresholds=thresholds)
+                if match.score >= thresholds.search:
+                    scored.append((cand.key, match))
+        got = self._store.get_many([key for key, _ in scored])
         now = self._clock()
         best: dict[Party, tuple[Match, list[StoredStatement]]] = {}
-        seen: set[StatementKey] = set()
-        for stored_list in named.values():
-            for stored in stored_list:
-                if stored.key in seen or not stored.current:
-                    continue
-                seen.add(stored.key)
-                if stored.expires_at is not None and stored.expires_at <= now:
-                    continue
-                candidate = self.form_of(stored)
-                if candidate is None:
-                    continue
-                match = match_party(query, candidate, party="query", thresholds=self._policy.matching)
-                if match.score < self._policy.matching.search:
-                    continue
-                party = _party_of(self.body_of(stored))
-                if party is None:
-                    continue
-                held = best.get(party)
-                if held is None:
-                    best[party] = (match, [stored])
-                else:
-                    held[1].append(stored)
-                    if match.score > held[0].score:
-                        best[party] = (match, held[1])
+        for key, match in scored:
+            stored = got.get(key)
+            if stored is None or not stored.current:
+                continue
+            if stored.expires_at is not None and stored.expires_at <= now:
+                continue
+            party = _party_of(self.body_of(stored))
+            if party is None:
+                continue
+            held = best.get(party)
+            if held is None:
+                best[party] = (match, [stored])
+            else:
+                held[1].append(stored)
+                if match.score > held[0].score:
+                    best[party] = (match, held[1])
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0].score, name_form(kv[0].legal_name).full))
         return [
             SearchHit(party, match, tuple(sorted(statements, key=lambda s: s.key)))

@@ -28,6 +28,7 @@ and identifier agreement move it up or down.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -416,3 +417,92 @@ def match_party(
     if corroborated:
         evidence.append("name and address agree")
     return Match(basis, round(score, 4), party, tuple(evidence), corroborated=corroborated)
+
+
+# ---------------------------------------------------------------- stored forms
+
+# Field, item and part separators of a stored form: ASCII information separators, which
+# no normalised token holds; a party whose raw text carries one is stored as JSON instead.
+_FS, _IS, _PS = "\x1e", "\x1f", "\x1d"
+_SEPARATORS = re.compile("[\x1c-\x1f]")
+_TEXT_FORM, _JSON_FORM = b"\x01", b"\x02"
+
+
+def dump_form(form: PartyForm) -> bytes:
+    """``form`` as bytes for the store's ``name_forms`` (derived data, read back by :func:`load_form`).
+
+    The memory index keeps these bytes, not the objects: a few hundred bytes per party.
+    """
+    names = [
+        (n.text, " ".join(n.tokens), " ".join(n.distinctive), "1" if n.legal_form_removed else "")
+        for n in form.names
+    ]
+    ids = sorted(form.ids)
+    fields = [form.country, form.city, form.postcode, form.street]
+    strings = [
+        *fields,
+        *(s for pair in ids for s in pair),
+        *form.emails,
+        *form.phones,
+        *(n[0] for n in names),
+    ]
+    if any(_SEPARATORS.search(s) for s in strings):
+        payload = {
+            "f": fields,
+            "i": ids,
+            "e": sorted(form.emails),
+            "p": sorted(form.phones),
+            "n": names,
+        }
+        return _JSON_FORM + json.dumps(payload, separators=(",", ":")).encode()
+    text = _FS.join(
+        (
+            *fields,
+            _IS.join(f"{s}{_PS}{v}" for s, v in ids),
+            _IS.join(sorted(form.emails)),
+            _IS.join(sorted(form.phones)),
+            _IS.join(_PS.join(n) for n in names),
+        )
+    )
+    return _TEXT_FORM + text.encode()
+
+
+def _name_of(text: str, tokens: str, distinctive: str, removed: str) -> NameForm:
+    return NameForm(
+        text=text,
+        tokens=tuple(tokens.split()),
+        distinctive=tuple(distinctive.split()),
+        legal_form_removed=bool(removed),
+    )
+
+
+def load_form(data: bytes) -> PartyForm:
+    """The :class:`PartyForm` that :func:`dump_form` wrote; ValueError on bytes it did not write."""
+    tag, rest = data[:1], data[1:]
+    if tag == _TEXT_FORM:
+        parts = rest.decode().split(_FS)
+        if len(parts) != 8:
+            raise ValueError("not a stored matching form")
+        country, city, postcode, street, ids, emails, phones, names = parts
+        id_pairs = [tuple(i.split(_PS)) for i in ids.split(_IS)] if ids else []
+        name_parts = [n.split(_PS) for n in names.split(_IS)] if names else []
+        email_list = emails.split(_IS) if emails else []
+        phone_list = phones.split(_IS) if phones else []
+    elif tag == _JSON_FORM:
+        payload = json.loads(rest)
+        country, city, postcode, street = payload["f"]
+        id_pairs, email_list, phone_list, name_parts = payload["i"], payload["e"], payload["p"], payload["n"]
+    else:
+        raise ValueError("not a stored matching form")
+    if any(len(p) != 2 for p in id_pairs) or any(len(n) != 4 for n in name_parts):
+        raise ValueError("not a stored matching form")
+    return PartyForm(
+        names=tuple(_name_of(*n) for n in name_parts),
+        country=country,
+        city=city,
+        postcode=postcode,
+        street=street,
+        ids=frozenset((s, v) for s, v in id_pairs),
+        emails=frozenset(email_list),
+        phones=frozenset(phone_list),
+    )
