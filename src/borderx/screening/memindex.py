@@ -57,6 +57,10 @@ _FORM_CACHE = 16_384
 #: change-log entries applied per store read while tailing
 _TAIL_CHUNK = 20_000
 
+#: the 64-bit hash of a key (in-process only: nothing hashed is stored); a collision only adds a
+#: candidate, which scoring on its real form then judges
+_key_hash = hash
+
 _Hashes = npt.NDArray[np.int64]
 _Rows = npt.NDArray[np.int32]
 
@@ -196,7 +200,7 @@ class MemoryIndex:
         self._form_start.append(len(self._blob))
         keys = [*entry.names, *(id_key(i) for i in entry.ids)]
         for key in keys:
-            self._delta.setdefault(hash(key), []).append(row)
+            self._delta.setdefault(_key_hash(key), []).append(row)
         self._delta_keys += len(keys)
         if self._delta_keys >= _DELTA_KEYS:
             self._fold()
@@ -220,7 +224,7 @@ class MemoryIndex:
         """Rows holding each key (only keys held somewhere), present ones only, in no order."""
         if not keys:
             return {}
-        hashes = np.fromiter((hash(k) for k in keys), dtype=np.int64, count=len(keys))
+        hashes = np.fromiter((_key_hash(k) for k in keys), dtype=np.int64, count=len(keys))
         out: dict[str, list[int]] = {}
         with self._lock:
             present = self._present
