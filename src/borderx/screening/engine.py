@@ -33,12 +33,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from rapidfuzz import fuzz
-
 from borderx.errors import InvalidArgument
 from borderx.logging import get_logger
 from borderx.screening.index import form_of_party
-from borderx.screening.memindex import Candidate, MemoryIndex, id_key
+from borderx.screening.memindex import MemoryIndex, id_key
 from borderx.screening.names import (
     CONTACT,
     TYPO_KEY_POSTINGS,
@@ -47,6 +45,7 @@ from borderx.screening.names import (
     blocking_keys,
     exact_keys,
     match_party,
+    may_reach_by_name,
     name_form,
     party_form,
 )
@@ -143,39 +142,6 @@ def _party_of(body: Body | None) -> Party | None:
     return None
 
 
-def _name_cutoff(threshold: float) -> float:
-    """The distinctive-part similarity (0..100) below which no name pair can score ``threshold``.
-
-    ``name_similarity`` is 0.8 × the best distinctive ratio + 0.2 × the whole-name ratio
-    (at most 100), and places and identifiers only ever take points off a NAME score, so
-    a candidate whose best distinctive ratio is under this can never reach the threshold.
-    Half a point of margin absorbs the final rounding.
-    """
-    return (threshold * 100.0 - 20.0) / 0.8 - 0.5
-
-
-def _may_match(query: PartyForm, candidate: PartyForm, cutoff: float) -> bool:
-    """False only when ``match_party`` would surely score ``candidate`` below the cutoff's threshold.
-
-    A cheap exact bound (rapidfuzz ``ratio`` on the compact distinctive forms): a shared
-    identifier or contact always goes to the full scoring, as does any name pair that may
-    reach the threshold. It changes no answer, only how many candidates are scored in full.
-    """
-    if cutoff <= 0.0:
-        return True
-    if not query.ids.isdisjoint(candidate.ids):
-        return True
-    if not query.emails.isdisjoint(candidate.emails) or not query.phones.isdisjoint(candidate.phones):
-        return True
-    for q in query.names:
-        for c in candidate.names:
-            if fuzz.ratio(q.compact, c.compact, score_cutoff=cutoff):
-                return True
-            if fuzz.ratio(q.sorted_compact, c.sorted_compact, score_cutoff=cutoff):
-                return True
-    return False
-
-
 #: (party, statement, match) of a candidate that matched: read from the store to answer
 _Matched = tuple[str, StatementKey, Match]
 
@@ -250,15 +216,13 @@ class Screener:
                     exact |= exact_keys(form)
         name_keys = list(dict.fromkeys(k for keys in keys_of.values() for k in keys))
         postings = index.postings([*(id_key(k) for k in wanted), *name_keys])
-        candidates: dict[str, list[Candidate]] = {}
-        for key, rows in postings.items():
-            # one-edit keys held for more than TYPO_KEY_POSTINGS statements are skipped: such
-            # a key names hundreds of unrelated firms, and scoring them all would let one
-            # manifest stall the batch; exact keys (and identifiers) always count
-            if key.startswith("d:") and key not in exact and len(rows) > TYPO_KEY_POSTINGS:
-                continue
-            candidates[key] = index.ordered(rows)
-        matched = [self._match(s, candidates, keys_of, policy) for s in shipments]
+        # one-edit keys held for more than TYPO_KEY_POSTINGS statements are skipped: such a
+        # key names hundreds of unrelated firms, and scoring them all would let one manifest
+        # stall the batch; exact keys (and identifiers) always count
+        for key in [k for k, rows in postings.items() if len(rows) > TYPO_KEY_POSTINGS]:
+            if key.startswith("d:") and key not in exact:
+                del postings[key]
+        matched = [self._match(s, postings, keys_of, policy) for s in shipments]
         got = self._store.get_many([key for found in matched for _, key, _ in found])
         now = self._clock()
         return [
@@ -268,37 +232,48 @@ class Screener:
     def _match(
         self,
         shipment: ShipmentQuery,
-        candidates: dict[str, list[Candidate]],
+        postings: dict[str, list[int]],
         keys_of: dict[int, tuple[str, ...]],
         policy: ScreeningPolicy,
     ) -> list[_Matched]:
-        """Every live candidate of each party that matches, in the order the store would list them."""
+        """Every live candidate of each party that matches, in the order the store would list them.
+
+        That order is by the first of the party's keys (identifiers, then blocking keys)
+        that names the candidate, then by (issuer, seq); only the matches are put in it.
+        """
+        index = self._index
         matching = policy.matching
-        cutoff = _name_cutoff(matching.review)
         found: list[_Matched] = []
         for party, ids, form in (
             ("shipper", shipment.shipper_ids, shipment.shipper),
             ("consignee", shipment.consignee_ids, shipment.consignee),
         ):
             query = form if form is not None else PartyForm(ids=frozenset(ids))
-            seen: set[int] = set()
             keys = [id_key(k) for k in ids]
             if form is not None:
                 keys.extend(keys_of.get(id(form), ()))
-            for key in keys:
-                for cand in candidates.get(key, ()):
-                    if cand.row in seen:
+            seen: set[int] = set()
+            mine: list[tuple[int, StatementKey, Match]] = []
+            for position, key in enumerate(keys):
+                for row in postings.get(key, ()):
+                    if row in seen:
                         continue
-                    seen.add(cand.row)
-                    if not cand.live:
+                    seen.add(row)
+                    if not index.live(row):
                         continue
-                    candidate = self._index.form(cand.row)
-                    if candidate is None or not _may_match(query, candidate, cutoff):
+                    # scored in full only when it may match (names.may_reach_by_name: exact)
+                    light = index.light(row)
+                    if light is not None and not may_reach_by_name(query, light, matching.review, matching):
+                        continue
+                    candidate = index.form(row)
+                    if candidate is None:
                         continue
                     match = match_party(query, candidate, party=party, thresholds=matching)
                     if not match.proves_identity and match.score < matching.review:
                         continue  # a resemblance below the review threshold is no match
-                    found.append((party, cand.key, match))
+                    mine.append((position, index.key(row), match))
+            mine.sort(key=lambda m: (m[0], m[1]))
+            found.extend((party, key, match) for _, key, match in mine)
         return found
 
     def _outcome(
@@ -373,23 +348,34 @@ class Screener:
         index = self._index
         index.refresh()
         thresholds = self._policy.matching
-        cutoff = _name_cutoff(thresholds.search)
         query = party_form((name,), country=country)
         keys = list(blocking_keys(query))
         postings = index.postings(keys)
-        scored: list[tuple[StatementKey, Match]] = []
+        ranked_rows: list[tuple[int, StatementKey, Match]] = []
         seen: set[int] = set()
-        for name_key in keys:
-            for cand in index.ordered(postings.get(name_key, ())):
-                if cand.row in seen or not cand.live:
+        for position, name_key in enumerate(keys):
+            for row in postings.get(name_key, ()):
+                if row in seen:
                     continue
-                seen.add(cand.row)
-                candidate = index.form(cand.row)
-                if candidate is None or not _may_match(query, candidate, cutoff):
+                seen.add(row)
+                if not index.live(row):
+                    continue
+                # a name query has no identifier or contact to share: the name bound applies
+                light = index.light(row)
+                if light is not None and not may_reach_by_name(query, light, thresholds.search, thresholds):
+                    continue
+                candidate = index.form(row)
+                if candidate is None:
                     continue
                 match = match_party(query, candidate, party="query", thresholds=thresholds)
                 if match.score >= thresholds.search:
-                    scored.append((cand.key, match))
+                    ranked_rows.append((position, index.key(row), match))
+        ranked_rows.sort(key=lambda m: (m[0], m[1]))
+        scored = [(key, match) for _, key, match in ranked_rows]
+        return self._grouped(scored, limit)
+
+    def _grouped(self, scored: list[tuple[StatementKey, Match]], limit: int) -> list[SearchHit]:
+        """The scored statements read from the store, grouped by party (equal as signed), best first."""
         got = self._store.get_many([key for key, _ in scored])
         now = self._clock()
         best: dict[Party, tuple[Match, list[StoredStatement]]] = {}

@@ -35,7 +35,6 @@ import time
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -43,7 +42,7 @@ import numpy.typing as npt
 from borderx.errors import InvalidArgument
 from borderx.logging import get_logger
 from borderx.screening.index import form_of_party
-from borderx.screening.names import PartyForm, load_form
+from borderx.screening.names import Light, PartyForm, light_form, light_of, load_form
 from borderx.statements.bodies import BodyType
 from borderx.statements.body_codec import party_of_body
 from borderx.store.base import IndexEntry, PartyKey, StatementKey, Store
@@ -78,15 +77,6 @@ def _loaded(data: bytes, key: StatementKey) -> PartyForm | None:
         return None
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One statement a key names: where it is, whether it counts now, and its row."""
-
-    row: int
-    key: StatementKey
-    live: bool
-
-
 class MemoryIndex:
     """Identifier and name keys → statements, in memory, tailing the store's index change log.
 
@@ -111,6 +101,7 @@ class MemoryIndex:
         self._row_seq = array("q")
         self._live = bytearray()
         self._present = bytearray()
+        self._absent = 0  # rows not present: the postings filter runs only when there are some
         self._form_start = array("q", [0])  # row r's form is blob[start[r]:start[r + 1]]
         self._blob = bytearray()
         self._runs: list[tuple[_Hashes, _Rows]] = []
@@ -166,10 +157,14 @@ class MemoryIndex:
                     self._add(entry)
             elif held:
                 self._live[row] = entry.live
-                self._present[row] = 1
+                if not self._present[row]:
+                    self._present[row] = 1
+                    self._absent -= 1
             else:  # refused: out of the store's index (its keys no longer count anywhere)
                 self._live[row] = 0
-                self._present[row] = 0
+                if self._present[row]:
+                    self._present[row] = 0
+                    self._absent += 1
         self._fold()
 
     # ------------------------------------------------------------ rows and keys
@@ -221,38 +216,55 @@ class MemoryIndex:
             self._runs.append((np.insert(big_h, at, small_h), np.insert(big_r, at, small_r)))
 
     def postings(self, keys: Sequence[str]) -> dict[str, list[int]]:
-        """Rows holding each key (only keys held somewhere), present ones only, in no order."""
+        """Rows holding each key (only keys held somewhere), present ones only, in no particular order.
+
+        One ``searchsorted`` per run for the whole batch, one gather of every hit.
+        """
         if not keys:
             return {}
         hashes = np.fromiter((_key_hash(k) for k in keys), dtype=np.int64, count=len(keys))
         out: dict[str, list[int]] = {}
         with self._lock:
-            present = self._present
             for run_h, run_r in self._runs:
                 lo = np.searchsorted(run_h, hashes, side="left")
-                hi = np.searchsorted(run_h, hashes, side="right")
-                for i in np.flatnonzero(hi > lo).tolist():
-                    out.setdefault(keys[i], []).extend(run_r[lo[i] : hi[i]].tolist())
+                counts = np.searchsorted(run_h, hashes, side="right") - lo
+                hit = np.flatnonzero(counts)
+                if not len(hit):
+                    continue
+                n = counts[hit]
+                ends = np.cumsum(n)
+                gather = np.repeat(lo[hit] - (ends - n), n) + np.arange(int(ends[-1]))
+                rows = run_r[gather].tolist()
+                start = 0
+                for i, end in zip(hit.tolist(), ends.tolist(), strict=True):
+                    key = keys[i]
+                    if key in out:
+                        out[key].extend(rows[start:end])
+                    else:
+                        out[key] = rows[start:end]
+                    start = end
             if self._delta:
                 for i, h in enumerate(hashes.tolist()):
                     got = self._delta.get(h)
                     if got:
                         out.setdefault(keys[i], []).extend(got)
-            for key, rows in out.items():
-                out[key] = [r for r in dict.fromkeys(rows) if present[r]]
+            # a row is under a key once (unless two of its keys collide); refused rows are out
+            absent = self._absent
+            for key, found in out.items():
+                if len(found) > 1:
+                    found = list(dict.fromkeys(found))
+                if absent:
+                    present = self._present
+                    found = [r for r in found if present[r]]
+                out[key] = found
         return {k: v for k, v in out.items() if v}
 
-    def candidate(self, row: int) -> Candidate:
-        return Candidate(
-            row, (self._issuers[self._row_issuer[row]], self._row_seq[row]), bool(self._live[row])
-        )
+    def live(self, row: int) -> bool:
+        """Whether the row's statement counts now (neither superseded, withdrawn nor refused)."""
+        return bool(self._live[row])
 
-    def ordered(self, rows: Iterable[int]) -> list[Candidate]:
-        """``rows`` as candidates in (issuer, seq) order: the order the store answered in."""
-        with self._lock:
-            found = [self.candidate(r) for r in rows]
-        found.sort(key=lambda c: c.key)
-        return found
+    def key(self, row: int) -> StatementKey:
+        return (self._issuers[self._row_issuer[row]], self._row_seq[row])
 
     def form(self, row: int) -> PartyForm | None:
         """The matching form of a row (decoded once, then cached); None: it has none to score.
@@ -286,6 +298,15 @@ class MemoryIndex:
         except (InvalidArgument, ValueError):
             return None  # signed evidence that does not parse is never screened
         return None if party is None else form_of_party(party)
+
+    def light(self, row: int) -> Light | None:
+        """What the name bound needs of a row (``names.light_form``), without decoding its form."""
+        with self._lock:
+            cached = self._forms.get(row)
+            if cached is not None:
+                return light_of(cached)
+            data = bytes(self._blob[self._form_start[row] : self._form_start[row + 1]])
+        return light_form(data) if data else None
 
     # ------------------------------------------------------------ figures
 

@@ -506,3 +506,100 @@ def load_form(data: bytes) -> PartyForm:
         emails=frozenset(email_list),
         phones=frozenset(phone_list),
     )
+
+
+# ---------------------------------------------------------------- a bound on the score
+
+
+def may_reach(query: PartyForm, candidate: PartyForm, threshold: float, thresholds: MatchThresholds) -> bool:
+    """False only when ``match_party(query, candidate)`` surely neither proves identity nor scores ``threshold``.
+
+    Screening calls it before the full scoring of each blocking candidate: most share a
+    key with the query but cannot match. Exact, from :func:`match_party`'s own rules: a
+    shared identifier or contact always goes to the full scoring; otherwise the score is
+    the best name similarity less the place and identifier penalties (see
+    :func:`may_reach_by_name`).
+    """
+    if (
+        not query.ids.isdisjoint(candidate.ids)
+        or not query.emails.isdisjoint(candidate.emails)
+        or not query.phones.isdisjoint(candidate.phones)
+    ):
+        return True
+    penalty = 0.0
+    if query.ids and candidate.ids:
+        penalty = thresholds.identifier_penalty * len(_id_evidence(query, candidate)[1])
+    return may_reach_by_name(query, light_of(candidate), threshold, thresholds, penalty=penalty, shares=False)
+
+
+#: what the name bound needs of a candidate: country, city, postcode, whether it has any
+#: identifier or contact, and (compact, sorted compact) per name
+Light = tuple[str, str, str, bool, tuple[tuple[str, str], ...]]
+
+
+def light_of(form: PartyForm) -> Light:
+    has_keys = bool(form.ids or form.emails or form.phones)
+    return form.country, form.city, form.postcode, has_keys, compacts(form)
+
+
+def compacts(form: PartyForm) -> tuple[tuple[str, str], ...]:
+    return tuple((n.compact, n.sorted_compact) for n in form.names)
+
+
+def may_reach_by_name(
+    query: PartyForm,
+    candidate: Light,
+    threshold: float,
+    thresholds: MatchThresholds,
+    *,
+    penalty: float = 0.0,
+    shares: bool | None = None,
+) -> bool:
+    """The name part of :func:`may_reach`: False only when the candidate surely cannot match.
+
+    A candidate that may share an identifier or contact with the query (both have some,
+    unless ``shares`` says False) is always scored in full. Otherwise its NAME score is the best ``name_similarity`` (0.8 × a distinctive ratio + 0.2 × a
+    whole-name ratio, which is at most 100) less the place penalties (computed here as in
+    ``_place_evidence``) and ``penalty`` (the identifier ones; leaving them out only makes
+    the bound looser). So a name pair can only reach the threshold when a distinctive
+    ratio reaches the cutoff below; half a point of margin absorbs the final rounding.
+    """
+    country, city, postcode, has_keys, names = candidate
+    if shares is None:
+        shares = has_keys and bool(query.ids or query.emails or query.phones)
+    if shares:
+        return True
+    if query.country and country and query.country != country:
+        penalty += thresholds.country_penalty
+    other_city = bool(query.city and city and query.city != city)
+    if other_city and query.country == country:
+        penalty += thresholds.city_penalty
+    if query.postcode and postcode and query.postcode != postcode and not other_city:
+        penalty += thresholds.postcode_penalty
+    cutoff = ((threshold + penalty) * 100.0 - 20.0) / 0.8 - 0.5
+    if cutoff <= 0.0 or cutoff > 100.0:
+        return cutoff <= 0.0
+    for q in query.names:
+        for compact, sorted_compact in names:
+            if fuzz.ratio(q.compact, compact, score_cutoff=cutoff):
+                return True
+            if fuzz.ratio(q.sorted_compact, sorted_compact, score_cutoff=cutoff):
+                return True
+    return False
+
+
+def light_form(data: bytes) -> Light | None:
+    """The :data:`Light` part of a stored form (:func:`dump_form`), read without building the form.
+
+    None when it cannot be read that way (the JSON fallback): the caller then scores in full.
+    """
+    if data[:1] != _TEXT_FORM:
+        return None
+    parts = data[1:].decode().split(_FS)
+    if len(parts) != 8:
+        return None
+    pairs = []
+    for name in parts[7].split(_IS) if parts[7] else ():
+        distinctive = name.split(_PS)[2].split()
+        pairs.append(("".join(distinctive), "".join(sorted(distinctive))))
+    return parts[0], parts[1], parts[2], bool(parts[4] or parts[5] or parts[6]), tuple(pairs)

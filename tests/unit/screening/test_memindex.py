@@ -175,3 +175,41 @@ def test_hash_collisions_never_make_a_match(
     monkeypatch.setattr(memindex, "_key_hash", lambda key: 42)  # every key collides with every other
     assert answers() == expected
     assert expected[2][3] == [] and expected[3][3] == []
+
+
+def test_the_score_bound_never_drops_a_candidate_that_matches() -> None:
+    # variants (which should match), hard negatives and unrelated parties against many
+    # held parties, with and without shared ids and contacts, at several thresholds
+    from borderx.screening.names import (
+        DEFAULT_THRESHOLDS,
+        light_form,
+        light_of,
+        match_party,
+        may_reach,
+        may_reach_by_name,
+    )
+    from tests.unit.screening.labelled import make_negative
+    from tests.unit.screening.quality import form
+
+    rng = random.Random(31)
+    held = [make_party(rng) for _ in range(120)]
+    checked = dropped = 0
+    for party in held:
+        others = [
+            make_variant(rng, party, rng.choice(VARIANT_KINDS)),
+            make_negative(rng, party),
+            rng.choice(held),
+        ]
+        for other in others:
+            for q, c in ((form(other), form(party)), (form(party), form(other))):
+                assert light_form(dump_form(c)) == light_of(c)
+                for threshold in (0.6, 0.85, 0.95):
+                    match = match_party(q, c, party="shipper", thresholds=DEFAULT_THRESHOLDS)
+                    checked += 1
+                    # the light bound (what screening uses) never drops more than the full one
+                    if not may_reach_by_name(q, light_of(c), threshold, DEFAULT_THRESHOLDS):
+                        assert not may_reach(q, c, threshold, DEFAULT_THRESHOLDS)
+                    if not may_reach(q, c, threshold, DEFAULT_THRESHOLDS):
+                        dropped += 1
+                        assert not match.proves_identity and match.score < threshold, (q, c, match)
+    assert dropped > checked // 4  # it does spare work
