@@ -51,6 +51,8 @@ log = get_logger("borderx.screening.memindex")
 
 #: recent keys held in the dict before they are folded into a sorted run
 _DELTA_KEYS = 32_768
+#: keys per sorted run while building (each run is then merged in one sort)
+_BUILD_RUN = 1 << 20
 #: decoded forms kept (candidates recur: the same parties are screened again and again)
 _FORM_CACHE = 16_384
 #: change-log entries applied per store read while tailing
@@ -75,6 +77,14 @@ def _loaded(data: bytes, key: StatementKey) -> PartyForm | None:
     except ValueError:
         log.warning("screening.unreadable_form", issuer=key[0], seq=key[1])
         return None
+
+
+def _run(hashes: list[int], rows: list[int]) -> tuple[_Hashes, _Rows]:
+    """A sorted run of (hash, row) pairs."""
+    h = np.array(hashes, dtype=np.int64)
+    r = np.array(rows, dtype=np.int32)
+    order = np.argsort(h, kind="stable")
+    return h[order], r[order]
 
 
 class MemoryIndex:
@@ -138,9 +148,19 @@ class MemoryIndex:
         # it, and applying an entry twice is harmless (each re-reads the statement's state)
         state = self._store.index_state()
         self._reset()
+        # keys in flat lists, turned into arrays chunk by chunk: no dict entry per key
+        hashes: list[int] = []
+        rows: list[int] = []
         for chunk in self._store.index_forms():
             for entry in chunk:
-                self._add(entry)
+                keys = self._add_row(entry)
+                hashes.extend(map(_key_hash, keys))
+                rows.extend([len(self._row_seq) - 1] * len(keys))
+            if len(hashes) >= _BUILD_RUN:
+                self._runs.append(_run(hashes, rows))
+                hashes, rows = [], []
+        if hashes:
+            self._runs.append(_run(hashes, rows))
         self._fold(everything=True)
         self._epoch, self._generation = state.epoch, state.generation
         self.build_seconds = time.perf_counter() - start
@@ -177,6 +197,16 @@ class MemoryIndex:
         return rows[key[1]] if 0 <= key[1] < len(rows) else -1
 
     def _add(self, entry: IndexEntry) -> None:
+        keys = self._add_row(entry)
+        row = len(self._row_seq) - 1
+        for key in keys:
+            self._delta.setdefault(_key_hash(key), []).append(row)
+        self._delta_keys += len(keys)
+        if self._delta_keys >= _DELTA_KEYS:
+            self._fold()
+
+    def _add_row(self, entry: IndexEntry) -> list[str]:
+        """A new row for ``entry``; returns its keys (for the caller to index)."""
         code = self._issuer_code.get(entry.issuer)
         if code is None:
             code = self._issuer_code[entry.issuer] = len(self._issuers)
@@ -193,22 +223,21 @@ class MemoryIndex:
         self._present.append(1)
         self._blob += entry.form
         self._form_start.append(len(self._blob))
-        keys = [*entry.names, *(id_key(i) for i in entry.ids)]
-        for key in keys:
-            self._delta.setdefault(_key_hash(key), []).append(row)
-        self._delta_keys += len(keys)
-        if self._delta_keys >= _DELTA_KEYS:
-            self._fold()
+        return [*entry.names, *(id_key(i) for i in entry.ids)]
 
     def _fold(self, *, everything: bool = False) -> None:
         """Fold the recent keys into a sorted run; merge runs of like size (a log-structured merge)."""
         if self._delta:
-            pairs = [(h, r) for h, rows in self._delta.items() for r in rows]
-            hashes = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
-            rows_ = np.fromiter((p[1] for p in pairs), dtype=np.int32, count=len(pairs))
-            order = np.argsort(hashes, kind="stable")
-            self._runs.append((hashes[order], rows_[order]))
+            hashes = [h for h, rows in self._delta.items() for _ in rows]
+            rows_ = [r for rows in self._delta.values() for r in rows]
+            self._runs.append(_run(hashes, rows_))
             self._delta, self._delta_keys = {}, 0
+        if everything and len(self._runs) > 2:
+            # one sort of everything beats a cascade of merges
+            all_h = np.concatenate([h for h, _ in self._runs])
+            all_r = np.concatenate([r for _, r in self._runs])
+            order = np.argsort(all_h, kind="stable")
+            self._runs = [(all_h[order], all_r[order])]
         while len(self._runs) >= 2 and (everything or len(self._runs[-1][0]) * 2 >= len(self._runs[-2][0])):
             small_h, small_r = self._runs.pop()
             big_h, big_r = self._runs.pop()
@@ -250,13 +279,10 @@ class MemoryIndex:
                         out.setdefault(keys[i], []).extend(got)
             # a row is under a key once (unless two of its keys collide); refused rows are out
             absent = self._absent
-            for key, found in out.items():
-                if len(found) > 1:
-                    found = list(dict.fromkeys(found))
-                if absent:
-                    present = self._present
-                    found = [r for r in found if present[r]]
-                out[key] = found
+            present = self._present
+            for key, held in out.items():
+                unique = list(dict.fromkeys(held)) if len(held) > 1 else held
+                out[key] = [r for r in unique if present[r]] if absent else unique
         return {k: v for k, v in out.items() if v}
 
     def live(self, row: int) -> bool:

@@ -91,6 +91,7 @@ def _near(token: str, words: Sequence[str]) -> bool:
     return process.extractOne(token, words, scorer=OSA.distance, score_cutoff=1) is not None
 
 
+@lru_cache(maxsize=65_536)
 def _place(token: str, places: tuple[str, ...]) -> bool:
     """The party's own city or region, or a well-known long place name, spelt with at most one slip."""
     if token in places:
@@ -136,7 +137,9 @@ class NameForm:
 
 def _plain(text: str) -> str:
     """ASCII, lower case, words separated by single spaces: scripts, accents, case and punctuation gone."""
-    return _NON_ALNUM.sub(" ", ascii_text(text).casefold()).strip()
+    # ``ascii_text`` leaves ASCII text as it is (tested): most manifests skip it
+    ascii = text if text.isascii() else ascii_text(text)
+    return _NON_ALNUM.sub(" ", ascii.casefold()).strip()
 
 
 @lru_cache(maxsize=262_144)
@@ -446,7 +449,7 @@ def dump_form(form: PartyForm) -> bytes:
         *form.phones,
         *(n[0] for n in names),
     ]
-    if any(_SEPARATORS.search(s) for s in strings):
+    if _SEPARATORS.search("".join(strings)):
         payload = {
             "f": fields,
             "i": ids,
