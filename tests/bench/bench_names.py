@@ -265,7 +265,7 @@ def main() -> None:
             flush=True,
         )
         start = time.perf_counter()
-        rebuilt = store.rebuild_index(index_effects)
+        rebuilt = store.rebuild_index(lambda stored: index_effects(stored.envelope))
         took = time.perf_counter() - start
         report(
             Figure(

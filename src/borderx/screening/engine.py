@@ -252,26 +252,24 @@ class Screener:
             keys = [id_key(k) for k in ids]
             if form is not None:
                 keys.extend(keys_of.get(id(form), ()))
-            seen: set[int] = set()
-            mine: list[tuple[int, StatementKey, Match]] = []
+            # each candidate once, at the first key (in the party's key order) that names it
+            first: dict[int, int] = {}
             for position, key in enumerate(keys):
                 for row in postings.get(key, ()):
-                    if row in seen:
-                        continue
-                    seen.add(row)
-                    if not index.live(row):
-                        continue
-                    # scored in full only when it may match (names.may_reach_by_name: exact)
-                    light = index.light(row)
-                    if light is not None and not may_reach_by_name(query, light, matching.review, matching):
-                        continue
-                    candidate = index.form(row)
-                    if candidate is None:
-                        continue
-                    match = match_party(query, candidate, party=party, thresholds=matching)
-                    if not match.proves_identity and match.score < matching.review:
-                        continue  # a resemblance below the review threshold is no match
-                    mine.append((position, index.key(row), match))
+                    first.setdefault(row, position)
+            mine: list[tuple[int, StatementKey, Match]] = []
+            # the live ones (not superseded, withdrawn or refused), scored in full only
+            # when they may match (names.may_reach_by_name: exact)
+            for row, light in index.lights(list(first)):
+                if light is not None and not may_reach_by_name(query, light, matching.review, matching):
+                    continue
+                candidate = index.form(row)
+                if candidate is None:
+                    continue
+                match = match_party(query, candidate, party=party, thresholds=matching)
+                if not match.proves_identity and match.score < matching.review:
+                    continue  # a resemblance below the review threshold is no match
+                mine.append((first[row], index.key(row), match))
             mine.sort(key=lambda m: (m[0], m[1]))
             found.extend((party, key, match) for _, key, match in mine)
         return found
@@ -351,25 +349,21 @@ class Screener:
         query = party_form((name,), country=country)
         keys = list(blocking_keys(query))
         postings = index.postings(keys)
-        ranked_rows: list[tuple[int, StatementKey, Match]] = []
-        seen: set[int] = set()
+        first: dict[int, int] = {}
         for position, name_key in enumerate(keys):
             for row in postings.get(name_key, ()):
-                if row in seen:
-                    continue
-                seen.add(row)
-                if not index.live(row):
-                    continue
-                # a name query has no identifier or contact to share: the name bound applies
-                light = index.light(row)
-                if light is not None and not may_reach_by_name(query, light, thresholds.search, thresholds):
-                    continue
-                candidate = index.form(row)
-                if candidate is None:
-                    continue
-                match = match_party(query, candidate, party="query", thresholds=thresholds)
-                if match.score >= thresholds.search:
-                    ranked_rows.append((position, index.key(row), match))
+                first.setdefault(row, position)
+        ranked_rows: list[tuple[int, StatementKey, Match]] = []
+        for row, light in index.lights(list(first)):
+            # a name query has no identifier or contact to share: the name bound applies
+            if light is not None and not may_reach_by_name(query, light, thresholds.search, thresholds):
+                continue
+            candidate = index.form(row)
+            if candidate is None:
+                continue
+            match = match_party(query, candidate, party="query", thresholds=thresholds)
+            if match.score >= thresholds.search:
+                ranked_rows.append((first[row], index.key(row), match))
         ranked_rows.sort(key=lambda m: (m[0], m[1]))
         scored = [(key, match) for _, key, match in ranked_rows]
         return self._grouped(scored, limit)

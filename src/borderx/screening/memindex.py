@@ -42,7 +42,7 @@ import numpy.typing as npt
 from borderx.errors import InvalidArgument
 from borderx.logging import get_logger
 from borderx.screening.index import form_of_party
-from borderx.screening.names import Light, PartyForm, light_form, light_of, load_form
+from borderx.screening.names import Light, PartyForm, light_form, load_form
 from borderx.statements.bodies import BodyType
 from borderx.statements.body_codec import party_of_body
 from borderx.store.base import IndexEntry, PartyKey, StatementKey, Store
@@ -277,13 +277,14 @@ class MemoryIndex:
                     got = self._delta.get(h)
                     if got:
                         out.setdefault(keys[i], []).extend(got)
-            # a row is under a key once (unless two of its keys collide); refused rows are out
-            absent = self._absent
-            present = self._present
-            for key, held in out.items():
-                unique = list(dict.fromkeys(held)) if len(held) > 1 else held
-                out[key] = [r for r in unique if present[r]] if absent else unique
-        return {k: v for k, v in out.items() if v}
+            # refused rows are out; a row is under a key once (two of its own keys would
+            # have to collide to list it twice, which scoring then dedupes)
+            if self._absent:
+                present = self._present
+                for key, held in out.items():
+                    out[key] = [r for r in held if present[r]]
+                return {k: v for k, v in out.items() if v}
+        return out
 
     def live(self, row: int) -> bool:
         """Whether the row's statement counts now (neither superseded, withdrawn nor refused)."""
@@ -325,14 +326,20 @@ class MemoryIndex:
             return None  # signed evidence that does not parse is never screened
         return None if party is None else form_of_party(party)
 
-    def light(self, row: int) -> Light | None:
-        """What the name bound needs of a row (``names.light_form``), without decoding its form."""
+    def lights(self, rows: Sequence[int]) -> list[tuple[int, Light | None]]:
+        """The rows that count now (live), each with what the name bound needs of it.
+
+        That is ``names.light_form``, read without decoding the form, or None when it
+        cannot be read so (the caller then scores the row in full).
+        """
+        out: list[tuple[int, Light | None]] = []
         with self._lock:
-            cached = self._forms.get(row)
-            if cached is not None:
-                return light_of(cached)
-            data = bytes(self._blob[self._form_start[row] : self._form_start[row + 1]])
-        return light_form(data) if data else None
+            live, blob, start = self._live, self._blob, self._form_start
+            for row in rows:
+                if live[row]:
+                    data = bytes(blob[start[row] : start[row + 1]])
+                    out.append((row, light_form(data) if data else None))
+        return out
 
     # ------------------------------------------------------------ figures
 

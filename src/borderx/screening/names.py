@@ -536,8 +536,8 @@ def may_reach(query: PartyForm, candidate: PartyForm, threshold: float, threshol
 
 
 #: what the name bound needs of a candidate: country, city, postcode, whether it has any
-#: identifier or contact, and (compact, sorted compact) per name
-Light = tuple[str, str, str, bool, tuple[tuple[str, str], ...]]
+#: identifier or contact, and (compact, sorted compact, full) per name
+Light = tuple[str, str, str, bool, tuple[tuple[str, str, str], ...]]
 
 
 def light_of(form: PartyForm) -> Light:
@@ -545,8 +545,8 @@ def light_of(form: PartyForm) -> Light:
     return form.country, form.city, form.postcode, has_keys, compacts(form)
 
 
-def compacts(form: PartyForm) -> tuple[tuple[str, str], ...]:
-    return tuple((n.compact, n.sorted_compact) for n in form.names)
+def compacts(form: PartyForm) -> tuple[tuple[str, str, str], ...]:
+    return tuple((n.compact, n.sorted_compact, n.full) for n in form.names)
 
 
 def may_reach_by_name(
@@ -561,11 +561,10 @@ def may_reach_by_name(
     """The name part of :func:`may_reach`: False only when the candidate surely cannot match.
 
     A candidate that may share an identifier or contact with the query (both have some,
-    unless ``shares`` says False) is always scored in full. Otherwise its NAME score is the best ``name_similarity`` (0.8 × a distinctive ratio + 0.2 × a
-    whole-name ratio, which is at most 100) less the place penalties (computed here as in
-    ``_place_evidence``) and ``penalty`` (the identifier ones; leaving them out only makes
-    the bound looser). So a name pair can only reach the threshold when a distinctive
-    ratio reaches the cutoff below; half a point of margin absorbs the final rounding.
+    unless ``shares`` says False) is always scored in full. Otherwise its score is NAME:
+    the best :func:`name_similarity`, computed here as there, less the place penalties
+    (as ``_place_evidence`` takes them) and ``penalty`` (the identifier ones; leaving them
+    out only makes the bound looser). A thousandth of margin absorbs the final rounding.
     """
     country, city, postcode, has_keys, names = candidate
     if shares is None:
@@ -579,14 +578,18 @@ def may_reach_by_name(
         penalty += thresholds.city_penalty
     if query.postcode and postcode and query.postcode != postcode and not other_city:
         penalty += thresholds.postcode_penalty
-    cutoff = ((threshold + penalty) * 100.0 - 20.0) / 0.8 - 0.5
-    if cutoff <= 0.0 or cutoff > 100.0:
-        return cutoff <= 0.0
+    needed = threshold + penalty - 0.001
+    if needed <= 0.0 or needed > 1.0:
+        return needed <= 0.0
+    # 0.8 × distinctive + 0.2 × whole (at most 100): the distinctive ratio must reach this first
+    cutoff = (needed * 100.0 - 20.0) / 0.8
     for q in query.names:
-        for compact, sorted_compact in names:
-            if fuzz.ratio(q.compact, compact, score_cutoff=cutoff):
-                return True
-            if fuzz.ratio(q.sorted_compact, sorted_compact, score_cutoff=cutoff):
+        for compact, sorted_compact, full in names:
+            distinct = max(fuzz.ratio(q.compact, compact), fuzz.ratio(q.sorted_compact, sorted_compact))
+            if distinct < cutoff:
+                continue
+            whole = fuzz.token_sort_ratio(q.full, full)
+            if (0.8 * distinct + 0.2 * whole) / 100.0 >= needed:
                 return True
     return False
 
@@ -603,6 +606,7 @@ def light_form(data: bytes) -> Light | None:
         return None
     pairs = []
     for name in parts[7].split(_IS) if parts[7] else ():
-        distinctive = name.split(_PS)[2].split()
-        pairs.append(("".join(distinctive), "".join(sorted(distinctive))))
+        _, tokens, distinctive_text, _ = name.split(_PS)
+        distinctive = distinctive_text.split()
+        pairs.append(("".join(distinctive), "".join(sorted(distinctive)), " ".join(tokens.split())))
     return parts[0], parts[1], parts[2], bool(parts[4] or parts[5] or parts[6]), tuple(pairs)
