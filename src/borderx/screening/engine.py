@@ -260,7 +260,7 @@ class Screener:
             mine: list[tuple[int, StatementKey, Match]] = []
             # the live ones (not superseded, withdrawn or refused), scored in full only
             # when they may match (names.may_reach_by_name: exact)
-            for row, light in index.lights(list(first)):
+            for row, light in index.lights(list(first), query, matching.review, matching):
                 if light is not None and not may_reach_by_name(query, light, matching.review, matching):
                     continue
                 candidate = index.form(row)
@@ -354,7 +354,7 @@ class Screener:
             for row in postings.get(name_key, ()):
                 first.setdefault(row, position)
         ranked_rows: list[tuple[int, StatementKey, Match]] = []
-        for row, light in index.lights(list(first)):
+        for row, light in index.lights(list(first), query, thresholds.search, thresholds):
             # a name query has no identifier or contact to share: the name bound applies
             if light is not None and not may_reach_by_name(query, light, thresholds.search, thresholds):
                 continue

@@ -42,7 +42,7 @@ import numpy.typing as npt
 from borderx.errors import InvalidArgument
 from borderx.logging import get_logger
 from borderx.screening.index import form_of_party
-from borderx.screening.names import Light, PartyForm, light_form, load_form
+from borderx.screening.names import Light, MatchThresholds, PartyForm, light_form, load_form, place_penalty
 from borderx.statements.bodies import BodyType
 from borderx.statements.body_codec import party_of_body
 from borderx.store.base import IndexEntry, PartyKey, StatementKey, Store
@@ -57,6 +57,8 @@ _BUILD_RUN = 1 << 20
 _FORM_CACHE = 16_384
 #: change-log entries applied per store read while tailing
 _TAIL_CHUNK = 20_000
+#: a change-log backlog beyond this (and half the rows) is read by a new build instead
+_TAIL_MAX = 200_000
 
 #: the 64-bit hash of a key (in-process only: nothing hashed is stored); a collision only adds a
 #: candidate, which scoring on its real form then judges
@@ -87,6 +89,11 @@ def _run(hashes: list[int], rows: list[int]) -> tuple[_Hashes, _Rows]:
     return h[order], r[order]
 
 
+def _postcode_hash(postcode: str) -> int:
+    """0 for none; never 0 for a postcode (a collision only makes two postcodes look equal)."""
+    return (_key_hash(postcode) or 1) if postcode else 0
+
+
 class MemoryIndex:
     """Identifier and name keys → statements, in memory, tailing the store's index change log.
 
@@ -113,6 +120,13 @@ class MemoryIndex:
         self._present = bytearray()
         self._absent = 0  # rows not present: the postings filter runs only when there are some
         self._form_start = array("q", [0])  # row r's form is blob[start[r]:start[r + 1]]
+        # the place part of each row's form, for a first cut of the name bound without
+        # reading the form: country and city as interned ids (0: none), postcode hashed
+        self._places: dict[str, int] = {"": 0}
+        self._row_country = array("i")
+        self._row_city = array("i")
+        self._row_postcode = array("q")
+        self._row_keyed = bytearray()  # 1: the party has an identifier or contact
         self._blob = bytearray()
         self._runs: list[tuple[_Hashes, _Rows]] = []
         self._delta: dict[int, list[int]] = {}
@@ -127,7 +141,11 @@ class MemoryIndex:
         if state.epoch == self._epoch and state.generation <= self._generation:
             return
         with self._lock:
-            if self._epoch != state.epoch:
+            # a new epoch, or a backlog (a bulk sync into this store) that one scan of the
+            # stored forms reads faster than statement by statement
+            if self._epoch != state.epoch or state.generation - self._generation > max(
+                _TAIL_MAX, len(self) // 2
+            ):
                 self._build()
                 return
             while True:
@@ -223,6 +241,18 @@ class MemoryIndex:
         self._present.append(1)
         self._blob += entry.form
         self._form_start.append(len(self._blob))
+        light = light_form(entry.form) if entry.form else None
+        if light is None:  # no bound without reading the form: nothing to cut on
+            self._row_country.append(0)
+            self._row_city.append(0)
+            self._row_postcode.append(0)
+            self._row_keyed.append(1)
+        else:
+            country, city, postcode, keyed, _ = light
+            self._row_country.append(self._places.setdefault(country, len(self._places)))
+            self._row_city.append(self._places.setdefault(city, len(self._places)))
+            self._row_postcode.append(_postcode_hash(postcode))
+            self._row_keyed.append(1 if keyed else 0)
         return [*entry.names, *(id_key(i) for i in entry.ids)]
 
     def _fold(self, *, everything: bool = False) -> None:
@@ -326,19 +356,43 @@ class MemoryIndex:
             return None  # signed evidence that does not parse is never screened
         return None if party is None else form_of_party(party)
 
-    def lights(self, rows: Sequence[int]) -> list[tuple[int, Light | None]]:
-        """The rows that count now (live), each with what the name bound needs of it.
+    def lights(
+        self, rows: Sequence[int], query: PartyForm, threshold: float, thresholds: MatchThresholds
+    ) -> list[tuple[int, Light | None]]:
+        """The rows that count now (live) and may reach ``threshold`` by their place alone.
 
-        That is ``names.light_form``, read without decoding the form, or None when it
-        cannot be read so (the caller then scores the row in full).
+        Each with what the name bound needs of it (``names.light_form``, read without
+        decoding the form), or None when it cannot be read so (the caller then scores the
+        row in full). The place cut is ``names.place_penalty`` on interned ids: a row whose
+        place penalty alone puts ``threshold`` out of reach is left out, unless it may
+        share an identifier or contact with the query (scored in full then).
         """
+        keyed_query = bool(query.ids or query.emails or query.phones)
         out: list[tuple[int, Light | None]] = []
         with self._lock:
+            places = self._places
+            # a text no row holds gets an id no row has (-1): unequal to all, as the text is
+            q_place = (
+                places.get(query.country, -1) if query.country else 0,
+                places.get(query.city, -1) if query.city else 0,
+                _postcode_hash(query.postcode),
+            )
             live, blob, start = self._live, self._blob, self._form_start
+            countries, cities, postcodes, keyed = (
+                self._row_country,
+                self._row_city,
+                self._row_postcode,
+                self._row_keyed,
+            )
             for row in rows:
-                if live[row]:
-                    data = bytes(blob[start[row] : start[row + 1]])
-                    out.append((row, light_form(data) if data else None))
+                if not live[row]:
+                    continue
+                if not (keyed_query and keyed[row]):
+                    c_place = (countries[row], cities[row], postcodes[row])
+                    if threshold + place_penalty(q_place, c_place, thresholds) - 0.001 > 1.0:
+                        continue
+                data = bytes(blob[start[row] : start[row + 1]])
+                out.append((row, light_form(data) if data else None))
         return out
 
     # ------------------------------------------------------------ figures
@@ -351,8 +405,16 @@ class MemoryIndex:
         with self._lock:
             total = sum(h.nbytes + r.nbytes for h, r in self._runs)
             total += sum(rows.itemsize * len(rows) for rows in self._row_of)
-            for column in (self._row_issuer, self._row_seq, self._form_start):
+            for column in (
+                self._row_issuer,
+                self._row_seq,
+                self._form_start,
+                self._row_country,
+                self._row_city,
+                self._row_postcode,
+            ):
                 total += column.itemsize * len(column)
-            total += len(self._live) + len(self._present) + len(self._blob)
+            total += len(self._live) + len(self._present) + len(self._row_keyed) + len(self._blob)
+            total += sum(len(k) + 60 for k in self._places)  # the interned place texts
             total += sum(len(rows) * 8 + 100 for rows in self._delta.values())
         return total

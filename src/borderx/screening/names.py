@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -549,6 +549,30 @@ def compacts(form: PartyForm) -> tuple[tuple[str, str, str], ...]:
     return tuple((n.compact, n.sorted_compact, n.full) for n in form.names)
 
 
+def place_penalty(
+    query: tuple[Hashable, Hashable, Hashable],
+    candidate: tuple[Hashable, Hashable, Hashable],
+    thresholds: MatchThresholds,
+) -> float:
+    """What country, city and postcode take off a NAME score, as ``_place_evidence`` takes it.
+
+    Each side is (country, city, postcode), empty when falsy. Any values that are equal
+    exactly when the texts are work (the memory index passes interned ids); a postcode may
+    also be given as a hash, as a difference there only ever adds a penalty: two postcodes
+    that collide are taken as equal, which only makes a bound looser.
+    """
+    (q_country, q_city, q_postcode), (c_country, c_city, c_postcode) = query, candidate
+    penalty = 0.0
+    if q_country and c_country and q_country != c_country:
+        penalty += thresholds.country_penalty
+    other_city = bool(q_city and c_city and q_city != c_city)
+    if other_city and q_country == c_country:
+        penalty += thresholds.city_penalty
+    if q_postcode and c_postcode and q_postcode != c_postcode and not other_city:
+        penalty += thresholds.postcode_penalty
+    return penalty
+
+
 def may_reach_by_name(
     query: PartyForm,
     candidate: Light,
@@ -571,13 +595,9 @@ def may_reach_by_name(
         shares = has_keys and bool(query.ids or query.emails or query.phones)
     if shares:
         return True
-    if query.country and country and query.country != country:
-        penalty += thresholds.country_penalty
-    other_city = bool(query.city and city and query.city != city)
-    if other_city and query.country == country:
-        penalty += thresholds.city_penalty
-    if query.postcode and postcode and query.postcode != postcode and not other_city:
-        penalty += thresholds.postcode_penalty
+    penalty += place_penalty(
+        (query.country, query.city, query.postcode), (country, city, postcode), thresholds
+    )
     needed = threshold + penalty - 0.001
     if needed <= 0.0 or needed > 1.0:
         return needed <= 0.0

@@ -213,3 +213,46 @@ def test_the_score_bound_never_drops_a_candidate_that_matches() -> None:
                         dropped += 1
                         assert not match.proves_identity and match.score < threshold, (q, c, match)
     assert dropped > checked // 4  # it does spare work
+
+
+def test_the_memory_index_answers_as_the_store_index(tmp_path: Path) -> None:
+    """Against the store's own index (``lookup_names``/``lookup_many``, as screening read it
+    before), scoring every candidate in full: the same matches, scores and evidence."""
+    from borderx.screening.names import TYPO_KEY_POSTINGS, blocking_keys, exact_keys, match_party
+    from borderx.statements.bodies import BodyType
+    from borderx.statements.body_codec import party_of_body
+    from tests.bench.bench_names import fill, name_batches, queries
+
+    rng = random.Random(99)
+    samples = [make_party(rng) for _ in range(1_500)]
+    store = open_store(f"sqlite:///{tmp_path / 'gw.db'}")
+    fill(store, samples)  # type: ignore[arg-type]
+    [batch] = name_batches(rng, samples, 1)
+    shipments = queries(batch[:300])
+    policy = _policy()
+    outcomes = Screener(store, policy).screen(shipments)  # type: ignore[arg-type]
+    thresholds = policy.matching  # type: ignore[attr-defined]
+    exact = set().union(*(exact_keys(f) for s in shipments for f in (s.shipper, s.consignee) if f))
+    for shipment, outcome in zip(shipments, outcomes, strict=True):
+        expected = []
+        for party, form in (("shipper", shipment.shipper), ("consignee", shipment.consignee)):
+            assert form is not None
+            keys = list(blocking_keys(form))
+            named = store.lookup_names([k for k in keys if k in exact])
+            named.update(
+                store.lookup_names([k for k in keys if k not in exact], max_postings=TYPO_KEY_POSTINGS)
+            )
+            seen = set()
+            for key in keys:
+                for stored in named.get(key, ()):
+                    if stored.key in seen:
+                        continue
+                    seen.add(stored.key)
+                    env = stored.envelope
+                    held = party_of_body(BodyType(env.header.body_type), env.body)  # type: ignore[arg-type]
+                    match = match_party(form, form_of_party(held), party=party, thresholds=thresholds)  # type: ignore[arg-type]
+                    if match.score >= thresholds.review:
+                        expected.append((stored.key, match))
+        got = [(f.stored.key, f.match) for f in outcome.flags]
+        assert got == expected, shipment.reference
+    assert sum(len(o.flags) for o in outcomes) > 100  # most shippers are variants of a held party
