@@ -215,14 +215,15 @@ class Screener:
                     keys_of[id(form)] = blocking_keys(form)
                     exact |= exact_keys(form)
         name_keys = list(dict.fromkeys(k for keys in keys_of.values() for k in keys))
-        postings = index.postings([*(id_key(k) for k in wanted), *name_keys])
-        # one-edit keys held for more than TYPO_KEY_POSTINGS statements are skipped: such a
-        # key names hundreds of unrelated firms, and scoring them all would let one manifest
-        # stall the batch; exact keys (and identifiers) always count
-        for key in [k for k, rows in postings.items() if len(rows) > TYPO_KEY_POSTINGS]:
-            if key.startswith("d:") and key not in exact:
-                del postings[key]
-        matched = [self._match(s, postings, keys_of, policy) for s in shipments]
+        with index.lock:  # the rows found are the rows scored (no rebuild in between)
+            postings = index.postings([*(id_key(k) for k in wanted), *name_keys])
+            # one-edit keys held for more than TYPO_KEY_POSTINGS statements are skipped: such
+            # a key names hundreds of unrelated firms, and scoring them all would let one
+            # manifest stall the batch; exact keys (and identifiers) always count
+            for key in [k for k, rows in postings.items() if len(rows) > TYPO_KEY_POSTINGS]:
+                if key.startswith("d:") and key not in exact:
+                    del postings[key]
+            matched = [self._match(s, postings, keys_of, policy) for s in shipments]
         got = self._store.get_many([key for found in matched for _, key, _ in found])
         now = self._clock()
         return [
@@ -348,22 +349,23 @@ class Screener:
         thresholds = self._policy.matching
         query = party_form((name,), country=country)
         keys = list(blocking_keys(query))
-        postings = index.postings(keys)
-        first: dict[int, int] = {}
-        for position, name_key in enumerate(keys):
-            for row in postings.get(name_key, ()):
-                first.setdefault(row, position)
-        ranked_rows: list[tuple[int, StatementKey, Match]] = []
-        for row, light in index.lights(list(first), query, thresholds.search, thresholds):
-            # a name query has no identifier or contact to share: the name bound applies
-            if light is not None and not may_reach_by_name(query, light, thresholds.search, thresholds):
-                continue
-            candidate = index.form(row)
-            if candidate is None:
-                continue
-            match = match_party(query, candidate, party="query", thresholds=thresholds)
-            if match.score >= thresholds.search:
-                ranked_rows.append((first[row], index.key(row), match))
+        with index.lock:  # the rows found are the rows scored (no rebuild in between)
+            postings = index.postings(keys)
+            first: dict[int, int] = {}
+            for position, name_key in enumerate(keys):
+                for row in postings.get(name_key, ()):
+                    first.setdefault(row, position)
+            ranked_rows: list[tuple[int, StatementKey, Match]] = []
+            for row, light in index.lights(list(first), query, thresholds.search, thresholds):
+                # a name query has no identifier or contact to share: the name bound applies
+                if light is not None and not may_reach_by_name(query, light, thresholds.search, thresholds):
+                    continue
+                candidate = index.form(row)
+                if candidate is None:
+                    continue
+                match = match_party(query, candidate, party="query", thresholds=thresholds)
+                if match.score >= thresholds.search:
+                    ranked_rows.append((first[row], index.key(row), match))
         ranked_rows.sort(key=lambda m: (m[0], m[1]))
         scored = [(key, match) for _, key, match in ranked_rows]
         return self._grouped(scored, limit)

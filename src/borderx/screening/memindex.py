@@ -110,6 +110,11 @@ class MemoryIndex:
         #: seconds the last full build took, and how many rows it made (for the bench and logs)
         self.build_seconds = 0.0
 
+    @property
+    def lock(self) -> threading.RLock:
+        """Held across one batch's lookups and scoring: rows stay the same rows (no build meanwhile)."""
+        return self._lock
+
     def _reset(self) -> None:
         self._issuers: list[str] = []
         self._issuer_code: dict[str, int] = {}
@@ -166,6 +171,9 @@ class MemoryIndex:
         # it, and applying an entry twice is harmless (each re-reads the statement's state)
         state = self._store.index_state()
         self._reset()
+        # until it completes, no position: a build that fails leaves an index that the next
+        # refresh builds again, never an empty one taken for current
+        self._epoch = None
         # keys in flat lists, turned into arrays chunk by chunk: no dict entry per key
         hashes: list[int] = []
         rows: list[int] = []
