@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from borderx._proto.borderx.v1 import exchange_pb2, statement_pb2
-from borderx.screening.index import index_effects
-from borderx.screening.names import blocking_keys, party_form
+from borderx.screening.index import form_of_party, index_effects
+from borderx.screening.names import blocking_keys, dump_form, party_form
 from borderx.statements.bodies import (
     Address,
     Body,
@@ -174,6 +174,7 @@ def _effects(body: Body) -> IndexEffects:
             names=_names(body.party),
             kind="designation",
             expires_at=body.valid_until,
+            form=dump_form(form_of_party(body.party)),
         )
     assert isinstance(body, ViolationFlag)
     return IndexEffects(
@@ -181,6 +182,7 @@ def _effects(body: Body) -> IndexEffects:
         names=_names(body.subject),
         kind="flag",
         expires_at=body.expires_at,
+        form=dump_form(form_of_party(body.subject)),
     )
 
 

@@ -18,9 +18,12 @@ Suspicion needs resemblance; benefit needs proof:
   or contact match, or by a name+address score at or above ``corroborated``;
 - every reason names the basis and score of the match behind it.
 
-One ``Store.lookup_many`` and one ``Store.lookup_names`` per batch (blocking), then scoring
-of the candidates only; decoded bodies and their matching forms are cached by
-(issuer, seq), since statements are immutable.
+Blocking and scoring run on the in-memory index (``screening.memindex``: identifier and
+name keys → statements, each with its matching form), brought up to date with the store
+before every batch; a cheap exact bound on the names (``_may_match``) spares the full
+scoring of candidates that cannot reach the threshold. Then one ``Store.get_many`` of the
+statements that matched, whose bodies (cached by (issuer, seq): statements are immutable)
+say what they are.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from datetime import UTC, datetime
 
 from borderx.errors import InvalidArgument
 from borderx.logging import get_logger
+from borderx.screening.index import form_of_party
+from borderx.screening.memindex import MemoryIndex, id_key
 from borderx.screening.names import (
     CONTACT,
     TYPO_KEY_POSTINGS,
@@ -40,13 +45,24 @@ from borderx.screening.names import (
     blocking_keys,
     exact_keys,
     match_party,
+    may_reach_by_name,
     name_form,
     party_form,
 )
 from borderx.screening.policy import Recommendation, ScreeningPolicy
 from borderx.statements.bodies import Body, BodyType, Designation, DesignationStatus, Party, ViolationFlag
-from borderx.statements.body_codec import decode_body, party_of_body
+from borderx.statements.body_codec import decode_body
 from borderx.store.base import PartyKey, StatementKey, Store, StoredStatement
+
+__all__ = [
+    "DesignationHit",
+    "FlagHit",
+    "Screener",
+    "ScreeningOutcome",
+    "SearchHit",
+    "ShipmentQuery",
+    "form_of_party",  # the servicer builds queries with it (it lives in screening.index)
+]
 
 log = get_logger("borderx.screening")
 
@@ -67,22 +83,6 @@ class ShipmentQuery:
     shipper: PartyForm | None = None
     consignee: PartyForm | None = None
     goods_description: str = ""
-
-
-def form_of_party(party: Party) -> PartyForm:
-    """The matching form of a statement's (or a manifest's) party, identifiers as given."""
-    address = party.address
-    return party_form(
-        (party.legal_name, *party.trading_names),
-        lines=address.lines if address else (),
-        city=address.city if address else "",
-        region=address.region if address else "",
-        postcode=address.postal_code if address else "",
-        country=address.country if address else "",
-        ids=((i.scheme, i.value) for i in party.ids),
-        emails=party.emails,
-        phones=party.phones,
-    )
 
 
 def _identifier_match(party: str) -> Match:
@@ -145,25 +145,29 @@ def _party_of(body: Body | None) -> Party | None:
     return None
 
 
-def _without_candidates(shipment: ShipmentQuery, found: dict[PartyKey, list[StoredStatement]]) -> bool:
-    """True when no statement can match ``shipment``: no names to score, nothing under its ids."""
-    if shipment.shipper is not None or shipment.consignee is not None:
-        return False
-    for key in shipment.shipper_ids:
-        if found.get(key):
-            return False
-    return all(not found.get(key) for key in shipment.consignee_ids)
+#: (party, statement, match) of a candidate that matched: read from the store to answer
+_Matched = tuple[str, StatementKey, Match]
 
 
 class Screener:
     def __init__(
-        self, store: Store, policy: ScreeningPolicy, *, clock: Callable[[], datetime] | None = None
+        self,
+        store: Store,
+        policy: ScreeningPolicy,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        index: MemoryIndex | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
         self._clock = clock or (lambda: datetime.now(UTC))
         self._bodies: OrderedDict[StatementKey, Body | None] = OrderedDict()
-        self._forms: OrderedDict[StatementKey, PartyForm | None] = OrderedDict()
+        # the gateway builds it at start and shares it; built at first use otherwise
+        self._index = index if index is not None else MemoryIndex(store)
+
+    @property
+    def index(self) -> MemoryIndex:
+        return self._index
 
     def now(self) -> datetime:
         return self._clock()
@@ -195,118 +199,116 @@ class Screener:
             self._bodies.popitem(last=False)
         return body
 
-    def form_of(self, stored: StoredStatement) -> PartyForm | None:
-        """The matching form of a statement's party (cached: statements are immutable).
-
-        Read from the body's party alone: most name candidates are scored and dropped, so
-        the whole body is decoded only for those that match.
-        """
-        key = stored.key
-        if key in self._forms:
-            self._forms.move_to_end(key)
-            return self._forms[key]
-        env = stored.envelope
-        try:
-            party = None if env.body is None else party_of_body(BodyType(env.header.body_type), env.body)
-        except InvalidArgument:
-            party = None  # signed evidence that does not parse is never screened
-        form = None if party is None else form_of_party(party)
-        self._forms[key] = form
-        if len(self._forms) > _CACHE_SIZE:
-            self._forms.popitem(last=False)
-        return form
-
     def screen(self, shipments: Sequence[ShipmentQuery]) -> list[ScreeningOutcome]:
+        """Blocking and scoring in memory, then one store read of the statements that matched.
+
+        The memory index is brought up to what the store holds first (read-your-writes,
+        whichever replica wrote); the matches are read from the store, whose word on
+        whether each is still current is final.
+        """
+        index = self._index
+        index.refresh()
+        policy = self._policy
         wanted = list(dict.fromkeys(k for s in shipments for k in (*s.shipper_ids, *s.consignee_ids)))
-        found = self._store.lookup_many(wanted) if wanted else {}
         keys_of: dict[int, tuple[str, ...]] = {}
+        exact: set[str] = set()
         for s in shipments:
             for form in (s.shipper, s.consignee):
                 if form is not None and id(form) not in keys_of:
                     keys_of[id(form)] = blocking_keys(form)
-        named = self._lookup_names(shipments, keys_of)
-        now = self._clock()
-        return [self._screen_one(s, found, named, keys_of, now) for s in shipments]
-
-    def _lookup_names(
-        self, shipments: Sequence[ShipmentQuery], keys_of: dict[int, tuple[str, ...]]
-    ) -> dict[str, list[StoredStatement]]:
-        """Exact name and contact keys in full; one-edit keys only while they are selective."""
-        exact: set[str] = set()
-        for s in shipments:
-            for form in (s.shipper, s.consignee):
-                if form is not None:
                     exact |= exact_keys(form)
-        all_keys = list(dict.fromkeys(k for keys in keys_of.values() for k in keys))
-        typo = [k for k in all_keys if k not in exact]
-        named = self._store.lookup_names([k for k in all_keys if k in exact]) if exact else {}
-        if typo:
-            named.update(self._store.lookup_names(typo, max_postings=TYPO_KEY_POSTINGS))
-        return named
+        name_keys = list(dict.fromkeys(k for keys in keys_of.values() for k in keys))
+        with index.lock:  # the rows found are the rows scored (no rebuild in between)
+            postings = index.postings([*(id_key(k) for k in wanted), *name_keys])
+            # one-edit keys held for more than TYPO_KEY_POSTINGS statements are skipped: such
+            # a key names hundreds of unrelated firms, and scoring them all would let one
+            # manifest stall the batch; exact keys (and identifiers) always count
+            for key in [k for k, rows in postings.items() if len(rows) > TYPO_KEY_POSTINGS]:
+                if key.startswith("d:") and key not in exact:
+                    del postings[key]
+            matched = [self._match(s, postings, keys_of, policy) for s in shipments]
+        got = self._store.get_many([key for found in matched for _, key, _ in found])
+        now = self._clock()
+        return [
+            self._outcome(s, found, got, policy, now) for s, found in zip(shipments, matched, strict=True)
+        ]
 
-    def _candidates(
-        self,
-        ids: tuple[PartyKey, ...],
-        form: PartyForm | None,
-        found: dict[PartyKey, list[StoredStatement]],
-        named: dict[str, list[StoredStatement]],
-        keys_of: dict[int, tuple[str, ...]],
-    ) -> dict[StatementKey, StoredStatement]:
-        out: dict[StatementKey, StoredStatement] = {}
-        for key in ids:
-            for stored in found.get(key, ()):
-                out.setdefault(stored.key, stored)
-        if form is not None:
-            # one-edit keys held for more than TYPO_KEY_POSTINGS statements came back empty
-            # (_lookup_names): such a key names hundreds of unrelated firms, and scoring them
-            # all would let one manifest stall the batch; exact keys always count
-            for name_key in keys_of.get(id(form), ()):
-                for stored in named.get(name_key, ()):
-                    out.setdefault(stored.key, stored)
-        return out
-
-    def _screen_one(
+    def _match(
         self,
         shipment: ShipmentQuery,
-        found: dict[PartyKey, list[StoredStatement]],
-        named: dict[str, list[StoredStatement]],
+        postings: dict[str, list[int]],
         keys_of: dict[int, tuple[str, ...]],
-        now: datetime,
-    ) -> ScreeningOutcome:
-        if _without_candidates(shipment, found):
-            # what the general path below decides for no candidate at all, directly
-            return ScreeningOutcome(shipment.reference, (), (), Recommendation.STANDARD, NO_HIT_REASONS)
-        reasons: list[str] = []
-        designations: dict[StatementKey, DesignationHit] = {}
-        flags: dict[StatementKey, FlagHit] = {}
-        matching = self._policy.matching
+        policy: ScreeningPolicy,
+    ) -> list[_Matched]:
+        """Every live candidate of each party that matches, in the order the store would list them.
+
+        That order is by the first of the party's keys (identifiers, then blocking keys)
+        that names the candidate, then by (issuer, seq); only the matches are put in it.
+        """
+        index = self._index
+        matching = policy.matching
+        found: list[_Matched] = []
         for party, ids, form in (
             ("shipper", shipment.shipper_ids, shipment.shipper),
             ("consignee", shipment.consignee_ids, shipment.consignee),
         ):
             query = form if form is not None else PartyForm(ids=frozenset(ids))
-            for stored in self._candidates(ids, form, found, named, keys_of).values():
-                if not stored.current or stored.key in designations or stored.key in flags:
+            keys = [id_key(k) for k in ids]
+            if form is not None:
+                keys.extend(keys_of.get(id(form), ()))
+            # each candidate once, at the first key (in the party's key order) that names it
+            first: dict[int, int] = {}
+            for position, key in enumerate(keys):
+                for row in postings.get(key, ()):
+                    first.setdefault(row, position)
+            mine: list[tuple[int, StatementKey, Match]] = []
+            # the live ones (not superseded, withdrawn or refused), scored in full only
+            # when they may match (names.may_reach_by_name: exact)
+            for row, light in index.lights(list(first), query, matching.review, matching):
+                if light is not None and not may_reach_by_name(query, light, matching.review, matching):
                     continue
-                candidate = self.form_of(stored)
+                candidate = index.form(row)
                 if candidate is None:
                     continue
                 match = match_party(query, candidate, party=party, thresholds=matching)
                 if not match.proves_identity and match.score < matching.review:
                     continue  # a resemblance below the review threshold is no match
-                body = self.body_of(stored)
-                if isinstance(body, Designation) and party == "shipper":
-                    hit = self._designation(stored, body, now, reasons, match)
-                    if hit is not None:
-                        designations[stored.key] = hit
-                elif isinstance(body, ViolationFlag):
-                    if body.expires_at is not None and body.expires_at <= now:
-                        continue
-                    action = self._policy.flag_action(body.category, body.evidence)
-                    if not (match.proves_identity or match.basis == CONTACT or match.corroborated):
-                        # suspicion needs resemblance: a name alone raises scrutiny, never holds
-                        action = min(action, Recommendation.EXAMINE)
-                    flags[stored.key] = FlagHit(stored, body, action, party, match)
+                mine.append((first[row], index.key(row), match))
+            mine.sort(key=lambda m: (m[0], m[1]))
+            found.extend((party, key, match) for _, key, match in mine)
+        return found
+
+    def _outcome(
+        self,
+        shipment: ShipmentQuery,
+        found: list[_Matched],
+        got: dict[StatementKey, StoredStatement],
+        policy: ScreeningPolicy,
+        now: datetime,
+    ) -> ScreeningOutcome:
+        if not found:
+            # what the general path below decides when nothing matched, directly (most shipments)
+            return ScreeningOutcome(shipment.reference, (), (), Recommendation.STANDARD, NO_HIT_REASONS)
+        reasons: list[str] = []
+        designations: dict[StatementKey, DesignationHit] = {}
+        flags: dict[StatementKey, FlagHit] = {}
+        for party, key, match in found:
+            stored = got.get(key)
+            if stored is None or not stored.current or key in designations or key in flags:
+                continue
+            body = self.body_of(stored)
+            if isinstance(body, Designation) and party == "shipper":
+                hit = self._designation(stored, body, now, reasons, match, policy=policy)
+                if hit is not None:
+                    designations[key] = hit
+            elif isinstance(body, ViolationFlag):
+                if body.expires_at is not None and body.expires_at <= now:
+                    continue
+                action = policy.flag_action(body.category, body.evidence)
+                if not (match.proves_identity or match.basis == CONTACT or match.corroborated):
+                    # suspicion needs resemblance: a name alone raises scrutiny, never holds
+                    action = min(action, Recommendation.EXAMINE)
+                flags[key] = FlagHit(stored, body, action, party, match)
         recommendation = self._decide(designations, flags, reasons)
         return ScreeningOutcome(
             reference=shipment.reference,
@@ -317,7 +319,14 @@ class Screener:
         )
 
     def _designation(
-        self, stored: StoredStatement, body: Designation, now: datetime, reasons: list[str], match: Match
+        self,
+        stored: StoredStatement,
+        body: Designation,
+        now: datetime,
+        reasons: list[str],
+        match: Match,
+        *,
+        policy: ScreeningPolicy,
     ) -> DesignationHit | None:
         label = f"{body.programme} designation by {_ref(stored)}"
         if body.status is not DesignationStatus.CERTIFIED:
@@ -332,7 +341,7 @@ class Screener:
             return None
         # benefit needs proof: a name or contact that resembles a trusted trader's is never
         # recognised (a counterfeiter copies names, not registry identifiers)
-        recognised = match.proves_identity and self._policy.recognises(body.programme, body.level)
+        recognised = match.proves_identity and policy.recognises(body.programme, body.level)
         return DesignationHit(stored, body, recognised, match)
 
     def search(self, name: str, *, country: str = "", limit: int = 10) -> list[SearchHit]:
@@ -341,34 +350,53 @@ class Screener:
         Blocking then scoring, as for Screen; candidates below ``[policy.matching] search``
         are left out. Statements about one party (equal as signed) are grouped.
         """
+        index = self._index
+        index.refresh()
+        thresholds = self._policy.matching
         query = party_form((name,), country=country)
-        named = self._store.lookup_names(list(blocking_keys(query)))
-        now = self._clock()
-        best: dict[Party, tuple[Match, list[StoredStatement]]] = {}
-        seen: set[StatementKey] = set()
-        for stored_list in named.values():
-            for stored in stored_list:
-                if stored.key in seen or not stored.current:
+        keys = list(blocking_keys(query))
+        with index.lock:  # the rows found are the rows scored (no rebuild in between)
+            postings = index.postings(keys)
+            first: dict[int, int] = {}
+            for position, name_key in enumerate(keys):
+                for row in postings.get(name_key, ()):
+                    first.setdefault(row, position)
+            ranked_rows: list[tuple[int, StatementKey, Match]] = []
+            for row, light in index.lights(list(first), query, thresholds.search, thresholds):
+                # a name query has no identifier or contact to share: the name bound applies
+                if light is not None and not may_reach_by_name(query, light, thresholds.search, thresholds):
                     continue
-                seen.add(stored.key)
-                if stored.expires_at is not None and stored.expires_at <= now:
-                    continue
-                candidate = self.form_of(stored)
+                candidate = index.form(row)
                 if candidate is None:
                     continue
-                match = match_party(query, candidate, party="query", thresholds=self._policy.matching)
-                if match.score < self._policy.matching.search:
-                    continue
-                party = _party_of(self.body_of(stored))
-                if party is None:
-                    continue
-                held = best.get(party)
-                if held is None:
-                    best[party] = (match, [stored])
-                else:
-                    held[1].append(stored)
-                    if match.score > held[0].score:
-                        best[party] = (match, held[1])
+                match = match_party(query, candidate, party="query", thresholds=thresholds)
+                if match.score >= thresholds.search:
+                    ranked_rows.append((first[row], index.key(row), match))
+        ranked_rows.sort(key=lambda m: (m[0], m[1]))
+        scored = [(key, match) for _, key, match in ranked_rows]
+        return self._grouped(scored, limit)
+
+    def _grouped(self, scored: list[tuple[StatementKey, Match]], limit: int) -> list[SearchHit]:
+        """The scored statements read from the store, grouped by party (equal as signed), best first."""
+        got = self._store.get_many([key for key, _ in scored])
+        now = self._clock()
+        best: dict[Party, tuple[Match, list[StoredStatement]]] = {}
+        for key, match in scored:
+            stored = got.get(key)
+            if stored is None or not stored.current:
+                continue
+            if stored.expires_at is not None and stored.expires_at <= now:
+                continue
+            party = _party_of(self.body_of(stored))
+            if party is None:
+                continue
+            held = best.get(party)
+            if held is None:
+                best[party] = (match, [stored])
+            else:
+                held[1].append(stored)
+                if match.score > held[0].score:
+                    best[party] = (match, held[1])
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0].score, name_form(kv[0].legal_name).full))
         return [
             SearchHit(party, match, tuple(sorted(statements, key=lambda s: s.key)))

@@ -8,19 +8,37 @@ always derivable from the envelopes (the store is the truth).
 from __future__ import annotations
 
 from borderx.errors import InvalidArgument
-from borderx.screening.names import blocking_keys, party_form
-from borderx.statements.bodies import BodyType
-from borderx.statements.body_codec import index_fields
+from borderx.screening.names import PartyForm, blocking_keys, dump_form, party_form
+from borderx.statements.bodies import BodyType, Party
+from borderx.statements.body_codec import index_fields, party_of_body
 from borderx.statements.model import Envelope
 from borderx.store.base import NO_EFFECTS, IndexEffects
+
+
+def form_of_party(party: Party) -> PartyForm:
+    """The matching form of a statement's (or a manifest's) party, identifiers as given."""
+    address = party.address
+    return party_form(
+        (party.legal_name, *party.trading_names),
+        lines=address.lines if address else (),
+        city=address.city if address else "",
+        region=address.region if address else "",
+        postcode=address.postal_code if address else "",
+        country=address.country if address else "",
+        ids=((i.scheme, i.value) for i in party.ids),
+        emails=party.emails,
+        phones=party.phones,
+    )
 
 
 def index_effects(envelope: Envelope) -> IndexEffects:
     """Index effects of a verified envelope; a redacted one (no body) has none."""
     if envelope.body is None:
         return NO_EFFECTS
+    body_type = BodyType(envelope.header.body_type)
     try:
-        fields = index_fields(BodyType(envelope.header.body_type), envelope.body)
+        fields = index_fields(body_type, envelope.body)
+        party = party_of_body(body_type, envelope.body)
     except InvalidArgument:
         # a body that verifies but does not parse as its type is kept (it is signed
         # evidence) but never screened
@@ -34,10 +52,14 @@ def index_effects(envelope: Envelope) -> IndexEffects:
     if withdraws is not None and (withdraws[0] != issuer or withdraws[1] >= seq):
         withdraws = None
     names: tuple[str, ...] = ()
-    if fields.names:
-        city, region = fields.places
-        form = party_form(fields.names, city=city, region=region, emails=fields.emails, phones=fields.phones)
-        names = blocking_keys(form)
+    form = b""
+    if party is not None:
+        # the whole matching form (address, ids, contacts), as screening scores it: the
+        # memory index holds these bytes and never decodes the body of a candidate. Its
+        # blocking keys are those of the names (with the party's own places) and contacts.
+        matching = form_of_party(party)
+        names = blocking_keys(matching)
+        form = dump_form(matching)
     return IndexEffects(
         ids=fields.ids,
         names=names,
@@ -45,4 +67,5 @@ def index_effects(envelope: Envelope) -> IndexEffects:
         supersedes=supersedes,
         withdraws=withdraws,
         expires_at=fields.expires_at,
+        form=form,
     )

@@ -28,8 +28,9 @@ and identifier agreement move it up or down.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -90,6 +91,7 @@ def _near(token: str, words: Sequence[str]) -> bool:
     return process.extractOne(token, words, scorer=OSA.distance, score_cutoff=1) is not None
 
 
+@lru_cache(maxsize=65_536)
 def _place(token: str, places: tuple[str, ...]) -> bool:
     """The party's own city or region, or a well-known long place name, spelt with at most one slip."""
     if token in places:
@@ -135,7 +137,9 @@ class NameForm:
 
 def _plain(text: str) -> str:
     """ASCII, lower case, words separated by single spaces: scripts, accents, case and punctuation gone."""
-    return _NON_ALNUM.sub(" ", ascii_text(text).casefold()).strip()
+    # ``ascii_text`` leaves ASCII text as it is (tested): most manifests skip it
+    ascii = text if text.isascii() else ascii_text(text)
+    return _NON_ALNUM.sub(" ", ascii.casefold()).strip()
 
 
 @lru_cache(maxsize=262_144)
@@ -416,3 +420,213 @@ def match_party(
     if corroborated:
         evidence.append("name and address agree")
     return Match(basis, round(score, 4), party, tuple(evidence), corroborated=corroborated)
+
+
+# ---------------------------------------------------------------- stored forms
+
+# Field, item and part separators of a stored form: ASCII information separators, which
+# no normalised token holds; a party whose raw text carries one is stored as JSON instead.
+_FS, _IS, _PS = "\x1e", "\x1f", "\x1d"
+_SEPARATORS = re.compile("[\x1c-\x1f]")
+_TEXT_FORM, _JSON_FORM = b"\x01", b"\x02"
+
+
+def dump_form(form: PartyForm) -> bytes:
+    """``form`` as bytes for the store's ``name_forms`` (derived data, read back by :func:`load_form`).
+
+    The memory index keeps these bytes, not the objects: a few hundred bytes per party.
+    """
+    names = [
+        (n.text, " ".join(n.tokens), " ".join(n.distinctive), "1" if n.legal_form_removed else "")
+        for n in form.names
+    ]
+    ids = sorted(form.ids)
+    fields = [form.country, form.city, form.postcode, form.street]
+    strings = [
+        *fields,
+        *(s for pair in ids for s in pair),
+        *form.emails,
+        *form.phones,
+        *(n[0] for n in names),
+    ]
+    if _SEPARATORS.search("".join(strings)):
+        payload = {
+            "f": fields,
+            "i": ids,
+            "e": sorted(form.emails),
+            "p": sorted(form.phones),
+            "n": names,
+        }
+        return _JSON_FORM + json.dumps(payload, separators=(",", ":")).encode()
+    text = _FS.join(
+        (
+            *fields,
+            _IS.join(f"{s}{_PS}{v}" for s, v in ids),
+            _IS.join(sorted(form.emails)),
+            _IS.join(sorted(form.phones)),
+            _IS.join(_PS.join(n) for n in names),
+        )
+    )
+    return _TEXT_FORM + text.encode()
+
+
+def _name_of(text: str, tokens: str, distinctive: str, removed: str) -> NameForm:
+    return NameForm(
+        text=text,
+        tokens=tuple(tokens.split()),
+        distinctive=tuple(distinctive.split()),
+        legal_form_removed=bool(removed),
+    )
+
+
+def load_form(data: bytes) -> PartyForm:
+    """The :class:`PartyForm` that :func:`dump_form` wrote; ValueError on bytes it did not write."""
+    tag, rest = data[:1], data[1:]
+    if tag == _TEXT_FORM:
+        parts = rest.decode().split(_FS)
+        if len(parts) != 8:
+            raise ValueError("not a stored matching form")
+        country, city, postcode, street, ids, emails, phones, names = parts
+        id_pairs = [tuple(i.split(_PS)) for i in ids.split(_IS)] if ids else []
+        name_parts = [n.split(_PS) for n in names.split(_IS)] if names else []
+        email_list = emails.split(_IS) if emails else []
+        phone_list = phones.split(_IS) if phones else []
+    elif tag == _JSON_FORM:
+        payload = json.loads(rest)
+        country, city, postcode, street = payload["f"]
+        id_pairs, email_list, phone_list, name_parts = payload["i"], payload["e"], payload["p"], payload["n"]
+    else:
+        raise ValueError("not a stored matching form")
+    if any(len(p) != 2 for p in id_pairs) or any(len(n) != 4 for n in name_parts):
+        raise ValueError("not a stored matching form")
+    return PartyForm(
+        names=tuple(_name_of(*n) for n in name_parts),
+        country=country,
+        city=city,
+        postcode=postcode,
+        street=street,
+        ids=frozenset((s, v) for s, v in id_pairs),
+        emails=frozenset(email_list),
+        phones=frozenset(phone_list),
+    )
+
+
+# ---------------------------------------------------------------- a bound on the score
+
+
+def may_reach(query: PartyForm, candidate: PartyForm, threshold: float, thresholds: MatchThresholds) -> bool:
+    """False only when ``match_party(query, candidate)`` surely neither proves identity nor scores ``threshold``.
+
+    Screening calls it before the full scoring of each blocking candidate: most share a
+    key with the query but cannot match. Exact, from :func:`match_party`'s own rules: a
+    shared identifier or contact always goes to the full scoring; otherwise the score is
+    the best name similarity less the place and identifier penalties (see
+    :func:`may_reach_by_name`).
+    """
+    if (
+        not query.ids.isdisjoint(candidate.ids)
+        or not query.emails.isdisjoint(candidate.emails)
+        or not query.phones.isdisjoint(candidate.phones)
+    ):
+        return True
+    penalty = 0.0
+    if query.ids and candidate.ids:
+        penalty = thresholds.identifier_penalty * len(_id_evidence(query, candidate)[1])
+    return may_reach_by_name(query, light_of(candidate), threshold, thresholds, penalty=penalty, shares=False)
+
+
+#: what the name bound needs of a candidate: country, city, postcode, whether it has any
+#: identifier or contact, and (compact, sorted compact, full) per name
+Light = tuple[str, str, str, bool, tuple[tuple[str, str, str], ...]]
+
+
+def light_of(form: PartyForm) -> Light:
+    has_keys = bool(form.ids or form.emails or form.phones)
+    return form.country, form.city, form.postcode, has_keys, compacts(form)
+
+
+def compacts(form: PartyForm) -> tuple[tuple[str, str, str], ...]:
+    return tuple((n.compact, n.sorted_compact, n.full) for n in form.names)
+
+
+def place_penalty(
+    query: tuple[Hashable, Hashable, Hashable],
+    candidate: tuple[Hashable, Hashable, Hashable],
+    thresholds: MatchThresholds,
+) -> float:
+    """What country, city and postcode take off a NAME score, as ``_place_evidence`` takes it.
+
+    Each side is (country, city, postcode), empty when falsy. Any values that are equal
+    exactly when the texts are work (the memory index passes interned ids); a postcode may
+    also be given as a hash, as a difference there only ever adds a penalty: two postcodes
+    that collide are taken as equal, which only makes a bound looser.
+    """
+    (q_country, q_city, q_postcode), (c_country, c_city, c_postcode) = query, candidate
+    penalty = 0.0
+    if q_country and c_country and q_country != c_country:
+        penalty += thresholds.country_penalty
+    other_city = bool(q_city and c_city and q_city != c_city)
+    if other_city and q_country == c_country:
+        penalty += thresholds.city_penalty
+    if q_postcode and c_postcode and q_postcode != c_postcode and not other_city:
+        penalty += thresholds.postcode_penalty
+    return penalty
+
+
+def may_reach_by_name(
+    query: PartyForm,
+    candidate: Light,
+    threshold: float,
+    thresholds: MatchThresholds,
+    *,
+    penalty: float = 0.0,
+    shares: bool | None = None,
+) -> bool:
+    """The name part of :func:`may_reach`: False only when the candidate surely cannot match.
+
+    A candidate that may share an identifier or contact with the query (both have some,
+    unless ``shares`` says False) is always scored in full. Otherwise its score is NAME:
+    the best :func:`name_similarity`, computed here as there, less the place penalties
+    (as ``_place_evidence`` takes them) and ``penalty`` (the identifier ones; leaving them
+    out only makes the bound looser). A thousandth of margin absorbs the final rounding.
+    """
+    country, city, postcode, has_keys, names = candidate
+    if shares is None:
+        shares = has_keys and bool(query.ids or query.emails or query.phones)
+    if shares:
+        return True
+    penalty += place_penalty(
+        (query.country, query.city, query.postcode), (country, city, postcode), thresholds
+    )
+    needed = threshold + penalty - 0.001
+    if needed <= 0.0 or needed > 1.0:
+        return needed <= 0.0
+    # 0.8 × distinctive + 0.2 × whole (at most 100): the distinctive ratio must reach this first
+    cutoff = (needed * 100.0 - 20.0) / 0.8
+    for q in query.names:
+        for compact, sorted_compact, full in names:
+            distinct = max(fuzz.ratio(q.compact, compact), fuzz.ratio(q.sorted_compact, sorted_compact))
+            if distinct < cutoff:
+                continue
+            whole = fuzz.token_sort_ratio(q.full, full)
+            if (0.8 * distinct + 0.2 * whole) / 100.0 >= needed:
+                return True
+    return False
+
+
+def light_form(data: bytes) -> Light | None:
+    """The :data:`Light` part of a stored form (:func:`dump_form`), read without building the form.
+
+    None when it cannot be read that way (the JSON fallback): the caller then scores in full.
+    """
+    if data[:1] != _TEXT_FORM:
+        return None
+    parts = data[1:].decode().split(_FS)
+    if len(parts) != 8:
+        return None
+    pairs = []
+    for name in parts[7].split(_IS) if parts[7] else ():
+        _, tokens, distinctive_text, _ = name.split(_PS)
+        distinctive = distinctive_text.split()
+        pairs.append(("".join(distinctive), "".join(sorted(distinctive)), " ".join(tokens.split())))
+    return parts[0], parts[1], parts[2], bool(parts[4] or parts[5] or parts[6]), tuple(pairs)

@@ -39,6 +39,7 @@ from borderx.logging import get_logger
 from borderx.publishing import Publisher
 from borderx.screening.engine import Screener
 from borderx.screening.index import index_effects
+from borderx.screening.memindex import MemoryIndex
 from borderx.server.admin import AdminServicer
 from borderx.server.directory import open_directory, publish_document, reload_from_file
 from borderx.server.exchange import ExchangeServicer
@@ -167,8 +168,20 @@ class Gateway:
         # a version applied by PublishDirectory or from a partner brings new CAs: the next
         # handshakes must use them, as after a reload
         holder.on_change(lambda _new: _refresh_tls(tls))
+        # the screening index in memory, built from the store now (not at the first Screen)
+        # and kept current from the store's index change log before every Screen
+        index = MemoryIndex(store)
+        index.refresh()
+        log.info(
+            "gateway.screening_index",
+            rows=len(index),
+            bytes=index.nbytes(),
+            seconds=round(index.build_seconds, 3),
+        )
         # the home agency's own programmes are the directory's to say
-        screener = Screener(store, config.screening_policy.with_owners(directory.programme_owners()))
+        screener = Screener(
+            store, config.screening_policy.with_owners(directory.programme_owners()), index=index
+        )
         holder.on_change(
             lambda new: setattr(
                 screener, "policy", config.screening_policy.with_owners(new.programme_owners())

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,6 +82,9 @@ class IndexEffects:
     violation: str = ""
     #: name-index keys (blocking keys of the party's names and contacts, screening/names)
     names: tuple[str, ...] = ()
+    #: the party's matching form, serialized (``screening.names.dump_form``), opaque to the
+    #: store: kept in ``name_forms`` so that the memory index starts without decoding bodies
+    form: bytes = b""
 
     def __post_init__(self) -> None:
         # A typo in kind would silently make a statement unscreenable; refuse it here.
@@ -89,7 +92,7 @@ class IndexEffects:
             raise ValueError(f"IndexEffects.kind must be one of {sorted(INDEX_KINDS)}, got {self.kind!r}")
         # a statement that broke a rule changes nobody's screening (DESIGN §8)
         if self.violation and (
-            self.ids or self.names or self.supersedes or self.withdraws or self.membership
+            self.ids or self.names or self.form or self.supersedes or self.withdraws or self.membership
         ):
             raise ValueError("IndexEffects of a rule-breaking statement must carry no index effects")
 
@@ -101,6 +104,47 @@ class IndexEffects:
 
 #: the effects of a redacted envelope, or of a body that names no party
 NO_EFFECTS = IndexEffects()
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """Where the store's index stands, for a process that keeps a copy of it in memory.
+
+    ``epoch`` changes when the index is rebuilt (every copy must be rebuilt too);
+    ``generation`` is the last entry of the index change log (``Store.index_changes``).
+    """
+
+    epoch: int
+    generation: int
+
+
+@dataclass(frozen=True)
+class IndexChanges:
+    """Index change log entries after a generation: the statements whose index state changed.
+
+    ``complete`` is False when the log no longer holds every entry after the generation
+    asked for, or the epoch moved: the caller must rebuild its copy rather than tail.
+    """
+
+    epoch: int
+    generation: int
+    touched: tuple[StatementKey, ...]
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One statement as the memory index holds it: whether it counts, and its matching form."""
+
+    issuer: str
+    seq: int
+    #: neither superseded, withdrawn nor refused (expiry is for the caller to judge)
+    live: bool
+    #: ``IndexEffects.form`` as stored (b"": none, e.g. written by an indexer that makes none)
+    form: bytes
+    #: ``IndexEffects.names`` and ``ids`` as stored: the keys it is found by
+    names: tuple[str, ...] = ()
+    ids: tuple[PartyKey, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -528,6 +572,41 @@ class Store(abc.ABC):
         """A deferred signature check failed: the statement keeps its place in the chain as
         evidence (``violation``), loses every index effect it had, and its issuer is
         suspended (its own checkpoint vouched for a signature that does not verify)."""
+
+    # ------------------------------------------------------------ the index change log
+
+    @abc.abstractmethod
+    def index_state(self) -> IndexState:
+        """The index epoch and change-log generation (one cheap read: called before every Screen)."""
+
+    @abc.abstractmethod
+    def index_changes(self, after: int, *, limit: int = 50_000) -> IndexChanges:
+        """The statements touched by index mutations after generation ``after``, in one snapshot.
+
+        Every mutation of what screening sees writes, in its own transaction, one entry per
+        statement whose index state it changed: an append (each new statement with a
+        matching form, and each statement it supersedes or withdraws), ``refuse_unverified``
+        (the refused statement and the ones its marks had retired). Generations are
+        assigned in commit order, so a reader that has applied up to ``generation`` never
+        misses an earlier one committed later. ``rebuild_index`` moves the epoch instead.
+        """
+
+    @abc.abstractmethod
+    def index_entries(self, keys: Sequence[StatementKey]) -> list[IndexEntry]:
+        """The index entry of each of ``keys`` that is held (empty form and keys when it has none)."""
+
+    @abc.abstractmethod
+    def index_forms(self, *, chunk: int = 20_000) -> Iterator[list[IndexEntry]]:
+        """Every indexed statement (with ids, name keys or a form), in chunks (a memory index's build)."""
+
+    def get_many(self, keys: Sequence[StatementKey]) -> dict[StatementKey, StoredStatement]:
+        """The held statements among ``keys`` (the few screening matches, read to answer)."""
+        out: dict[StatementKey, StoredStatement] = {}
+        for issuer, seq in dict.fromkeys(keys):
+            found = self.get(issuer, seq)
+            if found is not None:
+                out[(issuer, seq)] = found
+        return out
 
     # ------------------------------------------------------------ checkpoints
 

@@ -14,6 +14,7 @@ Nothing here does I/O of its own: a reader answers questions, a plan lists rows.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +27,9 @@ from borderx.statements.encoding import envelope_from_wire, envelope_to_wire
 from borderx.statements.model import Envelope, SignedCheckpoint
 from borderx.store.base import (
     AppendResult,
+    IndexEffects,
     NewStatement,
+    PartyKey,
     StatementKey,
     check_index_effects,
 )
@@ -86,6 +89,45 @@ class AppendPlan:
     memberships: list[tuple[str, str, str, int, str]] = field(default_factory=list)
     #: the new head of every issuer that grew
     heads: dict[str, ChainHead] = field(default_factory=dict)
+    #: (issuer, seq, serialized matching form, keys) of every new statement with index keys or a form
+    forms: list[tuple[str, int, bytes, str]] = field(default_factory=list)
+    #: the index change log entries: statements whose index state this batch changes
+    touched: list[StatementKey] = field(default_factory=list)
+
+
+def is_indexed(effects: IndexEffects) -> bool:
+    """Whether a statement is found by screening at all: it has ids, name keys or a form."""
+    return bool(effects.form or effects.names or effects.ids)
+
+
+def encode_keys(effects: IndexEffects) -> str:
+    """A ``name_forms`` row's keys column: the name keys and party ids, as JSON (any text is safe)."""
+    return json.dumps(
+        [list(dict.fromkeys(effects.names)), [list(i) for i in dict.fromkeys(effects.ids)]],
+        separators=(",", ":"),
+    )
+
+
+def decode_keys(text: str) -> tuple[tuple[str, ...], tuple[PartyKey, ...]]:
+    names, ids = json.loads(text)
+    return tuple(names), tuple((scheme, value) for scheme, value in ids)
+
+
+def touched_by(env: Envelope, entry: NewStatement) -> list[StatementKey]:
+    """The statements whose index state one new statement changes (its index change log entries).
+
+    Itself when it has a matching form (a new candidate), and every statement it supersedes
+    or withdraws (no longer current). A statement without a form and without marks (a
+    redacted one, one kept as evidence of a broken rule) changes no screening.
+    """
+    effects = entry.index
+    touched: list[StatementKey] = []
+    if is_indexed(effects):
+        touched.append((env.issuer, env.seq))
+    for ref in (effects.supersedes, effects.withdraws):
+        if ref is not None:
+            touched.append((env.issuer, ref[1]))
+    return touched
 
 
 def index_rows(
@@ -156,6 +198,9 @@ def plan_append(entries: Sequence[NewStatement], wires: Sequence[bytes], reader:
         plan.ids.extend(ids)
         plan.marks.extend(marks)
         plan.memberships.extend(members)
+        if is_indexed(entry.index):
+            plan.forms.append((issuer, env.seq, entry.index.form, encode_keys(entry.index)))
+        plan.touched.extend(touched_by(env, entry))
         plan.results.append(AppendResult(issuer, env.seq, env.digest, duplicate=False))
     return plan
 

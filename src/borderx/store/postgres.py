@@ -90,7 +90,10 @@ from borderx.store.base import (
     EquivocationEvidence,
     Evidence,
     Idempotency,
+    IndexChanges,
     IndexEffects,
+    IndexEntry,
+    IndexState,
     NewStatement,
     PartyKey,
     ReceiptRecord,
@@ -109,8 +112,11 @@ from borderx.store.plan import (
     AppendPlan,
     EquivocationFound,
     clamp_seq,
+    decode_keys,
+    encode_keys,
     evidence_fingerprint,
     index_rows,
+    is_indexed,
     pack_evidence,
     plan_append,
     plan_checkpoint,
@@ -427,6 +433,50 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
         "CREATE INDEX cosignatures_witness ON cosignatures (issuer, witness, seq)",
     ),
+    (
+        # v9 (issues 13/14: the in-memory screening index). Derived: each indexed party's
+        # matching form (screening.names.dump_form), so a replica builds its memory index
+        # without decoding every body; rebuilt by rebuild_index like name_index …
+        """
+        CREATE TABLE name_forms (
+            issuer TEXT   NOT NULL,
+            seq    BIGINT NOT NULL,
+            form   BYTEA  NOT NULL,
+            keys   TEXT   NOT NULL,
+            PRIMARY KEY (issuer, seq),
+            FOREIGN KEY (issuer, seq) REFERENCES statements (issuer, seq)
+        )
+        """,
+        # a schema that held statements: their keys from the index tables, forms empty (a
+        # memory index decodes those bodies until `borderx store rebuild-index`)
+        """
+        INSERT INTO name_forms (issuer, seq, form, keys)
+        SELECT k.issuer, k.seq, ''::bytea, json_build_array(
+                   COALESCE((SELECT json_agg(n.key) FROM name_index AS n
+                              WHERE n.issuer = k.issuer AND n.seq = k.seq), '[]'::json),
+                   COALESCE((SELECT json_agg(json_build_array(p.scheme, p.value)) FROM party_index AS p
+                              WHERE p.issuer = k.issuer AND p.seq = k.seq), '[]'::json))::text
+          FROM (SELECT issuer, seq FROM name_index UNION SELECT issuer, seq FROM party_index) AS k
+        """,
+        # … the index change log: one row per statement whose index state a mutation
+        # changed. Writers take the advisory lock "index_log" before their rows, so
+        # generations are in commit order: every replica's memory index tails it …
+        """
+        CREATE TABLE index_log (
+            generation BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            issuer     TEXT   NOT NULL,
+            seq        BIGINT NOT NULL
+        )
+        """,
+        # … and the epoch a rebuild moves
+        """
+        CREATE TABLE index_state (
+            one   BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+            epoch BIGINT  NOT NULL
+        )
+        """,
+        "INSERT INTO index_state (epoch) VALUES (1)",
+    ),
 )
 
 _SELECT_DIRECTORY_HEAD: Final = (
@@ -510,6 +560,31 @@ _INSERT_NAMES: Final = """
     SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) ON CONFLICT DO NOTHING
 """
 _GET: Final = f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = %s AND s.seq = %s"
+_INSERT_FORMS: Final = """
+    INSERT INTO name_forms (issuer, seq, form, keys)
+    SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bytea[], %s::text[])
+    ON CONFLICT (issuer, seq) DO UPDATE SET form = excluded.form, keys = excluded.keys
+"""
+_INSERT_LOG: Final = """
+    INSERT INTO index_log (issuer, seq) SELECT * FROM unnest(%s::text[], %s::bigint[])
+"""
+_LIVE: Final = f"(s.violation IS NULL AND {_NOT_MARKED})"
+_INDEX_ENTRIES: Final = f"""
+    SELECT s.issuer, s.seq, {_LIVE}, f.form, f.keys
+      FROM unnest(%s::text[], %s::bigint[]) AS q (issuer, seq)
+      JOIN statements AS s ON s.issuer = q.issuer AND s.seq = q.seq
+      LEFT JOIN name_forms AS f ON f.issuer = s.issuer AND f.seq = s.seq
+"""  # noqa: S608
+_INDEX_FORMS: Final = f"""
+    SELECT s.issuer, s.seq, {_LIVE}, f.form, f.keys
+      FROM name_forms AS f JOIN statements AS s ON s.issuer = f.issuer AND s.seq = f.seq
+     WHERE (f.issuer, f.seq) > (%s, %s) ORDER BY f.issuer, f.seq LIMIT %s
+"""  # noqa: S608
+_GET_MANY: Final = f"""
+    {_SELECT_STORED}
+      FROM unnest(%s::text[], %s::bigint[]) AS q (issuer, seq)
+      JOIN statements AS s ON s.issuer = q.issuer AND s.seq = q.seq
+"""
 _READ_RANGE: Final = (
     f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = %s AND s.seq > %s ORDER BY s.seq LIMIT %s"
 )
@@ -665,6 +740,17 @@ class _Reader:
             "SELECT reason, since FROM suspended_issuers WHERE issuer = %s", (issuer,)
         ).fetchone()
         return None if row is None else (row[0], _utc(row[1]))
+
+
+def _entry(issuer: str, seq: int, live: bool, form: bytes | None, keys: str | None) -> IndexEntry:
+    names, ids = decode_keys(keys) if keys else ((), ())
+    return IndexEntry(issuer, int(seq), bool(live), bytes(form or b""), names, ids)
+
+
+def _columns(rows: Sequence[tuple[Any, ...]]) -> tuple[list[Any], ...]:
+    """Rows as parallel arrays (for ``unnest``)."""
+    width = len(rows[0]) if rows else 0
+    return tuple([row[i] for row in rows] for i in range(width))
 
 
 def _name_columns(rows: list[tuple[str, str, int]]) -> tuple[list[str], list[str], list[int]]:
@@ -876,6 +962,19 @@ class PostgresStore(Store):
                 "SELECT pg_notify(%s, %s)",
                 [(self.notify_channel, f"{h.issuer}:{h.seq}") for h in plan.heads.values()],
             )
+            if plan.forms:
+                cur.execute(_INSERT_FORMS, _columns(plan.forms))
+            if plan.touched:
+                self._log_touched(cur, plan.touched)
+
+    def _log_touched(self, cur: Any, touched: Sequence[StatementKey]) -> None:
+        """Index change log rows, last in the transaction: the lock orders generations by commit.
+
+        Held until commit, the advisory lock makes a generation visible only after every
+        smaller one is, so a replica that applied up to generation g never misses one.
+        """
+        cur.execute(_ADVISORY_LOCK, (f"borderx/{self._namespace}", "index_log"))
+        cur.execute(_INSERT_LOG, _columns(touched))
 
     def _claim_receipt(self, conn: Connection, claim: Idempotency) -> list[AppendResult] | None:
         """Claim (key, principal) for this batch, or return the receipt of the batch that has it.
@@ -1057,8 +1156,14 @@ class PostgresStore(Store):
             # no statement may be added while the index is recomputed: its index rows would
             # be dropped here or computed twice. SHARE blocks inserts, not reads.
             conn.execute("LOCK TABLE statements IN SHARE MODE")
+            # after SHARE (as every writer orders them): no log writer is between its rows and commit
+            self._advisory_lock(conn, "index_log")
             conn.execute("DELETE FROM party_index")
             conn.execute("DELETE FROM name_index")
+            conn.execute("DELETE FROM name_forms")
+            # every replica's memory index sees a new epoch and rebuilds; the log starts again
+            conn.execute("DELETE FROM index_log")
+            conn.execute("UPDATE index_state SET epoch = epoch + 1")
             conn.execute("DELETE FROM marks")
             conn.execute("DELETE FROM memberships")
             conn.execute(
@@ -1080,6 +1185,7 @@ class PostgresStore(Store):
                     break
                 plan = AppendPlan()
                 name_rows: list[tuple[str, str, int]] = []
+                form_rows: list[tuple[str, int, bytes, str]] = []
                 updates: list[tuple[datetime | None, str | None, str, int]] = []
                 for issuer, seq, wire, received_from, received_at in rows:
                     env = envelope_from_wire(wire)
@@ -1090,6 +1196,8 @@ class PostgresStore(Store):
                     plan.marks.extend(marks)
                     plan.memberships.extend(members)
                     name_rows.extend(_name_rows(env, effects))
+                    if is_indexed(effects):
+                        form_rows.append((issuer, seq, effects.form, encode_keys(effects)))
                     if effects.expires_at is not None or effects.violation:
                         updates.append((effects.expires_at, effects.violation or None, issuer, seq))
                 last = (rows[-1][0], int(rows[-1][1]))
@@ -1099,6 +1207,8 @@ class PostgresStore(Store):
                         cur.executemany(_INSERT_INDEX, plan.ids)
                     if name_rows:
                         cur.execute(_INSERT_NAMES, _name_columns(name_rows))
+                    if form_rows:
+                        cur.execute(_INSERT_FORMS, _columns(form_rows))
                     if plan.marks:
                         cur.executemany(_INSERT_MARK, plan.marks)
                     if plan.memberships:
@@ -1179,7 +1289,12 @@ class PostgresStore(Store):
             ).fetchone()
             if found is None:
                 raise NotFound(f"{issuer} seq {seq} is not held")
+            retired = conn.execute(
+                "SELECT target_seq FROM marks WHERE issuer = %s AND by_seq = %s", key
+            ).fetchall()
             conn.execute("DELETE FROM party_index WHERE issuer = %s AND seq = %s", key)
+            conn.execute("DELETE FROM name_index WHERE issuer = %s AND seq = %s", key)
+            conn.execute("DELETE FROM name_forms WHERE issuer = %s AND seq = %s", key)
             conn.execute("DELETE FROM marks WHERE issuer = %s AND by_seq = %s", key)
             conn.execute("DELETE FROM memberships WHERE issuer = %s AND seq = %s", key)
             conn.execute(
@@ -1189,6 +1304,63 @@ class PostgresStore(Store):
                 """,
                 (issuer, f"bad signature at seq {seq} under its own checkpoint"),
             )
+            # the refused statement leaves every memory index; what it retired counts again
+            with conn.cursor() as cur:
+                self._log_touched(cur, [key, *((issuer, int(r[0])) for r in retired)])
+
+    # ------------------------------------------------------------ the index change log
+
+    def index_state(self) -> IndexState:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT epoch, (SELECT COALESCE(MAX(generation), 0) FROM index_log) FROM index_state"
+            ).fetchone()
+        if row is None:  # pragma: no cover - the migration inserts the one row
+            raise RuntimeError("index_state has no row")
+        return IndexState(epoch=int(row[0]), generation=int(row[1]))
+
+    def index_changes(self, after: int, *, limit: int = 50_000) -> IndexChanges:
+        with self._pool.connection() as conn, conn.transaction():
+            # one snapshot for the epoch and the rows
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            row = conn.execute("SELECT epoch FROM index_state").fetchone()
+            rows = conn.execute(
+                "SELECT generation, issuer, seq FROM index_log WHERE generation > %s ORDER BY generation LIMIT %s",
+                (after, max(limit, 1)),
+            ).fetchall()
+        epoch = int(row[0]) if row is not None else 0
+        generation = int(rows[-1][0]) if rows else after
+        return IndexChanges(epoch, generation, tuple((issuer, int(seq)) for _, issuer, seq in rows))
+
+    def index_entries(self, keys: Sequence[StatementKey]) -> list[IndexEntry]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return []
+        with self._reading() as conn:
+            rows = conn.execute(_INDEX_ENTRIES, _columns(wanted)).fetchall()
+        return [_entry(*row) for row in rows]
+
+    def index_forms(self, *, chunk: int = 20_000) -> Iterator[list[IndexEntry]]:
+        last: tuple[str, int] = ("", 0)
+        while True:
+            with self._reading() as conn:
+                rows = conn.execute(_INDEX_FORMS, (*last, max(chunk, 1))).fetchall()
+            if not rows:
+                return
+            last = (rows[-1][0], int(rows[-1][1]))
+            yield [_entry(*row) for row in rows]
+
+    def get_many(self, keys: Sequence[StatementKey]) -> dict[StatementKey, StoredStatement]:
+        wanted = [k for k in dict.fromkeys(keys) if 1 <= k[1] <= _MAX_INT64]
+        if not wanted:
+            return {}
+        with self._reading() as conn:
+            rows = conn.execute(_GET_MANY, _columns(wanted)).fetchall()
+        out = {}
+        for row in rows:
+            stored = self._stored(row)
+            out[stored.key] = stored
+        return out
 
     # ------------------------------------------------------------ checkpoints
 

@@ -57,7 +57,10 @@ from borderx.store.base import (
     EquivocationEvidence,
     Evidence,
     Idempotency,
+    IndexChanges,
     IndexEffects,
+    IndexEntry,
+    IndexState,
     NewStatement,
     PartyKey,
     ReceiptRecord,
@@ -76,8 +79,11 @@ from borderx.store.plan import (
     AppendPlan,
     EquivocationFound,
     clamp_seq,
+    decode_keys,
+    encode_keys,
     evidence_fingerprint,
     index_rows,
+    is_indexed,
     pack_evidence,
     plan_append,
     plan_checkpoint,
@@ -381,6 +387,51 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         BEGIN SELECT RAISE(ABORT, 'borderx: cosignatures are never deleted'); END
         """,
     ),
+    (
+        # v9 (issues 13/14: the in-memory screening index). Derived: each indexed party's
+        # matching form (screening.names.dump_form), so a gateway builds its memory index
+        # without decoding every body; rebuilt by rebuild_index like name_index …
+        """
+        CREATE TABLE name_forms (
+            statement_id INTEGER PRIMARY KEY REFERENCES statements (id),
+            form         BLOB    NOT NULL,
+            keys         TEXT    NOT NULL
+        )
+        """,
+        # a store that held statements: their keys from the index tables, forms empty (a
+        # memory index decodes those bodies until `borderx store rebuild-index`); the two
+        # helper indexes make it one pass over each table
+        "CREATE INDEX name_index_v9 ON name_index (statement_id)",
+        "CREATE INDEX party_index_v9 ON party_index (statement_id)",
+        """
+        INSERT INTO name_forms (statement_id, form, keys)
+        SELECT s.id, x'', json_array(
+                   (SELECT IFNULL(json_group_array(n.key), json_array()) FROM name_index AS n WHERE n.statement_id = s.id),
+                   (SELECT IFNULL(json_group_array(json_array(p.scheme, p.value)), json_array())
+                      FROM party_index AS p WHERE p.statement_id = s.id))
+          FROM statements AS s
+         WHERE s.id IN (SELECT statement_id FROM name_index UNION SELECT statement_id FROM party_index)
+        """,
+        "DROP INDEX name_index_v9",
+        "DROP INDEX party_index_v9",
+        # … the index change log: one row per statement whose index state a mutation
+        # changed, in commit order, which every process's memory index tails …
+        """
+        CREATE TABLE index_log (
+            generation INTEGER PRIMARY KEY,
+            issuer     TEXT    NOT NULL,
+            seq        INTEGER NOT NULL
+        )
+        """,
+        # … and the epoch a rebuild moves
+        """
+        CREATE TABLE index_state (
+            one   INTEGER PRIMARY KEY CHECK (one = 1),
+            epoch INTEGER NOT NULL
+        )
+        """,
+        "INSERT INTO index_state (one, epoch) VALUES (1, 1)",
+    ),
 )
 
 _SELECT_DIRECTORY_HEAD: Final = (
@@ -443,6 +494,19 @@ _UPSERT_MEMBERSHIP: Final = """
 """
 _INSERT_INDEX: Final = "INSERT OR IGNORE INTO party_index (scheme, value, statement_id) VALUES (?, ?, ?)"
 _INSERT_NAME: Final = "INSERT OR IGNORE INTO name_index (key, statement_id) VALUES (?, ?)"
+_INSERT_FORM: Final = "INSERT OR REPLACE INTO name_forms (statement_id, form, keys) VALUES (?, ?, ?)"
+_INSERT_LOG: Final = "INSERT INTO index_log (issuer, seq) VALUES (?, ?)"
+_LIVE: Final = f"(s.violation IS NULL AND {_NOT_MARKED})"
+_INDEX_ENTRY: Final = f"""
+    SELECT s.issuer, s.seq, {_LIVE}, f.form, f.keys
+      FROM statements AS s LEFT JOIN name_forms AS f ON f.statement_id = s.id
+     WHERE s.issuer = ? AND s.seq = ?
+"""  # noqa: S608
+_INDEX_FORMS: Final = f"""
+    SELECT f.statement_id, s.issuer, s.seq, {_LIVE}, f.form, f.keys
+      FROM name_forms AS f JOIN statements AS s ON s.id = f.statement_id
+     WHERE f.statement_id > ? ORDER BY f.statement_id LIMIT ?
+"""  # noqa: S608
 # the first mark wins: a later statement cannot re-point an earlier supersede or withdrawal
 _INSERT_MARK: Final = "INSERT OR IGNORE INTO marks (issuer, target_seq, kind, by_seq) VALUES (?, ?, ?, ?)"
 _UPSERT_HEAD: Final = """
@@ -565,6 +629,11 @@ def _create_private(path: Path) -> None:
     except OSError as exc:
         raise ConfigError(f"store {path}: cannot create it ({exc.strerror})") from exc
     os.close(fd)
+
+
+def _entry(issuer: str, seq: int, live: int, form: bytes | None, keys: str | None) -> IndexEntry:
+    names, ids = decode_keys(keys) if keys else ((), ())
+    return IndexEntry(issuer, int(seq), bool(live), bytes(form or b""), names, ids)
 
 
 def _name_rows(statement_id: int, effects: IndexEffects) -> list[tuple[str, int]]:
@@ -830,6 +899,9 @@ class SQLiteStore(Store):
         conn.executemany(_INSERT_MARK, plan.marks)
         conn.executemany(_UPSERT_MEMBERSHIP, plan.memberships)
         conn.executemany(_UPSERT_HEAD, [(h.issuer, h.seq, h.digest) for h in plan.heads.values()])
+        conn.executemany(_INSERT_FORM, [(ids_of[(i, q)], form, keys) for i, q, form, keys in plan.forms])
+        # the single writer commits in generation order
+        conn.executemany(_INSERT_LOG, plan.touched)
 
     def _record_equivocation(self, found: EquivocationFound, now: int) -> None:
         """Keep both headers (redacted) and suspend the issuer, in a transaction of its own.
@@ -966,8 +1038,12 @@ class SQLiteStore(Store):
         with self._writing() as conn:
             conn.execute("DELETE FROM party_index")
             conn.execute("DELETE FROM name_index")
+            conn.execute("DELETE FROM name_forms")
             conn.execute("DELETE FROM marks")
             conn.execute("DELETE FROM memberships")
+            # every memory index sees a new epoch and rebuilds; the log starts again
+            conn.execute("DELETE FROM index_log")
+            conn.execute("UPDATE index_state SET epoch = epoch + 1")
             conn.execute(
                 "UPDATE statements SET expires_at = NULL, violation = NULL "
                 "WHERE expires_at IS NOT NULL OR violation IS NOT NULL"
@@ -987,6 +1063,7 @@ class SQLiteStore(Store):
                 updates: list[tuple[int | None, str | None, int]] = []
                 ids_of: dict[StatementKey, int] = {}
                 name_rows: list[tuple[str, int]] = []
+                form_rows: list[tuple[int, bytes, str]] = []
                 for statement_id, issuer, seq, wire, received_from, received_at in rows:
                     env = self._cache.get((issuer, seq)) or envelope_from_wire(wire)
                     stored = StoredStatement(env, wire, received_from, _from_us(received_at))
@@ -995,6 +1072,8 @@ class SQLiteStore(Store):
                     ids, marks, members = index_rows(env, NewStatement(env, received_from, effects))
                     ids_of[(issuer, seq)] = statement_id
                     name_rows.extend(_name_rows(statement_id, effects))
+                    if is_indexed(effects):
+                        form_rows.append((statement_id, effects.form, encode_keys(effects)))
                     plan.ids.extend(ids)
                     plan.marks.extend(marks)
                     plan.memberships.extend(members)
@@ -1005,6 +1084,7 @@ class SQLiteStore(Store):
                 indexed += len(rows)
                 conn.executemany(_INSERT_INDEX, [(sc, v, ids_of[(i, q)]) for sc, v, i, q in plan.ids])
                 conn.executemany(_INSERT_NAME, name_rows)
+                conn.executemany(_INSERT_FORM, form_rows)
                 conn.executemany(_INSERT_MARK, plan.marks)
                 conn.executemany(_UPSERT_MEMBERSHIP, plan.memberships)
                 conn.executemany("UPDATE statements SET expires_at = ?, violation = ? WHERE id = ?", updates)
@@ -1071,14 +1151,68 @@ class SQLiteStore(Store):
             row = conn.execute("SELECT id FROM statements WHERE issuer = ? AND seq = ?", key).fetchone()
             if row is None:
                 raise NotFound(f"{issuer} seq {seq} is not held")
+            retired = conn.execute(
+                "SELECT target_seq FROM marks WHERE issuer = ? AND by_seq = ?", key
+            ).fetchall()
             conn.execute("DELETE FROM party_index WHERE statement_id = ?", (row[0],))
+            conn.execute("DELETE FROM name_index WHERE statement_id = ?", (row[0],))
+            conn.execute("DELETE FROM name_forms WHERE statement_id = ?", (row[0],))
             conn.execute("DELETE FROM marks WHERE issuer = ? AND by_seq = ?", key)
+            # the refused statement leaves every memory index; what it retired counts again
+            conn.executemany(_INSERT_LOG, [key, *((issuer, int(r[0])) for r in retired)])
             conn.execute("DELETE FROM memberships WHERE issuer = ? AND seq = ?", key)
             conn.execute("UPDATE statements SET violation = ? WHERE id = ?", (violation, row[0]))
             conn.execute(
                 "INSERT OR IGNORE INTO suspended_issuers (issuer, reason, since) VALUES (?, ?, ?)",
                 (issuer, f"bad signature at seq {seq} under its own checkpoint", _now_us()),
             )
+
+    # ------------------------------------------------------------ the index change log
+
+    def index_state(self) -> IndexState:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT epoch, (SELECT IFNULL(MAX(generation), 0) FROM index_log) FROM index_state"
+            ).fetchone()
+        return IndexState(epoch=int(row[0]), generation=int(row[1]))
+
+    def index_changes(self, after: int, *, limit: int = 50_000) -> IndexChanges:
+        with self._reading(snapshot=True) as conn:
+            epoch = int(conn.execute("SELECT epoch FROM index_state").fetchone()[0])
+            rows = conn.execute(
+                "SELECT generation, issuer, seq FROM index_log WHERE generation > ? ORDER BY generation LIMIT ?",
+                (after, max(limit, 1)),
+            ).fetchall()
+        generation = int(rows[-1][0]) if rows else after
+        return IndexChanges(epoch, generation, tuple((issuer, int(seq)) for _, issuer, seq in rows))
+
+    def index_entries(self, keys: Sequence[StatementKey]) -> list[IndexEntry]:
+        out: list[IndexEntry] = []
+        with self._reading(snapshot=True) as conn:
+            for key in dict.fromkeys(keys):
+                row = conn.execute(_INDEX_ENTRY, key).fetchone()
+                if row is not None:
+                    out.append(_entry(*row))
+        return out
+
+    def index_forms(self, *, chunk: int = 20_000) -> Iterator[list[IndexEntry]]:
+        last_id = 0
+        while True:
+            with self._reading() as conn:
+                rows = conn.execute(_INDEX_FORMS, (last_id, max(chunk, 1))).fetchall()
+            if not rows:
+                return
+            last_id = rows[-1][0]
+            yield [_entry(*row[1:]) for row in rows]
+
+    def get_many(self, keys: Sequence[StatementKey]) -> dict[StatementKey, StoredStatement]:
+        out: dict[StatementKey, StoredStatement] = {}
+        with self._reading(snapshot=True) as conn:
+            for key in dict.fromkeys(keys):
+                row = conn.execute(_GET, key).fetchone()
+                if row is not None:
+                    out[key] = self._stored(row)
+        return out
 
     # ------------------------------------------------------------ checkpoints
 

@@ -1,0 +1,428 @@
+"""The in-memory screening index: identifier and name keys → statements, kept current from the store.
+
+Screening used to read the store for every batch (``lookup_many`` and ``lookup_names``)
+and decode the envelope of every name candidate to score it. This index answers the
+blocking step from memory and holds each candidate's matching form as the bytes the
+store keeps in ``name_forms`` (``screening.names.dump_form``), so scoring needs no store
+round trip; only the few real matches are read from the store, to answer with.
+
+What it holds, without a Python object per key or per statement (issue #14's memory bound):
+
+- one row per statement with a matching form: its issuer (a code), seq, whether it is
+  *live* (neither superseded, withdrawn nor refused) and *present* (still indexed in the
+  store: a refused statement leaves the name index), and its form's bytes in one
+  ``bytearray``. Columns are ``array.array`` and ``bytearray``: a few bytes a row.
+- the keys: a 64-bit hash of every identifier key (``i:scheme\\0value``) and blocking key
+  (``screening.names.blocking_keys``) of every row, in sorted numpy runs (hash → row)
+  searched with ``np.searchsorted`` for a whole batch at once, plus a small dict of
+  recent additions folded into the runs from time to time. A hash collision can only
+  add a candidate: every candidate is scored on its real form (``match_party``), which
+  alone decides whether it matches, exactly as when the store answered.
+
+Currency: the store writes an index change log (``Store.index_changes``) in the same
+transaction as every mutation of what screening sees (appends, supersede and withdraw
+marks, ``refuse_unverified``), in commit order on every backend and replica, and moves an
+epoch at ``rebuild_index``. :meth:`MemoryIndex.refresh` (called before every Screen and
+Search) reads the store's position — one indexed read — and applies what changed, or
+rebuilds on a new epoch, so Screen answers what the store holds at the time of the call,
+whichever replica or process wrote it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from array import array
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from borderx.errors import InvalidArgument
+from borderx.logging import get_logger
+from borderx.screening.index import form_of_party
+from borderx.screening.names import Light, MatchThresholds, PartyForm, light_form, load_form, place_penalty
+from borderx.statements.bodies import BodyType
+from borderx.statements.body_codec import party_of_body
+from borderx.store.base import IndexEntry, PartyKey, StatementKey, Store
+
+log = get_logger("borderx.screening.memindex")
+
+#: recent keys held in the dict before they are folded into a sorted run
+_DELTA_KEYS = 32_768
+#: keys per sorted run while building (each run is then merged in one sort)
+_BUILD_RUN = 1 << 20
+#: decoded forms kept (candidates recur: the same parties are screened again and again)
+_FORM_CACHE = 16_384
+#: change-log entries applied per store read while tailing
+_TAIL_CHUNK = 20_000
+#: a change-log backlog beyond this (and half the rows) is read by a new build instead
+_TAIL_MAX = 200_000
+
+#: the 64-bit hash of a key (in-process only: nothing hashed is stored); a collision only adds a
+#: candidate, which scoring on its real form then judges
+_key_hash = hash
+
+_Hashes = npt.NDArray[np.int64]
+_Rows = npt.NDArray[np.int32]
+
+
+def id_key(party: PartyKey) -> str:
+    """The memory index's key of a party identifier (its own namespace beside the name keys)."""
+    return f"i:{party[0]}\x00{party[1]}"
+
+
+def _loaded(data: bytes, key: StatementKey) -> PartyForm | None:
+    try:
+        return load_form(data)
+    except ValueError:
+        log.warning("screening.unreadable_form", issuer=key[0], seq=key[1])
+        return None
+
+
+def _run(hashes: list[int], rows: list[int]) -> tuple[_Hashes, _Rows]:
+    """A sorted run of (hash, row) pairs."""
+    h = np.array(hashes, dtype=np.int64)
+    r = np.array(rows, dtype=np.int32)
+    order = np.argsort(h, kind="stable")
+    return h[order], r[order]
+
+
+def _postcode_hash(postcode: str) -> int:
+    """0 for none; never 0 for a postcode (a collision only makes two postcodes look equal)."""
+    return (_key_hash(postcode) or 1) if postcode else 0
+
+
+class MemoryIndex:
+    """Identifier and name keys → statements, in memory, tailing the store's index change log.
+
+    Safe to call from many threads: one lock guards the structures (the work under it is
+    short and holds the GIL anyway); scoring happens outside it.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.RLock()
+        self._epoch: int | None = None
+        self._generation = 0
+        self._reset()
+        #: seconds the last full build took, and how many rows it made (for the bench and logs)
+        self.build_seconds = 0.0
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held across one batch's lookups and scoring: rows stay the same rows (no build meanwhile)."""
+        return self._lock
+
+    def _reset(self) -> None:
+        self._issuers: list[str] = []
+        self._issuer_code: dict[str, int] = {}
+        self._row_of: list[array[int]] = []  # per issuer code: seq → row (-1: none)
+        self._row_issuer = array("i")
+        self._row_seq = array("q")
+        self._live = bytearray()
+        self._present = bytearray()
+        self._absent = 0  # rows not present: the postings filter runs only when there are some
+        self._form_start = array("q", [0])  # row r's form is blob[start[r]:start[r + 1]]
+        # the place part of each row's form, for a first cut of the name bound without
+        # reading the form: country and city as interned ids (0: none), postcode hashed
+        self._places: dict[str, int] = {"": 0}
+        self._row_country = array("i")
+        self._row_city = array("i")
+        self._row_postcode = array("q")
+        self._row_keyed = bytearray()  # 1: the party has an identifier or contact
+        self._blob = bytearray()
+        self._runs: list[tuple[_Hashes, _Rows]] = []
+        self._delta: dict[int, list[int]] = {}
+        self._delta_keys = 0
+        self._forms: OrderedDict[int, PartyForm] = OrderedDict()
+
+    # ------------------------------------------------------------ currency
+
+    def refresh(self) -> None:
+        """Bring the index up to what the store holds now (build it on first use or a new epoch)."""
+        state = self._store.index_state()
+        if state.epoch == self._epoch and state.generation <= self._generation:
+            return
+        with self._lock:
+            # a new epoch, or a backlog (a bulk sync into this store) that one scan of the
+            # stored forms reads faster than statement by statement
+            if self._epoch != state.epoch or state.generation - self._generation > max(
+                _TAIL_MAX, len(self) // 2
+            ):
+                self._build()
+                return
+            while True:
+                changes = self._store.index_changes(self._generation, limit=_TAIL_CHUNK)
+                if changes.epoch != self._epoch or not changes.complete:
+                    self._build()
+                    return
+                if not changes.touched:
+                    return
+                self._apply(self._store.index_entries(changes.touched))
+                self._generation = changes.generation
+                if len(changes.touched) < _TAIL_CHUNK:
+                    return
+
+    def _build(self) -> None:
+        start = time.perf_counter()
+        # the position first: whatever changes while the forms are read is in the log after
+        # it, and applying an entry twice is harmless (each re-reads the statement's state)
+        state = self._store.index_state()
+        self._reset()
+        # until it completes, no position: a build that fails leaves an index that the next
+        # refresh builds again, never an empty one taken for current
+        self._epoch = None
+        # keys in flat lists, turned into arrays chunk by chunk: no dict entry per key
+        hashes: list[int] = []
+        rows: list[int] = []
+        for chunk in self._store.index_forms():
+            for entry in chunk:
+                keys = self._add_row(entry)
+                hashes.extend(map(_key_hash, keys))
+                rows.extend([len(self._row_seq) - 1] * len(keys))
+            if len(hashes) >= _BUILD_RUN:
+                self._runs.append(_run(hashes, rows))
+                hashes, rows = [], []
+        if hashes:
+            self._runs.append(_run(hashes, rows))
+        self._fold(everything=True)
+        self._epoch, self._generation = state.epoch, state.generation
+        self.build_seconds = time.perf_counter() - start
+        log.info(
+            "screening.memory_index_built", rows=len(self._row_seq), seconds=round(self.build_seconds, 3)
+        )
+
+    def _apply(self, entries: Iterable[IndexEntry]) -> None:
+        for entry in entries:
+            row = self._row((entry.issuer, entry.seq))
+            held = bool(entry.form or entry.names or entry.ids)
+            if row < 0:
+                if held:
+                    self._add(entry)
+            elif held:
+                self._live[row] = entry.live
+                if not self._present[row]:
+                    self._present[row] = 1
+                    self._absent -= 1
+            else:  # refused: out of the store's index (its keys no longer count anywhere)
+                self._live[row] = 0
+                if self._present[row]:
+                    self._present[row] = 0
+                    self._absent += 1
+        self._fold()
+
+    # ------------------------------------------------------------ rows and keys
+
+    def _row(self, key: StatementKey) -> int:
+        code = self._issuer_code.get(key[0])
+        if code is None:
+            return -1
+        rows = self._row_of[code]
+        return rows[key[1]] if 0 <= key[1] < len(rows) else -1
+
+    def _add(self, entry: IndexEntry) -> None:
+        keys = self._add_row(entry)
+        row = len(self._row_seq) - 1
+        for key in keys:
+            self._delta.setdefault(_key_hash(key), []).append(row)
+        self._delta_keys += len(keys)
+        if self._delta_keys >= _DELTA_KEYS:
+            self._fold()
+
+    def _add_row(self, entry: IndexEntry) -> list[str]:
+        """A new row for ``entry``; returns its keys (for the caller to index)."""
+        code = self._issuer_code.get(entry.issuer)
+        if code is None:
+            code = self._issuer_code[entry.issuer] = len(self._issuers)
+            self._issuers.append(entry.issuer)
+            self._row_of.append(array("i"))
+        rows = self._row_of[code]
+        if entry.seq >= len(rows):
+            rows.extend([-1] * (max(entry.seq + 1, len(rows) * 2) - len(rows)))
+        row = len(self._row_seq)
+        rows[entry.seq] = row
+        self._row_issuer.append(code)
+        self._row_seq.append(entry.seq)
+        self._live.append(1 if entry.live else 0)
+        self._present.append(1)
+        self._blob += entry.form
+        self._form_start.append(len(self._blob))
+        light = light_form(entry.form) if entry.form else None
+        if light is None:  # no bound without reading the form: nothing to cut on
+            self._row_country.append(0)
+            self._row_city.append(0)
+            self._row_postcode.append(0)
+            self._row_keyed.append(1)
+        else:
+            country, city, postcode, keyed, _ = light
+            self._row_country.append(self._places.setdefault(country, len(self._places)))
+            self._row_city.append(self._places.setdefault(city, len(self._places)))
+            self._row_postcode.append(_postcode_hash(postcode))
+            self._row_keyed.append(1 if keyed else 0)
+        return [*entry.names, *(id_key(i) for i in entry.ids)]
+
+    def _fold(self, *, everything: bool = False) -> None:
+        """Fold the recent keys into a sorted run; merge runs of like size (a log-structured merge)."""
+        if self._delta:
+            hashes = [h for h, rows in self._delta.items() for _ in rows]
+            rows_ = [r for rows in self._delta.values() for r in rows]
+            self._runs.append(_run(hashes, rows_))
+            self._delta, self._delta_keys = {}, 0
+        if everything and len(self._runs) > 2:
+            # one sort of everything beats a cascade of merges
+            all_h = np.concatenate([h for h, _ in self._runs])
+            all_r = np.concatenate([r for _, r in self._runs])
+            order = np.argsort(all_h, kind="stable")
+            self._runs = [(all_h[order], all_r[order])]
+        while len(self._runs) >= 2 and (everything or len(self._runs[-1][0]) * 2 >= len(self._runs[-2][0])):
+            small_h, small_r = self._runs.pop()
+            big_h, big_r = self._runs.pop()
+            at = np.searchsorted(big_h, small_h, side="right")
+            self._runs.append((np.insert(big_h, at, small_h), np.insert(big_r, at, small_r)))
+
+    def postings(self, keys: Sequence[str]) -> dict[str, list[int]]:
+        """Rows holding each key (only keys held somewhere), present ones only, in no particular order.
+
+        One ``searchsorted`` per run for the whole batch, one gather of every hit.
+        """
+        if not keys:
+            return {}
+        hashes = np.fromiter((_key_hash(k) for k in keys), dtype=np.int64, count=len(keys))
+        out: dict[str, list[int]] = {}
+        with self._lock:
+            for run_h, run_r in self._runs:
+                lo = np.searchsorted(run_h, hashes, side="left")
+                counts = np.searchsorted(run_h, hashes, side="right") - lo
+                hit = np.flatnonzero(counts)
+                if not len(hit):
+                    continue
+                n = counts[hit]
+                ends = np.cumsum(n)
+                gather = np.repeat(lo[hit] - (ends - n), n) + np.arange(int(ends[-1]))
+                rows = run_r[gather].tolist()
+                start = 0
+                for i, end in zip(hit.tolist(), ends.tolist(), strict=True):
+                    key = keys[i]
+                    if key in out:
+                        out[key].extend(rows[start:end])
+                    else:
+                        out[key] = rows[start:end]
+                    start = end
+            if self._delta:
+                for i, h in enumerate(hashes.tolist()):
+                    got = self._delta.get(h)
+                    if got:
+                        out.setdefault(keys[i], []).extend(got)
+            # refused rows are out; a row is under a key once (two of its own keys would
+            # have to collide to list it twice, which scoring then dedupes)
+            if self._absent:
+                present = self._present
+                for key, held in out.items():
+                    out[key] = [r for r in held if present[r]]
+                return {k: v for k, v in out.items() if v}
+        return out
+
+    def live(self, row: int) -> bool:
+        """Whether the row's statement counts now (neither superseded, withdrawn nor refused)."""
+        return bool(self._live[row])
+
+    def key(self, row: int) -> StatementKey:
+        return (self._issuers[self._row_issuer[row]], self._row_seq[row])
+
+    def form(self, row: int) -> PartyForm | None:
+        """The matching form of a row (decoded once, then cached); None: it has none to score.
+
+        A statement indexed without a stored form (stored before v9, until ``borderx store
+        rebuild-index``, or by an indexer that makes none) has its party read from its body.
+        """
+        with self._lock:
+            cached = self._forms.get(row)
+            if cached is not None:
+                self._forms.move_to_end(row)
+                return cached
+            data = bytes(self._blob[self._form_start[row] : self._form_start[row + 1]])
+            key = (self._issuers[self._row_issuer[row]], self._row_seq[row])
+        form = self._form_from_body(key) if not data else _loaded(data, key)
+        if form is None:
+            return None
+        with self._lock:
+            self._forms[row] = form
+            if len(self._forms) > _FORM_CACHE:
+                self._forms.popitem(last=False)
+        return form
+
+    def _form_from_body(self, key: StatementKey) -> PartyForm | None:
+        stored = self._store.get(*key)
+        body = None if stored is None else stored.envelope.body
+        if stored is None or body is None:
+            return None
+        try:
+            party = party_of_body(BodyType(stored.envelope.header.body_type), body)
+        except (InvalidArgument, ValueError):
+            return None  # signed evidence that does not parse is never screened
+        return None if party is None else form_of_party(party)
+
+    def lights(
+        self, rows: Sequence[int], query: PartyForm, threshold: float, thresholds: MatchThresholds
+    ) -> list[tuple[int, Light | None]]:
+        """The rows that count now (live) and may reach ``threshold`` by their place alone.
+
+        Each with what the name bound needs of it (``names.light_form``, read without
+        decoding the form), or None when it cannot be read so (the caller then scores the
+        row in full). The place cut is ``names.place_penalty`` on interned ids: a row whose
+        place penalty alone puts ``threshold`` out of reach is left out, unless it may
+        share an identifier or contact with the query (scored in full then).
+        """
+        keyed_query = bool(query.ids or query.emails or query.phones)
+        out: list[tuple[int, Light | None]] = []
+        with self._lock:
+            places = self._places
+            # a text no row holds gets an id no row has (-1): unequal to all, as the text is
+            q_place = (
+                places.get(query.country, -1) if query.country else 0,
+                places.get(query.city, -1) if query.city else 0,
+                _postcode_hash(query.postcode),
+            )
+            live, blob, start = self._live, self._blob, self._form_start
+            countries, cities, postcodes, keyed = (
+                self._row_country,
+                self._row_city,
+                self._row_postcode,
+                self._row_keyed,
+            )
+            for row in rows:
+                if not live[row]:
+                    continue
+                if not (keyed_query and keyed[row]):
+                    c_place = (countries[row], cities[row], postcodes[row])
+                    if threshold + place_penalty(q_place, c_place, thresholds) - 0.001 > 1.0:
+                        continue
+                data = bytes(blob[start[row] : start[row + 1]])
+                out.append((row, light_form(data) if data else None))
+        return out
+
+    # ------------------------------------------------------------ figures
+
+    def __len__(self) -> int:
+        return len(self._row_seq)
+
+    def nbytes(self) -> int:
+        """Bytes held by the index's arrays and buffers (not the decoded-form cache)."""
+        with self._lock:
+            total = sum(h.nbytes + r.nbytes for h, r in self._runs)
+            total += sum(rows.itemsize * len(rows) for rows in self._row_of)
+            for column in (
+                self._row_issuer,
+                self._row_seq,
+                self._form_start,
+                self._row_country,
+                self._row_city,
+                self._row_postcode,
+            ):
+                total += column.itemsize * len(column)
+            total += len(self._live) + len(self._present) + len(self._row_keyed) + len(self._blob)
+            total += sum(len(k) + 60 for k in self._places)  # the interned place texts
+            total += sum(len(rows) * 8 + 100 for rows in self._delta.values())
+        return total
