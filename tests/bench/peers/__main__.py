@@ -335,13 +335,13 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path, timeout
             time.sleep(0.1)
 
 
-def _last_json(proc: subprocess.Popen[str], what: str) -> dict[str, Any]:
+def _next_json(proc: subprocess.Popen[str], errors: Path) -> dict[str, Any]:
+    """The consumer's next JSON line; if it exited instead, why."""
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:
         proc.wait()
-        assert proc.stderr is not None
-        raise RuntimeError(f"the {what} exited {proc.returncode}: {proc.stderr.read()[-2000:]}")
+        raise RuntimeError(f"the consumer exited {proc.returncode}: {errors.read_text()[-2000:]}")
     record: dict[str, Any] = json.loads(line)
     return record
 
@@ -362,14 +362,16 @@ def medallion_side(python: Path, work: Path, bodies: list[ViolationFlag]) -> tup
         )  # fmt: skip
     try:
         _wait_listening(port, server, log)
-        consumer = subprocess.Popen(
-            [*job, "consume", url, user, password, str(len(bodies)), str(TIMEOUT)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        errors = work / "consumer.err"
+        with errors.open("w") as err:  # a file, not a pipe: a chatty consumer must not block on it
+            consumer = subprocess.Popen(
+                [*job, "consume", url, user, password, str(len(bodies)), str(TIMEOUT)],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+            )
         try:
-            _last_json(consumer, "consumer")  # {"ready": t}: polling the (empty) collection
+            _next_json(consumer, errors)  # {"ready": t}: polling the (empty) collection
             producer = subprocess.run(
                 [*job, "post", url, user, password, str(objects), str(BATCH)],
                 capture_output=True,
@@ -384,7 +386,7 @@ def medallion_side(python: Path, work: Path, bodies: list[ViolationFlag]) -> tup
                 " waiting for the consumer …",
                 flush=True,
             )
-            got = _last_json(consumer, "consumer")
+            got = _next_json(consumer, errors)
             consumer.wait(60)
         finally:
             if consumer.poll() is None:
