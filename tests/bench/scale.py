@@ -7,7 +7,7 @@ baseline Y unit = ratio R ...``):
 
 - ``bench_exchange`` with ``BORDERX_BENCH_SCALE`` = size ÷ 1,100,000 (it holds 1,000,000
   designations and 100,000 flags at scale 1): Screen batch shipments/s (identifiers),
-  single Screen calls/s, Lookup p50, Publish statements/s;
+  single Screen calls/s, Lookup p50, Publish statements/s, resident memory per statement;
 - ``bench_federation`` with ``BORDERX_BENCH_SCALE`` = size ÷ 1,000,000 (its large bulk sync
   is 1,000,000 statements at scale 1): bulk-sync statements/s (admitted, and fully
   verified) and the receiver's peak RSS;
@@ -109,6 +109,12 @@ ROWS = (
     Row("single-shipment Screen (calls/s)", "exchange", _starts("single-shipment Screen"), _per_s),
     Row("Lookup p50 (vs a store 1/100 the size)", "exchange", _starts("Lookup p50"), _us),
     Row("Publish, batches of 100 (statements/s)", "exchange", _starts("Publish statements/s"), _per_s),
+    Row(
+        "gateway RSS per statement held (vs 1 KiB)",
+        "exchange",
+        _starts("resident memory per statement"),
+        _bytes,
+    ),
     Row(
         "bulk sync, admitted (statements/s)",
         "federation",
