@@ -19,6 +19,10 @@ the partner holds them all.
   page are printed too. ``BORDERX_PEERS_TIMEOUT`` (default 3,600 s) bounds the wait; past
   it the figure is a lower bound and says so.
 
+Both sides also report the CPU time their servers spent on the job (both gateways'
+user + system time; medallion's), read from ``/proc``: on a busy machine wall time says
+as much about the neighbours as about the servers, CPU time much less.
+
 The peer is never a project dependency: the target installs it on each run, when absent,
 into its own venv (``BORDERX_PEERS_VENV``, default ``.venv-peers/``) from the hash-locked
 ``tests/bench/peers/requirements.txt`` (``requirements.in`` pins the two packages; lock it

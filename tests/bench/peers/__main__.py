@@ -109,6 +109,17 @@ class Run:
     total: float  # first post/publish until the partner holds all N
     posting: float  # first post/publish until the last one was answered
     first: float | None  # first post/publish until the partner held (or was handed) any
+    #: CPU seconds the servers spent meanwhile (both gateways; medallion): robust to a busy machine
+    server_cpu: float
+
+
+def cpu_seconds(*pids: int) -> float:
+    """User + system CPU time of these processes so far (``/proc/PID/stat``)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def gateway_config(pki: Path, agency: str, peers: dict[str, int]) -> Path:
@@ -197,6 +208,9 @@ def _publish_and_watch(
                     return
                 time.sleep(0.02)
 
+        assert source.proc is not None and partner.proc is not None
+        pids = (source.proc.pid, partner.proc.pid)
+        cpu0 = cpu_seconds(*pids)
         start = time.perf_counter()
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
@@ -207,9 +221,10 @@ def _publish_and_watch(
         posted = time.perf_counter()
         watcher.join(600)
         stop.set()
+        cpu = cpu_seconds(*pids) - cpu0
         if "all" not in seen:
             raise RuntimeError(f"{PARTNER} did not hold all {n:,} flags within 600 s")
-    return Run(seen["all"] - start, posted - start, seen["first"] - start)
+    return Run(seen["all"] - start, posted - start, seen["first"] - start, cpu)
 
 
 def borderx_side(work: Path, bodies: list[ViolationFlag]) -> list[Run]:
@@ -232,7 +247,8 @@ def borderx_side(work: Path, bodies: list[ViolationFlag]) -> list[Run]:
         run = borderx_round(pki, work, warm_up, requests, len(bodies), r)
         print(
             f"borderx round {r + 1}: {len(bodies):,} flags held by {PARTNER} {run.total:.2f} s after the first"
-            f" Publish (publishing took {run.posting:.2f} s; first flag there after {run.first:.3f} s)",
+            f" Publish (publishing took {run.posting:.2f} s; first flag there after {run.first:.3f} s;"
+            f" the two gateways used {run.server_cpu:.1f} s of CPU)",
             flush=True,
         )
         runs.append(run)
@@ -372,6 +388,7 @@ def medallion_side(python: Path, work: Path, bodies: list[ViolationFlag]) -> tup
             )
         try:
             _next_json(consumer, errors)  # {"ready": t}: polling the (empty) collection
+            cpu0 = cpu_seconds(server.pid)
             producer = subprocess.run(
                 [*job, "post", url, user, password, str(objects), str(BATCH)],
                 capture_output=True,
@@ -387,6 +404,7 @@ def medallion_side(python: Path, work: Path, bodies: list[ViolationFlag]) -> tup
                 flush=True,
             )
             got = _next_json(consumer, errors)
+            cpu = cpu_seconds(server.pid) - cpu0
             consumer.wait(60)
         finally:
             if consumer.poll() is None:
@@ -407,7 +425,7 @@ def medallion_side(python: Path, work: Path, bodies: list[ViolationFlag]) -> tup
         f"medallion: the consumer held {got['held']:,} of {len(bodies):,} after {got['passes']} passes",
         flush=True,
     )
-    return Run(end - t0, posted["posted"] - t0, first), complete
+    return Run(end - t0, posted["posted"] - t0, first, cpu), complete
 
 
 # ----------------------------------------------------------------------------- main
@@ -427,7 +445,7 @@ def main() -> int:
         totals = [r.total for r in runs]
         print(
             f"borderx: {_range(totals)} s over {len(runs)} rounds (median {statistics.median(totals):.2f} s),"
-            f" publishing {_range([r.posting for r in runs])} s",
+            f" publishing {_range([r.posting for r in runs])} s, gateways' CPU {_range([r.server_cpu for r in runs], '.1f')} s",
             flush=True,
         )
         python, why = ensure_peer_venv()
@@ -439,7 +457,8 @@ def main() -> int:
     first = f"{peer.first:.1f} s" if peer.first is not None else "never"
     bound = "" if complete else f" (gave up after BORDERX_PEERS_TIMEOUT={TIMEOUT:.0f} s: a lower bound)"
     print(
-        f"medallion: {peer.total:.1f} s{bound}; posting {peer.posting:.1f} s; the consumer's first page after {first}",
+        f"medallion: {peer.total:.1f} s{bound}; posting {peer.posting:.1f} s; the consumer's first page after {first};"
+        f" the server used {peer.server_cpu:.1f} s of CPU",
         flush=True,
     )
     ratios = [peer.total / t for t in totals]
@@ -447,6 +466,12 @@ def main() -> int:
     print(
         f"borderx did it in {_range(totals)} s, medallion in {peer.total:.1f} s:"
         f" {more}{_range(ratios, '.0f')}× less",
+        flush=True,
+    )
+    cpus = [r.server_cpu for r in runs]
+    print(
+        f"server CPU for the job: borderx's two gateways {_range(cpus, '.1f')} s, medallion {peer.server_cpu:.1f} s:"
+        f" {more}{_range([peer.server_cpu / max(c, 0.01) for c in cpus], '.0f')}× less",
         flush=True,
     )
     return 0
