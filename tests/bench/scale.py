@@ -18,7 +18,8 @@ Each cell is the measured value with its ratio to the baseline of the same run i
 brackets; a figure a bench did not print (renamed, failed, timed out) is "—", and the
 driver goes on. Figures are found by the start of their names, so other wording may
 change freely. Every bench's whole output is kept in ``BORDERX_SCALE_LOGS`` (default
-``build/bench-scale/``), e.g. ``exchange-100000.log``; ``BORDERX_SCALE_TIMEOUT`` (seconds,
+``build/bench-scale/``), e.g. ``exchange-100000.log``, and their temporary stores under
+its ``tmp/`` (``TMPDIR``), removed by each bench as usual; ``BORDERX_SCALE_TIMEOUT`` (seconds,
 default none) bounds each bench run. Not part of ``make bench`` (1,000,000 takes hours here).
 """
 
@@ -148,7 +149,10 @@ def run_bench(bench: str, size: int) -> tuple[list[Parsed], str]:
     """Run ``python -m tests.bench <bench>`` at ``size``; its figures and a note ("" when it went well)."""
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / f"{bench}-{size}.log"
-    env = {**os.environ, **bench_env(bench, size), "PYTHONUNBUFFERED": "1"}
+    # the benches' temporary stores go under LOGS, out of reach of whoever tidies /tmp
+    scratch = LOGS / "tmp"
+    scratch.mkdir(exist_ok=True)
+    env = {**os.environ, **bench_env(bench, size), "PYTHONUNBUFFERED": "1", "TMPDIR": str(scratch)}
     start = time.perf_counter()
     print(f"-- {bench} at {size:,} statements (log: {log}) …", flush=True)
     note = ""
