@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import secrets
+import select
 import socket
 import statistics
 import subprocess
@@ -351,15 +352,38 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path, timeout
             time.sleep(0.1)
 
 
-def _next_json(proc: subprocess.Popen[str], errors: Path) -> dict[str, Any]:
-    """The consumer's next JSON line; if it exited instead, why."""
+def _next_json(
+    proc: subprocess.Popen[str], errors: Path, deadline: float | None = None
+) -> dict[str, Any] | None:
+    """The consumer's next JSON line (None once ``deadline``, a monotonic time, passed); if it exited, why."""
     assert proc.stdout is not None
+    if deadline is not None:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            return None
     line = proc.stdout.readline()
     if not line:
         proc.wait()
         raise RuntimeError(f"the consumer exited {proc.returncode}: {errors.read_text()[-2000:]}")
     record: dict[str, Any] = json.loads(line)
     return record
+
+
+def _consumer_result(proc: subprocess.Popen[str], errors: Path, deadline: float) -> dict[str, Any]:
+    """The consumer's final record; at ``deadline``, the progress it last reported (not done)."""
+    last: dict[str, Any] = {"first_page": None, "done": None, "held": 0, "passes": 0}
+    while True:
+        record = _next_json(proc, errors, deadline)
+        if record is None:  # a pass still under way at the deadline: stop waiting for it
+            return last
+        if "done" in record:
+            return record
+        last = {
+            "first_page": record["first_page"],
+            "done": None,
+            "held": record["held"],
+            "passes": record["pass"],
+        }
 
 
 def medallion_side(python: Path, work: Path, bodies: list[ViolationFlag]) -> tuple[Run, bool]:
@@ -403,9 +427,13 @@ def medallion_side(python: Path, work: Path, bodies: list[ViolationFlag]) -> tup
                 " waiting for the consumer …",
                 flush=True,
             )
-            got = _next_json(consumer, errors)
+            # TIMEOUT seconds from the first post
+            deadline = time.monotonic() + TIMEOUT - (time.time() - posted["first_post"])
+            got = _consumer_result(consumer, errors, deadline)
+            stopped = time.time()
             cpu = cpu_seconds(server.pid) - cpu0
-            consumer.wait(60)
+            if got["done"] is not None:
+                consumer.wait(60)
         finally:
             if consumer.poll() is None:
                 consumer.kill()
@@ -419,7 +447,7 @@ def medallion_side(python: Path, work: Path, bodies: list[ViolationFlag]) -> tup
             server.wait()
     t0 = posted["first_post"]
     complete = got["done"] is not None
-    end = got["done"] if complete else t0 + TIMEOUT
+    end = got["done"] if complete else stopped
     first = got["first_page"] - t0 if got["first_page"] is not None else None
     print(
         f"medallion: the consumer held {got['held']:,} of {len(bodies):,} after {got['passes']} passes",

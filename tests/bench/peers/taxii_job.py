@@ -10,9 +10,11 @@ under the project's environment. Each mode prints JSON lines with wall-clock tim
   ``{"first_post": t, "posted": t, "objects": n}``.
 - ``consume URL USER PASSWORD N TIMEOUT``: prints ``{"ready": t}`` once it reached the
   collection, then polls it until it holds N distinct objects: each pass pages through
-  Get Objects (``as_pages``, the server's largest page) and keeps the ids it has not seen;
-  prints ``{"first_page": t, "done": t, "held": n, "passes": k}`` (``done`` is null if
-  TIMEOUT seconds passed first).
+  Get Objects (``as_pages``, the server's largest page) and keeps the ids it has not seen
+  (``consume`` says why not ``added_after``); prints ``{"pass": k, "held": n, "first_page":
+  t}`` after each pass and ``{"first_page": t, "done": t, "held": n, "passes": k}`` at the
+  end (``done`` is null if TIMEOUT seconds passed first; a pass under way is not cut
+  short, so the orchestrator keeps its own deadline too).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def consume(url: str, user: str, password: str, n: int, timeout: float) -> None:
             if found and first_page is None:
                 first_page = time.time()
             held.update(obj["id"] for obj in found)
+        emit({"pass": passes, "held": len(held), "first_page": first_page})
         if len(held) == before:
             time.sleep(POLL_PAUSE)
     done = time.time() if len(held) >= n else None
