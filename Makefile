@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 LOCKS  := requirements/build.txt requirements/dev.txt requirements/runtime.txt
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11
 
-.PHONY: install demo test bench soak fuzz proto lint format clean postgres promtool lock
+.PHONY: install demo test bench bench-peers bench-scale soak fuzz proto lint format clean postgres promtool lock
 
 # every dependency comes from the hash-locked files (requirements/README.md); the project
 # itself after them, with no dependency resolution and no build isolation
@@ -50,6 +50,16 @@ lock: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m tests.bench
 
+## make bench-peers: the same job on borderx and on medallion 3.0.0 (TAXII 2.1), side by side; installs
+## the peer into .venv-peers/ (never a project dependency); BORDERX_PEERS_N (default 10000) scales it
+bench-peers: $(STAMP)
+	$(PY) -m tests.bench.peers
+
+## make bench-scale: the key figures at 10k, 100k and 1M stored statements as one markdown table
+## (BORDERX_SCALE_SIZES, default 10000,100000,1000000)
+bench-scale: $(STAMP)
+	$(PY) -m tests.bench.scale
+
 ## make soak: a long kill -9 run over a five-gateway federation (BORDERX_SOAK_CYCLES, default 100)
 soak: $(STAMP)
 	$(PY) -m tests.federation.soak
@@ -67,7 +77,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests proto
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info
+	rm -rf $(VENV) .venv-peers build src/*.egg-info
 
 # The tests need PostgreSQL on 127.0.0.1:5432; start this machine's cluster when it is down.
 postgres:
