@@ -381,6 +381,13 @@ def decode_body(body_type: BodyType, data: bytes) -> Body:
     message, and with field ``body.<path>`` when it parses but holds a value the model cannot
     (an unknown enum number, an out-of-range timestamp).
     """
+    msg = _parsed(body_type, data)
+    result: Body = _under("body", lambda: body_from_proto(msg))
+    return result
+
+
+def _parsed(body_type: BodyType | str, data: bytes) -> Any:
+    """``data`` parsed as the message of ``body_type``; InvalidArgument (field ``body``) if it does not parse."""
     message_cls = _MESSAGE_FOR[BodyType(body_type)]
     msg = message_cls()
     try:
@@ -392,8 +399,7 @@ def decode_body(body_type: BodyType, data: bytes) -> Body:
             f"(borderx.v1.{message_cls.DESCRIPTOR.name})",
             field="body",
         ) from None
-    result: Body = _under("body", lambda: body_from_proto(msg))
-    return result
+    return msg
 
 
 def decode_strict(body_type: BodyType, data: bytes) -> tuple[Body, bool]:
@@ -416,16 +422,7 @@ def decode_strict(body_type: BodyType, data: bytes) -> tuple[Body, bool]:
     repeated scalars). ``tests/unit/statements/test_body_codec.py`` checks this agrees with
     the round trip on mutated and random bytes. Raises as ``decode_body`` does.
     """
-    message_cls = _MESSAGE_FOR[BodyType(body_type)]
-    msg: Any = message_cls()
-    try:
-        msg.ParseFromString(data)
-    except DecodeError:
-        raise InvalidArgument(
-            f"{len(data)} bytes do not parse as a {body_type} body "
-            f"(borderx.v1.{message_cls.DESCRIPTOR.name})",
-            field="body",
-        ) from None
+    msg = _parsed(body_type, data)
     body: Body = _under("body", lambda: body_from_proto(msg))
     msg.DiscardUnknownFields()
     canonical = _lossless(msg) and msg.SerializeToString(deterministic=True) == data
