@@ -45,7 +45,6 @@ from borderx.screening.names import (
     blocking_keys,
     exact_keys,
     match_party,
-    may_reach_by_name,
     name_form,
     party_form,
 )
@@ -263,10 +262,8 @@ class Screener:
                     first.setdefault(row, position)
             mine: list[tuple[int, StatementKey, Match]] = []
             # the live ones (not superseded, withdrawn or refused), scored in full only
-            # when they may match (names.may_reach_by_name: exact)
-            for row, light in index.lights(list(first), query, matching.review, matching):
-                if light is not None and not may_reach_by_name(query, light, matching.review, matching):
-                    continue
+            # when they may match (names.may_reach_by_name, for all of them at once: exact)
+            for row in index.survivors(list(first), query, matching.review, matching):
                 candidate = index.form(row)
                 if candidate is None:
                     continue
@@ -362,10 +359,8 @@ class Screener:
                 for row in postings.get(name_key, ()):
                     first.setdefault(row, position)
             ranked_rows: list[tuple[int, StatementKey, Match]] = []
-            for row, light in index.lights(list(first), query, thresholds.search, thresholds):
-                # a name query has no identifier or contact to share: the name bound applies
-                if light is not None and not may_reach_by_name(query, light, thresholds.search, thresholds):
-                    continue
+            # a name query has no identifier or contact to share: the name bound applies
+            for row in index.survivors(list(first), query, thresholds.search, thresholds):
                 candidate = index.form(row)
                 if candidate is None:
                     continue

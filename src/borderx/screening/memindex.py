@@ -30,6 +30,7 @@ whichever replica or process wrote it.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from array import array
@@ -38,11 +39,12 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from rapidfuzz import fuzz, process
 
 from borderx.errors import InvalidArgument
 from borderx.logging import get_logger
 from borderx.screening.index import form_of_party
-from borderx.screening.names import Light, MatchThresholds, PartyForm, light_form, load_form, place_penalty
+from borderx.screening.names import MatchThresholds, PartyForm, light_form, load_form
 from borderx.statements.bodies import BodyType
 from borderx.statements.body_codec import party_of_body
 from borderx.store.base import IndexEntry, PartyKey, StatementKey, Store
@@ -132,6 +134,15 @@ class MemoryIndex:
         self._row_city = array("i")
         self._row_postcode = array("q")
         self._row_keyed = bytearray()  # 1: the party has an identifier or contact
+        # what the name bound needs of each row's names, parsed once when the row is added
+        # (``names.light_form``): row r's names are [name_start[r], name_start[r + 1]) of
+        # these lists; a row whose form has no light reading has none and is scored in full
+        self._row_light = bytearray()  # 1: the row's names are in the lists below
+        self._name_start = array("q", [0])
+        self._name_compact: list[str] = []
+        self._name_sorted: list[str] = []
+        self._name_full: list[str] = []
+        self._name_bytes = 0  # what the strings of those lists hold (counted by ``nbytes``)
         self._blob = bytearray()
         self._runs: list[tuple[_Hashes, _Rows]] = []
         self._delta: dict[int, list[int]] = {}
@@ -255,12 +266,24 @@ class MemoryIndex:
             self._row_city.append(0)
             self._row_postcode.append(0)
             self._row_keyed.append(1)
+            self._row_light.append(0)
         else:
-            country, city, postcode, keyed, _ = light
+            country, city, postcode, keyed, names = light
             self._row_country.append(self._places.setdefault(country, len(self._places)))
             self._row_city.append(self._places.setdefault(city, len(self._places)))
             self._row_postcode.append(_postcode_hash(postcode))
             self._row_keyed.append(1 if keyed else 0)
+            self._row_light.append(1)
+            for compact, sorted_compact, full in names:
+                # one distinctive word (most names): the sorted compact is the same text, held once
+                same = sorted_compact == compact
+                self._name_compact.append(compact)
+                self._name_sorted.append(compact if same else sorted_compact)
+                self._name_full.append(full)
+                self._name_bytes += sys.getsizeof(compact) + sys.getsizeof(full) + 24
+                if not same:
+                    self._name_bytes += sys.getsizeof(sorted_compact)
+        self._name_start.append(len(self._name_compact))
         return [*entry.names, *(id_key(i) for i in entry.ids)]
 
     def _fold(self, *, everything: bool = False) -> None:
@@ -364,43 +387,93 @@ class MemoryIndex:
             return None  # signed evidence that does not parse is never screened
         return None if party is None else form_of_party(party)
 
-    def lights(
+    def survivors(
         self, rows: Sequence[int], query: PartyForm, threshold: float, thresholds: MatchThresholds
-    ) -> list[tuple[int, Light | None]]:
-        """The rows that count now (live) and may reach ``threshold`` by their place alone.
+    ) -> list[int]:
+        """The rows that count now (live) and may reach ``threshold``: the ones to score in full.
 
-        Each with what the name bound needs of it (``names.light_form``, read without
-        decoding the form), or None when it cannot be read so (the caller then scores the
-        row in full). The place cut is ``names.place_penalty`` on interned ids: a row whose
-        place penalty alone puts ``threshold`` out of reach is left out, unless it may
-        share an identifier or contact with the query (scored in full then).
+        ``names.may_reach_by_name`` for all of a party's candidates at once, on the names
+        parsed when each row was added: the place penalties (``names.place_penalty``, on
+        interned ids; a postcode hash collision only makes the bound looser) in numpy over
+        the rows' columns, then ``rapidfuzz.process.cdist`` of the query's compact and
+        sorted compact names against the candidates', then ``token_sort_ratio`` only for
+        the pairs past the distinctive cutoff. The same arithmetic in the same order as
+        the scalar bound, so the same rows survive. A row that may share an identifier or
+        contact with the query, or whose names could not be read so, is always kept (and
+        scored in full). In the order given.
         """
+        if not len(rows):
+            return []
         keyed_query = bool(query.ids or query.emails or query.phones)
-        out: list[tuple[int, Light | None]] = []
         with self._lock:
             places = self._places
             # a text no row holds gets an id no row has (-1): unequal to all, as the text is
-            q_place = (
-                places.get(query.country, -1) if query.country else 0,
-                places.get(query.city, -1) if query.city else 0,
-                _postcode_hash(query.postcode),
+            q_country = places.get(query.country, -1) if query.country else 0
+            q_city = places.get(query.city, -1) if query.city else 0
+            q_postcode = _postcode_hash(query.postcode)
+            r = np.array(rows, dtype=np.int64)
+            r = r[np.frombuffer(self._live, dtype=np.uint8)[r] != 0]
+            keyed = np.frombuffer(self._row_keyed, dtype=np.uint8)[r] != 0
+            lit = np.frombuffer(self._row_light, dtype=np.uint8)[r] != 0
+            country = np.frombuffer(self._row_country, dtype=np.int32)[r]
+            city = np.frombuffer(self._row_city, dtype=np.int32)[r]
+            postcode = np.frombuffer(self._row_postcode, dtype=np.int64)[r]
+            # as names.place_penalty takes them, added in the same order
+            other_city = (q_city != 0) & (city != 0) & (city != q_city)
+            penalty = np.where(
+                (q_country != 0) & (country != 0) & (country != q_country), thresholds.country_penalty, 0.0
             )
-            live, blob, start = self._live, self._blob, self._form_start
-            countries, cities, postcodes, keyed = (
-                self._row_country,
-                self._row_city,
-                self._row_postcode,
-                self._row_keyed,
+            penalty = penalty + np.where(other_city & (country == q_country), thresholds.city_penalty, 0.0)
+            penalty = penalty + np.where(
+                (q_postcode != 0) & (postcode != 0) & (postcode != q_postcode) & ~other_city,
+                thresholds.postcode_penalty,
+                0.0,
             )
-            for row in rows:
-                if not live[row]:
-                    continue
-                if not (keyed_query and keyed[row]):
-                    c_place = (countries[row], cities[row], postcodes[row])
-                    if threshold + place_penalty(q_place, c_place, thresholds) - 0.001 > 1.0:
-                        continue
-                data = bytes(blob[start[row] : start[row + 1]])
-                out.append((row, light_form(data) if data else None))
+            needed = threshold + penalty - 0.001
+            shares = keyed & keyed_query
+            keep = shares | ((needed <= 1.0) & (~lit | (needed <= 0.0)))
+            # the rest are decided by their names: 0 < needed <= 1, names read
+            todo = np.flatnonzero(~keep & (needed <= 1.0))
+            if len(todo) and query.names:
+                # (a view of an array.array is dropped at once: the array must stay growable)
+                lo = np.frombuffer(self._name_start, dtype=np.int64)[r[todo]]
+                n = np.frombuffer(self._name_start, dtype=np.int64)[r[todo] + 1] - lo
+                ends = np.cumsum(n)
+                total = int(ends[-1]) if len(ends) else 0
+                if total:
+                    owner = np.repeat(np.arange(len(todo)), n)  # which of ``todo`` each name is of
+                    names = (np.repeat(lo - (ends - n), n) + np.arange(total)).tolist()
+                    compact, sorted_, full = self._name_compact, self._name_sorted, self._name_full
+                    distinct = np.maximum(
+                        process.cdist(
+                            [q.compact for q in query.names],
+                            [compact[i] for i in names],
+                            scorer=fuzz.ratio,
+                            dtype=np.float64,
+                            workers=1,
+                        ),
+                        process.cdist(
+                            [q.sorted_compact for q in query.names],
+                            [sorted_[i] for i in names],
+                            scorer=fuzz.ratio,
+                            dtype=np.float64,
+                            workers=1,
+                        ),
+                    )
+                    # 0.8 × distinctive + 0.2 × whole (at most 100): the distinctive ratio must reach this first
+                    need = needed[todo]
+                    cutoff = (need * 100.0 - 20.0) / 0.8
+                    past_q, past_n = np.nonzero(distinct >= cutoff[owner])
+                    reached = np.zeros(len(todo), dtype=bool)
+                    for qi, j in zip(past_q.tolist(), past_n.tolist(), strict=True):
+                        k = int(owner[j])
+                        if reached[k]:
+                            continue
+                        whole = fuzz.token_sort_ratio(query.names[qi].full, full[names[j]])
+                        if (0.8 * float(distinct[qi, j]) + 0.2 * whole) / 100.0 >= float(need[k]):
+                            reached[k] = True
+                    keep[todo[reached]] = True
+            out: list[int] = r[keep].tolist()
         return out
 
     # ------------------------------------------------------------ figures
@@ -420,9 +493,11 @@ class MemoryIndex:
                 self._row_country,
                 self._row_city,
                 self._row_postcode,
+                self._name_start,
             ):
                 total += column.itemsize * len(column)
             total += len(self._live) + len(self._present) + len(self._row_keyed) + len(self._blob)
+            total += len(self._row_light) + self._name_bytes
             total += sum(len(k) + 60 for k in self._places)  # the interned place texts
             total += sum(len(rows) * 8 + 100 for rows in self._delta.values())
         return total
