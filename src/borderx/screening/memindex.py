@@ -388,93 +388,126 @@ class MemoryIndex:
         return None if party is None else form_of_party(party)
 
     def survivors(
-        self, rows: Sequence[int], query: PartyForm, threshold: float, thresholds: MatchThresholds
-    ) -> list[int]:
-        """The rows that count now (live) and may reach ``threshold``: the ones to score in full.
+        self,
+        requests: Sequence[tuple[Sequence[int], PartyForm]],
+        threshold: float,
+        thresholds: MatchThresholds,
+    ) -> list[list[int]]:
+        """Per (candidate rows, query): the rows that count now (live) and may reach ``threshold``.
 
-        ``names.may_reach_by_name`` for all of a party's candidates at once, on the names
-        parsed when each row was added: the place penalties (``names.place_penalty``, on
-        interned ids; a postcode hash collision only makes the bound looser) in numpy over
-        the rows' columns, then ``rapidfuzz.process.cdist`` of the query's compact and
-        sorted compact names against the candidates', then ``token_sort_ratio`` only for
-        the pairs past the distinctive cutoff. The same arithmetic in the same order as
-        the scalar bound, so the same rows survive. A row that may share an identifier or
-        contact with the query, or whose names could not be read so, is always kept (and
-        scored in full). In the order given.
+        These are the ones to score in full: ``names.may_reach_by_name`` for every
+        candidate of a whole batch at once, on the names parsed when each row was added.
+        The place penalties (``names.place_penalty``, on interned ids; a postcode hash
+        collision only makes the bound looser) in numpy over the rows' columns, then
+        ``rapidfuzz.process.cpdist`` of each query name's compact and sorted compact forms
+        against its candidates' names, then ``token_sort_ratio`` only for the pairs past
+        the distinctive cutoff. The same arithmetic in the same order as the scalar bound,
+        so the same rows survive. A row that may share an identifier or contact with its
+        query, or whose names could not be read so, is always kept (and scored in full).
+        Each list in the order given.
         """
-        if not len(rows):
-            return []
-        keyed_query = bool(query.ids or query.emails or query.phones)
+        sizes = [len(rows) for rows, _ in requests]
+        if not sum(sizes):
+            return [[] for _ in requests]
         with self._lock:
             places = self._places
             # a text no row holds gets an id no row has (-1): unequal to all, as the text is
-            q_country = places.get(query.country, -1) if query.country else 0
-            q_city = places.get(query.city, -1) if query.city else 0
-            q_postcode = _postcode_hash(query.postcode)
-            r = np.array(rows, dtype=np.int64)
-            r = r[np.frombuffer(self._live, dtype=np.uint8)[r] != 0]
-            keyed = np.frombuffer(self._row_keyed, dtype=np.uint8)[r] != 0
-            lit = np.frombuffer(self._row_light, dtype=np.uint8)[r] != 0
+            q_country = np.array(
+                [places.get(q.country, -1) if q.country else 0 for _, q in requests], dtype=np.int32
+            )
+            q_city = np.array([places.get(q.city, -1) if q.city else 0 for _, q in requests], dtype=np.int32)
+            q_postcode = np.array([_postcode_hash(q.postcode) for _, q in requests], dtype=np.int64)
+            q_keyed = np.array([bool(q.ids or q.emails or q.phones) for _, q in requests], dtype=bool)
+            asker = np.repeat(np.arange(len(requests)), sizes)  # the request of each candidate
+            r = np.fromiter((row for rows, _ in requests for row in rows), dtype=np.int64, count=len(asker))
+            live = np.frombuffer(self._live, dtype=np.uint8)[r] != 0
+            r, asker = r[live], asker[live]
+            qc, qci, qp = q_country[asker], q_city[asker], q_postcode[asker]
             country = np.frombuffer(self._row_country, dtype=np.int32)[r]
             city = np.frombuffer(self._row_city, dtype=np.int32)[r]
             postcode = np.frombuffer(self._row_postcode, dtype=np.int64)[r]
             # as names.place_penalty takes them, added in the same order
-            other_city = (q_city != 0) & (city != 0) & (city != q_city)
-            penalty = np.where(
-                (q_country != 0) & (country != 0) & (country != q_country), thresholds.country_penalty, 0.0
-            )
-            penalty = penalty + np.where(other_city & (country == q_country), thresholds.city_penalty, 0.0)
+            other_city = (qci != 0) & (city != 0) & (city != qci)
+            penalty = np.where((qc != 0) & (country != 0) & (country != qc), thresholds.country_penalty, 0.0)
+            penalty = penalty + np.where(other_city & (country == qc), thresholds.city_penalty, 0.0)
             penalty = penalty + np.where(
-                (q_postcode != 0) & (postcode != 0) & (postcode != q_postcode) & ~other_city,
-                thresholds.postcode_penalty,
-                0.0,
+                (qp != 0) & (postcode != 0) & (postcode != qp) & ~other_city, thresholds.postcode_penalty, 0.0
             )
             needed = threshold + penalty - 0.001
-            shares = keyed & keyed_query
+            lit = np.frombuffer(self._row_light, dtype=np.uint8)[r] != 0
+            shares = (np.frombuffer(self._row_keyed, dtype=np.uint8)[r] != 0) & q_keyed[asker]
             keep = shares | ((needed <= 1.0) & (~lit | (needed <= 0.0)))
             # the rest are decided by their names: 0 < needed <= 1, names read
             todo = np.flatnonzero(~keep & (needed <= 1.0))
-            if len(todo) and query.names:
-                # (a view of an array.array is dropped at once: the array must stay growable)
-                lo = np.frombuffer(self._name_start, dtype=np.int64)[r[todo]]
-                n = np.frombuffer(self._name_start, dtype=np.int64)[r[todo] + 1] - lo
-                ends = np.cumsum(n)
-                total = int(ends[-1]) if len(ends) else 0
-                if total:
-                    owner = np.repeat(np.arange(len(todo)), n)  # which of ``todo`` each name is of
-                    names = (np.repeat(lo - (ends - n), n) + np.arange(total)).tolist()
-                    compact, sorted_, full = self._name_compact, self._name_sorted, self._name_full
-                    distinct = np.maximum(
-                        process.cdist(
-                            [q.compact for q in query.names],
-                            [compact[i] for i in names],
-                            scorer=fuzz.ratio,
-                            dtype=np.float64,
-                            workers=1,
-                        ),
-                        process.cdist(
-                            [q.sorted_compact for q in query.names],
-                            [sorted_[i] for i in names],
-                            scorer=fuzz.ratio,
-                            dtype=np.float64,
-                            workers=1,
-                        ),
-                    )
-                    # 0.8 × distinctive + 0.2 × whole (at most 100): the distinctive ratio must reach this first
-                    need = needed[todo]
-                    cutoff = (need * 100.0 - 20.0) / 0.8
-                    past_q, past_n = np.nonzero(distinct >= cutoff[owner])
-                    reached = np.zeros(len(todo), dtype=bool)
-                    for qi, j in zip(past_q.tolist(), past_n.tolist(), strict=True):
-                        k = int(owner[j])
-                        if reached[k]:
-                            continue
-                        whole = fuzz.token_sort_ratio(query.names[qi].full, full[names[j]])
-                        if (0.8 * float(distinct[qi, j]) + 0.2 * whole) / 100.0 >= float(need[k]):
-                            reached[k] = True
-                    keep[todo[reached]] = True
+            if len(todo):
+                self._by_names(todo, r, asker=asker, needed=needed, keep=keep, requests=requests)
             out: list[int] = r[keep].tolist()
-        return out
+            kept = np.bincount(asker[keep], minlength=len(requests)).tolist()
+        result: list[list[int]] = []
+        at = 0
+        for n in kept:
+            result.append(out[at : at + n])
+            at += n
+        return result
+
+    def _by_names(
+        self,
+        todo: npt.NDArray[np.intp],
+        r: npt.NDArray[np.int64],
+        *,
+        asker: npt.NDArray[np.intp],
+        needed: npt.NDArray[np.float64],
+        keep: npt.NDArray[np.bool_],
+        requests: Sequence[tuple[Sequence[int], PartyForm]],
+    ) -> None:
+        """Mark in ``keep`` the candidates ``todo`` whose names may reach what each needs (the name loop of the bound)."""
+        # every (query name, candidate name) pair of each candidate: candidate names by their
+        # rows' ranges, each repeated for each name of the candidate's query
+        rows = r[todo]
+        lo = np.frombuffer(self._name_start, dtype=np.int64)[rows]
+        n = np.frombuffer(self._name_start, dtype=np.int64)[rows + 1] - lo
+        q_names = [q.names for _, q in requests]
+        nq = np.array([len(names) for names in q_names], dtype=np.int64)[asker[todo]]
+        per = n * nq  # pairs of each candidate
+        total = int(per.sum())
+        if not total:
+            return
+        ends = np.cumsum(per)
+        owner = np.repeat(np.arange(len(todo)), per)  # which of ``todo`` each pair is of
+        within = np.arange(total) - np.repeat(ends - per, per)
+        name = (lo[owner] + within % n[owner]).tolist()  # the candidate's name of each pair
+        q_of = (within // n[owner]).tolist()  # the query name's position in its query
+        query_of = asker[todo][owner].tolist()
+        queries = [q_names[a][i] for a, i in zip(query_of, q_of, strict=True)]
+        compact, sorted_, full = self._name_compact, self._name_sorted, self._name_full
+        distinct = np.maximum(
+            process.cpdist(
+                [q.compact for q in queries],
+                [compact[i] for i in name],
+                scorer=fuzz.ratio,
+                dtype=np.float64,
+                workers=1,
+            ),
+            process.cpdist(
+                [q.sorted_compact for q in queries],
+                [sorted_[i] for i in name],
+                scorer=fuzz.ratio,
+                dtype=np.float64,
+                workers=1,
+            ),
+        )
+        # 0.8 × distinctive + 0.2 × whole (at most 100): the distinctive ratio must reach this first
+        need = needed[todo]
+        cutoff = (need * 100.0 - 20.0) / 0.8
+        reached = np.zeros(len(todo), dtype=bool)
+        for j in np.flatnonzero(distinct >= cutoff[owner]).tolist():
+            k = int(owner[j])
+            if reached[k]:
+                continue
+            whole = fuzz.token_sort_ratio(queries[j].full, full[name[j]])
+            if (0.8 * float(distinct[j]) + 0.2 * whole) / 100.0 >= float(need[k]):
+                reached[k] = True
+        keep[todo[reached]] = True
 
     # ------------------------------------------------------------ figures
 
