@@ -218,7 +218,12 @@ class Screener:
                     exact |= exact_keys(form)
         name_keys = list(dict.fromkeys(k for keys in keys_of.values() for k in keys))
         with index.lock:  # the rows found are the rows scored (no rebuild in between)
-            postings = index.postings([*(id_key(k) for k in wanted), *name_keys])
+            # one-edit keys named by too many rows are not even gathered (as below)
+            postings = index.postings(
+                [*(id_key(k) for k in wanted), *name_keys],
+                cap=TYPO_KEY_POSTINGS,
+                capped=[False] * len(wanted) + [k.startswith("d:") and k not in exact for k in name_keys],
+            )
             # one-edit keys held for more than TYPO_KEY_POSTINGS statements are skipped: such
             # a key names hundreds of unrelated firms, and scoring them all would let one
             # manifest stall the batch; exact keys (and identifiers) always count

@@ -68,6 +68,7 @@ _key_hash = hash
 
 _Hashes = npt.NDArray[np.int64]
 _Rows = npt.NDArray[np.int32]
+_Ints = npt.NDArray[np.intp]
 
 
 def id_key(party: PartyKey) -> str:
@@ -305,25 +306,34 @@ class MemoryIndex:
             at = np.searchsorted(big_h, small_h, side="right")
             self._runs.append((np.insert(big_h, at, small_h), np.insert(big_r, at, small_r)))
 
-    def postings(self, keys: Sequence[str]) -> dict[str, list[int]]:
+    def postings(
+        self, keys: Sequence[str], *, cap: int | None = None, capped: Sequence[bool] = ()
+    ) -> dict[str, list[int]]:
         """Rows holding each key (only keys held somewhere), present ones only, in no particular order.
 
-        One ``searchsorted`` per run for the whole batch, one gather of every hit.
+        One ``searchsorted`` per run for the whole batch, one gather of every hit. A key
+        marked in ``capped`` (aligned with ``keys``) held by more than ``cap`` rows is
+        left out before its rows are gathered (the caller would drop it: screening skips
+        unselective one-edit keys) when no row is absent, as then what is counted is what
+        would be listed; otherwise the caller's own cut, on the listed rows, decides.
         """
         if not keys:
             return {}
         hashes = np.fromiter((_key_hash(k) for k in keys), dtype=np.int64, count=len(keys))
         out: dict[str, list[int]] = {}
         with self._lock:
+            found: list[tuple[_Rows, _Ints, _Ints]] = []
             for run_h, run_r in self._runs:
                 lo = np.searchsorted(run_h, hashes, side="left")
-                counts = np.searchsorted(run_h, hashes, side="right") - lo
+                found.append((run_r, lo, np.searchsorted(run_h, hashes, side="right") - lo))
+            skip: list[bool] = []  # keys left out by the cap (none unless a key is over it)
+            if cap is not None and capped and not self._absent and found:
+                found, skip = self._capped(found, hashes, cap, capped)
+            for run_r, lo, counts in found:
                 hit = np.flatnonzero(counts)
-                if not len(hit):
-                    continue
                 n = counts[hit]
                 ends = np.cumsum(n)
-                gather = np.repeat(lo[hit] - (ends - n), n) + np.arange(int(ends[-1]))
+                gather = np.repeat(lo[hit] - (ends - n), n) + np.arange(int(ends[-1]) if len(hit) else 0)
                 rows = run_r[gather].tolist()
                 start = 0
                 for i, end in zip(hit.tolist(), ends.tolist(), strict=True):
@@ -336,16 +346,31 @@ class MemoryIndex:
             if self._delta:
                 for i, h in enumerate(hashes.tolist()):
                     got = self._delta.get(h)
-                    if got:
+                    if got and not (skip and skip[i]):
                         out.setdefault(keys[i], []).extend(got)
             # refused rows are out; a row is under a key once (two of its own keys would
             # have to collide to list it twice, which scoring then dedupes)
             if self._absent:
                 present = self._present
-                for key, held in out.items():
-                    out[key] = [r for r in held if present[r]]
+                for key, rows_ in out.items():
+                    out[key] = [r for r in rows_ if present[r]]
                 return {k: v for k, v in out.items() if v}
         return out
+
+    def _capped(
+        self, found: list[tuple[_Rows, _Ints, _Ints]], hashes: _Hashes, cap: int, capped: Sequence[bool]
+    ) -> tuple[list[tuple[_Rows, _Ints, _Ints]], list[bool]]:
+        """``found`` (per run: rows, first position, count per key) less the capped keys held by more than ``cap`` rows, and which keys those are."""
+        delta = self._delta
+        held = sum((counts for _, _, counts in found), np.zeros(len(hashes), dtype=np.int64))
+        if delta:
+            held = held + np.fromiter(
+                (len(delta.get(h, ())) for h in hashes.tolist()), dtype=np.int64, count=len(hashes)
+            )
+        over = np.asarray(capped, dtype=bool) & (held > cap)
+        if not over.any():
+            return found, []
+        return [(run_r, lo, np.where(over, 0, counts)) for run_r, lo, counts in found], over.tolist()
 
     def live(self, row: int) -> bool:
         """Whether the row's statement counts now (neither superseded, withdrawn nor refused)."""
