@@ -71,6 +71,40 @@ _Rows = npt.NDArray[np.int32]
 _Ints = npt.NDArray[np.intp]
 
 
+#: strings per sealed chunk of a :class:`_Strings` (a power of two)
+_CHUNK_BITS = 12
+_CHUNK = 1 << _CHUNK_BITS
+
+
+class _Strings:
+    """An append-only list of strings kept in tuples of ``_CHUNK``: out of the garbage collector's way.
+
+    A tuple of strings alone is untracked by the collector after its first pass, so a full
+    collection visits a few hundred chunks, not every string of every row (a plain list
+    of a million strings is walked whole at every full collection).
+    """
+
+    __slots__ = ("_open", "_sealed")
+
+    def __init__(self) -> None:
+        self._sealed: list[tuple[str, ...]] = []
+        self._open: list[str] = []
+
+    def append(self, text: str) -> None:
+        self._open.append(text)
+        if len(self._open) == _CHUNK:
+            self._sealed.append(tuple(self._open))
+            self._open = []
+
+    def __len__(self) -> int:
+        return len(self._sealed) * _CHUNK + len(self._open)
+
+    def take(self, at: Sequence[int]) -> list[str]:
+        """The strings at positions ``at``."""
+        sealed, open_, done = self._sealed, self._open, len(self._sealed) * _CHUNK
+        return [sealed[i >> _CHUNK_BITS][i & (_CHUNK - 1)] if i < done else open_[i - done] for i in at]
+
+
 def id_key(party: PartyKey) -> str:
     """The memory index's key of a party identifier (its own namespace beside the name keys)."""
     return f"i:{party[0]}\x00{party[1]}"
@@ -140,9 +174,9 @@ class MemoryIndex:
         # these lists; a row whose form has no light reading has none and is scored in full
         self._row_light = bytearray()  # 1: the row's names are in the lists below
         self._name_start = array("q", [0])
-        self._name_compact: list[str] = []
-        self._name_sorted: list[str] = []
-        self._name_full: list[str] = []
+        self._name_compact = _Strings()
+        self._name_sorted = _Strings()
+        self._name_full = _Strings()
         self._name_bytes = 0  # what the strings of those lists hold (counted by ``nbytes``)
         self._blob = bytearray()
         self._runs: list[tuple[_Hashes, _Rows]] = []
@@ -508,14 +542,14 @@ class MemoryIndex:
         distinct = np.maximum(
             process.cpdist(
                 [q.compact for q in queries],
-                [compact[i] for i in name],
+                compact.take(name),
                 scorer=fuzz.ratio,
                 dtype=np.float64,
                 workers=1,
             ),
             process.cpdist(
                 [q.sorted_compact for q in queries],
-                [sorted_[i] for i in name],
+                sorted_.take(name),
                 scorer=fuzz.ratio,
                 dtype=np.float64,
                 workers=1,
@@ -529,7 +563,7 @@ class MemoryIndex:
             k = int(owner[j])
             if reached[k]:
                 continue
-            whole = fuzz.token_sort_ratio(queries[j].full, full[name[j]])
+            whole = fuzz.token_sort_ratio(queries[j].full, full.take((name[j],))[0])
             if (0.8 * float(distinct[j]) + 0.2 * whole) / 100.0 >= float(need[k]):
                 reached[k] = True
         keep[todo[reached]] = True

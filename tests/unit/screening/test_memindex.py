@@ -319,3 +319,14 @@ def test_the_batch_bound_keeps_exactly_what_the_scalar_bound_keeps(tmp_path: Pat
             kept += len(expected)
         assert 0 < kept < sum(len(c) for c, _ in requests)  # it keeps some and cuts some
     store.close()
+
+
+def test_the_name_strings_read_back_across_chunks() -> None:
+    strings = memindex._Strings()  # type: ignore[attr-defined]
+    texts = [f"name{i}" for i in range(3 * memindex._CHUNK + 5)]  # type: ignore[attr-defined]
+    for text in texts:
+        strings.append(text)
+    assert len(strings) == len(texts)
+    at = [0, 1, memindex._CHUNK - 1, memindex._CHUNK, len(texts) - 6, len(texts) - 5, len(texts) - 1]  # type: ignore[attr-defined]
+    assert strings.take(at) == [texts[i] for i in at]
+    assert strings.take(range(len(texts))) == texts
