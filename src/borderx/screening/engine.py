@@ -20,8 +20,9 @@ Suspicion needs resemblance; benefit needs proof:
 
 Blocking and scoring run on the in-memory index (``screening.memindex``: identifier and
 name keys → statements, each with its matching form), brought up to date with the store
-before every batch; a cheap exact bound on the names (``_may_match``) spares the full
-scoring of candidates that cannot reach the threshold. Then one ``Store.get_many`` of the
+before every batch; a cheap exact bound on the names (``MemoryIndex.survivors``, for all
+of a batch's candidates at once) spares the full scoring of candidates that cannot reach
+the threshold. Then one ``Store.get_many`` of the
 statements that matched, whose bodies (cached by (issuer, seq): statements are immutable)
 say what they are.
 """

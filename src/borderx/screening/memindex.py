@@ -11,7 +11,11 @@ What it holds, without a Python object per key or per statement (issue #14's mem
 - one row per statement with a matching form: its issuer (a code), seq, whether it is
   *live* (neither superseded, withdrawn nor refused) and *present* (still indexed in the
   store: a refused statement leaves the name index), and its form's bytes in one
-  ``bytearray``. Columns are ``array.array`` and ``bytearray``: a few bytes a row.
+  ``bytearray``. Columns are ``array.array`` and ``bytearray``: a few bytes a row. What
+  the exact name bound needs (the place as interned ids, and each name's compact, sorted
+  compact and full text, parsed once when the row is added) is held beside, so that the
+  bound for a whole batch's candidates is numpy and ``rapidfuzz.process.cpdist`` calls
+  (``MemoryIndex.survivors``) with no form read.
 - the keys: a 64-bit hash of every identifier key (``i:scheme\\0value``) and blocking key
   (``screening.names.blocking_keys``) of every row, in sorted numpy runs (hash → row)
   searched with ``np.searchsorted`` for a whole batch at once, plus a small dict of
