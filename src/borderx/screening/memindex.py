@@ -563,11 +563,12 @@ class MemoryIndex:
         need = needed[todo]
         cutoff = (need * 100.0 - 20.0) / 0.8
         reached = np.zeros(len(todo), dtype=bool)
-        for j in np.flatnonzero(distinct >= cutoff[owner]).tolist():
+        past = np.flatnonzero(distinct >= cutoff[owner]).tolist()
+        for j, text in zip(past, full.take([name[j] for j in past]), strict=True):
             k = int(owner[j])
             if reached[k]:
                 continue
-            whole = fuzz.token_sort_ratio(queries[j].full, full.take((name[j],))[0])
+            whole = fuzz.token_sort_ratio(queries[j].full, text)
             if (0.8 * float(distinct[j]) + 0.2 * whole) / 100.0 >= float(need[k]):
                 reached[k] = True
         keep[todo[reached]] = True
