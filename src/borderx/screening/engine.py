@@ -20,8 +20,9 @@ Suspicion needs resemblance; benefit needs proof:
 
 Blocking and scoring run on the in-memory index (``screening.memindex``: identifier and
 name keys → statements, each with its matching form), brought up to date with the store
-before every batch; a cheap exact bound on the names (``_may_match``) spares the full
-scoring of candidates that cannot reach the threshold. Then one ``Store.get_many`` of the
+before every batch; a cheap exact bound on the names (``MemoryIndex.survivors``, for all
+of a batch's candidates at once) spares the full scoring of candidates that cannot reach
+the threshold. Then one ``Store.get_many`` of the
 statements that matched, whose bodies (cached by (issuer, seq): statements are immutable)
 say what they are.
 """
@@ -45,7 +46,6 @@ from borderx.screening.names import (
     blocking_keys,
     exact_keys,
     match_party,
-    may_reach_by_name,
     name_form,
     party_form,
 )
@@ -219,35 +219,47 @@ class Screener:
                     exact |= exact_keys(form)
         name_keys = list(dict.fromkeys(k for keys in keys_of.values() for k in keys))
         with index.lock:  # the rows found are the rows scored (no rebuild in between)
-            postings = index.postings([*(id_key(k) for k in wanted), *name_keys])
+            # one-edit keys named by too many rows are not even gathered (as below)
+            postings = index.postings(
+                [*(id_key(k) for k in wanted), *name_keys],
+                cap=TYPO_KEY_POSTINGS,
+                capped=[False] * len(wanted) + [k.startswith("d:") and k not in exact for k in name_keys],
+            )
             # one-edit keys held for more than TYPO_KEY_POSTINGS statements are skipped: such
             # a key names hundreds of unrelated firms, and scoring them all would let one
             # manifest stall the batch; exact keys (and identifiers) always count
             for key in [k for k, rows in postings.items() if len(rows) > TYPO_KEY_POSTINGS]:
                 if key.startswith("d:") and key not in exact:
                     del postings[key]
-            matched = [self._match(s, postings, keys_of, policy) for s in shipments]
+            # each party's candidates, the bound for all of the batch's at once, then the
+            # survivors scored in full
+            parties = [self._candidates(s, postings, keys_of) for s in shipments]
+            kept = iter(
+                index.survivors(
+                    [(list(first), query) for per in parties for _, query, first in per],
+                    policy.matching.review,
+                    policy.matching,
+                )
+            )
+            matched = [
+                [m for party in per for m in self._scored(party, next(kept), policy)] for per in parties
+            ]
         got = self._store.get_many([key for found in matched for _, key, _ in found])
         now = self._clock()
         return [
             self._outcome(s, found, got, policy, now) for s, found in zip(shipments, matched, strict=True)
         ]
 
-    def _match(
-        self,
-        shipment: ShipmentQuery,
-        postings: dict[str, list[int]],
-        keys_of: dict[int, tuple[str, ...]],
-        policy: ScreeningPolicy,
-    ) -> list[_Matched]:
-        """Every live candidate of each party that matches, in the order the store would list them.
+    @staticmethod
+    def _candidates(
+        shipment: ShipmentQuery, postings: dict[str, list[int]], keys_of: dict[int, tuple[str, ...]]
+    ) -> list[tuple[str, PartyForm, dict[int, int]]]:
+        """Per party (shipper, consignee): its query form and candidates (row → position of the first key naming it).
 
-        That order is by the first of the party's keys (identifiers, then blocking keys)
-        that names the candidate, then by (issuer, seq); only the matches are put in it.
+        Each candidate once, at the first of the party's keys (identifiers, then blocking
+        keys) that names it: the order the store would list them in.
         """
-        index = self._index
-        matching = policy.matching
-        found: list[_Matched] = []
+        out: list[tuple[str, PartyForm, dict[int, int]]] = []
         for party, ids, form in (
             ("shipper", shipment.shipper_ids, shipment.shipper),
             ("consignee", shipment.consignee_ids, shipment.consignee),
@@ -256,27 +268,36 @@ class Screener:
             keys = [id_key(k) for k in ids]
             if form is not None:
                 keys.extend(keys_of.get(id(form), ()))
-            # each candidate once, at the first key (in the party's key order) that names it
             first: dict[int, int] = {}
             for position, key in enumerate(keys):
                 for row in postings.get(key, ()):
                     first.setdefault(row, position)
-            mine: list[tuple[int, StatementKey, Match]] = []
-            # the live ones (not superseded, withdrawn or refused), scored in full only
-            # when they may match (names.may_reach_by_name: exact)
-            for row, light in index.lights(list(first), query, matching.review, matching):
-                if light is not None and not may_reach_by_name(query, light, matching.review, matching):
-                    continue
-                candidate = index.form(row)
-                if candidate is None:
-                    continue
-                match = match_party(query, candidate, party=party, thresholds=matching)
-                if not match.proves_identity and match.score < matching.review:
-                    continue  # a resemblance below the review threshold is no match
-                mine.append((first[row], index.key(row), match))
-            mine.sort(key=lambda m: (m[0], m[1]))
-            found.extend((party, key, match) for _, key, match in mine)
-        return found
+            out.append((party, query, first))
+        return out
+
+    def _scored(
+        self, party: tuple[str, PartyForm, dict[int, int]], rows: list[int], policy: ScreeningPolicy
+    ) -> list[_Matched]:
+        """The candidates ``rows`` of ``party`` that match, in the order the store would list them.
+
+        ``rows`` are the live candidates that may match (``MemoryIndex.survivors``: the
+        exact bound of ``names.may_reach_by_name``); that order is by the position of the
+        first key that names the candidate, then by (issuer, seq).
+        """
+        index = self._index
+        matching = policy.matching
+        name, query, first = party
+        mine: list[tuple[int, StatementKey, Match]] = []
+        for row in rows:
+            candidate = index.form(row)
+            if candidate is None:
+                continue
+            match = match_party(query, candidate, party=name, thresholds=matching)
+            if not match.proves_identity and match.score < matching.review:
+                continue  # a resemblance below the review threshold is no match
+            mine.append((first[row], index.key(row), match))
+        mine.sort(key=lambda m: (m[0], m[1]))
+        return [(name, key, match) for _, key, match in mine]
 
     def _outcome(
         self,
@@ -362,10 +383,9 @@ class Screener:
                 for row in postings.get(name_key, ()):
                     first.setdefault(row, position)
             ranked_rows: list[tuple[int, StatementKey, Match]] = []
-            for row, light in index.lights(list(first), query, thresholds.search, thresholds):
-                # a name query has no identifier or contact to share: the name bound applies
-                if light is not None and not may_reach_by_name(query, light, thresholds.search, thresholds):
-                    continue
+            # a name query has no identifier or contact to share: the name bound applies
+            (survivors,) = index.survivors([(list(first), query)], thresholds.search, thresholds)
+            for row in survivors:
                 candidate = index.form(row)
                 if candidate is None:
                     continue

@@ -11,7 +11,11 @@ What it holds, without a Python object per key or per statement (issue #14's mem
 - one row per statement with a matching form: its issuer (a code), seq, whether it is
   *live* (neither superseded, withdrawn nor refused) and *present* (still indexed in the
   store: a refused statement leaves the name index), and its form's bytes in one
-  ``bytearray``. Columns are ``array.array`` and ``bytearray``: a few bytes a row.
+  ``bytearray``. Columns are ``array.array`` and ``bytearray``: a few bytes a row. What
+  the exact name bound needs (the place as interned ids, and each name's compact, sorted
+  compact and full text, parsed once when the row is added) is held beside, so that the
+  bound for a whole batch's candidates is numpy and ``rapidfuzz.process.cpdist`` calls
+  (``MemoryIndex.survivors``) with no form read.
 - the keys: a 64-bit hash of every identifier key (``i:scheme\\0value``) and blocking key
   (``screening.names.blocking_keys``) of every row, in sorted numpy runs (hash → row)
   searched with ``np.searchsorted`` for a whole batch at once, plus a small dict of
@@ -30,6 +34,7 @@ whichever replica or process wrote it.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from array import array
@@ -38,11 +43,12 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from rapidfuzz import fuzz, process
 
 from borderx.errors import InvalidArgument
 from borderx.logging import get_logger
 from borderx.screening.index import form_of_party
-from borderx.screening.names import Light, MatchThresholds, PartyForm, light_form, load_form, place_penalty
+from borderx.screening.names import MatchThresholds, PartyForm, light_form, load_form
 from borderx.statements.bodies import BodyType
 from borderx.statements.body_codec import party_of_body
 from borderx.store.base import IndexEntry, PartyKey, StatementKey, Store
@@ -66,6 +72,41 @@ _key_hash = hash
 
 _Hashes = npt.NDArray[np.int64]
 _Rows = npt.NDArray[np.int32]
+_Ints = npt.NDArray[np.intp]
+
+
+#: strings per sealed chunk of a :class:`_Strings` (a power of two)
+_CHUNK_BITS = 12
+_CHUNK = 1 << _CHUNK_BITS
+
+
+class _Strings:
+    """An append-only list of strings kept in tuples of ``_CHUNK``: out of the garbage collector's way.
+
+    A tuple of strings alone is untracked by the collector after its first pass, so a full
+    collection visits a few hundred chunks, not every string of every row (a plain list
+    of a million strings is walked whole at every full collection).
+    """
+
+    __slots__ = ("_open", "_sealed")
+
+    def __init__(self) -> None:
+        self._sealed: list[tuple[str, ...]] = []
+        self._open: list[str] = []
+
+    def append(self, text: str) -> None:
+        self._open.append(text)
+        if len(self._open) == _CHUNK:
+            self._sealed.append(tuple(self._open))
+            self._open = []
+
+    def __len__(self) -> int:
+        return len(self._sealed) * _CHUNK + len(self._open)
+
+    def take(self, at: Sequence[int]) -> list[str]:
+        """The strings at positions ``at``."""
+        sealed, open_, done = self._sealed, self._open, len(self._sealed) * _CHUNK
+        return [sealed[i >> _CHUNK_BITS][i & (_CHUNK - 1)] if i < done else open_[i - done] for i in at]
 
 
 def id_key(party: PartyKey) -> str:
@@ -132,6 +173,15 @@ class MemoryIndex:
         self._row_city = array("i")
         self._row_postcode = array("q")
         self._row_keyed = bytearray()  # 1: the party has an identifier or contact
+        # what the name bound needs of each row's names, parsed once when the row is added
+        # (``names.light_form``): row r's names are [name_start[r], name_start[r + 1]) of
+        # these lists; a row whose form has no light reading has none and is scored in full
+        self._row_light = bytearray()  # 1: the row's names are in the lists below
+        self._name_start = array("q", [0])
+        self._name_compact = _Strings()
+        self._name_sorted = _Strings()
+        self._name_full = _Strings()
+        self._name_bytes = 0  # what the strings of those lists hold (counted by ``nbytes``)
         self._blob = bytearray()
         self._runs: list[tuple[_Hashes, _Rows]] = []
         self._delta: dict[int, list[int]] = {}
@@ -255,12 +305,24 @@ class MemoryIndex:
             self._row_city.append(0)
             self._row_postcode.append(0)
             self._row_keyed.append(1)
+            self._row_light.append(0)
         else:
-            country, city, postcode, keyed, _ = light
+            country, city, postcode, keyed, names = light
             self._row_country.append(self._places.setdefault(country, len(self._places)))
             self._row_city.append(self._places.setdefault(city, len(self._places)))
             self._row_postcode.append(_postcode_hash(postcode))
             self._row_keyed.append(1 if keyed else 0)
+            self._row_light.append(1)
+            for compact, sorted_compact, full in names:
+                # one distinctive word (most names): the sorted compact is the same text, held once
+                same = sorted_compact == compact
+                self._name_compact.append(compact)
+                self._name_sorted.append(compact if same else sorted_compact)
+                self._name_full.append(full)
+                self._name_bytes += sys.getsizeof(compact) + sys.getsizeof(full) + 24
+                if not same:
+                    self._name_bytes += sys.getsizeof(sorted_compact)
+        self._name_start.append(len(self._name_compact))
         return [*entry.names, *(id_key(i) for i in entry.ids)]
 
     def _fold(self, *, everything: bool = False) -> None:
@@ -282,25 +344,34 @@ class MemoryIndex:
             at = np.searchsorted(big_h, small_h, side="right")
             self._runs.append((np.insert(big_h, at, small_h), np.insert(big_r, at, small_r)))
 
-    def postings(self, keys: Sequence[str]) -> dict[str, list[int]]:
+    def postings(
+        self, keys: Sequence[str], *, cap: int | None = None, capped: Sequence[bool] = ()
+    ) -> dict[str, list[int]]:
         """Rows holding each key (only keys held somewhere), present ones only, in no particular order.
 
-        One ``searchsorted`` per run for the whole batch, one gather of every hit.
+        One ``searchsorted`` per run for the whole batch, one gather of every hit. A key
+        marked in ``capped`` (aligned with ``keys``) held by more than ``cap`` rows is
+        left out before its rows are gathered (the caller would drop it: screening skips
+        unselective one-edit keys) when no row is absent, as then what is counted is what
+        would be listed; otherwise the caller's own cut, on the listed rows, decides.
         """
         if not keys:
             return {}
         hashes = np.fromiter((_key_hash(k) for k in keys), dtype=np.int64, count=len(keys))
         out: dict[str, list[int]] = {}
         with self._lock:
+            found: list[tuple[_Rows, _Ints, _Ints]] = []
             for run_h, run_r in self._runs:
                 lo = np.searchsorted(run_h, hashes, side="left")
-                counts = np.searchsorted(run_h, hashes, side="right") - lo
+                found.append((run_r, lo, np.searchsorted(run_h, hashes, side="right") - lo))
+            skip: list[bool] = []  # keys left out by the cap (none unless a key is over it)
+            if cap is not None and capped and not self._absent and found:
+                found, skip = self._capped(found, hashes, cap, capped)
+            for run_r, lo, counts in found:
                 hit = np.flatnonzero(counts)
-                if not len(hit):
-                    continue
                 n = counts[hit]
                 ends = np.cumsum(n)
-                gather = np.repeat(lo[hit] - (ends - n), n) + np.arange(int(ends[-1]))
+                gather = np.repeat(lo[hit] - (ends - n), n) + np.arange(int(ends[-1]) if len(hit) else 0)
                 rows = run_r[gather].tolist()
                 start = 0
                 for i, end in zip(hit.tolist(), ends.tolist(), strict=True):
@@ -313,16 +384,31 @@ class MemoryIndex:
             if self._delta:
                 for i, h in enumerate(hashes.tolist()):
                     got = self._delta.get(h)
-                    if got:
+                    if got and not (skip and skip[i]):
                         out.setdefault(keys[i], []).extend(got)
             # refused rows are out; a row is under a key once (two of its own keys would
             # have to collide to list it twice, which scoring then dedupes)
             if self._absent:
                 present = self._present
-                for key, held in out.items():
-                    out[key] = [r for r in held if present[r]]
+                for key, rows_ in out.items():
+                    out[key] = [r for r in rows_ if present[r]]
                 return {k: v for k, v in out.items() if v}
         return out
+
+    def _capped(
+        self, found: list[tuple[_Rows, _Ints, _Ints]], hashes: _Hashes, cap: int, capped: Sequence[bool]
+    ) -> tuple[list[tuple[_Rows, _Ints, _Ints]], list[bool]]:
+        """``found`` (per run: rows, first position, count per key) less the capped keys held by more than ``cap`` rows, and which keys those are."""
+        delta = self._delta
+        held = sum((counts for _, _, counts in found), np.zeros(len(hashes), dtype=np.int64))
+        if delta:
+            held = held + np.fromiter(
+                (len(delta.get(h, ())) for h in hashes.tolist()), dtype=np.int64, count=len(hashes)
+            )
+        over = np.asarray(capped, dtype=bool) & (held > cap)
+        if not over.any():
+            return found, []
+        return [(run_r, lo, np.where(over, 0, counts)) for run_r, lo, counts in found], over.tolist()
 
     def live(self, row: int) -> bool:
         """Whether the row's statement counts now (neither superseded, withdrawn nor refused)."""
@@ -364,44 +450,128 @@ class MemoryIndex:
             return None  # signed evidence that does not parse is never screened
         return None if party is None else form_of_party(party)
 
-    def lights(
-        self, rows: Sequence[int], query: PartyForm, threshold: float, thresholds: MatchThresholds
-    ) -> list[tuple[int, Light | None]]:
-        """The rows that count now (live) and may reach ``threshold`` by their place alone.
+    def survivors(
+        self,
+        requests: Sequence[tuple[Sequence[int], PartyForm]],
+        threshold: float,
+        thresholds: MatchThresholds,
+    ) -> list[list[int]]:
+        """Per (candidate rows, query): the rows that count now (live) and may reach ``threshold``.
 
-        Each with what the name bound needs of it (``names.light_form``, read without
-        decoding the form), or None when it cannot be read so (the caller then scores the
-        row in full). The place cut is ``names.place_penalty`` on interned ids: a row whose
-        place penalty alone puts ``threshold`` out of reach is left out, unless it may
-        share an identifier or contact with the query (scored in full then).
+        These are the ones to score in full: ``names.may_reach_by_name`` for every
+        candidate of a whole batch at once, on the names parsed when each row was added.
+        The place penalties (``names.place_penalty``, on interned ids; a postcode hash
+        collision only makes the bound looser) in numpy over the rows' columns, then
+        ``rapidfuzz.process.cpdist`` of each query name's compact and sorted compact forms
+        against its candidates' names, then ``token_sort_ratio`` only for the pairs past
+        the distinctive cutoff. The same arithmetic in the same order as the scalar bound,
+        so the same rows survive. A row that may share an identifier or contact with its
+        query, or whose names could not be read so, is always kept (and scored in full).
+        Each list in the order given.
         """
-        keyed_query = bool(query.ids or query.emails or query.phones)
-        out: list[tuple[int, Light | None]] = []
+        sizes = [len(rows) for rows, _ in requests]
+        if not sum(sizes):
+            return [[] for _ in requests]
         with self._lock:
             places = self._places
             # a text no row holds gets an id no row has (-1): unequal to all, as the text is
-            q_place = (
-                places.get(query.country, -1) if query.country else 0,
-                places.get(query.city, -1) if query.city else 0,
-                _postcode_hash(query.postcode),
+            q_country = np.array(
+                [places.get(q.country, -1) if q.country else 0 for _, q in requests], dtype=np.int32
             )
-            live, blob, start = self._live, self._blob, self._form_start
-            countries, cities, postcodes, keyed = (
-                self._row_country,
-                self._row_city,
-                self._row_postcode,
-                self._row_keyed,
+            q_city = np.array([places.get(q.city, -1) if q.city else 0 for _, q in requests], dtype=np.int32)
+            q_postcode = np.array([_postcode_hash(q.postcode) for _, q in requests], dtype=np.int64)
+            q_keyed = np.array([bool(q.ids or q.emails or q.phones) for _, q in requests], dtype=bool)
+            asker = np.repeat(np.arange(len(requests)), sizes)  # the request of each candidate
+            r = np.fromiter((row for rows, _ in requests for row in rows), dtype=np.int64, count=len(asker))
+            live = np.frombuffer(self._live, dtype=np.uint8)[r] != 0
+            r, asker = r[live], asker[live]
+            qc, qci, qp = q_country[asker], q_city[asker], q_postcode[asker]
+            country = np.frombuffer(self._row_country, dtype=np.int32)[r]
+            city = np.frombuffer(self._row_city, dtype=np.int32)[r]
+            postcode = np.frombuffer(self._row_postcode, dtype=np.int64)[r]
+            # as names.place_penalty takes them, added in the same order
+            other_city = (qci != 0) & (city != 0) & (city != qci)
+            penalty = np.where((qc != 0) & (country != 0) & (country != qc), thresholds.country_penalty, 0.0)
+            penalty = penalty + np.where(other_city & (country == qc), thresholds.city_penalty, 0.0)
+            penalty = penalty + np.where(
+                (qp != 0) & (postcode != 0) & (postcode != qp) & ~other_city, thresholds.postcode_penalty, 0.0
             )
-            for row in rows:
-                if not live[row]:
-                    continue
-                if not (keyed_query and keyed[row]):
-                    c_place = (countries[row], cities[row], postcodes[row])
-                    if threshold + place_penalty(q_place, c_place, thresholds) - 0.001 > 1.0:
-                        continue
-                data = bytes(blob[start[row] : start[row + 1]])
-                out.append((row, light_form(data) if data else None))
-        return out
+            needed = threshold + penalty - 0.001
+            lit = np.frombuffer(self._row_light, dtype=np.uint8)[r] != 0
+            shares = (np.frombuffer(self._row_keyed, dtype=np.uint8)[r] != 0) & q_keyed[asker]
+            keep = shares | ((needed <= 1.0) & (~lit | (needed <= 0.0)))
+            # the rest are decided by their names: 0 < needed <= 1, names read
+            todo = np.flatnonzero(~keep & (needed <= 1.0))
+            if len(todo):
+                self._by_names(todo, r, asker=asker, needed=needed, keep=keep, requests=requests)
+            out: list[int] = r[keep].tolist()
+            kept = np.bincount(asker[keep], minlength=len(requests)).tolist()
+        result: list[list[int]] = []
+        at = 0
+        for n in kept:
+            result.append(out[at : at + n])
+            at += n
+        return result
+
+    def _by_names(
+        self,
+        todo: npt.NDArray[np.intp],
+        r: npt.NDArray[np.int64],
+        *,
+        asker: npt.NDArray[np.intp],
+        needed: npt.NDArray[np.float64],
+        keep: npt.NDArray[np.bool_],
+        requests: Sequence[tuple[Sequence[int], PartyForm]],
+    ) -> None:
+        """Mark in ``keep`` the candidates ``todo`` whose names may reach what each needs (the name loop of the bound)."""
+        # every (query name, candidate name) pair of each candidate: candidate names by their
+        # rows' ranges, each repeated for each name of the candidate's query
+        rows = r[todo]
+        lo = np.frombuffer(self._name_start, dtype=np.int64)[rows]
+        n = np.frombuffer(self._name_start, dtype=np.int64)[rows + 1] - lo
+        q_names = [q.names for _, q in requests]
+        nq = np.array([len(names) for names in q_names], dtype=np.int64)[asker[todo]]
+        per = n * nq  # pairs of each candidate
+        total = int(per.sum())
+        if not total:
+            return
+        ends = np.cumsum(per)
+        owner = np.repeat(np.arange(len(todo)), per)  # which of ``todo`` each pair is of
+        within = np.arange(total) - np.repeat(ends - per, per)
+        name = (lo[owner] + within % n[owner]).tolist()  # the candidate's name of each pair
+        q_of = (within // n[owner]).tolist()  # the query name's position in its query
+        query_of = asker[todo][owner].tolist()
+        queries = [q_names[a][i] for a, i in zip(query_of, q_of, strict=True)]
+        compact, sorted_, full = self._name_compact, self._name_sorted, self._name_full
+        distinct = np.maximum(
+            process.cpdist(
+                [q.compact for q in queries],
+                compact.take(name),
+                scorer=fuzz.ratio,
+                dtype=np.float64,
+                workers=1,
+            ),
+            process.cpdist(
+                [q.sorted_compact for q in queries],
+                sorted_.take(name),
+                scorer=fuzz.ratio,
+                dtype=np.float64,
+                workers=1,
+            ),
+        )
+        # 0.8 × distinctive + 0.2 × whole (at most 100): the distinctive ratio must reach this first
+        need = needed[todo]
+        cutoff = (need * 100.0 - 20.0) / 0.8
+        reached = np.zeros(len(todo), dtype=bool)
+        past = np.flatnonzero(distinct >= cutoff[owner]).tolist()
+        for j, text in zip(past, full.take([name[j] for j in past]), strict=True):
+            k = int(owner[j])
+            if reached[k]:
+                continue
+            whole = fuzz.token_sort_ratio(queries[j].full, text)
+            if (0.8 * float(distinct[j]) + 0.2 * whole) / 100.0 >= float(need[k]):
+                reached[k] = True
+        keep[todo[reached]] = True
 
     # ------------------------------------------------------------ figures
 
@@ -420,9 +590,11 @@ class MemoryIndex:
                 self._row_country,
                 self._row_city,
                 self._row_postcode,
+                self._name_start,
             ):
                 total += column.itemsize * len(column)
             total += len(self._live) + len(self._present) + len(self._row_keyed) + len(self._blob)
+            total += len(self._row_light) + self._name_bytes
             total += sum(len(k) + 60 for k in self._places)  # the interned place texts
             total += sum(len(rows) * 8 + 100 for rows in self._delta.values())
         return total

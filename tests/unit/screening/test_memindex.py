@@ -17,7 +17,7 @@ import pytest
 from borderx.screening import memindex
 from borderx.screening.engine import Screener, ScreeningOutcome, ShipmentQuery, form_of_party
 from borderx.screening.index import index_effects
-from borderx.screening.names import dump_form, load_form, party_form
+from borderx.screening.names import PartyForm, dump_form, load_form, party_form
 from borderx.screening.policy import Recommendation, policy_from_toml
 from borderx.statements.bodies import Address, Party, PartyId, StatementRef
 from borderx.store import open_store
@@ -256,3 +256,77 @@ def test_the_memory_index_answers_as_the_store_index(tmp_path: Path) -> None:
         got = [(f.stored.key, f.match) for f in outcome.flags]
         assert got == expected, shipment.reference
     assert sum(len(o.flags) for o in outcomes) > 100  # most shippers are variants of a held party
+
+
+def test_the_batch_bound_keeps_exactly_what_the_scalar_bound_keeps(tmp_path: Path) -> None:
+    """``MemoryIndex.survivors`` (numpy and ``cdist`` over a batch) against ``names.may_reach_by_name``
+    candidate by candidate: the same rows, for one- and two-name parties, keyed and plain
+    ones, withdrawn rows and forms without a light reading, at several thresholds."""
+    from borderx.screening.names import DEFAULT_THRESHOLDS, blocking_keys, light_form, may_reach_by_name
+    from borderx.store.base import IndexEntry
+    from tests.unit.screening.labelled import make_negative
+
+    rng = random.Random(5)
+    store = open_store(f"sqlite:///{tmp_path / 'gw.db'}")
+    index = memindex.MemoryIndex(store)
+    samples = [make_party(rng) for _ in range(150)]
+
+    def party(sample: object, *, second: str | None = None, keyed: bool = False) -> object:
+        s = sample  # a labelled Sample
+        return party_form(
+            (s.name, second) if second else (s.name,),  # type: ignore[attr-defined]
+            lines=s.lines,  # type: ignore[attr-defined]
+            city=s.city,  # type: ignore[attr-defined]
+            postcode=s.postcode,  # type: ignore[attr-defined]
+            country=s.country,  # type: ignore[attr-defined]
+            ids=[("PLATFORM", f"shop:{rng.randrange(5)}")] if keyed else [],
+            emails=["a@b.example"] if keyed and rng.random() < 0.5 else [],
+        )
+
+    held = []
+    for n, s in enumerate(samples):
+        other = make_variant(rng, s, rng.choice(VARIANT_KINDS)).name if n % 3 == 0 else None
+        f = party(s, second=other, keyed=n % 4 == 0)
+        held.append(f)
+        index._apply(  # type: ignore[attr-defined]
+            [IndexEntry("XX", n + 1, live=n % 7 != 0, form=dump_form(f), names=blocking_keys(f))]  # type: ignore[arg-type]
+        )
+    # a form only the JSON fallback can hold: no light reading, always scored in full
+    odd = party_form(("Odd\x1fName Trading",), country="CN")
+    index._apply([IndexEntry("XX", 999, live=True, form=dump_form(odd))])  # type: ignore[attr-defined]
+    assert light_form(dump_form(odd)) is None
+    rows = list(range(len(index)))
+    queries_ = []
+    for s in rng.sample(samples, 60):
+        queries_.append(party(make_variant(rng, s, rng.choice(VARIANT_KINDS))))
+        queries_.append(party(make_negative(rng, s), keyed=True))
+        queries_.append(party(s, second=make_variant(rng, s, "typo").name))
+    queries_.append(PartyForm(ids=frozenset({("PLATFORM", "shop:1")})))  # no names at all
+    for threshold in (0.6, 0.85, 0.95):
+        requests = [(rng.sample(rows, 60), q) for q in queries_]
+        got = index.survivors(requests, threshold, DEFAULT_THRESHOLDS)  # type: ignore[arg-type]
+        kept = 0
+        for (candidates, q), survivors in zip(requests, got, strict=True):
+            expected = []
+            for row in candidates:
+                if not index.live(row):
+                    continue
+                data = bytes(index._blob[index._form_start[row] : index._form_start[row + 1]])  # type: ignore[attr-defined]
+                light = light_form(data)
+                if light is None or may_reach_by_name(q, light, threshold, DEFAULT_THRESHOLDS):  # type: ignore[arg-type]
+                    expected.append(row)
+            assert survivors == expected
+            kept += len(expected)
+        assert 0 < kept < sum(len(c) for c, _ in requests)  # it keeps some and cuts some
+    store.close()
+
+
+def test_the_name_strings_read_back_across_chunks() -> None:
+    strings = memindex._Strings()  # type: ignore[attr-defined]
+    texts = [f"name{i}" for i in range(3 * memindex._CHUNK + 5)]  # type: ignore[attr-defined]
+    for text in texts:
+        strings.append(text)
+    assert len(strings) == len(texts)
+    at = [0, 1, memindex._CHUNK - 1, memindex._CHUNK, len(texts) - 6, len(texts) - 5, len(texts) - 1]  # type: ignore[attr-defined]
+    assert strings.take(at) == [texts[i] for i in at]
+    assert strings.take(range(len(texts))) == texts
