@@ -1,4 +1,4 @@
-"""Every grpcurl command in docs/operators.md, run with the real grpcurl binary against live gateways.
+"""Every grpcurl command in docs/operators.md and README.md, run with the real grpcurl binary against live gateways.
 
 The page is written for `make demo` (dev PKI in certs/dev, ports 50051..50055); here the
 same commands run against a federation on free ports with a temporary PKI and the demo's
@@ -22,15 +22,15 @@ ROOT = Path(__file__).resolve().parents[2]
 AGENCIES = ["US-CBP", "AU-ABF", "NZ-CS", "CA-CBSA", "GB-HMRC"]
 
 
-def doc_commands() -> list[str]:
-    text = (ROOT / "docs" / "operators.md").read_text()
-    blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+def doc_commands(*pages: Path) -> list[str]:
     commands = []
-    for block in blocks:
-        for line in block.replace("\\\n", " ").splitlines():
-            if line.startswith("grpcurl "):
-                commands.append(line.strip())
-    return commands
+    for page in pages or (ROOT / "docs" / "operators.md",):
+        blocks = re.findall(r"```sh\n(.*?)```", page.read_text(), flags=re.S)
+        for block in blocks:
+            for line in block.replace("\\\n", " ").splitlines():
+                if line.startswith("grpcurl "):
+                    commands.append(line.strip())
+    return list(dict.fromkeys(commands))
 
 
 def grpcurl_binary() -> str:
@@ -75,7 +75,11 @@ def run(fed, pki: Path, command: str, timeout: float = 20.0) -> subprocess.Compl
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-@pytest.mark.parametrize("command", [c for c in doc_commands() if "Subscribe" not in c])
+#: the pages whose grpcurl examples must run as written
+PAGES = (ROOT / "docs" / "operators.md", ROOT / "README.md")
+
+
+@pytest.mark.parametrize("command", [c for c in doc_commands(*PAGES) if "Subscribe" not in c])
 def test_doc_command_runs_as_written(live, pki: Path, command: str) -> None:  # type: ignore[no-untyped-def]
     result = run(live, pki, command)
     assert result.returncode == 0, result.stderr
