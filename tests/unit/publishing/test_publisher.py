@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from borderx.directory.model import DirectoryHolder
-from borderx.errors import ChainError, RuleViolation
+from borderx.errors import ChainError, InvalidArgument, RuleViolation
 from borderx.publishing import Draft, Publisher
 from borderx.statements.bodies import (
     Designation,
@@ -116,3 +116,25 @@ def test_a_conflicting_signed_envelope_is_kept_as_evidence_and_refused(
     assert [a.kind for a in store.alarms()] == ["own_chain"]
     assert store.suspended_issuers() == {}
     assert store.count() == 1
+
+
+def test_an_envelope_under_a_retired_key_first_seen_after_its_window_is_refused(
+    world: World, publisher: tuple[Publisher, SQLiteStore]
+) -> None:
+    """au_old's window closed on 2026-07-01; an envelope it signed, dated inside the window but
+    handed in at NOW (September), cannot be told from a backdated forgery: refused, naming the item."""
+    pub, store = publisher
+    flag = ViolationFlag(
+        subject=Party(legal_name="S", ids=(PartyId("ABN", "51824753556"),)),
+        category=FlagCategory.IPR_COUNTERFEIT,
+        evidence=Evidence.CONFIRMED,
+        severity=Severity.HIGH,
+        observed_at=datetime(2026, 6, 10, tzinfo=UTC),
+    )
+    backdated = sign_statement(world.signers["au_old"], issuer=AU, seq=1, prev_digest=GENESIS_DIGEST,
+                               issued_at=datetime(2026, 6, 20, tzinfo=UTC), body_type="flag",
+                               body=encode_body(flag))  # fmt: skip
+    with pytest.raises(InvalidArgument, match=r"window closed 2026-07-01") as refused:
+        pub.publish([backdated], principal="svc")
+    assert refused.value.field.startswith("items[0]")
+    assert store.count() == 0 and store.alarms() == []
