@@ -10,7 +10,7 @@ from __future__ import annotations
 from borderx.errors import InvalidArgument
 from borderx.screening.names import PartyForm, blocking_keys, dump_form, party_form
 from borderx.statements.bodies import BodyType, Party
-from borderx.statements.body_codec import index_fields, party_of_body
+from borderx.statements.body_codec import index_fields
 from borderx.statements.model import Envelope
 from borderx.store.base import NO_EFFECTS, IndexEffects
 
@@ -38,7 +38,6 @@ def index_effects(envelope: Envelope) -> IndexEffects:
     body_type = BodyType(envelope.header.body_type)
     try:
         fields = index_fields(body_type, envelope.body)
-        party = party_of_body(body_type, envelope.body)
     except InvalidArgument:
         # a body that verifies but does not parse as its type is kept (it is signed
         # evidence) but never screened
@@ -53,6 +52,7 @@ def index_effects(envelope: Envelope) -> IndexEffects:
         withdraws = None
     names: tuple[str, ...] = ()
     form = b""
+    party = fields.party
     if party is not None:
         # the whole matching form (address, ids, contacts), as screening scores it: the
         # memory index holds these bytes and never decodes the body of a candidate. Its

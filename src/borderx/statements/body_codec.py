@@ -454,8 +454,8 @@ class IndexFields:
 
     ``ids`` are the party identifiers as signed (the issuer's gateway normalised them);
     ``supersedes``/``withdraws`` name (issuer, seq); ``expires_at`` is a designation's
-    ``valid_until`` or a flag's ``expires_at``. ``names`` (legal then trading names),
-    ``places`` (address city and region), ``emails`` and ``phones`` feed the name index.
+    ``valid_until`` or a flag's ``expires_at``. ``party`` (a designation's party, a flag's
+    subject) feeds the name index, decoded from the same parse.
     """
 
     kind: BodyType
@@ -463,10 +463,7 @@ class IndexFields:
     supersedes: tuple[str, int] | None = None
     withdraws: tuple[str, int] | None = None
     expires_at: datetime | None = None
-    names: tuple[str, ...] = ()
-    places: tuple[str, str] = ("", "")
-    emails: tuple[str, ...] = ()
-    phones: tuple[str, ...] = ()
+    party: Party | None = None
 
 
 def _seconds_to_datetime(ts: Any) -> datetime | None:
@@ -491,12 +488,12 @@ def index_fields(body_type: BodyType, data: bytes) -> IndexFields:
         sup = (msg.supersedes.issuer, msg.supersedes.seq) if msg.HasField("supersedes") else None
         until = _seconds_to_datetime(msg.valid_until) if msg.HasField("valid_until") else None
         return IndexFields(
-            BodyType.DESIGNATION, ids, supersedes=sup, expires_at=until, **_party_fields(msg.party)
+            BodyType.DESIGNATION, ids, supersedes=sup, expires_at=until, party=party_from_proto(msg.party)
         )
     if body_type is BodyType.FLAG:
         ids = tuple(dict.fromkeys((i.scheme, i.value) for i in msg.subject.ids))
         until = _seconds_to_datetime(msg.expires_at) if msg.HasField("expires_at") else None
-        return IndexFields(BodyType.FLAG, ids, expires_at=until, **_party_fields(msg.subject))
+        return IndexFields(BodyType.FLAG, ids, expires_at=until, party=party_from_proto(msg.subject))
     target = (msg.target.issuer, msg.target.seq) if msg.HasField("target") else None
     return IndexFields(BodyType.WITHDRAWAL, withdraws=target)
 
@@ -514,15 +511,6 @@ def party_of_body(body_type: BodyType, data: bytes) -> Party | None:
     except DecodeError:
         raise InvalidArgument(f"is not a valid {body_type.value} message", field="body") from None
     return party_from_proto(msg.party if body_type is BodyType.DESIGNATION else msg.subject)
-
-
-def _party_fields(party: Any) -> dict[str, Any]:
-    return {
-        "names": (party.legal_name, *party.trading_names),
-        "places": (party.address.city, party.address.region),
-        "emails": tuple(party.emails),
-        "phones": tuple(party.phones),
-    }
 
 
 _PROTO_OF: dict[BodyType, Any] = {
