@@ -343,7 +343,13 @@ class PeerLink:
             waiting = any(s.buffer for s in self._syncs.values())
             timeout = IDLE_FLUSH_SECONDS if waiting else self._retry_in()
             try:
-                first = await (asyncio.wait_for(queue.get(), timeout) if timeout is not None else queue.get())
+                # asyncio.timeout, not wait_for: on Python 3.11 a cancel that lands as the
+                # item arrives can be swallowed by wait_for (gh-86296), and the link must end
+                if timeout is None:
+                    first = await queue.get()
+                else:
+                    async with asyncio.timeout(timeout):
+                        first = await queue.get()
             except TimeoutError:
                 await asyncio.to_thread(self._idle)
                 self._retry_if_due()

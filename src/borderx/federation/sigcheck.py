@@ -71,11 +71,16 @@ class SignatureChecker:
         self._waiting: dict[tuple[str, int], int] = {}
         #: signatures checked since the checker last found nothing to do
         self._busy = 0
+        self._stopping = False
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name="signature-checks")
 
     async def stop(self) -> None:
+        # the flag as well as the cancel: on Python 3.11 a cancel that lands as the idle wait
+        # completes can be swallowed (asyncio.wait_for, gh-86296), and the loop must end anyway
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):  # shutting down
@@ -86,7 +91,7 @@ class SignatureChecker:
             self._pool = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             seen = self._feed.version
             try:
                 done = await self.check_once()
@@ -97,7 +102,8 @@ class SignatureChecker:
                 done = 0
             if not done:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._feed.wait(seen), IDLE_SECONDS)
+                    async with asyncio.timeout(IDLE_SECONDS):
+                        await self._feed.wait(seen)
 
     async def check_once(self) -> int:
         """Check one batch of pending statements; returns how many were settled."""
