@@ -33,6 +33,10 @@ asyncio.run(main())
 """
 
 
+#: how long a bench gateway on a large store may take to listen
+GATEWAY_START_SECONDS = 600.0
+
+
 def wait_port(ready: Path, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
     deadline = time.monotonic() + timeout
     while not ready.exists() or not ready.read_text().strip():
@@ -162,7 +166,9 @@ def start_gateway_logged(
             stderr=err,
         )  # fmt: skip
     try:
-        return proc, wait_port(ready, proc)
+        # a gateway builds its screening index before it listens: about 20 s for 1.1M statements
+        # on a quiet machine, several times that on a busy one
+        return proc, wait_port(ready, proc, timeout=GATEWAY_START_SECONDS)
     except RuntimeError as exc:
         tail = log.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"{exc}; gateway {name} said:\n{tail}") from None
