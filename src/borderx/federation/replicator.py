@@ -527,10 +527,10 @@ class PeerLink:
             envelopes=envelopes,
             checkpoints=checkpoints,
             reported_by=self.peer,
+            # in the same transaction: the proof is never seen (or left by a crash) without it
+            suspend=sv.detail if sv.issuer != self.agency else "",
         )
         self._observer.refused("split_view")
-        if sv.issuer != self.agency:
-            self._store.suspend_issuer(sv.issuer, sv.detail)
         self._equivocation(sv.issuer, sv.detail)
 
     def _check_witnessed(self, issuer: str, fresh: Sequence[Envelope]) -> None:

@@ -716,11 +716,15 @@ class Store(abc.ABC):
         envelopes: Sequence[Envelope] = (),
         checkpoints: Sequence[SignedCheckpoint] = (),
         reported_by: str = "",
+        suspend: str = "",
     ) -> bool:
         """Keep signed proof (redacted to headers) in a durable transaction of its own.
 
-        Returns False when the same proof (kind, issuer, seq and the same signed bytes) was
-        already kept. Evidence is never deleted.
+        With ``suspend`` (the reason), the issuer is suspended in the same transaction (as
+        :meth:`suspend_issuer`): proof is never held without the suspension it calls for,
+        whatever crashes, and no reader sees one without the other. Returns False when the
+        same proof (kind, issuer, seq and the same signed bytes) was already kept. Evidence
+        is never deleted.
         """
 
     @abc.abstractmethod

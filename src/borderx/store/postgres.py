@@ -1530,6 +1530,7 @@ class PostgresStore(Store):
         envelopes: Sequence[Envelope] = (),
         checkpoints: Sequence[SignedCheckpoint] = (),
         reported_by: str = "",
+        suspend: str = "",
     ) -> bool:
         blob = pack_evidence(
             [envelope_to_wire(e.redact()) for e in envelopes],
@@ -1544,6 +1545,14 @@ class PostgresStore(Store):
                 """,
                 (kind, issuer, clamp_seq(seq), detail, blob, evidence_fingerprint(blob), reported_by),
             ).fetchone()
+            if suspend:
+                conn.execute(
+                    """
+                    INSERT INTO suspended_issuers (issuer, reason, since) VALUES (%s, %s, clock_timestamp())
+                    ON CONFLICT (issuer) DO NOTHING
+                    """,
+                    (issuer, suspend),
+                )
         return row is not None
 
     def evidence(self) -> list[Evidence]:

@@ -1372,6 +1372,7 @@ class SQLiteStore(Store):
         envelopes: Sequence[Envelope] = (),
         checkpoints: Sequence[SignedCheckpoint] = (),
         reported_by: str = "",
+        suspend: str = "",
     ) -> bool:
         blob = pack_evidence(
             [envelope_to_wire(e.redact()) for e in envelopes],
@@ -1395,6 +1396,11 @@ class SQLiteStore(Store):
                     _now_us(),
                 ),
             )
+            if suspend:
+                conn.execute(
+                    "INSERT OR IGNORE INTO suspended_issuers (issuer, reason, since) VALUES (?, ?, ?)",
+                    (issuer, suspend, _now_us()),
+                )
         return cursor.rowcount > 0
 
     def evidence(self) -> list[Evidence]:

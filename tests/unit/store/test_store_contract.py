@@ -1004,6 +1004,20 @@ def test_directory_documents_and_conflict_evidence(store: Store) -> None:
     assert (kept.peer, kept.version, kept.digest, kept.document) == ("NZ-CS", 2, "c" * 64, b"their v2")
 
 
+def test_evidence_that_calls_for_a_suspension_is_kept_with_it(store: Store, au: Chain) -> None:
+    env = au.next()
+    assert store.record_evidence(
+        "split_view", "AU-ABF", 1, "two heads", envelopes=(env,), suspend="two heads"
+    )
+    # the proof and the suspension it calls for are one write: no reader sees one alone
+    [kept] = store.evidence()
+    assert (kept.kind, kept.issuer, kept.seq) == ("split_view", "AU-ABF", 1)
+    assert store.suspended_issuers()["AU-ABF"].reason == "two heads"
+    # without the reason, proof alone (the caller decides what it calls for)
+    assert store.record_evidence("bad_signature", "NZ-CS", 4, "bad", envelopes=(env,))
+    assert set(store.suspended_issuers()) == {"AU-ABF"}
+
+
 def test_lookup_names_skips_keys_held_too_often(store: Store, au: Chain) -> None:
     store.append([new(au.next(), names=("d:common", "d:rare")) for _ in range(3)])
     store.append([new(au.next(), names=("d:common",))])
