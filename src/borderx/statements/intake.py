@@ -71,11 +71,12 @@ from borderx.statements.verify import verify_checkpoint, verify_cosignature, ver
 from borderx.statements.witness import SplitView, split_view
 from borderx.store.base import NO_EFFECTS, IndexEffects, NewStatement, StoredStatement
 
-#: the indexer a gateway screens with (``screening.index.index_effects``): body → ids, expiry
-Indexer = Callable[[Envelope], IndexEffects]
+#: the indexer a gateway screens with (``screening.index.index_effects``): body → ids, expiry;
+#: called with the envelope and its body as admission decoded it (never parsed twice)
+Indexer = Callable[[Envelope, Body], IndexEffects]
 
 
-def _no_index(env: Envelope) -> IndexEffects:
+def _no_index(env: Envelope, _body: Body) -> IndexEffects:
     return IndexEffects(kind=env.header.body_type) if env.body is not None else NO_EFFECTS
 
 
@@ -500,7 +501,7 @@ def _check_audience(env: Envelope, target: Envelope, field: str) -> None:
 
 
 def _references(env: Envelope, body: Body, *, view: ChainView, policy: IntakePolicy) -> IndexEffects:
-    base = policy.indexer(env)
+    base = policy.indexer(env, body)
     issuer = env.issuer
     if isinstance(body, Withdrawal):
         assert body.target is not None

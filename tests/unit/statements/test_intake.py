@@ -38,7 +38,7 @@ ABN = PartyId("ABN", "51824753556")
 LATER = datetime(2026, 9, 1, tzinfo=UTC)  # au_new is valid from 2026-06-01
 
 
-def _ids(env: Envelope) -> IndexEffects:
+def _ids(env: Envelope, _body: object = None) -> IndexEffects:
     return IndexEffects(kind=env.header.body_type, ids=(("ABN", "51824753556"),))
 
 
