@@ -81,6 +81,7 @@ from borderx.statements.intake import (
     admit,
     admit_checkpoint,
     admit_cosignature,
+    admit_run,
 )
 from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
 from borderx.statements.verify import verify_statement
@@ -705,28 +706,16 @@ class PeerLink:
         self, run: Sequence[Envelope], *, ceiling: datetime | None = None, vouched: bool = False
     ) -> tuple[list[Admission], VerificationError | None]:
         """Admit ``run`` in order; stop at the first statement that may not be stored at all."""
-        view = StoreView(self._store)
-        view.expect(run)
-        directory = self._directory.current
-        now = datetime.now(UTC)
-        out: list[Admission] = []
-        for env in run:
-            try:
-                admission = admit(
-                    env,
-                    directory=directory,
-                    policy=self._policy,
-                    view=view,
-                    received_at=now,
-                    received_from=self.peer,
-                    ceiling=ceiling,
-                    vouched=vouched,
-                )
-            except VerificationError as exc:
-                return out, exc
-            view.add(admission, now)
-            out.append(admission)
-        return out, None
+        return admit_run(
+            run,
+            directory=self._directory.current,
+            policy=self._policy,
+            view=StoreView(self._store),
+            received_at=datetime.now(UTC),
+            received_from=self.peer,
+            ceiling=ceiling,
+            vouched=vouched,
+        )
 
     def _report(self, admissions: Sequence[Admission]) -> None:
         """Alarms for what admission found in statements that are stored anyway."""
