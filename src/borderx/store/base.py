@@ -46,7 +46,7 @@ from datetime import datetime
 
 from borderx.errors import DirectoryRefused, IdempotencyKeyReused, InvalidArgument
 from borderx.statements.chain import ChainHead
-from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
+from borderx.statements.model import Envelope, Signature, SignedCheckpoint, SignedCosignature
 
 #: body kinds an :class:`IndexEffects` may name; "" for a redacted envelope (nothing known)
 INDEX_KINDS = frozenset({"", "designation", "flag", "withdrawal"})
@@ -104,6 +104,16 @@ class IndexEffects:
 
 #: the effects of a redacted envelope, or of a body that names no party
 NO_EFFECTS = IndexEffects()
+
+
+@dataclass(frozen=True)
+class PendingCheck:
+    """A statement whose deferred signature check is still to be done (``Store.unverified``)."""
+
+    key: StatementKey
+    #: the signed header bytes, as stored
+    header_bytes: bytes
+    signatures: tuple[Signature, ...]
 
 
 @dataclass(frozen=True)
@@ -553,8 +563,12 @@ class Store(abc.ABC):
     # ------------------------------------------------------------ deferred signature checks
 
     @abc.abstractmethod
-    def unverified(self, *, limit: int = 4096) -> list[StoredStatement]:
-        """Statements whose signatures are still to be checked, per issuer in seq order."""
+    def unverified(self, *, limit: int = 4096) -> list[PendingCheck]:
+        """Statements whose signatures are still to be checked, per issuer in seq order.
+
+        Each as what the check needs (header bytes, signatures), not decoded further: the
+        checker reads every statement a bulk sync admits, in the process that admits them.
+        """
 
     @abc.abstractmethod
     def mark_verified(self, keys: Sequence[StatementKey]) -> None:

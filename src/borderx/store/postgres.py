@@ -80,6 +80,7 @@ from borderx.statements.encoding import (
     signed_checkpoint_to_wire,
     signed_cosignature_from_wire,
     signed_cosignature_to_wire,
+    signed_parts_from_wire,
 )
 from borderx.statements.model import GENESIS_DIGEST, Envelope, SignedCheckpoint, SignedCosignature
 from borderx.store import redact_url
@@ -96,6 +97,7 @@ from borderx.store.base import (
     IndexState,
     NewStatement,
     PartyKey,
+    PendingCheck,
     ReceiptRecord,
     StatementKey,
     Store,
@@ -1254,13 +1256,17 @@ class PostgresStore(Store):
 
     # ------------------------------------------------------------ deferred signature checks
 
-    def unverified(self, *, limit: int = 4096) -> list[StoredStatement]:
+    def unverified(self, *, limit: int = 4096) -> list[PendingCheck]:
         with self._reading() as conn:
             rows = conn.execute(
-                f"{_SELECT_STORED} FROM statements AS s WHERE NOT s.verified AND s.violation IS NULL ORDER BY s.issuer, s.seq LIMIT %s",
+                "SELECT issuer, seq, wire FROM statements WHERE NOT verified AND violation IS NULL "
+                "ORDER BY issuer, seq LIMIT %s",
                 (max(limit, 0),),
             ).fetchall()
-        return [self._stored(row) for row in rows]
+        return [
+            PendingCheck((issuer, int(seq)), *signed_parts_from_wire(bytes(wire)))
+            for issuer, seq, wire in rows
+        ]
 
     def mark_verified(self, keys: Sequence[StatementKey]) -> None:
         with self._transaction() as conn, conn.cursor() as cur:

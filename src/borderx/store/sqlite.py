@@ -48,6 +48,7 @@ from borderx.statements.encoding import (
     signed_checkpoint_to_wire,
     signed_cosignature_from_wire,
     signed_cosignature_to_wire,
+    signed_parts_from_wire,
 )
 from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
 from borderx.store.base import (
@@ -63,6 +64,7 @@ from borderx.store.base import (
     IndexState,
     NewStatement,
     PartyKey,
+    PendingCheck,
     ReceiptRecord,
     StatementKey,
     Store,
@@ -1123,13 +1125,14 @@ class SQLiteStore(Store):
 
     # ------------------------------------------------------------ deferred signature checks
 
-    def unverified(self, *, limit: int = 4096) -> list[StoredStatement]:
+    def unverified(self, *, limit: int = 4096) -> list[PendingCheck]:
         with self._reading() as conn:
             rows = conn.execute(
-                f"{_SELECT_STORED} FROM statements AS s WHERE s.verified = 0 AND s.violation IS NULL ORDER BY s.issuer, s.seq LIMIT ?",
+                "SELECT issuer, seq, wire FROM statements WHERE verified = 0 AND violation IS NULL "
+                "ORDER BY issuer, seq LIMIT ?",
                 (max(limit, 0),),
             ).fetchall()
-        return [self._stored(row, cache=False) for row in rows]
+        return [PendingCheck((issuer, int(seq)), *signed_parts_from_wire(wire)) for issuer, seq, wire in rows]
 
     def mark_verified(self, keys: Sequence[StatementKey]) -> None:
         with self._writing() as conn:

@@ -43,6 +43,7 @@ from borderx.store import (
     Idempotency,
     IndexEffects,
     NewStatement,
+    PendingCheck,
     Store,
     StoredStatement,
     open_store,
@@ -928,6 +929,20 @@ def test_acknowledged_statements_survive_kill_9(backend: Backend) -> None:
 
 
 # ---------------------------------------------------------------- deferred signature checks
+
+
+def test_a_pending_check_carries_the_signed_bytes_as_stored(store: Store, au: Chain) -> None:
+    envs = au.many(2)
+    store.append(
+        [NewStatement(env, "NZ-CS", IndexEffects(kind="designation"), verified=False) for env in envs]
+    )
+    # what the signature checker verifies: the exact header bytes and signatures received
+    assert store.unverified(limit=5) == [
+        PendingCheck((env.issuer, env.seq), env.header_bytes, env.signatures) for env in envs
+    ]
+    assert store.unverified(limit=1) == [
+        PendingCheck(("AU-ABF", 1), envs[0].header_bytes, envs[0].signatures)
+    ]
 
 
 def test_statements_admitted_on_a_checkpoints_authority_wait_for_their_check(store: Store, au: Chain) -> None:
