@@ -607,7 +607,8 @@ class PeerLink:
         admitted, failure = self._admit_run(
             action.run, ceiling=cp.checkpoint.time if cp else None, vouched=vouched
         )
-        stored = self._append(sync, admitted)
+        # a run admitted whole is stored with the checkpoint that vouched for it, in one transaction
+        stored = self._append(sync, admitted, checkpoint=cp if failure is None else None)
         if isinstance(failure, KeyUnwitnessed):
             self._held_back(sync, action.run[len(admitted)], failure)
             return
@@ -630,8 +631,6 @@ class PeerLink:
                 )
             under = f" (under {sync.issuer}'s checkpoint at seq {cp.seq})" if cp is not None else ""
             self._refuse("bad_statement", sync.issuer, f"{failure}{under}")
-        if stored and cp is not None:
-            self._store_checkpoint(cp)
 
     def _store_checkpoint(self, scp: SignedCheckpoint) -> None:
         try:
@@ -745,13 +744,16 @@ class PeerLink:
                 )
                 self._store.raise_alarm("rule_violation", env.issuer, detail, peer=self.peer)
 
-    def _append(self, sync: IssuerSync, run: Sequence[Admission]) -> bool:
+    def _append(
+        self, sync: IssuerSync, run: Sequence[Admission], *, checkpoint: SignedCheckpoint | None = None
+    ) -> bool:
+        """Store ``run`` (with ``checkpoint``, the one that vouched for all of it); False: the issuer is blocked."""
         if not run:
             return True
         issuer = sync.issuer
         entries = [adm.entry(self.peer) for adm in run]
         try:
-            results = self._store.append(entries)
+            results = self._store.append(entries, checkpoint=checkpoint)
         except IssuerSuspended:
             sync.block()
             return False
@@ -767,9 +769,11 @@ class PeerLink:
         self.status.stored += len(fresh)
         if fresh:
             self._observer.stored(fresh, "replicated")
+        if fresh or checkpoint is not None:
             self._feed.notify()
-            # a checkpoint that arrived ahead of its statements is witnessed once they are held
+            # a checkpoint that arrived ahead of (or with) its statements is witnessed once they are held
             self._witnessed(issuer)
+        if fresh:
             # and a cosignature that arrived ahead of them is checked against them now
             self._check_witnessed(issuer, fresh)
         return True

@@ -426,6 +426,7 @@ class Store(abc.ABC):
         entries: Sequence[NewStatement],
         *,
         idempotency: tuple[str, str] | Idempotency | None = None,
+        checkpoint: SignedCheckpoint | None = None,
     ) -> list[AppendResult]:
         """Store a batch of verified envelopes, all or nothing, in ONE transaction.
 
@@ -457,6 +458,14 @@ class Store(abc.ABC):
         receipts in the same transaction); and raise ``IdempotencyKeyReused``, storing
         nothing, when the held receipt's request digest and the claim's are both non-empty
         and differ (see :func:`check_receipt_digest`).
+
+        ``checkpoint`` (a bulk sync's run and the checkpoint that vouched for it) is kept
+        after the batch, in the same transaction, exactly as :meth:`put_checkpoint` would
+        keep it: one durable write instead of two, and never a run without its checkpoint
+        or the reverse. Where ``put_checkpoint`` would raise ``Equivocation`` (a head other
+        than the one held at its seq, the batch included, or in the history), the store MUST
+        store nothing of the batch either and raise it. Nothing is kept when a receipt is
+        replayed.
 
         Returns one :class:`AppendResult` per entry, in order, once the transaction is durable.
         """
