@@ -1,7 +1,8 @@
 """The one admission path (DESIGN §8): what a gateway accepts, whatever door a statement uses.
 
 Publish (drafts and pre-signed envelopes), replication, ``borderx store copy`` and
-``borderx store rebuild-index`` all call :func:`admit` for each statement and
+``borderx store rebuild-index`` all call :func:`admit` for each statement (replication
+through :func:`admit_run`, which runs it over a run of one issuer) and
 :func:`admit_checkpoint` for each checkpoint. Nothing else decides what a signed
 statement means for screening. The checks, in order:
 
