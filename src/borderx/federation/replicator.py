@@ -81,6 +81,7 @@ from borderx.statements.intake import (
     admit,
     admit_checkpoint,
     admit_cosignature,
+    admit_run,
 )
 from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
 from borderx.statements.verify import verify_statement
@@ -606,7 +607,8 @@ class PeerLink:
         admitted, failure = self._admit_run(
             action.run, ceiling=cp.checkpoint.time if cp else None, vouched=vouched
         )
-        stored = self._append(sync, admitted)
+        # a run admitted whole is stored with the checkpoint that vouched for it, in one transaction
+        stored = self._append(sync, admitted, checkpoint=cp if failure is None else None)
         if isinstance(failure, KeyUnwitnessed):
             self._held_back(sync, action.run[len(admitted)], failure)
             return
@@ -629,8 +631,6 @@ class PeerLink:
                 )
             under = f" (under {sync.issuer}'s checkpoint at seq {cp.seq})" if cp is not None else ""
             self._refuse("bad_statement", sync.issuer, f"{failure}{under}")
-        if stored and cp is not None:
-            self._store_checkpoint(cp)
 
     def _store_checkpoint(self, scp: SignedCheckpoint) -> None:
         try:
@@ -705,28 +705,16 @@ class PeerLink:
         self, run: Sequence[Envelope], *, ceiling: datetime | None = None, vouched: bool = False
     ) -> tuple[list[Admission], VerificationError | None]:
         """Admit ``run`` in order; stop at the first statement that may not be stored at all."""
-        view = StoreView(self._store)
-        view.expect(run)
-        directory = self._directory.current
-        now = datetime.now(UTC)
-        out: list[Admission] = []
-        for env in run:
-            try:
-                admission = admit(
-                    env,
-                    directory=directory,
-                    policy=self._policy,
-                    view=view,
-                    received_at=now,
-                    received_from=self.peer,
-                    ceiling=ceiling,
-                    vouched=vouched,
-                )
-            except VerificationError as exc:
-                return out, exc
-            view.add(admission, now)
-            out.append(admission)
-        return out, None
+        return admit_run(
+            run,
+            directory=self._directory.current,
+            policy=self._policy,
+            view=StoreView(self._store),
+            received_at=datetime.now(UTC),
+            received_from=self.peer,
+            ceiling=ceiling,
+            vouched=vouched,
+        )
 
     def _report(self, admissions: Sequence[Admission]) -> None:
         """Alarms for what admission found in statements that are stored anyway."""
@@ -756,13 +744,16 @@ class PeerLink:
                 )
                 self._store.raise_alarm("rule_violation", env.issuer, detail, peer=self.peer)
 
-    def _append(self, sync: IssuerSync, run: Sequence[Admission]) -> bool:
+    def _append(
+        self, sync: IssuerSync, run: Sequence[Admission], *, checkpoint: SignedCheckpoint | None = None
+    ) -> bool:
+        """Store ``run`` (with ``checkpoint``, the one that vouched for all of it); False: the issuer is blocked."""
         if not run:
             return True
         issuer = sync.issuer
         entries = [adm.entry(self.peer) for adm in run]
         try:
-            results = self._store.append(entries)
+            results = self._store.append(entries, checkpoint=checkpoint)
         except IssuerSuspended:
             sync.block()
             return False
@@ -778,9 +769,11 @@ class PeerLink:
         self.status.stored += len(fresh)
         if fresh:
             self._observer.stored(fresh, "replicated")
+        if fresh or checkpoint is not None:
             self._feed.notify()
-            # a checkpoint that arrived ahead of its statements is witnessed once they are held
+            # a checkpoint that arrived ahead of (or with) its statements is witnessed once they are held
             self._witnessed(issuer)
+        if fresh:
             # and a cosignature that arrived ahead of them is checked against them now
             self._check_witnessed(issuer, fresh)
         return True

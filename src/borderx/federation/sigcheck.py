@@ -24,12 +24,12 @@ import os
 from collections.abc import Callable, Sequence
 
 from borderx.directory.model import DirectoryHolder
-from borderx.errors import VerificationError
+from borderx.errors import NotFound, VerificationError
 from borderx.federation.feed import Feed
 from borderx.logging import get_logger
 from borderx.statements.encoding import statement_pae
 from borderx.statements.sigcheck import check_many
-from borderx.store.base import Store, StoredStatement
+from borderx.store.base import PendingCheck, Store
 from borderx.store.plan import MAX_INT64
 
 log = get_logger("borderx.sigcheck")
@@ -131,17 +131,17 @@ class SignatureChecker:
         return settled
 
     def _items(
-        self, pending: Sequence[StoredStatement]
+        self, pending: Sequence[PendingCheck]
     ) -> tuple[list[tuple[bytes, bytes, bytes]], list[tuple[int, str]], dict[int, str]]:
         """(raw key, signature, message) per signature, whose statement each is, and early refusals."""
         directory = self._directory.current
         items: list[tuple[bytes, bytes, bytes]] = []
         owners: list[tuple[int, str]] = []
         refused: dict[int, str] = {}
-        for index, stored in enumerate(pending):
-            env = stored.envelope
-            message = statement_pae(env.header_bytes)
-            for sig in env.signatures:
+        for index, check in enumerate(pending):
+            issuer, seq = check.key
+            message = statement_pae(check.header_bytes)
+            for sig in check.signatures:
                 try:
                     key = directory.key(sig.key_id)
                 except VerificationError as exc:  # the directory changed since admission
@@ -151,7 +151,7 @@ class SignatureChecker:
                 owners.append(
                     (
                         index,
-                        f"{env.issuer} seq {env.seq}: signature by key {sig.key_id[:16]}… does not verify",
+                        f"{issuer} seq {seq}: signature by key {sig.key_id[:16]}… does not verify",
                     )
                 )
         return items, owners, refused
@@ -172,8 +172,13 @@ class SignatureChecker:
         parts = await asyncio.gather(*(loop.run_in_executor(self._pool, check_many, c) for c in chunks))
         return [v for part in parts for v in part]
 
-    def _refuse(self, stored: StoredStatement, reason: str) -> bool:
+    def _refuse(self, check: PendingCheck, reason: str) -> bool:
         """Settle a failed check; False to look again next round (its checkpoint is not stored yet)."""
+        stored = self._store.get(*check.key)
+        if stored is None:  # statements are never deleted: a store that lost one is broken
+            raise NotFound(
+                f"{check.key[0]} seq {check.key[1]} is waiting for its signature check but not held"
+            )
         env = stored.envelope
         # the checkpoint that vouched for it (the first at or above its seq) is the other half
         # of the evidence; the replicator stores it just after the run it covers

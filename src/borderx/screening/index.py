@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from borderx.errors import InvalidArgument
 from borderx.screening.names import PartyForm, blocking_keys, dump_form, party_form
-from borderx.statements.bodies import BodyType, Party
-from borderx.statements.body_codec import index_fields
+from borderx.statements.bodies import Body, BodyType, Party
+from borderx.statements.body_codec import fields_of_body, index_fields
 from borderx.statements.model import Envelope
 from borderx.store.base import NO_EFFECTS, IndexEffects
 
@@ -31,17 +31,23 @@ def form_of_party(party: Party) -> PartyForm:
     )
 
 
-def index_effects(envelope: Envelope) -> IndexEffects:
-    """Index effects of a verified envelope; a redacted one (no body) has none."""
+def index_effects(envelope: Envelope, body: Body | None = None) -> IndexEffects:
+    """Index effects of a verified envelope; a redacted one (no body) has none.
+
+    ``body``: the envelope's body as admission decoded it (``intake.admit``), read instead
+    of parsing ``envelope.body`` again.
+    """
     if envelope.body is None:
         return NO_EFFECTS
-    body_type = BodyType(envelope.header.body_type)
-    try:
-        fields = index_fields(body_type, envelope.body)
-    except InvalidArgument:
-        # a body that verifies but does not parse as its type is kept (it is signed
-        # evidence) but never screened
-        return NO_EFFECTS
+    if body is not None:
+        fields = fields_of_body(body)
+    else:
+        try:
+            fields = index_fields(BodyType(envelope.header.body_type), envelope.body)
+        except InvalidArgument:
+            # a body that verifies but does not parse as its type is kept (it is signed
+            # evidence) but never screened
+            return NO_EFFECTS
     issuer, seq = envelope.issuer, envelope.seq
     supersedes, withdraws = fields.supersedes, fields.withdraws
     # a statement may only retire an earlier statement of its own issuer; a relayed one

@@ -1,7 +1,8 @@
 """The one admission path (DESIGN §8): what a gateway accepts, whatever door a statement uses.
 
 Publish (drafts and pre-signed envelopes), replication, ``borderx store copy`` and
-``borderx store rebuild-index`` all call :func:`admit` for each statement and
+``borderx store rebuild-index`` all call :func:`admit` for each statement (replication
+through :func:`admit_run`, which runs it over a run of one issuer) and
 :func:`admit_checkpoint` for each checkpoint. Nothing else decides what a signed
 statement means for screening. The checks, in order:
 
@@ -71,11 +72,12 @@ from borderx.statements.verify import verify_checkpoint, verify_cosignature, ver
 from borderx.statements.witness import SplitView, split_view
 from borderx.store.base import NO_EFFECTS, IndexEffects, NewStatement, StoredStatement
 
-#: the indexer a gateway screens with (``screening.index.index_effects``): body → ids, expiry
-Indexer = Callable[[Envelope], IndexEffects]
+#: the indexer a gateway screens with (``screening.index.index_effects``): body → ids, expiry;
+#: called with the envelope and its body as admission decoded it (never parsed twice)
+Indexer = Callable[[Envelope, Body], IndexEffects]
 
 
-def _no_index(env: Envelope) -> IndexEffects:
+def _no_index(env: Envelope, _body: Body) -> IndexEffects:
     return IndexEffects(kind=env.header.body_type) if env.body is not None else NO_EFFECTS
 
 
@@ -216,6 +218,91 @@ def admit(
     """
     if encoded is not None and not signed_here:
         raise ValueError("an already decoded body is only taken for a statement signed here")
+    return _admit(
+        env,
+        directory=directory,
+        policy=policy,
+        view=view,
+        received_at=received_at,
+        received_from=received_from,
+        ceiling=ceiling,
+        vouched=vouched,
+        signed_here=signed_here,
+        decoded=encoded,
+    )
+
+
+def admit_run(
+    run: Sequence[Envelope],
+    *,
+    directory: Directory,
+    policy: IntakePolicy,
+    view: StoreView,
+    received_at: datetime,
+    received_from: str = "",
+    ceiling: datetime | None = None,
+    vouched: bool = False,
+) -> tuple[list[Admission], VerificationError | None]:
+    """Admit ``run`` (one issuer, contiguous, in seq order) as :func:`admit` would one by one.
+
+    Stops at the first statement that may not be stored at all: returns the admissions
+    before it and its VerificationError (None when the whole run was admitted). Each
+    admission counts as held for the next (``view.add``). The bodies are decoded first, so
+    that the memberships of the run's designations are read in one query rather than one
+    per statement; every check still runs per statement, in the order :func:`admit` runs them.
+    """
+    view.expect(run)
+    decoded = [_decode_ahead(env, policy) for env in run]
+    if run:
+        view.prefetch_memberships(
+            run[0].issuer,
+            ((b.programme, membership_key(b)) for b in decoded if isinstance(b, Designation)),
+        )
+    out: list[Admission] = []
+    for env, body in zip(run, decoded, strict=True):
+        try:
+            admission = _admit(
+                env,
+                directory=directory,
+                policy=policy,
+                view=view,
+                received_at=received_at,
+                received_from=received_from,
+                ceiling=ceiling,
+                vouched=vouched,
+                decoded=body,
+            )
+        except VerificationError as exc:
+            return out, exc
+        view.add(admission, received_at)
+        out.append(admission)
+    return out, None
+
+
+def _decode_ahead(env: Envelope, policy: IntakePolicy) -> Body | RuleViolation | None:
+    """The body admission will check (or the rule its bytes break); None if it will not read one."""
+    if env.body is None or (not env.header.readable_by(policy.home) and env.issuer != policy.home):
+        return None  # redacted, or about to be (admission never reads a body outside its audience)
+    try:
+        return _decoded_body(env)
+    except RuleViolation as violation:
+        return violation
+
+
+def _admit(
+    env: Envelope,
+    *,
+    directory: Directory,
+    policy: IntakePolicy,
+    view: ChainView,
+    received_at: datetime,
+    received_from: str,
+    ceiling: datetime | None,
+    vouched: bool,
+    decoded: Body | RuleViolation | None,
+    signed_here: bool = False,
+) -> Admission:
+    """:func:`admit`; ``decoded``: the body this module decoded from ``env.body`` (or Publish encoded)."""
     verified = verify_statement(env, directory, cryptography=not (vouched or signed_here))
     issuer, seq = env.issuer, env.seq
     if received_from and issuer == policy.home:
@@ -247,7 +334,7 @@ def admit(
         if env.body is None:
             return Admission(env, NO_EFFECTS, audience_breach=breach, verified=not vouched)
         body = _check_body(
-            env, policy=policy, owners=directory.programme_owners(), received_at=received_at, encoded=encoded
+            env, policy=policy, owners=directory.programme_owners(), received_at=received_at, decoded=decoded
         )
         effects = _references(env, body, view=view, policy=policy)
     except RuleViolation as violation:
@@ -418,35 +505,41 @@ def _check_time(
         )
 
 
+def _decoded_body(env: Envelope) -> Body:
+    """``env.body`` decoded strictly; RuleViolation for bytes that do not decode canonically."""
+    assert env.body is not None
+    try:
+        body, canonical = decode_strict(BodyType(env.header.body_type), env.body)
+    except InvalidArgument as exc:
+        raise RuleViolation("body.decode", str(exc).removeprefix(f"{exc.field}: "), field=exc.field) from None
+    # one meaning per signed body: bytes that re-encode differently (unknown fields,
+    # non-canonical order) could be read differently by another verifier
+    if not canonical:
+        raise RuleViolation(
+            "body.canonical",
+            "is not the canonical encoding of its content (unknown fields or non-deterministic order)",
+            field="body",
+        )
+    return body
+
+
 def _check_body(
     env: Envelope,
     *,
     policy: IntakePolicy,
     owners: Mapping[str, str],
     received_at: datetime,
-    encoded: Body | None = None,
+    decoded: Body | RuleViolation | None = None,
 ) -> Body:
-    assert env.body is not None
-    if encoded is None:
-        body_type = BodyType(env.header.body_type)
-        try:
-            body, canonical = decode_strict(body_type, env.body)
-        except InvalidArgument as exc:
-            raise RuleViolation(
-                "body.decode", str(exc).removeprefix(f"{exc.field}: "), field=exc.field
-            ) from None
-        # one meaning per signed body: bytes that re-encode differently (unknown fields,
-        # non-canonical order) could be read differently by another verifier
-        if not canonical:
-            raise RuleViolation(
-                "body.canonical",
-                "is not the canonical encoding of its content (unknown fields or non-deterministic order)",
-                field="body",
-            )
-    else:
-        # Publish: env.body is encode_body(encoded), made here a moment ago (canonical by
-        # construction); the rules below still run on it
-        body = encoded
+    """The body's rules (DESIGN §4) with its issuer; ``decoded``: ``env.body`` decoded already.
+
+    Publish hands over the body it encoded into ``env.body`` a moment ago (canonical by
+    construction), ``admit_run`` what ``_decoded_body`` made of the bytes, or the rule they
+    broke; the rules below run on it either way.
+    """
+    if isinstance(decoded, RuleViolation):
+        raise decoded
+    body = _decoded_body(env) if decoded is None else decoded
     try:
         validated = validate_body(
             body,
@@ -500,7 +593,7 @@ def _check_audience(env: Envelope, target: Envelope, field: str) -> None:
 
 
 def _references(env: Envelope, body: Body, *, view: ChainView, policy: IntakePolicy) -> IndexEffects:
-    base = policy.indexer(env)
+    base = policy.indexer(env, body)
     issuer = env.issuer
     if isinstance(body, Withdrawal):
         assert body.target is not None

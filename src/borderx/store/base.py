@@ -46,7 +46,7 @@ from datetime import datetime
 
 from borderx.errors import DirectoryRefused, IdempotencyKeyReused, InvalidArgument
 from borderx.statements.chain import ChainHead
-from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
+from borderx.statements.model import Envelope, Signature, SignedCheckpoint, SignedCosignature
 
 #: body kinds an :class:`IndexEffects` may name; "" for a redacted envelope (nothing known)
 INDEX_KINDS = frozenset({"", "designation", "flag", "withdrawal"})
@@ -104,6 +104,16 @@ class IndexEffects:
 
 #: the effects of a redacted envelope, or of a body that names no party
 NO_EFFECTS = IndexEffects()
+
+
+@dataclass(frozen=True)
+class PendingCheck:
+    """A statement whose deferred signature check is still to be done (``Store.unverified``)."""
+
+    key: StatementKey
+    #: the signed header bytes, as stored
+    header_bytes: bytes
+    signatures: tuple[Signature, ...]
 
 
 @dataclass(frozen=True)
@@ -416,6 +426,7 @@ class Store(abc.ABC):
         entries: Sequence[NewStatement],
         *,
         idempotency: tuple[str, str] | Idempotency | None = None,
+        checkpoint: SignedCheckpoint | None = None,
     ) -> list[AppendResult]:
         """Store a batch of verified envelopes, all or nothing, in ONE transaction.
 
@@ -447,6 +458,14 @@ class Store(abc.ABC):
         receipts in the same transaction); and raise ``IdempotencyKeyReused``, storing
         nothing, when the held receipt's request digest and the claim's are both non-empty
         and differ (see :func:`check_receipt_digest`).
+
+        ``checkpoint`` (a bulk sync's run and the checkpoint that vouched for it) is kept
+        after the batch, in the same transaction, exactly as :meth:`put_checkpoint` would
+        keep it: one durable write instead of two, and never a run without its checkpoint
+        or the reverse. Where ``put_checkpoint`` would raise ``Equivocation`` (a head other
+        than the one held at its seq, the batch included, or in the history), the store MUST
+        store nothing of the batch either and raise it. Nothing is kept when a receipt is
+        replayed.
 
         Returns one :class:`AppendResult` per entry, in order, once the transaction is durable.
         """
@@ -553,8 +572,12 @@ class Store(abc.ABC):
     # ------------------------------------------------------------ deferred signature checks
 
     @abc.abstractmethod
-    def unverified(self, *, limit: int = 4096) -> list[StoredStatement]:
-        """Statements whose signatures are still to be checked, per issuer in seq order."""
+    def unverified(self, *, limit: int = 4096) -> list[PendingCheck]:
+        """Statements whose signatures are still to be checked, per issuer in seq order.
+
+        Each as what the check needs (header bytes, signatures), not decoded further: the
+        checker reads every statement a bulk sync admits, in the process that admits them.
+        """
 
     @abc.abstractmethod
     def mark_verified(self, keys: Sequence[StatementKey]) -> None:

@@ -80,6 +80,7 @@ from borderx.statements.encoding import (
     signed_checkpoint_to_wire,
     signed_cosignature_from_wire,
     signed_cosignature_to_wire,
+    signed_parts_from_wire,
 )
 from borderx.statements.model import GENESIS_DIGEST, Envelope, SignedCheckpoint, SignedCosignature
 from borderx.store import redact_url
@@ -96,6 +97,7 @@ from borderx.store.base import (
     IndexState,
     NewStatement,
     PartyKey,
+    PendingCheck,
     ReceiptRecord,
     StatementKey,
     Store,
@@ -891,6 +893,7 @@ class PostgresStore(Store):
         entries: Sequence[NewStatement],
         *,
         idempotency: tuple[str, str] | Idempotency | None = None,
+        checkpoint: SignedCheckpoint | None = None,
     ) -> list[AppendResult]:
         claim = as_idempotency(idempotency)
         entries = list(entries)
@@ -915,6 +918,8 @@ class PostgresStore(Store):
                 self._record_equivocation(found)
                 raise found.error from None
             self._write_plan(conn, plan)
+            if checkpoint is not None:
+                self._write_checkpoint(conn, checkpoint)
             if claim is not None:
                 refs = json.dumps([[r.issuer, r.seq] for r in plan.results])
                 conn.execute(
@@ -1254,13 +1259,17 @@ class PostgresStore(Store):
 
     # ------------------------------------------------------------ deferred signature checks
 
-    def unverified(self, *, limit: int = 4096) -> list[StoredStatement]:
+    def unverified(self, *, limit: int = 4096) -> list[PendingCheck]:
         with self._reading() as conn:
             rows = conn.execute(
-                f"{_SELECT_STORED} FROM statements AS s WHERE NOT s.verified AND s.violation IS NULL ORDER BY s.issuer, s.seq LIMIT %s",
+                "SELECT issuer, seq, wire FROM statements WHERE NOT verified AND violation IS NULL "
+                "ORDER BY issuer, seq LIMIT %s",
                 (max(limit, 0),),
             ).fetchall()
-        return [self._stored(row) for row in rows]
+        return [
+            PendingCheck((issuer, int(seq)), *signed_parts_from_wire(bytes(wire)))
+            for issuer, seq, wire in rows
+        ]
 
     def mark_verified(self, keys: Sequence[StatementKey]) -> None:
         with self._transaction() as conn, conn.cursor() as cur:
@@ -1365,52 +1374,54 @@ class PostgresStore(Store):
     # ------------------------------------------------------------ checkpoints
 
     def put_checkpoint(self, checkpoint: SignedCheckpoint) -> bool:
+        with self._transaction() as conn:
+            return self._write_checkpoint(conn, checkpoint)
+
+    def _write_checkpoint(self, conn: Connection, checkpoint: SignedCheckpoint) -> bool:
+        """``put_checkpoint`` inside the caller's transaction (it may have appended the statements)."""
         cp = checkpoint.checkpoint
         wire = signed_checkpoint_to_wire(checkpoint)
         seq = clamp_seq(cp.seq)
-        with self._transaction() as conn:
-            # replicas storing checkpoints of one issuer at once take turns, so the checks
-            # below and the writes see the same history (the rows may not exist yet)
-            self._advisory_lock(conn, f"checkpoint/{cp.issuer}")
-            statement = conn.execute(
-                "SELECT digest FROM statements WHERE issuer = %s AND seq = %s", (cp.issuer, seq)
-            ).fetchone()
-            history = conn.execute(
-                "SELECT head_digest, time FROM checkpoint_history WHERE issuer = %s AND seq = %s",
-                (cp.issuer, seq),
-            ).fetchone()
-            latest = conn.execute(
-                "SELECT seq, time FROM checkpoints WHERE issuer = %s", (cp.issuer,)
-            ).fetchone()
-            plan = plan_checkpoint(
-                checkpoint,
-                held_statement_digest=None if statement is None else bytes(statement[0]),
-                history=None if history is None else (bytes(history[0]), _utc(history[1])),
-                latest=None if latest is None else (int(latest[0]), _utc(latest[1])),
-            )
-            if plan.insert_history:
-                conn.execute(
-                    """
-                    INSERT INTO checkpoint_history (issuer, seq, head_digest, time, wire)
-                    VALUES (%s, %s, %s, %s, %s)
-                    """,
-                    (cp.issuer, cp.seq, cp.head_digest, cp.time, wire),
-                )
-            elif plan.refresh_history:
-                conn.execute(
-                    "UPDATE checkpoint_history SET time = %s, wire = %s WHERE issuer = %s AND seq = %s",
-                    (cp.time, wire, cp.issuer, cp.seq),
-                )
-            if not plan.set_latest:
-                return False
+        # replicas storing checkpoints of one issuer at once take turns, so the checks
+        # below and the writes see the same history (the rows may not exist yet)
+        self._advisory_lock(conn, f"checkpoint/{cp.issuer}")
+        statement = conn.execute(
+            "SELECT digest FROM statements WHERE issuer = %s AND seq = %s", (cp.issuer, seq)
+        ).fetchone()
+        history = conn.execute(
+            "SELECT head_digest, time FROM checkpoint_history WHERE issuer = %s AND seq = %s",
+            (cp.issuer, seq),
+        ).fetchone()
+        latest = conn.execute("SELECT seq, time FROM checkpoints WHERE issuer = %s", (cp.issuer,)).fetchone()
+        plan = plan_checkpoint(
+            checkpoint,
+            held_statement_digest=None if statement is None else bytes(statement[0]),
+            history=None if history is None else (bytes(history[0]), _utc(history[1])),
+            latest=None if latest is None else (int(latest[0]), _utc(latest[1])),
+        )
+        if plan.insert_history:
             conn.execute(
                 """
-                INSERT INTO checkpoints (issuer, seq, head_digest, time, wire) VALUES (%s, %s, %s, %s, %s)
-                ON CONFLICT (issuer) DO UPDATE SET seq = excluded.seq, head_digest = excluded.head_digest,
-                    time = excluded.time, wire = excluded.wire
+                INSERT INTO checkpoint_history (issuer, seq, head_digest, time, wire)
+                VALUES (%s, %s, %s, %s, %s)
                 """,
                 (cp.issuer, cp.seq, cp.head_digest, cp.time, wire),
             )
+        elif plan.refresh_history:
+            conn.execute(
+                "UPDATE checkpoint_history SET time = %s, wire = %s WHERE issuer = %s AND seq = %s",
+                (cp.time, wire, cp.issuer, cp.seq),
+            )
+        if not plan.set_latest:
+            return False
+        conn.execute(
+            """
+            INSERT INTO checkpoints (issuer, seq, head_digest, time, wire) VALUES (%s, %s, %s, %s, %s)
+            ON CONFLICT (issuer) DO UPDATE SET seq = excluded.seq, head_digest = excluded.head_digest,
+                time = excluded.time, wire = excluded.wire
+            """,
+            (cp.issuer, cp.seq, cp.head_digest, cp.time, wire),
+        )
         return True
 
     def checkpoint(self, issuer: str) -> SignedCheckpoint | None:

@@ -48,6 +48,7 @@ from borderx.statements.encoding import (
     signed_checkpoint_to_wire,
     signed_cosignature_from_wire,
     signed_cosignature_to_wire,
+    signed_parts_from_wire,
 )
 from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignature
 from borderx.store.base import (
@@ -63,6 +64,7 @@ from borderx.store.base import (
     IndexState,
     NewStatement,
     PartyKey,
+    PendingCheck,
     ReceiptRecord,
     StatementKey,
     Store,
@@ -811,6 +813,7 @@ class SQLiteStore(Store):
         entries: Sequence[NewStatement],
         *,
         idempotency: tuple[str, str] | Idempotency | None = None,
+        checkpoint: SignedCheckpoint | None = None,
     ) -> list[AppendResult]:
         claim = as_idempotency(idempotency)
         entries = list(entries)
@@ -828,6 +831,8 @@ class SQLiteStore(Store):
                             return replay
                     plan = plan_append(entries, wires, _Reader(conn))
                     self._write_plan(conn, plan, now)
+                    if checkpoint is not None:
+                        self._write_checkpoint(conn, checkpoint)
                     if claim is not None:
                         refs = json.dumps([[r.issuer, r.seq] for r in plan.results])
                         conn.execute(
@@ -1123,13 +1128,14 @@ class SQLiteStore(Store):
 
     # ------------------------------------------------------------ deferred signature checks
 
-    def unverified(self, *, limit: int = 4096) -> list[StoredStatement]:
+    def unverified(self, *, limit: int = 4096) -> list[PendingCheck]:
         with self._reading() as conn:
             rows = conn.execute(
-                f"{_SELECT_STORED} FROM statements AS s WHERE s.verified = 0 AND s.violation IS NULL ORDER BY s.issuer, s.seq LIMIT ?",
+                "SELECT issuer, seq, wire FROM statements WHERE verified = 0 AND violation IS NULL "
+                "ORDER BY issuer, seq LIMIT ?",
                 (max(limit, 0),),
             ).fetchall()
-        return [self._stored(row, cache=False) for row in rows]
+        return [PendingCheck((issuer, int(seq)), *signed_parts_from_wire(wire)) for issuer, seq, wire in rows]
 
     def mark_verified(self, keys: Sequence[StatementKey]) -> None:
         with self._writing() as conn:
@@ -1217,43 +1223,45 @@ class SQLiteStore(Store):
     # ------------------------------------------------------------ checkpoints
 
     def put_checkpoint(self, checkpoint: SignedCheckpoint) -> bool:
+        with self._writing() as conn:
+            return self._write_checkpoint(conn, checkpoint)
+
+    def _write_checkpoint(self, conn: sqlite3.Connection, checkpoint: SignedCheckpoint) -> bool:
+        """``put_checkpoint`` inside the caller's transaction (it may have appended the statements)."""
         cp = checkpoint.checkpoint
         wire = signed_checkpoint_to_wire(checkpoint)
         time = _to_us(cp.time)
-        with self._writing() as conn:
-            statement = conn.execute(
-                "SELECT digest FROM statements WHERE issuer = ? AND seq = ?", (cp.issuer, clamp_seq(cp.seq))
-            ).fetchone()
-            history = conn.execute(
-                "SELECT head_digest, time FROM checkpoint_history WHERE issuer = ? AND seq = ?",
-                (cp.issuer, clamp_seq(cp.seq)),
-            ).fetchone()
-            latest = conn.execute(
-                "SELECT seq, time FROM checkpoints WHERE issuer = ?", (cp.issuer,)
-            ).fetchone()
-            plan = plan_checkpoint(
-                checkpoint,
-                held_statement_digest=None if statement is None else bytes(statement[0]),
-                history=None if history is None else (bytes(history[0]), _from_us(history[1])),
-                latest=None if latest is None else (int(latest[0]), _from_us(latest[1])),
-            )
-            if plan.insert_history:
-                conn.execute(_INSERT_CHECKPOINT_HISTORY, (cp.issuer, cp.seq, cp.head_digest, time, wire))
-            elif plan.refresh_history:
-                conn.execute(
-                    "UPDATE checkpoint_history SET time = ?, wire = ? WHERE issuer = ? AND seq = ?",
-                    (time, wire, cp.issuer, cp.seq),
-                )
-            if not plan.set_latest:
-                return False
+        statement = conn.execute(
+            "SELECT digest FROM statements WHERE issuer = ? AND seq = ?", (cp.issuer, clamp_seq(cp.seq))
+        ).fetchone()
+        history = conn.execute(
+            "SELECT head_digest, time FROM checkpoint_history WHERE issuer = ? AND seq = ?",
+            (cp.issuer, clamp_seq(cp.seq)),
+        ).fetchone()
+        latest = conn.execute("SELECT seq, time FROM checkpoints WHERE issuer = ?", (cp.issuer,)).fetchone()
+        plan = plan_checkpoint(
+            checkpoint,
+            held_statement_digest=None if statement is None else bytes(statement[0]),
+            history=None if history is None else (bytes(history[0]), _from_us(history[1])),
+            latest=None if latest is None else (int(latest[0]), _from_us(latest[1])),
+        )
+        if plan.insert_history:
+            conn.execute(_INSERT_CHECKPOINT_HISTORY, (cp.issuer, cp.seq, cp.head_digest, time, wire))
+        elif plan.refresh_history:
             conn.execute(
-                """
-                INSERT INTO checkpoints (issuer, seq, head_digest, time, wire) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (issuer) DO UPDATE SET seq = excluded.seq, head_digest = excluded.head_digest,
-                    time = excluded.time, wire = excluded.wire
-                """,
-                (cp.issuer, cp.seq, cp.head_digest, time, wire),
+                "UPDATE checkpoint_history SET time = ?, wire = ? WHERE issuer = ? AND seq = ?",
+                (time, wire, cp.issuer, cp.seq),
             )
+        if not plan.set_latest:
+            return False
+        conn.execute(
+            """
+            INSERT INTO checkpoints (issuer, seq, head_digest, time, wire) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (issuer) DO UPDATE SET seq = excluded.seq, head_digest = excluded.head_digest,
+                time = excluded.time, wire = excluded.wire
+            """,
+            (cp.issuer, cp.seq, cp.head_digest, time, wire),
+        )
         return True
 
     def checkpoint(self, issuer: str) -> SignedCheckpoint | None:

@@ -8,8 +8,10 @@ broke and no index effect. The view is a plain in-memory fake: no store, no sock
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from conftest import T0, World
@@ -29,16 +31,25 @@ from borderx.statements.bodies import (
     WithdrawalReason,
 )
 from borderx.statements.body_codec import encode_body, flag_to_proto
-from borderx.statements.intake import Admission, IntakePolicy, admit, admit_checkpoint, time_floor
+from borderx.statements.intake import (
+    Admission,
+    IntakePolicy,
+    StoreView,
+    admit,
+    admit_checkpoint,
+    admit_run,
+    time_floor,
+)
 from borderx.statements.model import GENESIS_DIGEST, Envelope, Signature, SignedCheckpoint, SignedCosignature
-from borderx.store.base import IndexEffects
+from borderx.store import open_store
+from borderx.store.base import IndexEffects, Store
 
 AU, US, NZ = "AU-ABF", "US-CBP", "NZ-CS"
 ABN = PartyId("ABN", "51824753556")
 LATER = datetime(2026, 9, 1, tzinfo=UTC)  # au_new is valid from 2026-06-01
 
 
-def _ids(env: Envelope) -> IndexEffects:
+def _ids(env: Envelope, _body: object = None) -> IndexEffects:
     return IndexEffects(kind=env.header.body_type, ids=(("ABN", "51824753556"),))
 
 
@@ -350,3 +361,72 @@ def test_one_current_designation_per_membership(world: World, policy: IntakePoli
     # another membership of the same trader is its own
     other = run(world, policy, view, chain.next(designation(member="M-2")))
     assert other.violation is None and other.effects.supersedes is None
+
+
+# ---------------------------------------------------------------- a run at once (replication)
+
+
+class CountingReads:
+    """A store whose membership reads are counted (one per statement, or one per run)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.single, self.batched = store, 0, 0
+
+    def membership(self, issuer: str, programme: str, member_id: str) -> tuple[int, str] | None:
+        self.single += 1
+        return self.store.membership(issuer, programme, member_id)
+
+    def memberships(
+        self, issuer: str, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, str]]:
+        self.batched += 1
+        return self.store.memberships(issuer, keys)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+
+def test_a_run_is_admitted_as_one_by_one_with_its_memberships_read_at_once(
+    world: World, policy: IntakePolicy, tmp_path: Path
+) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    at = LATER + timedelta(hours=1)
+    chain = Chain(world)
+    first = run(world, policy, FakeView(), chain.next(designation(member="M-1")), received_at=at)
+    store.append([first.entry(AU)])
+    envs = [
+        chain.next(designation(DesignationStatus.REVOKED, member="M-1")),
+        chain.next(designation(member="M-2")),
+        chain.next(designation(member="M-1")),  # REVOKED is final: kept as evidence
+        chain.next(
+            designation(member="M-3"), raw=encode_body(designation(member="M-3")) + bytes([0xF8, 0x07, 0x01])
+        ),
+        chain.next(a_flag()),
+    ]
+    good = chain.next(designation(member="M-4"))
+    envs.append(dataclasses.replace(good, signatures=(Signature(good.signatures[0].key_id, bytes(64)),)))
+    kw = {"directory": world.directory, "policy": policy, "received_at": at, "received_from": AU}
+
+    one_by_one: list[Admission] = []
+    view = StoreView(store)
+    view.expect(envs)
+    for env in envs[:-1]:
+        one_by_one.append(admission := admit(env, view=view, **kw))  # type: ignore[arg-type]
+        view.add(admission, at)
+    with pytest.raises(BadSignature):
+        admit(envs[-1], view=view, **kw)  # type: ignore[arg-type]
+    reads = CountingReads(store)
+    at_once, failure = admit_run(envs, view=StoreView(reads), **kw)  # type: ignore[arg-type]
+
+    def verdicts(admissions: list[Admission]) -> list[tuple[object, ...]]:
+        return [(a.envelope, a.effects, a.violation and (a.violation.rule, str(a.violation)), a.verified)
+                for a in admissions]  # fmt: skip
+
+    assert verdicts(at_once) == verdicts(one_by_one)
+    assert isinstance(failure, BadSignature) and len(at_once) == 5
+    assert [a.violation and a.violation.rule for a in at_once] == [
+        None, None, "membership.status_transition", "body.canonical", None,
+    ]  # fmt: skip
+    # M-1 (held) and M-2, M-3 read in one query, none one by one
+    assert (reads.batched, reads.single) == (1, 0)
+    store.close()

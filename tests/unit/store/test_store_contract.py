@@ -43,6 +43,7 @@ from borderx.store import (
     Idempotency,
     IndexEffects,
     NewStatement,
+    PendingCheck,
     Store,
     StoredStatement,
     open_store,
@@ -530,6 +531,30 @@ def cp_wires(checkpoints: list[SignedCheckpoint]) -> list[bytes]:
     return [signed_checkpoint_to_wire(c) for c in checkpoints]
 
 
+def test_a_run_and_the_checkpoint_that_vouched_for_it_are_kept_in_one_transaction(
+    store: Store, au: Chain
+) -> None:
+    store.append([new(e) for e in au.many(3)], checkpoint=au.checkpoint(3))
+    assert store.head("AU-ABF").seq == 3  # type: ignore[union-attr]
+    assert cp_wires(store.checkpoints_between("AU-ABF", 0, 3)) == cp_wires([au.checkpoint(3)])
+    assert cp_wires([store.checkpoint("AU-ABF")]) == cp_wires([au.checkpoint(3)])  # type: ignore[list-item]
+
+    more = au.many(2)
+    # a checkpoint naming another head than the batch's own: nothing of the batch is kept
+    with pytest.raises(Equivocation, match="AU-ABF: equivocation at seq 4"):
+        store.append([new(more[0])], checkpoint=au.checkpoint(4, digest=b"\x04" * 32))
+    # nor when the history holds another head at its seq
+    store.put_checkpoint(au.checkpoint(5, digest=b"\x05" * 32))
+    with pytest.raises(Equivocation, match="AU-ABF: equivocation at seq 5"):
+        store.append([new(e) for e in more], checkpoint=au.checkpoint(5))
+    assert store.head("AU-ABF").seq == 3  # type: ignore[union-attr]
+    assert cp_wires([store.checkpoint("AU-ABF")]) == cp_wires([au.checkpoint(5, digest=b"\x05" * 32)])  # type: ignore[list-item]
+
+    store.append([new(more[0])], checkpoint=au.checkpoint(4))
+    assert store.head("AU-ABF").seq == 4  # type: ignore[union-attr]
+    assert cp_wires(store.checkpoints_between("AU-ABF", 3, 4)) == cp_wires([au.checkpoint(4)])
+
+
 def test_every_checkpoint_is_kept_in_the_history(store: Store, au: Chain, us: Chain) -> None:
     store.append([new(e) for e in au.many(10)])
     at3, at6, at9 = (au.checkpoint(s, at=T0 + timedelta(minutes=s)) for s in (3, 6, 9))
@@ -881,10 +906,11 @@ def test_readers_and_a_writer_in_threads(store: Store, au: Chain) -> None:
 CRASH_WRITER = Path(__file__).with_name("crash_writer.py")
 
 
-def test_acknowledged_statements_survive_kill_9(backend: Backend) -> None:
+@pytest.mark.parametrize("mode", ["statements", "checkpoints"])
+def test_acknowledged_statements_survive_kill_9(backend: Backend, mode: str) -> None:
     open_store(backend.url).close()  # create it, so the writer starts at once
     proc = subprocess.Popen(
-        [sys.executable, str(CRASH_WRITER), backend.url],
+        [sys.executable, str(CRASH_WRITER), backend.url, mode],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -923,11 +949,32 @@ def test_acknowledged_statements_survive_kill_9(backend: Backend) -> None:
             prev = stored.envelope.digest
         assert prev == head.digest
         assert len(store.lookup("ABN", "crash", include_history=True)) == head.seq
+        if mode == "checkpoints":
+            # each batch and its checkpoint were one transaction: neither outlives the other
+            latest = store.checkpoint("AU-ABF")
+            assert latest is not None and (latest.seq, latest.checkpoint.head_digest) == (
+                head.seq,
+                head.digest,
+            )
     finally:
         store.close()
 
 
 # ---------------------------------------------------------------- deferred signature checks
+
+
+def test_a_pending_check_carries_the_signed_bytes_as_stored(store: Store, au: Chain) -> None:
+    envs = au.many(2)
+    store.append(
+        [NewStatement(env, "NZ-CS", IndexEffects(kind="designation"), verified=False) for env in envs]
+    )
+    # what the signature checker verifies: the exact header bytes and signatures received
+    assert store.unverified(limit=5) == [
+        PendingCheck((env.issuer, env.seq), env.header_bytes, env.signatures) for env in envs
+    ]
+    assert store.unverified(limit=1) == [
+        PendingCheck(("AU-ABF", 1), envs[0].header_bytes, envs[0].signatures)
+    ]
 
 
 def test_statements_admitted_on_a_checkpoints_authority_wait_for_their_check(store: Store, au: Chain) -> None:
