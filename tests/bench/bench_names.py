@@ -25,6 +25,7 @@ Run only this one with ``python -m tests.bench names``.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import random
@@ -213,6 +214,7 @@ def main() -> None:
         rss_before = _rss()
         index = MemoryIndex(store)
         index.refresh()
+        gc.freeze()  # as the gateway does once it has started (server/app.py ``serve``)
         built, rss_built = index.build_seconds, _rss() - rss_before
         report(
             Figure(

@@ -13,9 +13,10 @@ What it holds, without a Python object per key or per statement (issue #14's mem
   store: a refused statement leaves the name index), and its form's bytes in one
   ``bytearray``. Columns are ``array.array`` and ``bytearray``: a few bytes a row. What
   the exact name bound needs (the place as interned ids, and each name's compact, sorted
-  compact and full text, parsed once when the row is added) is held beside, so that the
-  bound for a whole batch's candidates is numpy and ``rapidfuzz.process.cpdist`` calls
-  (``MemoryIndex.survivors``) with no form read.
+  compact and full text, parsed once when the row is added and held as numbers of
+  distinct texts) is held beside, so that the bound for a whole batch's candidates is
+  numpy and ``rapidfuzz.process.cpdist`` calls (``MemoryIndex.survivors``) with no form
+  read, each distinct pair of texts scored once.
 - the keys: a 64-bit hash of every identifier key (``i:scheme\\0value``) and blocking key
   (``screening.names.blocking_keys``) of every row, in sorted numpy runs (hash → row)
   searched with ``np.searchsorted`` for a whole batch at once, plus a small dict of
@@ -39,7 +40,7 @@ import threading
 import time
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -109,6 +110,41 @@ class _Strings:
         return [sealed[i >> _CHUNK_BITS][i & (_CHUNK - 1)] if i < done else open_[i - done] for i in at]
 
 
+class _Texts:
+    """Distinct texts, each held once and named by a number (its order of arrival).
+
+    Many parties bear the same name (a common distinctive part, the same city and trade
+    words), so rows keep numbers and the bound scores each distinct pair of texts once.
+    A dict of strings to ints holds no object the collector tracks.
+    """
+
+    __slots__ = ("_ids", "_texts", "text_bytes")
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._texts = _Strings()
+        self.text_bytes = 0  # what the distinct strings hold
+
+    def id(self, text: str) -> int:
+        got = self._ids.get(text)
+        if got is None:
+            got = self._ids[text] = len(self._ids)
+            self._texts.append(text)
+            self.text_bytes += sys.getsizeof(text)
+        return got
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def take(self, at: Sequence[int]) -> list[str]:
+        """The texts numbered ``at``."""
+        return self._texts.take(at)
+
+    def nbytes(self) -> int:
+        """The strings, the table that numbers them and the list that names them."""
+        return self.text_bytes + sys.getsizeof(self._ids) + 8 * len(self._ids)
+
+
 def id_key(party: PartyKey) -> str:
     """The memory index's key of a party identifier (its own namespace beside the name keys)."""
     return f"i:{party[0]}\x00{party[1]}"
@@ -175,13 +211,14 @@ class MemoryIndex:
         self._row_keyed = bytearray()  # 1: the party has an identifier or contact
         # what the name bound needs of each row's names, parsed once when the row is added
         # (``names.light_form``): row r's names are [name_start[r], name_start[r + 1]) of
-        # these lists; a row whose form has no light reading has none and is scored in full
-        self._row_light = bytearray()  # 1: the row's names are in the lists below
+        # these columns, each name's compact, sorted compact and full text by its number in
+        # ``_texts``; a row whose form has no light reading has none and is scored in full
+        self._row_light = bytearray()  # 1: the row's names are in the columns below
         self._name_start = array("q", [0])
-        self._name_compact = _Strings()
-        self._name_sorted = _Strings()
-        self._name_full = _Strings()
-        self._name_bytes = 0  # what the strings of those lists hold (counted by ``nbytes``)
+        self._texts = _Texts()
+        self._name_compact = array("i")
+        self._name_sorted = array("i")
+        self._name_full = array("i")
         self._blob = bytearray()
         self._runs: list[tuple[_Hashes, _Rows]] = []
         self._delta: dict[int, list[int]] = {}
@@ -313,15 +350,11 @@ class MemoryIndex:
             self._row_postcode.append(_postcode_hash(postcode))
             self._row_keyed.append(1 if keyed else 0)
             self._row_light.append(1)
+            texts = self._texts
             for compact, sorted_compact, full in names:
-                # one distinctive word (most names): the sorted compact is the same text, held once
-                same = sorted_compact == compact
-                self._name_compact.append(compact)
-                self._name_sorted.append(compact if same else sorted_compact)
-                self._name_full.append(full)
-                self._name_bytes += sys.getsizeof(compact) + sys.getsizeof(full) + 24
-                if not same:
-                    self._name_bytes += sys.getsizeof(sorted_compact)
+                self._name_compact.append(texts.id(compact))
+                self._name_sorted.append(texts.id(sorted_compact))
+                self._name_full.append(texts.id(full))
         self._name_start.append(len(self._name_compact))
         return [*entry.names, *(id_key(i) for i in entry.ids)]
 
@@ -463,8 +496,9 @@ class MemoryIndex:
         The place penalties (``names.place_penalty``, on interned ids; a postcode hash
         collision only makes the bound looser) in numpy over the rows' columns, then
         ``rapidfuzz.process.cpdist`` of each query name's compact and sorted compact forms
-        against its candidates' names, then ``token_sort_ratio`` only for the pairs past
-        the distinctive cutoff. The same arithmetic in the same order as the scalar bound,
+        against its candidates' names, then of ``token_sort_ratio`` only for the pairs past
+        the distinctive cutoff (each distinct pair of texts once: the candidates that one
+        key lists mostly bear the same name). The same arithmetic in the same order as the scalar bound,
         so the same rows survive. A row that may share an identifier or contact with its
         query, or whose names could not be read so, is always kept (and scored in full).
         Each list in the order given.
@@ -529,8 +563,11 @@ class MemoryIndex:
         rows = r[todo]
         lo = np.frombuffer(self._name_start, dtype=np.int64)[rows]
         n = np.frombuffer(self._name_start, dtype=np.int64)[rows + 1] - lo
-        q_names = [q.names for _, q in requests]
-        nq = np.array([len(names) for names in q_names], dtype=np.int64)[asker[todo]]
+        # the queries' names in one list: request a's are from q_first[a], q_first[a] + nq[a]
+        queries = [name for _, q in requests for name in q.names]
+        nq_of = np.array([len(q.names) for _, q in requests], dtype=np.int64)
+        q_first = np.cumsum(nq_of) - nq_of
+        nq = nq_of[asker[todo]]
         per = n * nq  # pairs of each candidate
         total = int(per.sum())
         if not total:
@@ -538,40 +575,50 @@ class MemoryIndex:
         ends = np.cumsum(per)
         owner = np.repeat(np.arange(len(todo)), per)  # which of ``todo`` each pair is of
         within = np.arange(total) - np.repeat(ends - per, per)
-        name = (lo[owner] + within % n[owner]).tolist()  # the candidate's name of each pair
-        q_of = (within // n[owner]).tolist()  # the query name's position in its query
-        query_of = asker[todo][owner].tolist()
-        queries = [q_names[a][i] for a, i in zip(query_of, q_of, strict=True)]
-        compact, sorted_, full = self._name_compact, self._name_sorted, self._name_full
+        name = lo[owner] + within % n[owner]  # the candidate's name of each pair
+        query = q_first[asker[todo][owner]] + within // n[owner]  # the query's name of each pair
         distinct = np.maximum(
-            process.cpdist(
-                [q.compact for q in queries],
-                compact.take(name),
-                scorer=fuzz.ratio,
-                dtype=np.float64,
-                workers=1,
-            ),
-            process.cpdist(
-                [q.sorted_compact for q in queries],
-                sorted_.take(name),
-                scorer=fuzz.ratio,
-                dtype=np.float64,
-                workers=1,
+            self._pair_scores([q.compact for q in queries], query, self._name_compact, name, fuzz.ratio),
+            self._pair_scores(
+                [q.sorted_compact for q in queries], query, self._name_sorted, name, fuzz.ratio
             ),
         )
         # 0.8 × distinctive + 0.2 × whole (at most 100): the distinctive ratio must reach this first
         need = needed[todo]
         cutoff = (need * 100.0 - 20.0) / 0.8
-        reached = np.zeros(len(todo), dtype=bool)
-        past = np.flatnonzero(distinct >= cutoff[owner]).tolist()
-        for j, text in zip(past, full.take([name[j] for j in past]), strict=True):
-            k = int(owner[j])
-            if reached[k]:
-                continue
-            whole = fuzz.token_sort_ratio(queries[j].full, text)
-            if (0.8 * float(distinct[j]) + 0.2 * whole) / 100.0 >= float(need[k]):
-                reached[k] = True
-        keep[todo[reached]] = True
+        past = np.flatnonzero(distinct >= cutoff[owner])
+        if not len(past):
+            return
+        whole = self._pair_scores(
+            [q.full for q in queries], query[past], self._name_full, name[past], fuzz.token_sort_ratio
+        )
+        reached = (0.8 * distinct[past] + 0.2 * whole) / 100.0 >= need[owner[past]]
+        keep[todo[owner[past[reached]]]] = True
+
+    def _pair_scores(
+        self,
+        query_texts: list[str],
+        query: npt.NDArray[np.int64],
+        column: array[int],
+        name: npt.NDArray[np.int64],
+        scorer: Callable[..., float],
+    ) -> npt.NDArray[np.float64]:
+        """``scorer(query_texts[query[j]], the text of column[name[j]])`` for every pair j, each distinct pair of texts scored once."""
+        local: dict[str, int] = {}
+        left = np.array([local.setdefault(t, len(local)) for t in query_texts], dtype=np.int64)[query]
+        width = max(len(self._texts), 1)
+        pairs, where = np.unique(
+            left * width + np.frombuffer(column, dtype=np.int32)[name], return_inverse=True
+        )
+        texts = list(local)
+        scores = process.cpdist(
+            [texts[i] for i in (pairs // width).tolist()],
+            self._texts.take((pairs % width).tolist()),
+            scorer=scorer,
+            dtype=np.float64,
+            workers=1,
+        )
+        return scores[where]
 
     # ------------------------------------------------------------ figures
 
@@ -591,10 +638,13 @@ class MemoryIndex:
                 self._row_city,
                 self._row_postcode,
                 self._name_start,
+                self._name_compact,
+                self._name_sorted,
+                self._name_full,
             ):
                 total += column.itemsize * len(column)
             total += len(self._live) + len(self._present) + len(self._row_keyed) + len(self._blob)
-            total += len(self._row_light) + self._name_bytes
+            total += len(self._row_light) + self._texts.nbytes()
             total += sum(len(k) + 60 for k in self._places)  # the interned place texts
             total += sum(len(rows) * 8 + 100 for rows in self._delta.values())
         return total

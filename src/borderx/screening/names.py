@@ -470,7 +470,9 @@ def dump_form(form: PartyForm) -> bytes:
     return _TEXT_FORM + text.encode()
 
 
+@lru_cache(maxsize=65_536)
 def _name_of(text: str, tokens: str, distinctive: str, removed: str) -> NameForm:
+    """One stored name read back; cached, as the parties that match one query mostly bear the same name."""
     return NameForm(
         text=text,
         tokens=tuple(tokens.split()),

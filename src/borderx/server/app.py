@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import time
 from collections.abc import Sequence
@@ -433,6 +434,10 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
 async def serve(config: GatewayConfig, *, ready: Any = None) -> None:
     """Run a gateway until SIGTERM/SIGINT. ``ready(port)`` is called once it listens."""
     gateway = Gateway.open(config)
+    # what start-up built (the screening index, the directory, the store's caches) lives as
+    # long as the process: out of the collector's full passes, which would otherwise walk
+    # it all again and again while Screen batches come and go (issue #13)
+    gc.freeze()
     running = await build_server(gateway)
     log.info(
         "gateway.started",

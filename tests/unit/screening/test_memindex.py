@@ -330,3 +330,12 @@ def test_the_name_strings_read_back_across_chunks() -> None:
     at = [0, 1, memindex._CHUNK - 1, memindex._CHUNK, len(texts) - 6, len(texts) - 5, len(texts) - 1]  # type: ignore[attr-defined]
     assert strings.take(at) == [texts[i] for i in at]
     assert strings.take(range(len(texts))) == texts
+
+
+def test_each_distinct_text_is_held_once_under_one_number() -> None:
+    texts = memindex._Texts()  # type: ignore[attr-defined]
+    words = [f"name{i % 7}" for i in range(2 * memindex._CHUNK)]  # type: ignore[attr-defined]
+    numbers = [texts.id(w) for w in words]
+    assert len(texts) == 7
+    assert numbers[:8] == [0, 1, 2, 3, 4, 5, 6, 0]
+    assert texts.take(numbers) == words
