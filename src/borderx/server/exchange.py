@@ -529,16 +529,17 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
     # ------------------------------------------------------------ Lookup
 
     async def Lookup(self, request: exchange_pb2.LookupRequest, context: Any) -> exchange_pb2.LookupResponse:
-        from borderx.server.interceptor import current_principal  # noqa: PLC0415
-
         if not request.HasField("id"):
             raise InvalidArgument("required: a party identifier (scheme and value)", field="id")
-        normal = normalise_party_id(request.id.scheme, request.id.value, field="id")
+        pid = request.id
+        normal = normalise_party_id(pid.scheme, pid.value, field="id")
         # most parties asked about are named by no statement: the memory index proves it
         # (at the store's current position) with no store read of the party and no
         # worker thread, and the answer is the same empty one the store would give
         if self._gw.screener.index.names_nobody((normal.scheme, normal.value)):
             return exchange_pb2.LookupResponse()
+        from borderx.server.interceptor import current_principal  # noqa: PLC0415
+
         stored = await asyncio.to_thread(
             self._gw.store.lookup, normal.scheme, normal.value, include_history=request.include_history
         )
