@@ -393,3 +393,20 @@ def test_index_state_is_unmoved_by_a_rollback_and_moved_by_the_next_commit(tmp_p
         assert store.index_state() == IndexState(epoch=before.epoch, generation=before.generation + 1)
     finally:
         store.close()
+
+
+def test_index_state_keeps_no_snapshot_that_would_hold_the_wal_back(tmp_path: Path) -> None:
+    path = tmp_path / "gw.db"
+    au = Chain("AU-ABF")
+    store = SQLiteStore(path)
+    try:
+        for _ in range(3):
+            store.append([new(au.next(), ids=(("ABN", "1"),))])
+            store.index_state()
+        with closing(sqlite3.connect(path)) as conn:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert busy == 0
+        assert os.path.getsize(f"{path}-wal") == 0
+        assert store.index_state() == _held_index_state(path)
+    finally:
+        store.close()
