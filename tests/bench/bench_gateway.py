@@ -5,9 +5,9 @@ each call passing through the authenticating interceptor like every RPC:
 
 1. ``grpc.health.v1.Health/Check`` calls/s (the figure this bench always printed);
 2. ``Exchange/Lookup`` of a party no issuer knows: identity, authorisation, parsing and
-   normalising the identifier, the memory index's proof that no statement names it (one
-   read of the store's index position, no worker thread), an empty answer, the ``rpc``
-   log event and the metrics.
+   normalising the identifier, the memory index's proof that no statement names it (the
+   store's index position: one ``PRAGMA data_version`` while the file is unchanged; no
+   worker thread), an empty answer, the ``rpc`` log event and the metrics.
 
 Baseline: a bare grpcio aio echo server with the same certificate, trust roots and
 ``require_client_auth``, echoing each figure's own request bytes. Every server is driven by

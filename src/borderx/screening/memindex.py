@@ -421,7 +421,7 @@ class MemoryIndex:
         """True only when no statement the store holds now, current or not, names ``party``.
 
         For Lookup, which can then answer from memory. The store's position is read first
-        (one indexed read, as ``refresh`` starts with); the proof holds when the index is at
+        (``index_state``, as ``refresh`` starts with); the proof holds when the index is at
         that position or past it, since every statement the store indexes under an
         identifier has a row under that identifier's key from the change that indexed it on
         (within an epoch rows are only marked absent, never taken out of the keys), and no
