@@ -6,6 +6,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 BARE_ECHO = r"""
@@ -48,10 +49,18 @@ def wait_port(ready: Path, proc: subprocess.Popen[bytes], timeout: float = 30.0)
     return int(ready.read_text())
 
 
+def _start_seconds(launcher: Sequence[str]) -> float:
+    """How long a server may take to listen: a profiler (valgrind) slows start-up 10-50x."""
+    return 600.0 if launcher else 30.0
+
+
 def _start_bare(
-    script: str, pki: Path, agency: str, work: Path, name: str, *extra: str
+    script: str, pki: Path, agency: str, work: Path, name: str, *extra: str, launcher: Sequence[str] = ()
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """A bare grpcio server script with the gateway's certificate and the directory's CA bundle."""
+    """A bare grpcio server script with the gateway's certificate and the directory's CA bundle.
+
+    ``launcher``: a command the server runs under (a profiler such as valgrind), if any.
+    """
     from borderx.directory.model import Directory
 
     roots = work / "roots.pem"
@@ -60,25 +69,37 @@ def _start_bare(
     ready.unlink(missing_ok=True)
     proc = subprocess.Popen(
         [
-            sys.executable, "-c", script,
+            *launcher, sys.executable, "-c", script,
             str(pki / agency / "gateway.pem"), str(pki / agency / "gateway.key"), str(roots), str(ready), *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    return proc, wait_port(ready, proc)
+    return proc, wait_port(ready, proc, timeout=_start_seconds(launcher))
 
 
-def start_bare_echo(pki: Path, agency: str, work: Path) -> tuple[subprocess.Popen[bytes], int]:
-    return _start_bare(BARE_ECHO, pki, agency, work, "echo")
+def start_bare_echo(
+    pki: Path, agency: str, work: Path, *, launcher: Sequence[str] = ()
+) -> tuple[subprocess.Popen[bytes], int]:
+    return _start_bare(BARE_ECHO, pki, agency, work, "echo", launcher=launcher)
 
 
 def start_gateway(
-    pki: Path, agency: str, work: Path, *, store: str | None = None
+    pki: Path,
+    agency: str,
+    work: Path,
+    *,
+    store: str | None = None,
+    config: Path | None = None,
+    launcher: Sequence[str] = (),
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """A gateway process for ``agency`` on a free port; its log is kept in ``work/<agency>.log``."""
+    """A gateway process for ``agency`` on a free port; its log is kept in ``work/<agency>.log``.
+
+    ``config``: another configuration file than the agency's ``gateway.toml``;
+    ``launcher``: a command the gateway runs under (a profiler such as valgrind), if any.
+    """
     store = store or f"sqlite:///{work / (agency.lower() + '.db')}"
-    return start_gateway_logged(pki, agency, work, store=store, name=agency)
+    return start_gateway_logged(pki, agency, work, store=store, name=agency, config=config, launcher=launcher)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -146,7 +167,14 @@ def start_bare_reply(
 
 
 def start_gateway_logged(
-    pki: Path, agency: str, work: Path, *, store: str, name: str
+    pki: Path,
+    agency: str,
+    work: Path,
+    *,
+    store: str,
+    name: str,
+    config: Path | None = None,
+    launcher: Sequence[str] = (),
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Like ``start_gateway``, but with its own ready file and its stderr kept in ``work/<name>.log``.
 
@@ -158,8 +186,8 @@ def start_gateway_logged(
     with log.open("wb") as err:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "borderx", "--log-level", "warning", "serve",
-                "--config", str(pki / agency / "gateway.toml"), "--listen", "127.0.0.1:0",
+                *launcher, sys.executable, "-m", "borderx", "--log-level", "warning", "serve",
+                "--config", str(config or pki / agency / "gateway.toml"), "--listen", "127.0.0.1:0",
                 "--store", store, "--ready-file", str(ready),
             ],
             stdout=subprocess.DEVNULL,

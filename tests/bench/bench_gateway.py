@@ -5,8 +5,9 @@ each call passing through the authenticating interceptor like every RPC:
 
 1. ``grpc.health.v1.Health/Check`` calls/s (the figure this bench always printed);
 2. ``Exchange/Lookup`` of a party no issuer knows: identity, authorisation, parsing and
-   normalising the identifier, one index read, an empty answer, the ``rpc`` log event and
-   the metrics.
+   normalising the identifier, the memory index's proof that no statement names it (the
+   store's index position: one ``PRAGMA data_version`` while the file is unchanged; no
+   worker thread), an empty answer, the ``rpc`` log event and the metrics.
 
 Baseline: a bare grpcio aio echo server with the same certificate, trust roots and
 ``require_client_auth``, echoing each figure's own request bytes. Every server is driven by
@@ -20,12 +21,22 @@ same for every server, so the difference is what the gateway adds per call. On a
 machine the calls/s of one round can swing by 2x either way; CPU per call moves far less,
 so compare both (five 2-second rounds by default; ``BORDERX_BENCH_GATEWAY_ROUNDS`` and
 ``BORDERX_BENCH_GATEWAY_SECONDS`` change them).
+
+With ``BORDERX_BENCH_GATEWAY_CALLGRIND=1`` (valgrind installed), each server is then run
+again under callgrind and the instructions it executes per call are printed: a count
+that other processes on the machine do not change. Instrumentation is on only while
+``CALLGRIND_CALLS`` calls are served, after the connection and warm-up. The gateway runs
+there without federation ([federation] enabled = false): its replication links' reconnect
+attempts to partners that are not running come with wall time, which valgrind stretches
+about thirtyfold, and would be counted as per-call work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -46,6 +57,8 @@ ECHO = "/bench.Echo/Echo"
 HEALTH = "/grpc.health.v1.Health/Check"
 LOOKUP = "/borderx.v1.Exchange/Lookup"
 _TICK = os.sysconf("SC_CLK_TCK")
+CALLGRIND = os.environ.get("BORDERX_BENCH_GATEWAY_CALLGRIND") == "1"
+CALLGRIND_CALLS = 1000
 
 
 @dataclass(frozen=True)
@@ -61,13 +74,16 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-async def drive(port: int, pki: Path, method: str, payload: bytes, seconds: float, *, pid: int) -> Run:
-    creds = grpc.ssl_channel_credentials(
+def _credentials(pki: Path) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(
         root_certificates=(pki / "US-CBP" / "ca.pem").read_bytes(),
         private_key=(pki / "US-CBP" / "operator.key").read_bytes(),
         certificate_chain=(pki / "US-CBP" / "operator.pem").read_bytes(),
     )
-    async with grpc.aio.secure_channel(f"localhost:{port}", creds) as channel:
+
+
+async def drive(port: int, pki: Path, method: str, payload: bytes, seconds: float, *, pid: int) -> Run:
+    async with grpc.aio.secure_channel(f"localhost:{port}", _credentials(pki)) as channel:
         call = channel.unary_unary(method)
         for _ in range(100):  # connect, and warm up the caches a long-lived channel would have
             await call(payload, timeout=10)
@@ -86,6 +102,65 @@ async def drive(port: int, pki: Path, method: str, payload: bytes, seconds: floa
         elapsed = time.perf_counter() - start
         cpu = _cpu_seconds(pid) - cpu
         return Run(done / elapsed, cpu / done * 1e6 if done else float("nan"))
+
+
+async def instructions_per_call(
+    port: int, pki: Path, method: str, payload: bytes, *, pid: int, dump: Path
+) -> float:
+    """Instructions the server executes per call of ``method`` (it runs under callgrind, started with
+    instrumentation off: the connection and the warm-up calls are not counted)."""
+    async with grpc.aio.secure_channel(f"localhost:{port}", _credentials(pki)) as channel:
+        call = channel.unary_unary(method)
+        for _ in range(100):
+            await call(payload, timeout=60)
+        left = CALLGRIND_CALLS
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                await call(payload, timeout=60)
+
+        _callgrind_control("--instr=on", pid)
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        _callgrind_control("--instr=off", pid)
+    _callgrind_control("--dump", pid)
+    (totals,) = [
+        line
+        for line in dump.with_name(f"{dump.name}.{pid}.1").read_text().splitlines()
+        if line.startswith("totals:")
+    ]
+    return int(totals.split()[1]) / CALLGRIND_CALLS
+
+
+def _callgrind_control(command: str, pid: int) -> None:
+    subprocess.run(
+        ["callgrind_control", command, str(pid)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def count_instructions(pki: Path, work: Path, plan: list[tuple[str, str, bytes]]) -> dict[str, float]:
+    """Per (figure, method, payload) of ``plan``: instructions per call, each server run under callgrind."""
+    dump = work / "callgrind.out"
+    launcher = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={dump}.%p"]
+    config = pki / "US-CBP" / "bench-no-federation.toml"
+    config.write_text((pki / "US-CBP" / "gateway.toml").read_text() + "\n[federation]\nenabled = false\n")
+    out: dict[str, float] = {}
+    for name, method, payload in plan:
+        if name.startswith("echo"):
+            proc, port = start_bare_echo(pki, "US-CBP", work, launcher=launcher)
+        else:
+            proc, port = start_gateway(pki, "US-CBP", work, config=config, launcher=launcher)
+        try:
+            out[name] = asyncio.run(
+                instructions_per_call(port, pki, method, payload, pid=proc.pid, dump=dump)
+            )
+        finally:
+            stop(proc)
+    return out
 
 
 def _best(runs: list[Run]) -> Run:
@@ -119,6 +194,15 @@ def main() -> None:
         finally:
             stop(echo)
             stop(gateway)
+        counted: dict[str, float] = {}
+        if CALLGRIND and shutil.which("valgrind"):
+            counted = count_instructions(
+                pki, work, [(name, method, payload) for name, _, _, method, payload in plan]
+            )
+        elif CALLGRIND:
+            print(
+                "BORDERX_BENCH_GATEWAY_CALLGRIND=1 needs valgrind (apt-get install -y valgrind): not counted"
+            )
     best = {name: _best(r) for name, r in runs.items()}
     report(
         Figure(
@@ -145,6 +229,18 @@ def main() -> None:
                 best[name].server_cpu_us,
                 best[echo_name].server_cpu_us,
                 "us",
+                "(information)",
+            )
+        )
+    if not counted:
+        return
+    for name, echo_name in (("health", "echo health"), ("lookup", "echo lookup")):
+        report(
+            Figure(
+                f"server instructions per call (callgrind), {name} vs bare echo",
+                counted[name] / 1000,
+                counted[echo_name] / 1000,
+                "k",
                 "(information)",
             )
         )

@@ -315,6 +315,32 @@ def test_lookup_history_and_provenance(au, pki: Path) -> None:  # type: ignore[n
     )
 
 
+def test_lookup_refusals_name_the_field_every_time(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
+    """Normal forms are remembered, refusals are not: the same bad identifier is refused again."""
+    ch, s = stub(au, pki)
+    with ch:
+        for _ in range(2):
+            code, details = refused(
+                lambda: s.Lookup(
+                    exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme="NOPE", value="1")), timeout=10
+                )
+            )
+            assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("id.scheme: unknown")
+            code, details = refused(
+                lambda: s.Lookup(
+                    exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme="ABN", value="51824753557")),
+                    timeout=10,
+                )
+            )
+            assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("id.value: ABN")
+        # the same party in another spelling: the normal form is what is looked up
+        found = s.Lookup(
+            exchange_pb2.LookupRequest(id=statement_pb2.PartyId(scheme="abn", value="51 824 753 556")),
+            timeout=10,
+        )
+    assert list(found.entries) == []
+
+
 def test_bodies_outside_the_audience_never_reach_the_caller(au, pki: Path) -> None:  # type: ignore[no-untyped-def]
     world = Issuers(pki, au.gateway.store, receiver=AU)
     ids = (platform("secret"),)

@@ -450,6 +450,38 @@ class MemoryIndex:
     def key(self, row: int) -> StatementKey:
         return (self._issuers[self._row_issuer[row]], self._row_seq[row])
 
+    def names_nobody(self, party: PartyKey) -> bool:
+        """True only when no statement the store holds now, current or not, names ``party``.
+
+        For Lookup, which can then answer from memory. The store's position is read first
+        (``index_state``, as ``refresh`` starts with); the proof holds when the index is at
+        that position or past it, since every statement the store indexes under an
+        identifier has a row under that identifier's key from the change that indexed it on
+        (within an epoch rows are only marked absent, never taken out of the keys), and no
+        key of the index hashes like ``party``'s (a collision can only answer False).
+
+        False means "ask the store": the index holds the key, is behind (it is not brought
+        up to date here: that can be a long read), or is busy in another thread.
+        """
+        state = self._store.index_state()
+        wanted = _key_hash(id_key(party))
+        # never wait for the lock: a build or a long tail holds it, and this call is
+        # meant to be quicker than asking the store
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if state.epoch != self._epoch or state.generation > self._generation:
+                return False
+            if wanted in self._delta:
+                return False
+            for run_h, _ in self._runs:
+                at = int(np.searchsorted(run_h, wanted))
+                if at < len(run_h) and int(run_h[at]) == wanted:
+                    return False
+            return True
+        finally:
+            self._lock.release()
+
     def form(self, row: int) -> PartyForm | None:
         """The matching form of a row (decoded once, then cached); None: it has none to score.
 

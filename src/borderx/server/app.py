@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 import grpc.aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc
 from borderx.config import GatewayConfig
@@ -46,6 +46,7 @@ from borderx.server.directory import open_directory, publish_document, reload_fr
 from borderx.server.exchange import ExchangeServicer
 from borderx.server.interceptor import AuthInterceptor, HealthListenerGuard
 from borderx.server.metrics import Metrics
+from borderx.server.registration import GenericOnly
 from borderx.server.sessions import SessionRegistry
 from borderx.server.tls import ReloadableTls
 from borderx.statements.intake import IntakePolicy
@@ -384,11 +385,17 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
         ],
         options=server_options(gateway.config),
     )
-    exchange_pb2_grpc.add_ExchangeServicer_to_server(ExchangeServicer(gateway), server)
-    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(gateway), server)
+    # generic handlers only: each registered method costs the server loop on every call
+    # (server/registration.py)
+    services = GenericOnly(server)
+    exchange_pb2_grpc.add_ExchangeServicer_to_server(ExchangeServicer(gateway), services)
+    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(gateway), services)
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((*SERVICE_NAMES, reflection.SERVICE_NAME), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, services)
+    # the asyncio servicer, named: enable_server_reflection picks it only for a grpc.aio.Server
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+        reflection.aio.ReflectionServicer((*SERVICE_NAMES, reflection.SERVICE_NAME)), services
+    )
     address = listen or gateway.config.listen
     try:
         port = server.add_secure_port(address, gateway.tls.credentials())
@@ -407,7 +414,7 @@ async def build_server(gateway: Gateway, *, listen: str | None = None) -> Runnin
         running.health_server = grpc.aio.server(
             interceptors=[HealthListenerGuard(metrics=gateway.metrics)], options=[("grpc.so_reuseport", 0)]
         )
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, running.health_server)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, GenericOnly(running.health_server))
         running.health_port = running.health_server.add_insecure_port(obs.health_listen)
         if running.health_port == 0:
             raise ConfigError(f"[observability] health_listen {obs.health_listen}: cannot listen there")

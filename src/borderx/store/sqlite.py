@@ -665,6 +665,10 @@ class SQLiteStore(Store):
         self._idle_readers: list[sqlite3.Connection] = []
         self._closed = False
         self._cache = _EnvelopeCache(envelope_cache)
+        # index_state's watch (see there): opened on first use, with the position it last read
+        self._watch_lock = threading.Lock()
+        self._watch: sqlite3.Connection | None = None
+        self._watched: tuple[int, IndexState] | None = None
         _create_private(self._path)
         self._writer = self._connect(writer=True)
         try:
@@ -1176,11 +1180,26 @@ class SQLiteStore(Store):
     # ------------------------------------------------------------ the index change log
 
     def index_state(self) -> IndexState:
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT epoch, (SELECT IFNULL(MAX(generation), 0) FROM index_log) FROM index_state"
-            ).fetchone()
-        return IndexState(epoch=int(row[0]), generation=int(row[1]))
+        """The position, read from the tables only when the file changed since the last read.
+
+        Called before every Lookup and Screen, so it is answered from one connection that
+        never writes: its ``PRAGMA data_version`` moves whenever any other connection
+        commits to the file (this store's writer, another store or process on the same
+        file; in WAL mode each commit changes the header every read checks), and not for a
+        rollback. The version is read before the position, so a commit in between only
+        makes the next call read the position again.
+        """
+        with self._watch_lock:
+            self._check_open()
+            if self._watch is None:
+                self._watch = self._connect(writer=False)
+            version = int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+            if self._watched is None or self._watched[0] != version:
+                row = self._watch.execute(
+                    "SELECT epoch, (SELECT IFNULL(MAX(generation), 0) FROM index_log) FROM index_state"
+                ).fetchone()
+                self._watched = (version, IndexState(epoch=int(row[0]), generation=int(row[1])))
+            return self._watched[1]
 
     def index_changes(self, after: int, *, limit: int = 50_000) -> IndexChanges:
         with self._reading(snapshot=True) as conn:
@@ -1658,13 +1677,15 @@ class SQLiteStore(Store):
         return total
 
     def close(self) -> None:
-        with self._write_lock, self._pool_lock:
+        with self._write_lock, self._pool_lock, self._watch_lock:
             if self._closed:
                 return
             self._closed = True
             idle, self._idle_readers = self._idle_readers, []
             for conn in idle:
                 conn.close()
+            if self._watch is not None:
+                self._watch.close()
             self._writer.close()
 
     def __repr__(self) -> str:

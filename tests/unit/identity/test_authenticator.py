@@ -165,3 +165,35 @@ def test_unparseable_certificate(directory: Directory) -> None:
     auth = PeerAuthenticator(DirectoryHolder(directory))
     with pytest.raises(Unauthenticated, match="could not be parsed"):
         auth.authenticate_pem(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+
+
+def test_the_last_certificate_seen_counts_only_under_its_directory_and_validity(
+    pki: Path, directory: Directory
+) -> None:
+    import dataclasses
+
+    holder = DirectoryHolder(directory)
+    auth = PeerAuthenticator(holder)
+    ca = ca_of(pki, "US-CBP")
+    a, _ = issue_certificate(ca, common_name="a", uris=[spiffe_id(FED, "US-CBP", "operator", "a")])
+    b, _ = issue_certificate(ca, common_name="b", uris=[spiffe_id(FED, "US-CBP", "operator", "b")])
+    pem_a, pem_b = pem_cert(a), pem_cert(b)
+    # alternating and repeated callers: each answered as itself (fresh bytes, as TLS hands them)
+    for pem, name in ((pem_a, "a"), (pem_b, "b"), (pem_a, "a"), (bytes(bytearray(pem_a)), "a")):
+        assert auth.authenticate_pem(pem).name == name
+    # past its not_after, the last certificate seen is refused like any other
+    after = a.not_valid_after_utc + timedelta(seconds=1)
+    with pytest.raises(Unauthenticated, match="expired"):
+        auth.authenticate_pem(pem_a, now=after)
+    assert auth.authenticate_pem(pem_a).name == "a"
+    remembered = auth._last  # what a call racing the directory change below could put back
+    us = directory.agencies["US-CBP"]
+    revoked = dataclasses.replace(us, revoked_serials=frozenset({a.serial_number}))
+    v2 = dataclasses.replace(
+        directory, version=2, agencies={**directory.agencies, "US-CBP": revoked}, digest="v2"
+    )
+    assert holder.replace(v2)
+    auth._last = remembered
+    with pytest.raises(Unauthenticated, match="is revoked by US-CBP"):
+        auth.authenticate_pem(pem_a)
+    assert auth.authenticate_pem(pem_b).name == "b"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -13,8 +16,9 @@ from store_helpers import Chain, new
 
 from borderx.errors import ConfigError
 from borderx.statements.encoding import envelope_to_wire, signed_checkpoint_to_wire
-from borderx.store import open_store, redact_url
+from borderx.store import IndexEffects, open_store, redact_url
 from borderx.store import sqlite as backend
+from borderx.store.base import IndexState
 from borderx.store.sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, SQLiteStore
 
 
@@ -326,5 +330,83 @@ def test_sqlite_does_not_observe_other_writers_so_wait_for_change_sleeps(tmp_pat
         started = time.monotonic()
         assert store.wait_for_change(0.05) is False
         assert time.monotonic() - started >= 0.05
+    finally:
+        store.close()
+
+
+def _held_index_state(path: Path) -> IndexState:
+    """The position as the file holds it, read on a connection of its own."""
+    with closing(sqlite3.connect(path)) as conn:
+        epoch = conn.execute("SELECT epoch FROM index_state").fetchone()[0]
+        generation = conn.execute("SELECT IFNULL(MAX(generation), 0) FROM index_log").fetchone()[0]
+    return IndexState(epoch=epoch, generation=generation)
+
+
+def test_index_state_follows_every_writer_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "gw.db"
+    au, us = Chain("AU-ABF"), Chain("US-CBP")
+    store, other = SQLiteStore(path), SQLiteStore(path)
+    try:
+        first = store.index_state()
+        assert first == _held_index_state(path) and store.index_state() == first
+
+        store.append([new(au.next(), ids=(("ABN", "1"),))])  # its own writer
+        assert store.index_state().generation > first.generation
+        assert store.index_state() == _held_index_state(path)
+
+        other.append([new(us.next(), ids=(("ABN", "2"),))])  # another connection to the file
+        assert store.index_state() == _held_index_state(path)
+
+        other.rebuild_index(lambda stored: IndexEffects(kind="designation"))
+        assert store.index_state().epoch == first.epoch + 1
+        assert store.index_state() == _held_index_state(path)
+
+        # another process: the CLI's ``borderx store`` commands open the gateway's file too
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from borderx.store import IndexEffects, open_store; "
+                "open_store(sys.argv[1]).rebuild_index(lambda s: IndexEffects(kind='designation'))",
+                str(path),
+            ],
+            check=True,
+        )
+        assert store.index_state().epoch == first.epoch + 2
+        assert store.index_state() == _held_index_state(path)
+    finally:
+        store.close()
+        other.close()
+
+
+def test_index_state_is_unmoved_by_a_rollback_and_moved_by_the_next_commit(tmp_path: Path) -> None:
+    path = tmp_path / "gw.db"
+    store = SQLiteStore(path)
+    try:
+        before = store.index_state()
+        with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO index_log (issuer, seq) VALUES ('AU-ABF', 1)")
+            conn.execute("ROLLBACK")
+            assert store.index_state() == before == _held_index_state(path)
+            conn.execute("INSERT INTO index_log (issuer, seq) VALUES ('AU-ABF', 1)")
+        assert store.index_state() == IndexState(epoch=before.epoch, generation=before.generation + 1)
+    finally:
+        store.close()
+
+
+def test_index_state_keeps_no_snapshot_that_would_hold_the_wal_back(tmp_path: Path) -> None:
+    path = tmp_path / "gw.db"
+    au = Chain("AU-ABF")
+    store = SQLiteStore(path)
+    try:
+        for _ in range(3):
+            store.append([new(au.next(), ids=(("ABN", "1"),))])
+            store.index_state()
+        with closing(sqlite3.connect(path)) as conn:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert busy == 0
+        assert os.path.getsize(f"{path}-wal") == 0
+        assert store.index_state() == _held_index_state(path)
     finally:
         store.close()
