@@ -33,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import numpy as np
 
@@ -74,10 +75,13 @@ _CACHE_SIZE = 200_000
 NO_HIT_REASONS = ("no current designation or flag for this shipper",)
 
 
-@dataclass(frozen=True)
-class ShipmentQuery:
+class ShipmentQuery(NamedTuple):
     """One shipment to screen. ``shipper``/``consignee`` are the manifest's parties as
-    matching forms (names, address, contacts; their ids are also in ``*_ids``)."""
+    matching forms (names, address, contacts; their ids are also in ``*_ids``).
+
+    A named tuple, not a frozen dataclass: one is built per shipment of every batch, and
+    a frozen dataclass costs several times more to build (measured: ~2 us against ~0.3).
+    """
 
     reference: str
     shipper_ids: tuple[PartyKey, ...]
@@ -117,8 +121,9 @@ class SearchHit:
     statements: tuple[StoredStatement, ...]
 
 
-@dataclass(frozen=True)
-class ScreeningOutcome:
+class ScreeningOutcome(NamedTuple):
+    """What Screen answers for one shipment (a named tuple, as ``ShipmentQuery``: one per shipment)."""
+
     reference: str
     designations: tuple[DesignationHit, ...]
     flags: tuple[FlagHit, ...]
