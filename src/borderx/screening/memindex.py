@@ -404,13 +404,15 @@ class MemoryIndex:
         caller then asks ``postings`` and scores, which decide); never False for a key
         that ``postings`` would list.
         """
-        hashes = np.fromiter(map(_key_hash, keys), dtype=np.int64, count=len(keys))
+        hashes = np.array([_key_hash(k) for k in keys], dtype=np.int64)
         found = np.zeros(len(keys), dtype=bool)
         with self._lock:
             for run_h, _ in self._runs:
                 if len(run_h):
-                    at = np.minimum(np.searchsorted(run_h, hashes), len(run_h) - 1)
-                    found |= run_h[at] == hashes
+                    # the methods, not numpy's functions: a single Screen asks for one key
+                    at = run_h.searchsorted(hashes)
+                    np.minimum(at, len(run_h) - 1, out=at)
+                    found |= run_h.take(at) == hashes
             delta = self._delta
             if delta:
                 found |= np.fromiter(map(delta.__contains__, hashes.tolist()), dtype=bool, count=len(keys))
