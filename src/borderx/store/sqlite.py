@@ -480,6 +480,8 @@ _LOOKUP_ALL: Final = f"""
 #: name keys (or statement ids) bound per query in lookup_names
 _NAME_CHUNK: Final = 500
 _GET: Final = f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = ? AND s.seq = ?"
+#: statements per ``get_many`` query (two bound parameters each, well under SQLite's limit)
+_GET_MANY_CHUNK: Final = 400
 _READ_RANGE: Final = (
     f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = ? AND s.seq > ? ORDER BY s.seq LIMIT ?"
 )
@@ -1206,12 +1208,22 @@ class SQLiteStore(Store):
             yield [_entry(*row[1:]) for row in rows]
 
     def get_many(self, keys: Sequence[StatementKey]) -> dict[StatementKey, StoredStatement]:
+        wanted = list(dict.fromkeys(keys))
         out: dict[StatementKey, StoredStatement] = {}
+        # one query per chunk, not one per key: each query lets the GIL go and wait to come
+        # back, which under concurrent Screens cost more than the read (a batch asks ~150)
         with self._reading(snapshot=True) as conn:
-            for key in dict.fromkeys(keys):
-                row = conn.execute(_GET, key).fetchone()
-                if row is not None:
-                    out[key] = self._stored(row)
+            for start in range(0, len(wanted), _GET_MANY_CHUNK):
+                chunk = wanted[start : start + _GET_MANY_CHUNK]
+                pairs = ",".join(["(?, ?)"] * len(chunk))
+                rows = conn.execute(
+                    f"WITH q (issuer, seq) AS (VALUES {pairs}) {_SELECT_STORED}"
+                    " FROM q JOIN statements AS s ON s.issuer = q.issuer AND s.seq = q.seq",
+                    [part for key in chunk for part in key],
+                ).fetchall()
+                for row in rows:
+                    stored = self._stored(row)
+                    out[stored.key] = stored
         return out
 
     # ------------------------------------------------------------ checkpoints
