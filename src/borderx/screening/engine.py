@@ -80,7 +80,7 @@ class ShipmentQuery(NamedTuple):
     matching forms (names, address, contacts; their ids are also in ``*_ids``).
 
     A named tuple, not a frozen dataclass: one is built per shipment of every batch, and
-    a frozen dataclass costs several times more to build (measured: ~2 us against ~0.3).
+    a frozen dataclass costs 2.6 times as much to build (measured: 0.73 us against 0.28).
     """
 
     reference: str
