@@ -28,6 +28,7 @@ from borderx.logging import get_logger
 from borderx.parties import normalise_party_id
 from borderx.publishing import Draft, Item
 from borderx.screening.engine import (
+    NO_HIT_REASONS,
     DesignationHit,
     FlagHit,
     ScreeningOutcome,
@@ -182,8 +183,24 @@ def _normal_key(scheme: str, value: str) -> PartyKey:
 _PROTO_RECOMMENDATION: dict[Recommendation, exchange_pb2.Recommendation] = {
     r: getattr(exchange_pb2, r.name) for r in Recommendation
 }
+#: a ScreeningResult's fields after its reference for a shipment without any match (most of
+#: them), merged into each such result: 0.42 us a result against 0.70 for building it from
+#: keyword arguments (the reasons' text encoded every time)
+_NO_HIT_TAIL = exchange_pb2.ScreeningResult(
+    recommendation=exchange_pb2.STANDARD, reasons=NO_HIT_REASONS
+).SerializeToString()
 #: DesignationMatch / FlagMatch messages an ExchangeServicer keeps for reuse
 MATCH_CACHE = 8_192  # about 1.5 KB each (the serialised message, and the body bytes of its key)
+
+
+def _is_no_hit(outcome: ScreeningOutcome) -> bool:
+    """Whether ``outcome`` is what a shipment without any match gets (``_NO_HIT_TAIL`` says it)."""
+    return (
+        outcome.reasons == NO_HIT_REASONS
+        and outcome.recommendation is Recommendation.STANDARD
+        and not outcome.designations
+        and not outcome.flags
+    )
 
 
 def _held(stored: StoredStatement) -> tuple[bytes, bytes | None, str, bool, str]:
@@ -364,6 +381,9 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
             recommendation = outcome.recommendation
             counts[recommendation] = counts.get(recommendation, 0) + 1
             # built in place (no message copied whole); most shipments have no hit at all
+            if _is_no_hit(outcome):
+                add(reference=outcome.reference).MergeFromString(_NO_HIT_TAIL)
+                continue
             result = add(
                 reference=outcome.reference,
                 recommendation=_PROTO_RECOMMENDATION[recommendation],
