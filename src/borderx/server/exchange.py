@@ -144,10 +144,9 @@ def _plain_ids(
     codes = shipment.hs_codes
     if len(codes) > MAX_HS_CODES:
         return None
-    shippers = [(pid.scheme, pid.value) for pid in shipper_ids]
-    # iterating an empty repeated field costs more than asking its length
-    consignees = [(pid.scheme, pid.value) for pid in consignee_ids] if len(consignee_ids) else []
-    parts = [shipment.reference, shipment.origin_country, shipment.platform, *codes]
+    shippers = _id_pairs(shipper_ids)
+    consignees = _id_pairs(consignee_ids)
+    parts = [shipment.reference, shipment.origin_country, shipment.platform, *codes[:]]
     if shipment.HasField("declared_value"):
         parts.append(shipment.declared_value.currency)
     for pair in shippers:
@@ -159,6 +158,20 @@ def _plain_ids(
     if len(text) > max_chars and max(map(len, parts)) > max_chars:
         return None
     return (shippers, consignees) if text.isprintable() else None
+
+
+def _id_pairs(ids: Any) -> list[tuple[str, str]]:
+    """The (scheme, value) pairs of a repeated PartyId field, in order.
+
+    Indexed or sliced, never iterated (nor ``hs_codes`` above): an iterator over a upb
+    repeated field costs ~0.45 us to start, more than reading a one-identifier field whole
+    (measured: 0.86 -> 0.48 us for one identifier, 0.6 -> 0.12 for none).
+    """
+    n = len(ids)
+    if n == 1:
+        pid = ids[0]
+        return [(pid.scheme, pid.value)]
+    return [(pid.scheme, pid.value) for pid in ids[:]] if n else []
 
 
 def _normal_keys(pairs: list[tuple[str, str]]) -> tuple[PartyKey, ...]:
