@@ -446,9 +446,10 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                 shipper = manifest_party(s.shipper, shipper_ids, f"shipments[{i}].shipper")
             if s.HasField("consignee"):
                 consignee = manifest_party(s.consignee, consignee_ids, f"shipments[{i}].consignee")
-            if len(s.goods_description) > 4000:
+            goods = s.goods_description  # each read of a string field builds a new str
+            if len(goods) > 4000:
                 raise InvalidArgument(
-                    f"is {len(s.goods_description)} characters; at most 4000",
+                    f"is {len(goods)} characters; at most 4000",
                     field=f"shipments[{i}].goods_description",
                 )
             if shipper is not None:
@@ -467,11 +468,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                     "or a shipper or consignee name",
                     field=f"shipments[{i}].shipper_ids",
                 )
-            queries.append(
-                ShipmentQuery(
-                    s.reference, shipper_ids, consignee_ids, shipper, consignee, s.goods_description
-                )
-            )
+            queries.append(ShipmentQuery(s.reference, shipper_ids, consignee_ids, shipper, consignee, goods))
         return list(self._gw.screener.screen(queries))
 
     def _designation_match(self, d: DesignationHit) -> bytes:
