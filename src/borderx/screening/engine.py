@@ -33,6 +33,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
+
+import numpy as np
 
 from borderx.errors import InvalidArgument
 from borderx.logging import get_logger
@@ -72,10 +75,13 @@ _CACHE_SIZE = 200_000
 NO_HIT_REASONS = ("no current designation or flag for this shipper",)
 
 
-@dataclass(frozen=True)
-class ShipmentQuery:
+class ShipmentQuery(NamedTuple):
     """One shipment to screen. ``shipper``/``consignee`` are the manifest's parties as
-    matching forms (names, address, contacts; their ids are also in ``*_ids``)."""
+    matching forms (names, address, contacts; their ids are also in ``*_ids``).
+
+    A named tuple, not a frozen dataclass: one is built per shipment of every batch, and
+    a frozen dataclass costs 2.6 times as much to build (measured: 0.73 us against 0.28).
+    """
 
     reference: str
     shipper_ids: tuple[PartyKey, ...]
@@ -115,13 +121,19 @@ class SearchHit:
     statements: tuple[StoredStatement, ...]
 
 
-@dataclass(frozen=True)
-class ScreeningOutcome:
+class ScreeningOutcome(NamedTuple):
+    """What Screen answers for one shipment (a named tuple, as ``ShipmentQuery``: one per shipment)."""
+
     reference: str
     designations: tuple[DesignationHit, ...]
     flags: tuple[FlagHit, ...]
     recommendation: Recommendation
     reasons: tuple[str, ...]
+
+
+def _no_hit(reference: str) -> ScreeningOutcome:
+    """What ``Screener._outcome`` decides for a shipment with no match, directly (most shipments)."""
+    return ScreeningOutcome(reference, (), (), Recommendation.STANDARD, NO_HIT_REASONS)
 
 
 def _ref(stored: StoredStatement) -> str:
@@ -204,11 +216,55 @@ class Screener:
 
         The memory index is brought up to what the store holds first (read-your-writes,
         whichever replica wrote); the matches are read from the store, whose word on
-        whether each is still current is final.
+        whether each is still current is final. A shipment known by identifiers alone,
+        none of which any statement is held under (most of a stream), is answered at
+        once: it has no candidate to score.
         """
         index = self._index
         index.refresh()
         policy = self._policy
+        with index.lock:  # one state of the index for the whole batch
+            searched = self._searched(shipments)
+            matched = self._matched(
+                [s for s, open_ in zip(shipments, searched, strict=True) if open_], policy
+            )
+        wanted = [key for found in matched for _, key, _ in found]
+        # no match, no store read (a read snapshot costs a single Screen ~5 us)
+        got = self._store.get_many(wanted) if wanted else {}
+        now = self._clock()
+        found_of = iter(matched)
+        return [
+            self._outcome(s, next(found_of), got, policy, now) if open_ else _no_hit(s.reference)
+            for s, open_ in zip(shipments, searched, strict=True)
+        ]
+
+    def _searched(self, shipments: Sequence[ShipmentQuery]) -> list[bool]:
+        """Per shipment, whether it may have a candidate: it names a party, or an identifier held somewhere.
+
+        One vectorised look at the index for every identifier of the identifiers-only
+        shipments (``MemoryIndex.held``): False only when no row is held under any of them,
+        so a shipment left out is one the full path would find nothing for.
+        """
+        plain = [s.shipper is None and s.consignee is None for s in shipments]
+        counts = [
+            len(s.shipper_ids) + len(s.consignee_ids) if p else 0
+            for s, p in zip(shipments, plain, strict=True)
+        ]
+        keys = [
+            id_key(k)
+            for s, p in zip(shipments, plain, strict=True)
+            if p
+            for k in (*s.shipper_ids, *s.consignee_ids)
+        ]
+        owner = np.repeat(np.arange(len(shipments)), counts)
+        held = np.bincount(owner[self._index.held(keys)], minlength=len(shipments)) > 0
+        return [not p or h for p, h in zip(plain, held.tolist(), strict=True)]
+
+    def _matched(self, shipments: Sequence[ShipmentQuery], policy: ScreeningPolicy) -> list[list[_Matched]]:
+        """Per shipment, its candidates that match, by blocking and scoring in memory (under ``index.lock``)."""
+        if not shipments:
+            return []
+        index = self._index
         wanted = list(dict.fromkeys(k for s in shipments for k in (*s.shipper_ids, *s.consignee_ids)))
         keys_of: dict[int, tuple[str, ...]] = {}
         exact: set[str] = set()
@@ -218,37 +274,29 @@ class Screener:
                     keys_of[id(form)] = blocking_keys(form)
                     exact |= exact_keys(form)
         name_keys = list(dict.fromkeys(k for keys in keys_of.values() for k in keys))
-        with index.lock:  # the rows found are the rows scored (no rebuild in between)
-            # one-edit keys named by too many rows are not even gathered (as below)
-            postings = index.postings(
-                [*(id_key(k) for k in wanted), *name_keys],
-                cap=TYPO_KEY_POSTINGS,
-                capped=[False] * len(wanted) + [k.startswith("d:") and k not in exact for k in name_keys],
+        # one-edit keys named by too many rows are not even gathered (as below)
+        postings = index.postings(
+            [*(id_key(k) for k in wanted), *name_keys],
+            cap=TYPO_KEY_POSTINGS,
+            capped=[False] * len(wanted) + [k.startswith("d:") and k not in exact for k in name_keys],
+        )
+        # one-edit keys held for more than TYPO_KEY_POSTINGS statements are skipped: such
+        # a key names hundreds of unrelated firms, and scoring them all would let one
+        # manifest stall the batch; exact keys (and identifiers) always count
+        for key in [k for k, rows in postings.items() if len(rows) > TYPO_KEY_POSTINGS]:
+            if key.startswith("d:") and key not in exact:
+                del postings[key]
+        # each party's candidates, the bound for all of the batch's at once, then the
+        # survivors scored in full
+        parties = [self._candidates(s, postings, keys_of) for s in shipments]
+        kept = iter(
+            index.survivors(
+                [(list(first), query) for per in parties for _, query, first in per],
+                policy.matching.review,
+                policy.matching,
             )
-            # one-edit keys held for more than TYPO_KEY_POSTINGS statements are skipped: such
-            # a key names hundreds of unrelated firms, and scoring them all would let one
-            # manifest stall the batch; exact keys (and identifiers) always count
-            for key in [k for k, rows in postings.items() if len(rows) > TYPO_KEY_POSTINGS]:
-                if key.startswith("d:") and key not in exact:
-                    del postings[key]
-            # each party's candidates, the bound for all of the batch's at once, then the
-            # survivors scored in full
-            parties = [self._candidates(s, postings, keys_of) for s in shipments]
-            kept = iter(
-                index.survivors(
-                    [(list(first), query) for per in parties for _, query, first in per],
-                    policy.matching.review,
-                    policy.matching,
-                )
-            )
-            matched = [
-                [m for party in per for m in self._scored(party, next(kept), policy)] for per in parties
-            ]
-        got = self._store.get_many([key for found in matched for _, key, _ in found])
-        now = self._clock()
-        return [
-            self._outcome(s, found, got, policy, now) for s, found in zip(shipments, matched, strict=True)
-        ]
+        )
+        return [[m for party in per for m in self._scored(party, next(kept), policy)] for per in parties]
 
     @staticmethod
     def _candidates(
@@ -308,8 +356,7 @@ class Screener:
         now: datetime,
     ) -> ScreeningOutcome:
         if not found:
-            # what the general path below decides when nothing matched, directly (most shipments)
-            return ScreeningOutcome(shipment.reference, (), (), Recommendation.STANDARD, NO_HIT_REASONS)
+            return _no_hit(shipment.reference)
         reasons: list[str] = []
         designations: dict[StatementKey, DesignationHit] = {}
         flags: dict[StatementKey, FlagHit] = {}

@@ -428,6 +428,29 @@ class MemoryIndex:
                 return {k: v for k, v in out.items() if v}
         return out
 
+    def held(self, keys: Sequence[str]) -> npt.NDArray[np.bool_]:
+        """Per key, whether some row may be held under it; False proves that none is.
+
+        The cheap half of ``postings`` for a batch whose keys mostly name nothing: one
+        ``searchsorted`` per run and a look in the recent additions, no row gathered. A
+        hash collision, or a row since refused or retired, can only answer True (the
+        caller then asks ``postings`` and scores, which decide); never False for a key
+        that ``postings`` would list.
+        """
+        hashes = np.array([_key_hash(k) for k in keys], dtype=np.int64)
+        found = np.zeros(len(keys), dtype=bool)
+        with self._lock:
+            for run_h, _ in self._runs:
+                if len(run_h):
+                    # the methods, not numpy's functions: a single Screen asks for one key
+                    at = run_h.searchsorted(hashes)
+                    np.minimum(at, len(run_h) - 1, out=at)
+                    found |= run_h.take(at) == hashes
+            delta = self._delta
+            if delta:
+                found |= np.fromiter(map(delta.__contains__, hashes.tolist()), dtype=bool, count=len(keys))
+        return found
+
     def _capped(
         self, found: list[tuple[_Rows, _Ints, _Ints]], hashes: _Hashes, cap: int, capped: Sequence[bool]
     ) -> tuple[list[tuple[_Rows, _Ints, _Ints]], list[bool]]:

@@ -28,6 +28,7 @@ from borderx.logging import get_logger
 from borderx.parties import normalise_party_id
 from borderx.publishing import Draft, Item
 from borderx.screening.engine import (
+    NO_HIT_REASONS,
     DesignationHit,
     FlagHit,
     ScreeningOutcome,
@@ -143,10 +144,9 @@ def _plain_ids(
     codes = shipment.hs_codes
     if len(codes) > MAX_HS_CODES:
         return None
-    shippers = [(pid.scheme, pid.value) for pid in shipper_ids]
-    # iterating an empty repeated field costs more than asking its length
-    consignees = [(pid.scheme, pid.value) for pid in consignee_ids] if len(consignee_ids) else []
-    parts = [shipment.reference, shipment.origin_country, shipment.platform, *codes]
+    shippers = _id_pairs(shipper_ids)
+    consignees = _id_pairs(consignee_ids)
+    parts = [shipment.reference, shipment.origin_country, shipment.platform, *codes[:]]
     if shipment.HasField("declared_value"):
         parts.append(shipment.declared_value.currency)
     for pair in shippers:
@@ -158,6 +158,20 @@ def _plain_ids(
     if len(text) > max_chars and max(map(len, parts)) > max_chars:
         return None
     return (shippers, consignees) if text.isprintable() else None
+
+
+def _id_pairs(ids: Any) -> list[tuple[str, str]]:
+    """The (scheme, value) pairs of a repeated PartyId field, in order.
+
+    Indexed or sliced, never iterated (nor ``hs_codes`` above): an iterator over a upb
+    repeated field costs ~0.45 us to start, more than reading a one-identifier field whole
+    (measured: 0.86 -> 0.48 us for one identifier, 0.6 -> 0.12 for none).
+    """
+    n = len(ids)
+    if n == 1:
+        pid = ids[0]
+        return [(pid.scheme, pid.value)]
+    return [(pid.scheme, pid.value) for pid in ids[:]] if n else []
 
 
 def _normal_keys(pairs: list[tuple[str, str]]) -> tuple[PartyKey, ...]:
@@ -182,8 +196,24 @@ def _normal_key(scheme: str, value: str) -> PartyKey:
 _PROTO_RECOMMENDATION: dict[Recommendation, exchange_pb2.Recommendation] = {
     r: getattr(exchange_pb2, r.name) for r in Recommendation
 }
+#: a ScreeningResult's fields after its reference for a shipment without any match (most of
+#: them), merged into each such result: 0.42 us a result against 0.70 for building it from
+#: keyword arguments (the reasons' text encoded every time)
+_NO_HIT_TAIL = exchange_pb2.ScreeningResult(
+    recommendation=exchange_pb2.STANDARD, reasons=NO_HIT_REASONS
+).SerializeToString()
 #: DesignationMatch / FlagMatch messages an ExchangeServicer keeps for reuse
 MATCH_CACHE = 8_192  # about 1.5 KB each (the serialised message, and the body bytes of its key)
+
+
+def _is_no_hit(outcome: ScreeningOutcome) -> bool:
+    """Whether ``outcome`` is what a shipment without any match gets (``_NO_HIT_TAIL`` says it)."""
+    return (
+        outcome.reasons == NO_HIT_REASONS
+        and outcome.recommendation is Recommendation.STANDARD
+        and not outcome.designations
+        and not outcome.flags
+    )
 
 
 def _held(stored: StoredStatement) -> tuple[bytes, bytes | None, str, bool, str]:
@@ -373,6 +403,9 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
             recommendation = outcome.recommendation
             counts[recommendation] = counts.get(recommendation, 0) + 1
             # built in place (no message copied whole); most shipments have no hit at all
+            if _is_no_hit(outcome):
+                add(reference=outcome.reference).MergeFromString(_NO_HIT_TAIL)
+                continue
             result = add(
                 reference=outcome.reference,
                 recommendation=_PROTO_RECOMMENDATION[recommendation],
@@ -422,9 +455,10 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                 shipper = manifest_party(s.shipper, shipper_ids, f"shipments[{i}].shipper")
             if s.HasField("consignee"):
                 consignee = manifest_party(s.consignee, consignee_ids, f"shipments[{i}].consignee")
-            if len(s.goods_description) > 4000:
+            goods = s.goods_description  # each read of a string field builds a new str
+            if len(goods) > 4000:
                 raise InvalidArgument(
-                    f"is {len(s.goods_description)} characters; at most 4000",
+                    f"is {len(goods)} characters; at most 4000",
                     field=f"shipments[{i}].goods_description",
                 )
             if shipper is not None:
@@ -443,11 +477,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
                     "or a shipper or consignee name",
                     field=f"shipments[{i}].shipper_ids",
                 )
-            queries.append(
-                ShipmentQuery(
-                    s.reference, shipper_ids, consignee_ids, shipper, consignee, s.goods_description
-                )
-            )
+            queries.append(ShipmentQuery(s.reference, shipper_ids, consignee_ids, shipper, consignee, goods))
         return list(self._gw.screener.screen(queries))
 
     def _designation_match(self, d: DesignationHit) -> bytes:

@@ -16,7 +16,7 @@ it; it implements the MUSTs of :class:`borderx.store.base.Store`. What it adds:
   bytes and any DELETE, so "nothing is deleted" (DESIGN §3) holds even against a bug here.
 - **Small rows, logarithmic lookups.** ``statements`` keeps the wire bytes and the columns
   queries need; ``party_index`` and ``marks`` are WITHOUT ROWID B-trees keyed by what is
-  searched. Resident memory is bounded (page caches and the decoded-envelope LRU have fixed
+  searched. Resident memory is bounded (page caches and the decoded-statement cache have fixed
   sizes) and does not grow with the number of statements held.
 - **Versioned schema.** ``PRAGMA user_version`` is the schema version, ``PRAGMA
   application_id`` marks the file as borderx's; a newer or foreign file is refused at open.
@@ -482,6 +482,8 @@ _LOOKUP_ALL: Final = f"""
 #: name keys (or statement ids) bound per query in lookup_names
 _NAME_CHUNK: Final = 500
 _GET: Final = f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = ? AND s.seq = ?"
+#: statements per ``get_many`` query (two bound parameters each, well under SQLite's limit)
+_GET_MANY_CHUNK: Final = 400
 _READ_RANGE: Final = (
     f"{_SELECT_STORED} FROM statements AS s WHERE s.issuer = ? AND s.seq > ? ORDER BY s.seq LIMIT ?"
 )
@@ -554,38 +556,78 @@ _PUBLISH_LOCKS: dict[tuple[str, str], threading.Lock] = {}
 _PUBLISH_LOCKS_GUARD = threading.Lock()
 
 
-class _EnvelopeCache:
-    """A fixed-size cache of decoded envelopes keyed by (issuer, seq); safe across threads.
+#: One entry of the statement cache: the key, the row it was decoded from, the result.
+_Entry = tuple[StatementKey, Sequence[Any], StoredStatement]
+#: Entries per set of the statement cache, and keys per set of its doorkeeper.
+_WAYS: Final = 4
 
-    Envelopes are immutable and (issuer, seq) names at most one stored envelope, so an
-    entry can never be stale. The cache is direct-mapped (one slot per key hash, a newer
-    entry replaces an older one) and admits an envelope only on its second miss (a
-    "doorkeeper" of recently missed keys). Both choices come from measurement: under
-    uniformly random lookups over 1M statements an LRU that admits every miss made each
-    lookup ~20% slower than no cache at all (linked-list upkeep and freeing cold entries
-    cost more than decoding), while parties asked about repeatedly are served from here.
-    Slots are replaced by single list assignments, atomic under the GIL, so no lock.
+
+class _EnvelopeCache:
+    """A fixed-size cache of decoded statements keyed by (issuer, seq); safe across threads.
+
+    Each entry keeps the row a StoredStatement was built from and is served only for an
+    equal row: the marks, violation and verified columns may change, so a statement read
+    again after it was superseded is built again (from the cached envelope: the envelope
+    of an (issuer, seq) never changes). A hit skips the envelope's decoding and the
+    StoredStatement's construction, not only the former.
+
+    Set-associative (``_WAYS`` entries a set, the newest first, the oldest giving way),
+    admitting an entry only on its second miss (a "doorkeeper" of recently missed keys,
+    itself in sets of ``_WAYS``, twice as many keys as entries). All from measurement:
+    under uniformly random lookups over 1M statements an LRU that admits every miss made
+    each lookup ~20% slower than no cache at all (linked-list upkeep and freeing cold
+    entries cost more than decoding); and with one slot per key hash (cache and
+    doorkeeper) Screen's ~5,700 recurring hit statements were half missed at 8,192 slots,
+    as keys sharing a slot kept evicting each other or never got past the doorkeeper.
+    Sets are replaced by single slice assignments, atomic under the GIL, so no lock (a
+    race can only lose an entry).
     """
 
     def __init__(self, size: int) -> None:
-        self._size = max(size, 0)
-        self._slots: list[tuple[StatementKey, Envelope] | None] = [None] * self._size
-        self._missed: list[StatementKey | None] = [None] * self._size
+        self._sets = max(size, 0) // _WAYS
+        self._slots: list[_Entry | None] = [None] * (self._sets * _WAYS)
+        self._missed: list[StatementKey | None] = [None] * (2 * self._sets * _WAYS)
+
+    def _entry(self, key: StatementKey) -> tuple[int, _Entry | None]:
+        """The slot of ``key``'s entry and the entry, or the first slot of its set and None."""
+        first = hash(key) % self._sets * _WAYS
+        for way, entry in enumerate(self._slots[first : first + _WAYS]):
+            if entry is not None and entry[0] == key:
+                return first + way, entry
+        return first, None
 
     def get(self, key: StatementKey) -> Envelope | None:
-        if not self._size:
+        """The decoded envelope of ``key``, if held."""
+        if not self._sets:
             return None
-        entry = self._slots[hash(key) % self._size]
-        return entry[1] if entry is not None and entry[0] == key else None
+        entry = self._entry(key)[1]
+        return None if entry is None else entry[2].envelope
 
-    def put(self, key: StatementKey, env: Envelope) -> None:
-        if not self._size:
+    def find(self, key: StatementKey, row: Sequence[Any]) -> tuple[StoredStatement | None, Envelope | None]:
+        """The statement built from a row equal to ``row``; else None, and its envelope if held."""
+        if not self._sets:
+            return None, None
+        entry = self._entry(key)[1]
+        if entry is None:
+            return None, None
+        return (entry[2] if entry[1] == row else None), entry[2].envelope
+
+    def put(self, key: StatementKey, row: Sequence[Any], stored: StoredStatement) -> None:
+        """Keep ``stored``, built from ``row``: in place of its key's entry, else on a second miss."""
+        if not self._sets:
             return
-        slot = hash(key) % self._size
-        if self._missed[slot] != key:
-            self._missed[slot] = key  # first miss: remember the key, not the envelope
+        at, entry = self._entry(key)
+        slots = self._slots
+        if entry is not None:
+            slots[at] = (key, row, stored)
             return
-        self._slots[slot] = (key, env)
+        seen = hash(key) % (2 * self._sets) * _WAYS
+        recent = self._missed[seen : seen + _WAYS]
+        if key not in recent:
+            # first miss: remember the key, not the statement
+            self._missed[seen : seen + _WAYS] = [key, *recent[:-1]]
+            return
+        slots[at : at + _WAYS] = [(key, row, stored), *slots[at : at + _WAYS - 1]]
 
 
 class _Reader:
@@ -645,10 +687,10 @@ def _name_rows(statement_id: int, effects: IndexEffects) -> list[tuple[str, int]
 class SQLiteStore(Store):
     """A :class:`Store` in one SQLite file (WAL mode). See the module docstring."""
 
-    def __init__(self, path: str | Path, *, envelope_cache: int = 8_192) -> None:
+    def __init__(self, path: str | Path, *, envelope_cache: int = 16_384) -> None:
         """Open (creating if absent) the store at ``path`` and apply pending migrations.
 
-        ``envelope_cache`` is how many decoded envelopes to keep (an LRU; 0 disables it).
+        ``envelope_cache`` is how many decoded statements to keep (0 disables the cache).
         Raises ConfigError when the file is not a borderx store, is newer than this code,
         or its folder does not exist.
         """
@@ -777,8 +819,8 @@ class SQLiteStore(Store):
     def _stored(self, row: Sequence[Any], *, cache: bool = True) -> StoredStatement:
         """A StoredStatement from a ``_SELECT_STORED`` row; ``cache=False`` for scans.
 
-        Only lookups fill the LRU: a scan (a follower's bulk read_range) would otherwise
-        evict the parties screening keeps asking about, for envelopes read once.
+        Only lookups fill the cache: a scan (a follower's bulk read_range) would otherwise
+        evict the parties screening keeps asking about, for statements read once.
         """
         (
             issuer,
@@ -793,13 +835,11 @@ class SQLiteStore(Store):
             verified,
         ) = row
         key = (issuer, seq)
-        env = self._cache.get(key)
-        if env is None:
-            env = envelope_from_wire(wire)
-            if cache:
-                self._cache.put(key, env)
-        return StoredStatement(
-            envelope=env,
+        held, env = self._cache.find(key, row)
+        if held is not None:
+            return held
+        stored = StoredStatement(
+            envelope=env or envelope_from_wire(wire),
             wire=wire,
             received_from=received_from,
             received_at=_from_us(received_at),
@@ -809,6 +849,9 @@ class SQLiteStore(Store):
             violation=violation,
             verified=bool(verified),
         )
+        if cache:
+            self._cache.put(key, row, stored)
+        return stored
 
     # ------------------------------------------------------------ statements
 
@@ -1231,12 +1274,22 @@ class SQLiteStore(Store):
             yield [_entry(*row[1:]) for row in rows]
 
     def get_many(self, keys: Sequence[StatementKey]) -> dict[StatementKey, StoredStatement]:
+        wanted = list(dict.fromkeys(keys))
         out: dict[StatementKey, StoredStatement] = {}
+        # one query per chunk, not one per key: each query lets the GIL go and wait to come
+        # back, which under concurrent Screens cost more than the read (a batch asks ~150)
         with self._reading(snapshot=True) as conn:
-            for key in dict.fromkeys(keys):
-                row = conn.execute(_GET, key).fetchone()
-                if row is not None:
-                    out[key] = self._stored(row)
+            for start in range(0, len(wanted), _GET_MANY_CHUNK):
+                chunk = wanted[start : start + _GET_MANY_CHUNK]
+                pairs = ",".join(["(?, ?)"] * len(chunk))
+                rows = conn.execute(
+                    f"WITH q (issuer, seq) AS (VALUES {pairs}) {_SELECT_STORED}"
+                    " FROM q JOIN statements AS s ON s.issuer = q.issuer AND s.seq = q.seq",
+                    [part for key in chunk for part in key],
+                ).fetchall()
+                for row in rows:
+                    stored = self._stored(row)
+                    out[stored.key] = stored
         return out
 
     # ------------------------------------------------------------ checkpoints

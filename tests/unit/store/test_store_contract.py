@@ -366,6 +366,22 @@ def test_lookup_many_answers_every_id_requested(store: Store, au: Chain, us: Cha
     assert found[ABN][0].envelope.header_bytes == au.made[0].header_bytes
 
 
+def test_get_many_answers_every_held_key_as_get_does(store: Store, au: Chain, us: Chain) -> None:
+    # more keys than one query of a backend may bind (SQLite reads them in chunks)
+    store.append([new(au.next(), ids=(ABN,)) for _ in range(450)])
+    store.append([new(us.next(), ids=(EORI,)), new(au.next(body_type="withdrawal"), withdraws=2)])
+    wanted = [("US-CBP", 1), ("AU-ABF", 2), ("AU-ABF", 999), ("NZ-CS", 1), ("US-CBP", 1)]
+    wanted += [("AU-ABF", seq) for seq in range(450, 0, -1)]
+
+    found = store.get_many(wanted)
+
+    assert set(found) == {("US-CBP", 1), *(("AU-ABF", seq) for seq in range(1, 451))}
+    for key, stored in found.items():
+        assert stored == store.get(*key), key
+    assert found[("AU-ABF", 2)].withdrawn_by == ("AU-ABF", 451)
+    assert store.get_many([]) == {}
+
+
 def test_lookup_names_answers_every_key_with_current_statements(store: Store, au: Chain, us: Chain) -> None:
     store.append(
         [

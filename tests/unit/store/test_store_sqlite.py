@@ -18,7 +18,7 @@ from borderx.errors import ConfigError
 from borderx.statements.encoding import envelope_to_wire, signed_checkpoint_to_wire
 from borderx.store import IndexEffects, open_store, redact_url
 from borderx.store import sqlite as backend
-from borderx.store.base import IndexState
+from borderx.store.base import IndexState, StoredStatement
 from borderx.store.sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, SQLiteStore
 
 
@@ -180,17 +180,61 @@ def test_open_migrates_an_empty_file_once(tmp_path: Path) -> None:
         second.close()
 
 
-def test_the_envelope_cache_admits_on_the_second_miss() -> None:
-    env = Chain("AU-ABF").next()
-    cache = backend._EnvelopeCache(64)
-    key = ("AU-ABF", 1)
+def _stored_of(store: SQLiteStore, seq: int) -> StoredStatement:
+    got = store.get("AU-ABF", seq)
+    assert got is not None
+    return got
 
-    cache.put(key, env)
-    assert cache.get(key) is None  # a statement asked for once is not kept
-    cache.put(key, env)
-    assert cache.get(key) is env
-    assert cache.get(("AU-ABF", 2)) is None
-    assert backend._EnvelopeCache(0).get(key) is None
+
+def test_the_statement_cache_admits_on_the_second_miss(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "gw.db", envelope_cache=64)
+    try:
+        store.append([new(e) for e in Chain("AU-ABF").many(2)])
+        first = _stored_of(store, 1)
+        second = _stored_of(store, 1)
+        assert second is not first  # a statement asked for once is not kept
+        assert _stored_of(store, 1) is second  # the second miss kept it
+        assert backend._EnvelopeCache(64).get(("AU-ABF", 1)) is None
+        assert backend._EnvelopeCache(0).get(("AU-ABF", 1)) is None
+    finally:
+        store.close()
+
+
+def test_a_cached_statement_is_built_again_once_its_row_changes(tmp_path: Path) -> None:
+    chain = Chain("AU-ABF")
+    store = SQLiteStore(tmp_path / "gw.db", envelope_cache=64)
+    try:
+        store.append([new(chain.next(), ids=(("ABN", "1"),))])
+        _stored_of(store, 1)
+        cached = _stored_of(store, 1)
+        assert cached.superseded_by is None
+        store.append([new(chain.next(), ids=(("ABN", "1"),), supersedes=1)])
+        after = _stored_of(store, 1)
+        assert after.superseded_by == ("AU-ABF", 2)
+        assert not after.current
+        assert after.envelope is cached.envelope  # the envelope of (issuer, seq) never changes
+        assert _stored_of(store, 1) is after  # the new row's statement took the old one's place
+    finally:
+        store.close()
+
+
+def test_the_statement_cache_keeps_a_set_of_statements_sharing_a_slot(tmp_path: Path) -> None:
+    ways = backend._WAYS
+    store = SQLiteStore(tmp_path / "gw.db", envelope_cache=ways)  # one set: every key shares it
+    try:
+        store.append([new(e) for e in Chain("AU-ABF").many(ways + 1)])
+        for seq in range(1, ways + 1):
+            _stored_of(store, seq)
+            _stored_of(store, seq)  # the second miss keeps it
+        held = [_stored_of(store, seq) for seq in range(1, ways + 1)]
+        assert all(_stored_of(store, seq) is held[seq - 1] for seq in range(1, ways + 1))
+        for _ in range(2):
+            _stored_of(store, ways + 1)  # kept: the oldest of the set gives way
+        assert _stored_of(store, ways + 1) is _stored_of(store, ways + 1)
+        assert all(_stored_of(store, seq) is held[seq - 1] for seq in range(2, ways + 1))
+        assert _stored_of(store, 1) is not held[0]
+    finally:
+        store.close()
 
 
 def test_lookups_served_from_the_cache_equal_lookups_from_disk(tmp_path: Path) -> None:
