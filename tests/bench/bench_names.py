@@ -149,7 +149,8 @@ def per_second(
     best = 0.0
     for batch in batches:
         start = time.perf_counter()
-        if batch and isinstance(batch[0], tuple):
+        # a ShipmentQuery is a named tuple too: ask for it, not for a tuple
+        if batch and not isinstance(batch[0], ShipmentQuery):
             screener.screen(queries(batch))  # type: ignore[arg-type]
         else:
             screener.screen(batch)  # type: ignore[arg-type]
