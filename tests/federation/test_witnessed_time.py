@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
+from borderx._proto.borderx.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc
 from borderx.cli import main
 from borderx.config import FederationConfig, GatewayConfig
 from borderx.directory.model import Directory, format_time
@@ -165,6 +165,10 @@ def test_history_waits_for_cosignatures_that_arrive_after_it_then_is_admitted(
     wait(lambda: held(us, AU) == 3, timeout=20)
     assert link.status.held_back == 1 and nz.subscriptions >= 2
     assert not alarms(us, "key_unwitnessed") and not alarms(us, "bad_statement")
+    # what an operator sees: the hold-back, counted on the peer it came through
+    with channel(us.target, creds_for(pki, US, "operator", server_agency=US)) as ch:
+        status = admin_pb2_grpc.AdminStub(ch).GetStatus(admin_pb2.GetStatusRequest(), timeout=10)
+    assert [(p.agency, p.held_back) for p in status.peers if p.held_back] == [(NZ, 1)]
     assert not [s for s in us.gateway.store.read_range(AU, 0, 10) if s.violation]
 
 

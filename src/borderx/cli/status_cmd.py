@@ -164,11 +164,12 @@ def _print_peers(status: admin_pb2.GetStatusResponse) -> None:
                 str(p.lag_statements),
                 f"{p.lag_seconds:.1f}s",
                 str(p.stored),
+                str(p.held_back),
                 p.last_error[:60],
             ]
             for p in status.peers
         ],
-        ["PEER", "ENDPOINT", "STREAM", "LAG", "LAG-AGE", "STORED", "LAST ERROR"],
+        ["PEER", "ENDPOINT", "STREAM", "LAG", "LAG-AGE", "STORED", "HELD-BACK", "LAST ERROR"],
     )
 
 

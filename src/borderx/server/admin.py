@@ -162,6 +162,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
                     last_error=st.last_error,
                     received=st.received,
                     stored=st.stored,
+                    held_back=st.held_back,
                 )
             )
         return admin_pb2.GetStatusResponse(

@@ -144,7 +144,7 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class PeerStatus(_message.Message):
-    __slots__ = ("agency", "endpoint", "connected", "last_message_at", "lag_statements", "lag_seconds", "last_error", "received", "stored")
+    __slots__ = ("agency", "endpoint", "connected", "last_message_at", "lag_statements", "lag_seconds", "last_error", "received", "stored", "held_back")
     AGENCY_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
@@ -154,6 +154,7 @@ class PeerStatus(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
+    HELD_BACK_FIELD_NUMBER: _ClassVar[int]
     agency: str
     endpoint: str
     connected: bool
@@ -163,7 +164,8 @@ class PeerStatus(_message.Message):
     last_error: str
     received: int
     stored: int
-    def __init__(self, agency: _Optional[str] = ..., endpoint: _Optional[str] = ..., connected: _Optional[bool] = ..., last_message_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lag_statements: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., last_error: _Optional[str] = ..., received: _Optional[int] = ..., stored: _Optional[int] = ...) -> None: ...
+    held_back: int
+    def __init__(self, agency: _Optional[str] = ..., endpoint: _Optional[str] = ..., connected: _Optional[bool] = ..., last_message_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lag_statements: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., last_error: _Optional[str] = ..., received: _Optional[int] = ..., stored: _Optional[int] = ..., held_back: _Optional[int] = ...) -> None: ...
 
 class IssuerStatus(_message.Message):
     __slots__ = ("issuer", "head_seq", "head_digest", "checkpoint_time", "checkpoint_age_seconds", "suspended", "checkpoint_seq", "statement_count")
