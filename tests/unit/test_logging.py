@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 import structlog
 
-from borderx.logging import configure_logging, get_logger
+from borderx.logging import _UTCClock, configure_logging, get_logger
 
 # datetime.isoformat(): microseconds are left out when they are zero
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")
@@ -96,3 +96,24 @@ def test_levels_below_the_configured_one_are_dropped(stderr: Callable[[], str]) 
     configure_logging(fmt="json", level="warning")
     get_logger("borderx.rpc.level").bind().info("rpc", method="/m")
     assert stderr() == ""
+
+
+@pytest.mark.parametrize(
+    "now_ns",
+    [
+        0,
+        1_796_139_771_000_000_000,  # a whole second: no fraction, as isoformat leaves it out
+        1_796_139_771_000_000_999,  # under a microsecond: rounded down to the whole second
+        1_796_139_771_000_001_000,
+        1_796_139_771_403_062_789,
+        1_796_139_771_999_999_999,
+        1_796_139_772_000_000_500,  # the next second, after the one before was cached
+        4_102_444_800_123_456_000,  # 2100-01-01
+    ],
+)
+def test_the_cached_clock_writes_what_timestamper_writes(now_ns: int) -> None:
+    clock = _UTCClock()
+    clock.iso(now_ns - 1_000_000_000)  # a cached second that must not leak into this one
+    seconds, nanoseconds = divmod(now_ns, 1_000_000_000)
+    instant = datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(microsecond=nanoseconds // 1000)
+    assert clock.iso(now_ns) == instant.isoformat().replace("+00:00", "Z")
