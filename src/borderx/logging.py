@@ -7,34 +7,93 @@ personal data.
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
 import sys
+import time
 
 import structlog
+
+# the fallback JSONRenderer gives json.dumps for values JSON has no type for (__structlog__, repr)
+from structlog.processors import _json_fallback_handler
+from structlog.typing import EventDict, WrappedLogger
 
 
 def configure_logging(*, fmt: str = "json", level: str = "info") -> None:
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
-    renderer: structlog.typing.Processor
+    processors: list[structlog.typing.Processor]
     if fmt == "console":
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    else:
-        renderer = structlog.processors.JSONRenderer()
-    structlog.configure(
-        processors=[
+        processors = [
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            renderer,
-        ],
+            structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
+        ]
+    else:
+        processors = [_JSONLine()]
+    structlog.configure(
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=_StderrLogger,
         # loggers bind once: re-binding on every event costs more than the event on a hot RPC path
         cache_logger_on_first_use=True,
     )
+
+
+class _JSONLine:
+    """The JSON chain as one processor: context variables, level, ISO UTC time, exception, JSON.
+
+    It writes the line structlog's ``merge_contextvars``, ``add_log_level``,
+    ``TimeStamper(fmt="iso", utc=True)``, ``format_exc_info`` and ``JSONRenderer`` would, key
+    for key and byte for byte (tests/unit/test_logging.py pins it), at half their cost: one
+    processor call instead of five, the timestamp's date and time formatted once a second,
+    and one ``JSONEncoder`` for every line (``json.dumps`` builds one per call when given a
+    ``default``). Every call's ``rpc`` event goes through here.
+    """
+
+    def __init__(self) -> None:
+        self._encode = json.JSONEncoder(default=_json_fallback_handler).encode
+        self._clock = _UTCClock()
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
+        event_dict = structlog.contextvars.merge_contextvars(logger, method_name, event_dict)
+        event_dict = structlog.processors.add_log_level(logger, method_name, event_dict)
+        event_dict["timestamp"] = self._clock.iso()
+        if "exc_info" in event_dict:
+            event_dict = structlog.processors.format_exc_info(logger, method_name, event_dict)
+        line: str = self._encode(event_dict)
+        return line
+
+
+class _UTCClock:
+    """``datetime.now(UTC).isoformat()`` with ``Z`` for ``+00:00``, the date and time part cached per second.
+
+    Microseconds are the system clock's, rounded down as ``datetime.now`` rounds them, and
+    left out when zero as ``isoformat`` leaves them out.
+    """
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def iso(self, now_ns: int | None = None) -> str:
+        second, nanoseconds = divmod(time.time_ns() if now_ns is None else now_ns, 1_000_000_000)
+        if second != self._second:
+            self._prefix = _whole_second(second)
+            self._second = second
+        microseconds = nanoseconds // 1000
+        if microseconds:
+            return f"{self._prefix}.{microseconds:06d}Z"
+        return self._prefix + "Z"
+
+
+def _whole_second(second: int) -> str:
+    """``2026-12-01T15:29:31`` for that POSIX second, in UTC."""
+    return datetime.datetime.fromtimestamp(second, datetime.UTC).replace(tzinfo=None).isoformat()
 
 
 class _StderrLogger:

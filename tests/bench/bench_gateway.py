@@ -7,7 +7,10 @@ each call passing through the authenticating interceptor like every RPC:
 2. ``Exchange/Lookup`` of a party no issuer knows: identity, authorisation, parsing and
    normalising the identifier, the memory index's proof that no statement names it (the
    store's index position: one ``PRAGMA data_version`` while the file is unchanged; no
-   worker thread), an empty answer, the ``rpc`` log event and the metrics.
+   worker thread), an empty answer, the ``rpc`` log event and the metrics. The bench's
+   gateways run at ``--log-level warning`` (tests/bench/_servers.py), so the event is only
+   offered to the logger, not rendered: its rendering at the default ``info`` level is not
+   in these figures.
 
 Baseline: a bare grpcio aio echo server with the same certificate, trust roots and
 ``require_client_auth``, echoing each figure's own request bytes. Every server is driven by
