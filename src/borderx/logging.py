@@ -14,9 +14,6 @@ import sys
 import time
 
 import structlog
-
-# the fallback JSONRenderer gives json.dumps for values JSON has no type for (__structlog__, repr)
-from structlog.processors import _json_fallback_handler
 from structlog.typing import EventDict, WrappedLogger
 
 
@@ -56,7 +53,7 @@ class _JSONLine:
     """
 
     def __init__(self) -> None:
-        self._encode = json.JSONEncoder(default=_json_fallback_handler).encode
+        self._encode = json.JSONEncoder(default=_fallback).encode
         self._clock = _UTCClock()
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
@@ -69,6 +66,14 @@ class _JSONLine:
         return line
 
 
+def _fallback(value: object) -> object:
+    """What ``JSONRenderer`` writes for a value JSON has no type for: its ``__structlog__()``, else its repr."""
+    try:
+        return value.__structlog__()  # type: ignore[attr-defined]
+    except AttributeError:
+        return repr(value)
+
+
 class _UTCClock:
     """``datetime.now(UTC).isoformat()`` with ``Z`` for ``+00:00``, the date and time part cached per second.
 
@@ -77,18 +82,20 @@ class _UTCClock:
     """
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
+        #: (POSIX second, its text): one tuple, swapped whole, so that threads logging at
+        #: once each read a second and its own text, never one thread's second with another's text
+        self._cached = (-1, "")
 
     def iso(self, now_ns: int | None = None) -> str:
         second, nanoseconds = divmod(time.time_ns() if now_ns is None else now_ns, 1_000_000_000)
-        if second != self._second:
-            self._prefix = _whole_second(second)
-            self._second = second
+        cached = self._cached
+        if cached[0] != second:
+            cached = self._cached = (second, _whole_second(second))
+        prefix = cached[1]
         microseconds = nanoseconds // 1000
         if microseconds:
-            return f"{self._prefix}.{microseconds:06d}Z"
-        return self._prefix + "Z"
+            return f"{prefix}.{microseconds:06d}Z"
+        return prefix + "Z"
 
 
 def _whole_second(second: int) -> str:

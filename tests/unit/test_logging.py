@@ -117,3 +117,30 @@ def test_the_cached_clock_writes_what_timestamper_writes(now_ns: int) -> None:
     seconds, nanoseconds = divmod(now_ns, 1_000_000_000)
     instant = datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(microsecond=nanoseconds // 1000)
     assert clock.iso(now_ns) == instant.isoformat().replace("+00:00", "Z")
+
+
+def test_the_cached_clock_is_right_when_threads_log_seconds_out_of_order() -> None:
+    # threads log at once: one may read the clock a second before another caches the next
+    clock = _UTCClock()
+    later, earlier = 1_796_139_772_000_100_000, 1_796_139_771_999_900_000
+    assert clock.iso(later) == "2026-12-01T15:42:52.000100Z"
+    assert clock.iso(earlier) == "2026-12-01T15:42:51.999900Z"
+    assert clock.iso(later) == "2026-12-01T15:42:52.000100Z"
+
+
+class _Labelled:
+    def __structlog__(self) -> str:
+        return "labelled"
+
+
+def test_values_json_has_no_type_for_are_written_as_structlog_writes_them(stderr: Callable[[], str]) -> None:
+    configure_logging(fmt="json", level="info")
+    at = datetime.datetime(2026, 12, 1, 15, 42, 52, tzinfo=datetime.UTC)
+    get_logger("borderx.test.values").info("values", at=at, labelled=_Labelled(), raw=b"\x00")
+
+    pinned, _ = _stamp(stderr()[:-1])
+    # what structlog's JSONRenderer writes: __structlog__() when a value has it, else repr()
+    assert pinned == (
+        '{"at": "datetime.datetime(2026, 12, 1, 15, 42, 52, tzinfo=datetime.timezone.utc)", '
+        '"labelled": "labelled", "raw": "b\'\\\\x00\'", "event": "values", "level": "info", "timestamp": "<ts>"}'
+    )
