@@ -27,7 +27,7 @@ from borderx.statements.bodies import Body, Designation, body_type_of
 from borderx.statements.body_codec import encode_body
 from borderx.statements.intake import IntakePolicy, StoreView, admit, membership_key, time_floor
 from borderx.statements.model import GENESIS_DIGEST, Envelope
-from borderx.statements.rules import validate_body
+from borderx.statements.rules import BodyCheck, validate_body_checked
 from borderx.statements.signing import Signer, sign_statement
 from borderx.statements.verify import verify_statement
 from borderx.store.base import Idempotency, NewStatement, Store, check_receipt_digest
@@ -182,14 +182,18 @@ class Publisher:
             where = f"items[{i}].draft" if isinstance(item, Draft) else f"items[{i}].envelope"
             try:
                 body: Body | None = None
+                checked: BodyCheck | None = None
                 if isinstance(item, Draft):
                     # never before what this chain already dates (a replica's clock may lag)
                     issued = max(now, time_floor(view, self._agency, seq + 1, self._policy) or now)
-                    env, body = self._sign_draft(item, encoded[i], seq=seq + 1, prev=prev, now=issued)
+                    env, body, checked = self._sign_draft(
+                        item, encoded[i], seq=seq + 1, prev=prev, now=issued
+                    )
                 else:
                     env = self._check_envelope(item, seq=seq + 1, prev=prev)
                 # the one admission path: a gateway publishes nothing it would refuse from a peer
-                # (a draft's body is handed over as encoded: no second decode of our own bytes)
+                # (a draft's body is handed over as encoded: no second decode of our own bytes,
+                # and the proof its rules passed: no second run of them with the same arguments)
                 admission = admit(
                     env,
                     directory=directory,
@@ -198,6 +202,7 @@ class Publisher:
                     received_at=now,
                     signed_here=isinstance(item, Draft),
                     encoded=body,
+                    checked=checked,
                 )
             except InvalidArgument as exc:
                 raise exc.under(where) from None
@@ -215,14 +220,14 @@ class Publisher:
 
     def _sign_draft(
         self, draft: Draft, data: bytes | None, *, seq: int, prev: bytes, now: datetime
-    ) -> tuple[Envelope, Body]:
-        """Sign ``draft`` (``data``: its ``encode_body`` bytes, if known); the envelope and its body."""
+    ) -> tuple[Envelope, Body, BodyCheck | None]:
+        """Sign ``draft`` (``data``: its ``encode_body`` bytes, if known); the envelope, its body and its check."""
         if self._signer is None:
             raise PermissionDenied("this gateway has no signing key configured; send signed envelopes")
         policy = self._policy
         try:
             # normalise identifiers before signing (admission then checks the signed bytes)
-            body = validate_body(
+            body, checked = validate_body_checked(
                 draft.body,
                 issuer=self._agency,
                 # programme ownership is the directory's to say (DESIGN §2)
@@ -247,7 +252,7 @@ class Publisher:
             body_type=body_type_of(body).value,
             body=data,
         )
-        return env, body
+        return env, body, checked
 
     def _check_envelope(self, env: Envelope, *, seq: int, prev: bytes) -> Envelope:
         if env.issuer != self._agency:

@@ -64,6 +64,7 @@ from borderx.statements.model import Envelope, SignedCheckpoint, SignedCosignatu
 from borderx.statements.rules import (
     DEFAULT_LIMITS,
     DEFAULT_PROGRAMME_LEVELS,
+    BodyCheck,
     BodyLimits,
     check_status_transition,
     validate_body,
@@ -194,6 +195,7 @@ def admit(
     vouched: bool = False,
     signed_here: bool = False,
     encoded: Body | None = None,
+    checked: BodyCheck | None = None,
 ) -> Admission:
     """Admit ``env`` (see the module docstring). ``ceiling``: time of a checkpoint covering it.
 
@@ -208,7 +210,10 @@ def admit(
     (Publish): the key, its window and the body digest are still checked, the Ed25519
     arithmetic on our own fresh signature is not repeated. With it, ``encoded`` may be the
     body the publisher encoded into ``env.body`` (``encode_body(encoded) == env.body``):
-    the bytes are then not decoded again, and every rule runs on ``encoded``.
+    the bytes are then not decoded again, and every rule runs on ``encoded``. ``checked``:
+    the publisher's proof that the rules already passed on that very object with the
+    arguments admission gives them (``rules.BodyCheck.covers``): they are then not run a
+    second time; any other argument (another clock, another directory) runs them again.
 
     Raises VerificationError (bad signature, key, body digest: nothing may be stored;
     ``KeyUnwitnessed``: signed by a key whose window closed before the statement's proven
@@ -216,8 +221,8 @@ def admit(
     peer sent a statement in our own name). A broken rule is returned as
     ``Admission.violation``, never raised.
     """
-    if encoded is not None and not signed_here:
-        raise ValueError("an already decoded body is only taken for a statement signed here")
+    if (encoded is not None or checked is not None) and not signed_here:
+        raise ValueError("an already decoded or checked body is only taken for a statement signed here")
     return _admit(
         env,
         directory=directory,
@@ -229,6 +234,7 @@ def admit(
         vouched=vouched,
         signed_here=signed_here,
         decoded=encoded,
+        checked=checked,
     )
 
 
@@ -301,6 +307,7 @@ def _admit(
     vouched: bool,
     decoded: Body | RuleViolation | None,
     signed_here: bool = False,
+    checked: BodyCheck | None = None,
 ) -> Admission:
     """:func:`admit`; ``decoded``: the body this module decoded from ``env.body`` (or Publish encoded)."""
     verified = verify_statement(env, directory, cryptography=not (vouched or signed_here))
@@ -334,7 +341,12 @@ def _admit(
         if env.body is None:
             return Admission(env, NO_EFFECTS, audience_breach=breach, verified=not vouched)
         body = _check_body(
-            env, policy=policy, owners=directory.programme_owners(), received_at=received_at, decoded=decoded
+            env,
+            policy=policy,
+            owners=directory.programme_owners(),
+            received_at=received_at,
+            decoded=decoded,
+            checked=checked,
         )
         effects = _references(env, body, view=view, policy=policy)
     except RuleViolation as violation:
@@ -530,16 +542,27 @@ def _check_body(
     owners: Mapping[str, str],
     received_at: datetime,
     decoded: Body | RuleViolation | None = None,
+    checked: BodyCheck | None = None,
 ) -> Body:
     """The body's rules (DESIGN §4) with its issuer; ``decoded``: ``env.body`` decoded already.
 
     Publish hands over the body it encoded into ``env.body`` a moment ago (canonical by
     construction), ``admit_run`` what ``_decoded_body`` made of the bytes, or the rule they
-    broke; the rules below run on it either way.
+    broke; the rules below run on it either way, unless ``checked`` proves they passed
+    on this very object with these very arguments.
     """
     if isinstance(decoded, RuleViolation):
         raise decoded
     body = _decoded_body(env) if decoded is None else decoded
+    if checked is not None and checked.covers(
+        body,
+        issuer=env.issuer,
+        owners=owners,
+        levels=policy.levels,
+        limits=policy.limits,
+        now=received_at,
+    ):
+        return body  # the same pure rules on the same object and arguments: the same answer
     try:
         validated = validate_body(
             body,

@@ -159,6 +159,63 @@ def validate_body(
     raise TypeError(f"not a statement body: {type(body).__name__}")
 
 
+@dataclass(frozen=True, eq=False)
+class BodyCheck:
+    """Proof that :func:`validate_body` returned ``body`` itself for these arguments.
+
+    The rules are pure functions of the body (a frozen dataclass) and the arguments, so a
+    second check of the same object with equal arguments must give the same answer: Publish
+    validates a draft before signing it (for the refusal's field path), and admission then
+    reuses this record instead of running every rule again (:meth:`covers`). Made only by
+    :func:`validate_body_checked`.
+    """
+
+    body: Body
+    issuer: str
+    owners: Mapping[str, str] | None
+    levels: Mapping[str, frozenset[str]]
+    limits: BodyLimits
+    now: datetime | None
+
+    def covers(
+        self,
+        body: Body,
+        *,
+        issuer: str,
+        owners: Mapping[str, str] | None,
+        levels: Mapping[str, frozenset[str]],
+        limits: BodyLimits,
+        now: datetime | None,
+    ) -> bool:
+        """Whether ``validate_body(body, …)`` with these arguments is known to return ``body``."""
+        # identity, not equality, for the body: an equal body may differ in what the rules
+        # read (a timestamp's offset), and only this very object was checked
+        return (
+            body is self.body
+            and issuer == self.issuer
+            and owners == self.owners
+            and levels == self.levels
+            and limits == self.limits
+            and now == self.now
+        )
+
+
+def validate_body_checked(
+    body: Body,
+    *,
+    issuer: str,
+    owners: Mapping[str, str] | None,
+    levels: Mapping[str, frozenset[str]] = DEFAULT_PROGRAMME_LEVELS,
+    limits: BodyLimits = DEFAULT_LIMITS,
+    now: datetime | None = None,
+) -> tuple[Body, BodyCheck | None]:
+    """:func:`validate_body`, and the :class:`BodyCheck` that says so when nothing was normalised."""
+    valid = validate_body(body, issuer=issuer, owners=owners, levels=levels, limits=limits, now=now)
+    if valid is not body:
+        return valid, None
+    return valid, BodyCheck(body, issuer, owners, levels, limits, now)
+
+
 def validate_party(
     party: Party, *, field: str, limits: BodyLimits = DEFAULT_LIMITS, require_id: bool = True
 ) -> Party:

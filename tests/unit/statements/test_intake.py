@@ -41,6 +41,7 @@ from borderx.statements.intake import (
     time_floor,
 )
 from borderx.statements.model import GENESIS_DIGEST, Envelope, Signature, SignedCheckpoint, SignedCosignature
+from borderx.statements.rules import validate_body_checked
 from borderx.store import open_store
 from borderx.store.base import IndexEffects, Store
 
@@ -230,6 +231,64 @@ def test_identifiers_must_be_signed_in_their_normal_form(world: World, policy: I
 def test_a_flag_observed_in_the_future_is_evidence(world: World, policy: IntakePolicy) -> None:
     env = Chain(world).next(a_flag(observed=LATER + timedelta(days=30)))
     assert broke(run(world, policy, FakeView(), env)) == "body.rule"
+
+
+# ---------------------------------------------------------------- a body checked before signing (Publish)
+
+
+def _published(world: World, policy: IntakePolicy, body: Designation | ViolationFlag, *, checked_at: datetime,
+               received_at: datetime, owners: object = None, checked_body: object = None) -> Admission:  # fmt: skip
+    """Admit ``body`` as Publish does, with the rules' proof made at ``checked_at`` on ``checked_body``."""
+    _, check = validate_body_checked(
+        checked_body or body,  # type: ignore[arg-type]
+        issuer=AU,
+        owners=owners or world.directory.programme_owners(),  # type: ignore[arg-type]
+        levels=policy.levels,
+        limits=policy.limits,
+        now=checked_at,
+    )
+    assert check is not None, "the body was in normal form: a check is made"
+    env = Chain(world).next(body)
+    return admit(env, directory=world.directory, policy=policy, view=FakeView(), received_at=received_at,
+                 signed_here=True, encoded=body, checked=check)  # fmt: skip
+
+
+def test_a_check_made_on_the_same_body_with_the_same_arguments_stands(world: World) -> None:
+    policy = IntakePolicy(home=AU, indexer=_ids)
+    flag = a_flag(observed=LATER)
+    at = LATER + timedelta(hours=1)
+    assert _published(world, policy, flag, checked_at=at, received_at=at).violation is None
+
+
+def test_a_check_made_at_another_time_does_not_stand_for_admission(world: World) -> None:
+    # valid by the publisher's later clock, in the future by admission's: the rules run again
+    policy = IntakePolicy(home=AU, indexer=_ids)
+    flag = a_flag(observed=LATER + timedelta(days=30))
+    admission = _published(world, policy, flag, checked_at=LATER + timedelta(days=31), received_at=LATER)
+    assert broke(admission) == "body.rule"
+
+
+def test_a_check_of_another_body_does_not_stand_for_this_one(world: World) -> None:
+    policy = IntakePolicy(home=AU, indexer=_ids)
+    admission = _published(world, policy, designation(programme="CTPAT"), checked_at=LATER, received_at=LATER,
+                           checked_body=designation())  # fmt: skip
+    assert broke(admission) == "body.programme_owner"
+
+
+def test_a_check_against_other_programme_owners_does_not_stand(world: World) -> None:
+    # the directory changed between signing and admission: ownership is asked again
+    policy = IntakePolicy(home=AU, indexer=_ids)
+    owners = {**world.directory.programme_owners(), "CTPAT": AU}
+    admission = _published(world, policy, designation(programme="CTPAT"), checked_at=LATER, received_at=LATER,
+                           owners=owners)  # fmt: skip
+    assert broke(admission) == "body.programme_owner"
+
+
+def test_a_checked_body_is_only_taken_for_a_statement_signed_here(world: World, policy: IntakePolicy) -> None:
+    body = a_flag()
+    _, check = validate_body_checked(body, issuer=AU, owners=world.directory.programme_owners(), now=LATER)
+    with pytest.raises(ValueError, match="only taken for a statement signed here"):
+        run(world, policy, FakeView(), Chain(world).next(body), checked=check)
 
 
 # ---------------------------------------------------------------- time
