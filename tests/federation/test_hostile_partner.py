@@ -253,6 +253,37 @@ def test_a_bad_signature_under_a_valid_checkpoint_is_never_verified_relayed_or_e
     assert [e.WhichOneof("event") for e in served] == ["statement"]
 
 
+def test_a_checkpoint_naming_another_head_than_the_issuer_signed_is_kept_and_suspends(
+    w: World, pki: Path
+) -> None:
+    # NZ signs three statements and checkpoints them, then signs a checkpoint at seq 3 over
+    # a different history: two signed claims about one (issuer, seq)
+    nz = w.peer(NZ)
+    honest, forked = Signs(pki, NZ), Signs(pki, NZ)
+    for i in range(3):
+        honest.next(flag((platform(f"h-{i}"),), FlagCategory.IPR_COUNTERFEIT, Evidence.CONFIRMED))
+        forked.next(flag((platform(f"f-{i}"),), FlagCategory.UNDERVALUATION, Evidence.SUSPECTED))
+    nz.send_batch(honest.envs)
+    nz.send(honest.checkpoint(), forked.checkpoint())
+    au = w.victim(AU, nz)
+    wait(lambda: alarms(au, "equivocation"))
+    store = au.gateway.store
+    # the proof and the suspension are one write: whoever sees one sees the other
+    [proof] = [e for e in store.evidence() if e.kind == "checkpoint_equivocation"]
+    assert NZ in store.suspended_issuers()
+    assert (proof.issuer, proof.seq) == (NZ, 3)
+    # both signed checkpoints, the contradicting one first, and the header we hold there
+    assert [c.checkpoint.head_digest for c in proof.checkpoints] == [
+        forked.envs[-1].digest,
+        honest.envs[-1].digest,
+    ]
+    assert [e.header_bytes for e in proof.envelopes] == [honest.envs[-1].header_bytes]
+    assert all(e.body is None for e in proof.envelopes)  # headers only: exportable to anyone
+    with channel(au.target, creds_for(pki, AU, "operator", server_agency=AU)) as ch:
+        reply = admin_pb2_grpc.AdminStub(ch).ExportEvidence(admin_pb2.ExportEvidenceRequest(), timeout=10)
+    assert [(e.issuer, e.seq) for e in reply.evidence if e.kind == "checkpoint_equivocation"] == [(NZ, 3)]
+
+
 # ---------------------------------------------------------------- defect 5: equivocation evidence
 
 

@@ -637,9 +637,33 @@ class PeerLink:
             if self._store.put_checkpoint(scp):
                 self._feed.notify()
         except Equivocation as exc:
-            self._equivocation(scp.issuer, str(exc))
+            self._checkpoint_equivocation(scp, exc)
             return
         self._witnessed(scp.issuer)
+
+    def _checkpoint_equivocation(self, scp: SignedCheckpoint, exc: Equivocation) -> None:
+        """The issuer signed a checkpoint naming another head than the one it signed (or
+        checkpointed) at that seq: signed proof. Keep it with the issuer's suspension, in one
+        transaction, and raise the alarm."""
+        issuer, seq = scp.issuer, scp.seq
+        held = self._store.get(issuer, seq)
+        others = [
+            c
+            for c in self._store.checkpoints_between(issuer, seq - 1, seq)
+            if c.checkpoint.head_digest != scp.checkpoint.head_digest
+        ]
+        self._store.record_evidence(
+            "checkpoint_equivocation",
+            issuer,
+            seq,
+            str(exc),
+            envelopes=(held.envelope,) if held is not None else (),
+            checkpoints=(scp, *others),
+            reported_by=self.peer,
+            suspend=str(exc) if issuer != self.agency else "",
+        )
+        self._observer.refused("checkpoint_equivocation")
+        self._equivocation(issuer, str(exc))
 
     def _conflict(self, sync: IssuerSync, env: Envelope) -> None:
         """A statement at or below the held head: a duplicate, or equivocation if it verifies."""
@@ -758,7 +782,12 @@ class PeerLink:
             sync.block()
             return False
         except Equivocation as exc:
-            self._equivocation(issuer, str(exc))
+            if checkpoint is not None and exc.got_digest == checkpoint.checkpoint.head_digest:
+                # the checkpoint itself contradicts what is held (a statement's equivocation
+                # is kept, and its issuer suspended, by the store)
+                self._checkpoint_equivocation(checkpoint, exc)
+            else:
+                self._equivocation(issuer, str(exc))
             sync.block()
             return False
         except ChainError as exc:
