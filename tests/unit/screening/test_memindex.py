@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,32 +24,12 @@ from borderx.store.base import Store
 from tests.integration.helpers import Issuers, withdrawal
 from tests.unit.screening.labelled import VARIANT_KINDS, make_party, make_variant
 from tests.unit.screening.test_engine_names import ADDRESS, COUNTERFEITER, TRUSTED, att, counterfeit_flag
-from tests.unit.store.store_helpers import PostgresBackend
 
 NAME_VARIANT = Party(legal_name="Shenzhen Hong Da Trading Company Limited", address=Address(country="CN"))
 
 
 def _policy() -> object:
     return policy_from_toml("AU-ABF", {}, where="test", owners={"AU_ATT": "AU-ABF"})
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
-    """(writer, reader): two store objects on one database, as two processes or replicas have."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'gw.db'}"
-        backend = None
-    else:
-        backend = PostgresBackend()
-        url = backend.url
-    writer, reader = open_store(url), open_store(url)
-    try:
-        yield writer, reader
-    finally:
-        writer.close()
-        reader.close()
-        if backend is not None:
-            backend.drop()
 
 
 def shipment(shipper: Party, *, ref: str = "s1") -> ShipmentQuery:

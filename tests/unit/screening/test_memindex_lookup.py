@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,30 +22,10 @@ from borderx.store import open_store
 from borderx.store.base import PartyKey, Store
 from tests.integration.helpers import Issuers, flag, withdrawal
 from tests.unit.screening.test_engine_names import TRUSTED, att
-from tests.unit.store.store_helpers import PostgresBackend
 
 FLAGGED: PartyKey = ("PLATFORM", "shop:flagged")
 UNKNOWN: PartyKey = ("PLATFORM", "shop:nobody")
 ABN: PartyKey = ("ABN", "51824753556")  # TRUSTED's identifier
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
-    """(writer, reader): two store objects on one database, as two processes or replicas have."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'gw.db'}"
-        backend = None
-    else:
-        backend = PostgresBackend()
-        url = backend.url
-    writer, reader = open_store(url), open_store(url)
-    try:
-        yield writer, reader
-    finally:
-        writer.close()
-        reader.close()
-        if backend is not None:
-            backend.drop()
 
 
 def _named(store: Store, party: PartyKey) -> bool:
