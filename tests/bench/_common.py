@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -56,3 +58,28 @@ def rate(fn: Callable[[], int], *, min_seconds: float = 2.0) -> float:
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds:
             return done / elapsed
+
+
+def ed25519_verifies(count: int, message: bytes = b"x" * 200) -> Callable[[], int]:
+    """A batch of ``count`` raw Ed25519 verifies of one signature over ``message`` (for ``rate``)."""
+    key = Ed25519PrivateKey.generate()
+    public, sig = key.public_key(), key.sign(message)
+
+    def batch() -> int:
+        for _ in range(count):
+            public.verify(sig, message)
+        return count
+
+    return batch
+
+
+def ed25519_signs(count: int, message: bytes = b"x" * 200) -> Callable[[], int]:
+    """A batch of ``count`` raw Ed25519 signs of ``message`` (for ``rate``)."""
+    key = Ed25519PrivateKey.generate()
+
+    def batch() -> int:
+        for _ in range(count):
+            key.sign(message)
+        return count
+
+    return batch

@@ -27,8 +27,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from borderx._proto.borderx.v1 import exchange_pb2
 from borderx.directory.model import Directory, DirectoryHolder
 from borderx.federation.feed import Feed
@@ -44,7 +42,7 @@ from borderx.statements.intake import IntakePolicy
 from borderx.statements.model import GENESIS_DIGEST
 from borderx.statements.signing import Signer, load_signing_key, sign_checkpoint, sign_statement
 from borderx.store import open_store
-from tests.bench._common import Figure, report
+from tests.bench._common import Figure, ed25519_signs, ed25519_verifies, report
 from tests.bench.bench_exchange import HOME, _publish_blocks
 from tests.integration.helpers import designation, platform
 
@@ -74,27 +72,11 @@ def cpu_rate(fn: Callable[[], int], *, min_cpu: float = 1.0) -> float:
 
 
 def raw_verifies_per_cpu_second() -> float:
-    key = Ed25519PrivateKey.generate()
-    public, message = key.public_key(), b"x" * 200
-    sig = key.sign(message)
-
-    def batch() -> int:
-        for _ in range(200):
-            public.verify(sig, message)
-        return 200
-
-    return cpu_rate(batch)
+    return cpu_rate(ed25519_verifies(200))
 
 
 def raw_signs_per_cpu_second() -> float:
-    key = Ed25519PrivateKey.generate()
-
-    def batch() -> int:
-        for _ in range(200):
-            key.sign(b"x" * 200)
-        return 200
-
-    return cpu_rate(batch)
+    return cpu_rate(ed25519_signs(200))
 
 
 def source_events(signer: Signer, n: int) -> list[bytes]:

@@ -63,7 +63,7 @@ from borderx.statements.encoding import statement_pae
 from borderx.statements.model import GENESIS_DIGEST
 from borderx.statements.rules import validate_body
 from borderx.statements.signing import Signer, sign_statement
-from tests.bench._common import Figure, rate, report
+from tests.bench._common import Figure, ed25519_signs, rate, report
 from tests.bench._servers import _start_bare, start_bare_reply, start_gateway_logged, stop
 from tests.bench._world import (
     NOW,
@@ -285,14 +285,7 @@ def _publish_payloads(blocks: list[bytes], round_no: int) -> Callable[[int], byt
 
 
 def _raw_signs_per_s(pae: bytes) -> float:
-    key = Ed25519PrivateKey.generate()
-
-    def sign_1000() -> int:
-        for _ in range(1000):
-            key.sign(pae)
-        return 1000
-
-    return rate(sign_1000, min_seconds=SECONDS)
+    return rate(ed25519_signs(1000, pae), min_seconds=SECONDS)
 
 
 def _statement_pae() -> bytes:

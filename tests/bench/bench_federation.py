@@ -23,8 +23,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from borderx._proto.borderx.v1 import exchange_pb2, exchange_pb2_grpc
 from borderx.federation.sigchain import signatures_digest_at
 from borderx.identity.devpki import init_pki
@@ -34,7 +32,7 @@ from borderx.statements.checkpoints import roll_signatures
 from borderx.statements.model import GENESIS_DIGEST
 from borderx.statements.signing import load_signing_key, sign_checkpoint, sign_statement
 from borderx.store import NewStatement, open_store
-from tests.bench._common import Figure, rate, report
+from tests.bench._common import Figure, ed25519_verifies, rate, report
 from tests.conftest import channel, creds_for
 from tests.integration.helpers import designation, platform
 from tests.procs import GatewayProcess
@@ -47,16 +45,7 @@ PROPAGATION = max(100, int(1000 * min(SCALE * 10, 1)))
 
 
 def raw_verifies_per_second() -> float:
-    key = Ed25519PrivateKey.generate()
-    public, message = key.public_key(), b"x" * 200
-    sig = key.sign(message)
-
-    def batch() -> int:
-        for _ in range(1000):
-            public.verify(sig, message)
-        return 1000
-
-    return rate(batch)
+    return rate(ed25519_verifies(1000))
 
 
 def build_source(pki: Path, path: Path, n: int) -> None:

@@ -32,7 +32,7 @@ from borderx.statements.intake import IntakePolicy, StoreView, admit_cosignature
 from borderx.statements.model import GENESIS_DIGEST
 from borderx.statements.signing import load_signing_key, sign_checkpoint, sign_statement
 from borderx.store import NewStatement, open_store
-from tests.bench._common import Figure, rate, report
+from tests.bench._common import Figure, ed25519_verifies, rate, report
 from tests.federation.harness import free_port
 from tests.federation.hostile import HostilePeer, Signs, wait
 from tests.federation.test_witness import witness_gateway
@@ -56,15 +56,7 @@ def raw_signs_per_second() -> float:
 
 
 def raw_verifies_per_second() -> float:
-    key, message = Ed25519PrivateKey.generate(), b"x" * 300
-    public, sig = key.public_key(), key.sign(message)
-
-    def batch() -> int:
-        for _ in range(1000):
-            public.verify(sig, message)
-        return 1000
-
-    return rate(batch)
+    return rate(ed25519_verifies(1000, b"x" * 300))
 
 
 def cosigning(pki: Path, work: Path) -> tuple[float, float]:
