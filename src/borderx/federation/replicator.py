@@ -507,32 +507,54 @@ class PeerLink:
             self._split_view(admission.split_view)
 
     def _split_view(self, sv: SplitView) -> None:
-        """Signed proof that the issuer showed two histories: keep it, suspend, raise the alarm."""
+        """Two cosigned heads for one (issuer, seq), or one against what we hold: signed proof."""
         envelopes: tuple[Envelope, ...] = ()
         checkpoints = list(sv.checkpoints)
         if sv.other is None:
-            # the other half is what we hold: our copy of the header, and the checkpoint we hold there
-            stored = self._store.get(sv.issuer, sv.seq)
-            if stored is not None:
-                envelopes = (stored.envelope,)
-            checkpoints += [
-                c
-                for c in self._store.checkpoints_between(sv.issuer, sv.seq - 1, sv.seq)
-                if c.checkpoint.head_digest != sv.cosignature.head_digest
-            ]
+            # the other half is what we hold
+            envelopes, held = self._held_half(sv.issuer, sv.seq, sv.cosignature.head_digest)
+            checkpoints += held
+        self._keep_proof(
+            "split_view", sv.issuer, sv.seq, sv.detail, envelopes=envelopes, checkpoints=checkpoints
+        )
+
+    def _held_half(
+        self, issuer: str, seq: int, head: bytes
+    ) -> tuple[tuple[Envelope, ...], list[SignedCheckpoint]]:
+        """What we hold at (issuer, seq) against a signed claim of ``head``: our copy of the
+        header, and the checkpoints we hold there that name another head."""
+        stored = self._store.get(issuer, seq)
+        checkpoints = [
+            c
+            for c in self._store.checkpoints_between(issuer, seq - 1, seq)
+            if c.checkpoint.head_digest != head
+        ]
+        return ((stored.envelope,) if stored is not None else ()), checkpoints
+
+    def _keep_proof(
+        self,
+        kind: str,
+        issuer: str,
+        seq: int,
+        detail: str,
+        *,
+        envelopes: Sequence[Envelope],
+        checkpoints: Sequence[SignedCheckpoint],
+    ) -> None:
+        """Signed proof that the issuer showed two histories: keep it, suspend, raise the alarm."""
         self._store.record_evidence(
-            "split_view",
-            sv.issuer,
-            sv.seq,
-            sv.detail,
+            kind,
+            issuer,
+            seq,
+            detail,
             envelopes=envelopes,
             checkpoints=checkpoints,
             reported_by=self.peer,
             # in the same transaction: the proof is never seen (or left by a crash) without it
-            suspend=sv.detail if sv.issuer != self.agency else "",
+            suspend=detail if issuer != self.agency else "",
         )
-        self._observer.refused("split_view")
-        self._equivocation(sv.issuer, sv.detail)
+        self._observer.refused(kind)
+        self._equivocation(issuer, detail)
 
     def _check_witnessed(self, issuer: str, fresh: Sequence[Envelope]) -> None:
         """Statements just stored against cosignatures held for their seqs (one query per run)."""
@@ -645,25 +667,15 @@ class PeerLink:
         """The issuer signed a checkpoint naming another head than the one it signed (or
         checkpointed) at that seq: signed proof. Keep it with the issuer's suspension, in one
         transaction, and raise the alarm."""
-        issuer, seq = scp.issuer, scp.seq
-        held = self._store.get(issuer, seq)
-        others = [
-            c
-            for c in self._store.checkpoints_between(issuer, seq - 1, seq)
-            if c.checkpoint.head_digest != scp.checkpoint.head_digest
-        ]
-        self._store.record_evidence(
+        envelopes, held = self._held_half(scp.issuer, scp.seq, scp.checkpoint.head_digest)
+        self._keep_proof(
             "checkpoint_equivocation",
-            issuer,
-            seq,
+            scp.issuer,
+            scp.seq,
             str(exc),
-            envelopes=(held.envelope,) if held is not None else (),
-            checkpoints=(scp, *others),
-            reported_by=self.peer,
-            suspend=str(exc) if issuer != self.agency else "",
+            envelopes=envelopes,
+            checkpoints=[scp, *held],
         )
-        self._observer.refused("checkpoint_equivocation")
-        self._equivocation(issuer, str(exc))
 
     def _conflict(self, sync: IssuerSync, env: Envelope) -> None:
         """A statement at or below the held head: a duplicate, or equivocation if it verifies."""
